@@ -1,0 +1,146 @@
+//! # Gancho plugin SDK
+//!
+//! A Gancho plugin turns one event into the HTTP requests a destination expects. With this SDK you write
+//! one typed function and register it with [`plugin!`]; you never see bindings or bytes:
+//!
+//! ```
+//! use gancho_sdk::{Event, EventData, PluginError, Request, Subscription};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Config {
+//!     channel: String,
+//! }
+//!
+//! fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Request>, PluginError> {
+//!     match event.data()? {
+//!         EventData::CallEnded(data) if data.call.is_missed() => Ok(vec![Request::json(&serde_json::json!({
+//!             "channel": subscription.config.channel,
+//!             "text": format!("Missed call from {}", data.call.from.as_deref().unwrap_or("unknown")),
+//!         }))?]),
+//!         _ => Ok(vec![]), // nothing to send for other events
+//!     }
+//! }
+//!
+//! gancho_sdk::plugin!(transform);
+//! ```
+//!
+//! Build it with `cargo build --target wasm32-wasip2 --release` and check it with
+//! `gancho plugin run target/wasm32-wasip2/release/<name>.wasm --event event.json --config config.json`.
+//!
+//! ## Layout
+//! - [`events`]: the envelope and a typed struct for every event in the catalog.
+//! - [`request`]: [`Request`] and its JSON, form and text builders.
+//! - [`subscription`]: the subscription and the customer's typed configuration.
+//! - [`error`]: [`PluginError`], permanent or transient.
+//! - [`log`](mod@log): logging through the host ([`info!`], [`warn!`], …).
+//! - [`testing`]: run a plugin natively in `cargo test`.
+
+extern crate self as gancho_sdk;
+
+pub mod error;
+pub mod events;
+pub mod log;
+pub mod request;
+pub mod subscription;
+pub mod testing;
+
+pub use error::{ErrorKind, PluginError};
+pub use events::*;
+pub use request::{Method, Request, percent_encode};
+pub use subscription::Subscription;
+
+/// The version of the WIT package (`gancho:plugin`) this SDK builds plugins against.
+pub const WORLD_VERSION: &str = "0.1.0";
+
+/// The code generated from `wit/`. Plugin authors do not use it directly.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin_world",
+        default_bindings_module: "gancho_sdk::bindings",
+        runtime_path: "gancho_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// Registers `transform` as the plugin's entry point. Its type is
+/// `fn(Event, Subscription<C>) -> Result<Vec<Request>, PluginError>` for any configuration type `C` that
+/// implements `serde::Deserialize`. On targets other than wasm32 the macro expands to nothing, so the same
+/// crate can be unit-tested natively.
+#[macro_export]
+macro_rules! plugin {
+    ($transform:path) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct GanchoPlugin;
+
+            impl $crate::bindings::Guest for GanchoPlugin {
+                fn transform(
+                    event: $crate::bindings::Event,
+                    subscription: $crate::bindings::Subscription,
+                ) -> ::core::result::Result<
+                    $crate::__private::Vec<$crate::bindings::Request>,
+                    $crate::bindings::PluginError,
+                > {
+                    $crate::__private::transform_wit(event, subscription, $transform)
+                }
+            }
+
+            $crate::__export_plugin_world!(GanchoPlugin with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// Glue between the generated bindings and the typed API, used by [`plugin!`].
+#[doc(hidden)]
+pub mod __private {
+    pub use std::vec::Vec;
+    pub use wit_bindgen;
+
+    use crate::bindings::gancho::plugin::types as wit;
+    use crate::{ErrorKind, Event, Method, PluginError, Request, Subscription};
+
+    pub fn transform_wit<C: serde::de::DeserializeOwned>(
+        event: wit::Event,
+        subscription: wit::Subscription,
+        transform: fn(Event, Subscription<C>) -> Result<Vec<Request>, PluginError>,
+    ) -> Result<Vec<wit::Request>, wit::PluginError> {
+        let event = Event {
+            id: event.id,
+            event_type: event.event_type,
+            tenant: event.tenant,
+            timestamp: event.timestamp,
+            data_json: event.data,
+        };
+        let result = Subscription::parse(subscription.id, subscription.endpoint_url, &subscription.config)
+            .and_then(|subscription| transform(event, subscription));
+        match result {
+            Ok(requests) => Ok(requests.into_iter().map(to_wit_request).collect()),
+            Err(error) => Err(wit::PluginError {
+                kind: match error.kind {
+                    ErrorKind::Permanent => wit::ErrorKind::Permanent,
+                    ErrorKind::Transient => wit::ErrorKind::Transient,
+                },
+                message: error.message,
+            }),
+        }
+    }
+
+    fn to_wit_request(request: Request) -> wit::Request {
+        wit::Request {
+            method: match request.method {
+                Method::Get => wit::Method::Get,
+                Method::Head => wit::Method::Head,
+                Method::Post => wit::Method::Post,
+                Method::Put => wit::Method::Put,
+                Method::Patch => wit::Method::Patch,
+                Method::Delete => wit::Method::Delete,
+            },
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Testing a plugin natively with `cargo test`: no wasm, no host. [`run`] takes the same path as the
+//! plugin's entry point inside Gancho (envelope → typed event, config JSON → typed config), and
+//! [`take_logs`] returns what the plugin logged on this thread.
+
+use std::cell::RefCell;
+
+use serde::de::DeserializeOwned;
+
+use crate::log::Level;
+use crate::{Event, PluginError, Request, Subscription};
+
+/// The endpoint URL [`run`] gives the subscription.
+pub const TEST_ENDPOINT: &str = "https://receiver.example/hook";
+
+thread_local! {
+    static LOGS: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `transform` on an event envelope (JSON text, as the platform posts it) with a configuration (JSON
+/// text), for a subscription `sub_test` whose endpoint is [`TEST_ENDPOINT`].
+///
+/// ```
+/// use gancho_sdk::{Event, PluginError, Request, Subscription};
+/// fn transform(event: Event, _: Subscription) -> Result<Vec<Request>, PluginError> {
+///     Ok(vec![Request::text(event.id)])
+/// }
+/// let event = r#"{"id": "evt_1", "type": "call.ended", "tenant": "acme",
+///                 "timestamp": "2026-11-21T14:03:07Z", "data": {"call": {"id": "cl_1"}}}"#;
+/// let requests = gancho_sdk::testing::run(transform, event, "{}").unwrap();
+/// assert_eq!(requests[0].body_text(), "evt_1");
+/// ```
+pub fn run<C: DeserializeOwned>(
+    transform: fn(Event, Subscription<C>) -> Result<Vec<Request>, PluginError>,
+    event_json: &str,
+    config_json: &str,
+) -> Result<Vec<Request>, PluginError> {
+    let event = Event::from_json(event_json)?;
+    let subscription = Subscription::parse("sub_test", TEST_ENDPOINT, config_json)?;
+    transform(event, subscription)
+}
+
+/// Returns and clears the lines logged on this thread.
+pub fn take_logs() -> Vec<(Level, String)> {
+    LOGS.with(|logs| std::mem::take(&mut *logs.borrow_mut()))
+}
+
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) fn record_log(level: Level, message: &str) {
+    eprintln!("[{level:?}] {message}");
+    LOGS.with(|logs| logs.borrow_mut().push((level, message.to_owned())));
+}
+
+/// Sample events, one per type in the catalog plus edge cases, as the platform posts them. The same files
+/// live in `plugin-sdk/samples/` for `gancho plugin run --event`.
+pub mod samples {
+    /// `chat.closed`: Spanish text, emoji, an image message without text.
+    pub const CHAT_CLOSED: &str = include_str!("../samples/chat.closed.json");
+    /// `chat.exported`: includes `exported_by`; the contact has no phone.
+    pub const CHAT_EXPORTED: &str = include_str!("../samples/chat.exported.json");
+    /// `template.quick_reply`.
+    pub const TEMPLATE_QUICK_REPLY: &str = include_str!("../samples/template.quick_reply.json");
+    /// `call.started` (START): ringing, nothing answered yet.
+    pub const CALL_STARTED: &str = include_str!("../samples/call.started.json");
+    /// `call.answered` (TALK).
+    pub const CALL_ANSWERED: &str = include_str!("../samples/call.answered.json");
+    /// `call.ended` (END) of an answered call, with cost and recording.
+    pub const CALL_ENDED: &str = include_str!("../samples/call.ended.json");
+    /// `call.ended` of a missed call: `answered_at: null`, `billable_s: 0`, no recording.
+    pub const CALL_ENDED_MISSED: &str = include_str!("../samples/call.ended.missed.json");
+    /// `call.ended` with only the required fields: caller `anonymous`, called an extension.
+    pub const CALL_ENDED_MINIMAL: &str = include_str!("../samples/call.ended.minimal.json");
+    /// `call.recording_ready`.
+    pub const CALL_RECORDING_READY: &str = include_str!("../samples/call.recording_ready.json");
+    /// An event type outside the catalog (`invoice.paid`).
+    pub const UNKNOWN_TYPE: &str = include_str!("../samples/invoice.paid.json");
+
+    /// Every sample above, with its file name.
+    pub const ALL: &[(&str, &str)] = &[
+        ("chat.closed.json", CHAT_CLOSED),
+        ("chat.exported.json", CHAT_EXPORTED),
+        ("template.quick_reply.json", TEMPLATE_QUICK_REPLY),
+        ("call.started.json", CALL_STARTED),
+        ("call.answered.json", CALL_ANSWERED),
+        ("call.ended.json", CALL_ENDED),
+        ("call.ended.missed.json", CALL_ENDED_MISSED),
+        ("call.ended.minimal.json", CALL_ENDED_MINIMAL),
+        ("call.recording_ready.json", CALL_RECORDING_READY),
+        ("invoice.paid.json", UNKNOWN_TYPE),
+    ];
+
+    /// A `chat.closed` event with `messages` long messages (each about 300 characters, mixed senders,
+    /// Spanish text and emoji): for checking that a destination's size limits hold on long transcripts.
+    pub fn long_chat_closed(messages: usize) -> String {
+        let mut event: serde_json::Value = serde_json::from_str(CHAT_CLOSED).expect("sample is valid JSON");
+        let senders = [("contact", "Juan Gómez"), ("agent", "Lucía Pérez"), ("bot", "Asistente")];
+        let transcript: Vec<serde_json::Value> = (0..messages)
+            .map(|i| {
+                let (from, author) = senders[i % senders.len()];
+                serde_json::json!({
+                    "id": format!("m{}", i + 1),
+                    "at": format!("2026-11-21T13:{:02}:{:02}Z", (i / 60) % 60, i % 60),
+                    "from": from,
+                    "author": author,
+                    "type": "text",
+                    "text": format!("Mensaje {} — ¿podrías confirmar la dirección de envío? 📦 {}", i + 1, "ñ".repeat(240)),
+                })
+            })
+            .collect();
+        event["data"]["chat"]["messages"] = serde_json::Value::Array(transcript);
+        event.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::samples;
+    use crate::{Event, EventData};
+
+    #[test]
+    fn every_sample_parses_into_its_type() {
+        for (name, json) in samples::ALL {
+            let event = Event::from_json(json).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let data = event.data().unwrap_or_else(|e| panic!("{name}: {e}"));
+            let is_other = matches!(data, EventData::Other(_));
+            assert_eq!(is_other, event.event_type == "invoice.paid", "{name}");
+        }
+    }
+
+    #[test]
+    fn long_chat_has_the_requested_length() {
+        let event = Event::from_json(&samples::long_chat_closed(400)).unwrap();
+        let EventData::ChatClosed(chat) = event.data().unwrap() else { panic!("chat.closed") };
+        assert_eq!(chat.chat.messages.len(), 400);
+    }
+}
