@@ -88,7 +88,7 @@ macro_rules! plugin {
                 }
             }
 
-            $crate::__export_plugin_world!(GanchoPlugin with_types_in $crate::bindings);
+            $crate::bindings::__export_plugin_world!(GanchoPlugin with_types_in $crate::bindings);
         };
     };
 }

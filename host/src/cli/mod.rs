@@ -1,0 +1,36 @@
+//! The `gancho` command line: argument parsing and dispatch to the subcommands.
+
+mod plugin;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "gancho", version, about = "A WebAssembly plugin host for webhook payload transformation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check and run plugins locally, as the service would.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+/// Parses the command line and runs it; the exit code says how it went (0 ok, 1 the plugin failed,
+/// 2 bad input or usage).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GANCHO_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Plugin(command) => plugin::run(command),
+    }
+}

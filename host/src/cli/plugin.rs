@@ -1,0 +1,118 @@
+//! `gancho plugin check` and `gancho plugin run`: validate a plugin against the world, and run it once on
+//! an event file exactly as the service would, printing the requests it produced.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::event::Event;
+use crate::runtime::{LogLevelName, Runtime, RuntimeSettings, SubscriptionInput};
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Validate a plugin against the gancho:plugin world and print its world version, imports and size.
+    Check {
+        /// The plugin's `.wasm` component.
+        plugin: PathBuf,
+    },
+    /// Run a plugin once on an event and print the requests it produced as a JSON array.
+    Run {
+        /// The plugin's `.wasm` component.
+        plugin: PathBuf,
+        /// The event envelope, as the platform posts it (JSON).
+        #[arg(long)]
+        event: PathBuf,
+        /// The subscription's plugin configuration (JSON); `{}` when omitted.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The subscription's endpoint URL, where requests without their own URL go.
+        #[arg(long, default_value = "https://endpoint.example/webhook")]
+        endpoint: String,
+    },
+}
+
+/// Exit code for input the user must fix (a file, a field, a plugin that does not load).
+const BAD_INPUT: u8 = 2;
+/// Exit code for a plugin that ran and failed.
+const PLUGIN_FAILED: u8 = 1;
+
+pub fn run(command: PluginCommand) -> ExitCode {
+    match execute(command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(BAD_INPUT)
+        }
+    }
+}
+
+fn execute(command: PluginCommand) -> Result<ExitCode, String> {
+    let runtime = Runtime::new(RuntimeSettings::default()).map_err(|e| format!("failed to start the plugin runtime: {e:#}"))?;
+    match command {
+        PluginCommand::Check { plugin } => {
+            let loaded = load(&runtime, &plugin)?;
+            let info = loaded.info();
+            println!("{}: ok", plugin.display());
+            println!("  world:   gancho:plugin/plugin@{}", info.world_version);
+            println!("  size:    {} bytes", info.size_bytes);
+            println!("  digest:  {}", info.digest);
+            println!("  imports:");
+            for import in &info.imports {
+                println!("    {import}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Run { plugin, event, config, endpoint } => {
+            let loaded = load(&runtime, &plugin)?;
+            let event_bytes = read(&event)?;
+            let event = Event::parse(&event_bytes).map_err(|e| format!("{}: {e}", event.display()))?;
+            let config_json = match &config {
+                Some(path) => {
+                    let text = String::from_utf8(read(path)?).map_err(|_| format!("{}: is not UTF-8 text", path.display()))?;
+                    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+                    text
+                }
+                None => "{}".to_owned(),
+            };
+            let subscription = SubscriptionInput { id: "sub_cli", endpoint_url: &endpoint, config_json: &config_json };
+            let invocation = runtime.invoke(&loaded, &event.as_input(), &subscription);
+            for line in &invocation.logs {
+                eprintln!("plugin {}: {}", level_name(line.level), line.message);
+            }
+            if invocation.logs_dropped > 0 {
+                eprintln!("plugin: {} more log lines dropped", invocation.logs_dropped);
+            }
+            match invocation.result {
+                Ok(requests) => {
+                    let json = serde_json::to_string_pretty(&requests).expect("requests serialise to JSON");
+                    println!("{json}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("error: plugin {} failed on event {}: {error}", plugin.display(), event.id);
+                    Ok(ExitCode::from(PLUGIN_FAILED))
+                }
+            }
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
+}
+
+fn load(runtime: &Runtime, path: &Path) -> Result<crate::runtime::Plugin, String> {
+    let wasm = read(path)?;
+    runtime.load(&wasm).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn level_name(level: LogLevelName) -> &'static str {
+    match level {
+        LogLevelName::Trace => "trace",
+        LogLevelName::Debug => "debug",
+        LogLevelName::Info => "info",
+        LogLevelName::Warn => "warn",
+        LogLevelName::Error => "error",
+    }
+}

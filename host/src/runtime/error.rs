@@ -1,0 +1,70 @@
+//! Typed errors of the runtime: why a plugin could not be loaded, and why one invocation failed.
+
+use thiserror::Error;
+
+/// Why a binary was refused as a plugin.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("not a WebAssembly component: {0}")]
+    Malformed(String),
+    #[error(
+        "plugin imports `{import}`, which Gancho does not provide; a plugin may import only \
+         `gancho:plugin/log@0.1.0` and WASI 0.2 interfaces (which grant nothing)"
+    )]
+    UnsupportedImport { import: String },
+    #[error(
+        "plugin does not export the `gancho:plugin/plugin` world: {0}; build it with gancho-sdk's \
+         `plugin!` macro, or export `transform` from wit/plugin.wit"
+    )]
+    WrongExports(String),
+    #[error("failed to store the precompiled plugin in {path}: {message}")]
+    Cache { path: String, message: String },
+}
+
+/// Why one invocation of a plugin produced no requests.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum InvokeError {
+    #[error("timeout: the plugin ran longer than {limit_ms} ms; raise limits.timeout_ms or make the plugin faster")]
+    Timeout { limit_ms: u64 },
+    #[error("fuel exhausted: the plugin used more than {limit} units of fuel; raise limits.fuel or make the plugin cheaper")]
+    FuelExhausted { limit: u64 },
+    #[error("memory limit: the plugin tried to grow its memory beyond {limit_bytes} bytes; raise limits.memory_bytes or use less memory")]
+    MemoryLimit { limit_bytes: usize },
+    #[error("stack overflow: the plugin recursed too deeply")]
+    StackOverflow,
+    #[error("output too large: {0}")]
+    OutputTooLarge(String),
+    #[error("invalid output: {0}")]
+    InvalidOutput(String),
+    #[error("trap: {message}")]
+    Trap { message: String },
+    #[error("{} plugin error: {message}", if *.permanent { "permanent" } else { "transient" })]
+    Plugin { permanent: bool, message: String },
+}
+
+impl InvokeError {
+    /// Whether trying the same event again later may succeed. Limits and traps are deterministic for the
+    /// same plugin and event, except time, which depends on the machine's load.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            InvokeError::Timeout { .. } => true,
+            InvokeError::Plugin { permanent, .. } => !permanent,
+            _ => false,
+        }
+    }
+
+    /// A short, stable name for the error's kind (for metrics and the API).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InvokeError::Timeout { .. } => "timeout",
+            InvokeError::FuelExhausted { .. } => "fuel_exhausted",
+            InvokeError::MemoryLimit { .. } => "memory_limit",
+            InvokeError::StackOverflow => "stack_overflow",
+            InvokeError::OutputTooLarge(_) => "output_too_large",
+            InvokeError::InvalidOutput(_) => "invalid_output",
+            InvokeError::Trap { .. } => "trap",
+            InvokeError::Plugin { permanent: true, .. } => "plugin_error_permanent",
+            InvokeError::Plugin { permanent: false, .. } => "plugin_error_transient",
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The plugin runtime: one wasmtime [`Engine`] with a pooling allocator, plugins compiled once (and cached
+//! precompiled on disk) and pre-instantiated, and a fresh [`Store`] and instance for every event, under
+//! [`Limits`]. It knows nothing of HTTP, storage or tenants: bytes and limits in, requests or a typed error
+//! out.
+
+mod bindings;
+mod cache;
+mod error;
+mod limits;
+mod output;
+mod sandbox;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::{Config, Engine, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+pub use error::{InvokeError, LoadError};
+pub use limits::Limits;
+pub use output::OutgoingRequest;
+pub use sandbox::{LogLevelName, LogLine};
+
+use bindings::{PluginPre, wit};
+use cache::PrecompiledCache;
+use sandbox::SandboxState;
+
+/// The version of the `gancho:plugin` WIT package this host runs.
+pub const WORLD_VERSION: &str = "0.1.0";
+
+/// The log interface a plugin may import, with its version.
+const LOG_IMPORT: &str = "gancho:plugin/log@0.1.0";
+
+/// How the runtime is set up; fixed for its lifetime.
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    /// Limits applied to every invocation.
+    pub limits: Limits,
+    /// Directory for precompiled plugins; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Plugin instances that may exist at once (the size of the instance pool).
+    pub max_instances: u32,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> RuntimeSettings {
+        RuntimeSettings { limits: Limits::default(), cache_dir: None, max_instances: 64 }
+    }
+}
+
+/// The event a plugin maps, as plain text fields (the runtime does not interpret `data_json`).
+#[derive(Debug, Clone, Copy)]
+pub struct EventInput<'a> {
+    pub id: &'a str,
+    pub event_type: &'a str,
+    pub tenant: &'a str,
+    /// RFC 3339; also what the plugin's clocks read.
+    pub timestamp: &'a str,
+    pub data_json: &'a str,
+}
+
+/// The subscription a plugin runs for.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscriptionInput<'a> {
+    pub id: &'a str,
+    pub endpoint_url: &'a str,
+    pub config_json: &'a str,
+}
+
+/// A validated, compiled, pre-instantiated plugin; cheap to clone and share across threads.
+#[derive(Clone)]
+pub struct Plugin {
+    pre: Arc<PluginPre<SandboxState>>,
+    info: Arc<PluginInfo>,
+}
+
+impl Plugin {
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+}
+
+/// What `gancho plugin check` reports about a plugin.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PluginInfo {
+    /// `sha256:<hex>` of the binary.
+    pub digest: String,
+    pub size_bytes: usize,
+    /// The `gancho:plugin` version the plugin was built against (from its imports).
+    pub world_version: String,
+    /// Every interface the plugin imports.
+    pub imports: Vec<String>,
+}
+
+/// The outcome of one invocation, with what the plugin logged.
+#[derive(Debug)]
+pub struct Invocation {
+    pub result: Result<Vec<OutgoingRequest>, InvokeError>,
+    pub logs: Vec<LogLine>,
+    /// Log lines beyond [`Limits::max_log_lines`], counted but not kept.
+    pub logs_dropped: usize,
+    /// Time from creating the store to having the requests.
+    pub elapsed: Duration,
+}
+
+/// The engine, the linker with the host's imports, and the limits: one per process.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<SandboxState>,
+    limits: Limits,
+    cache: Option<PrecompiledCache>,
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator sized by `max_instances`), the linker, and starts the thread
+    /// that advances the epoch every millisecond for timeouts.
+    pub fn new(settings: RuntimeSettings) -> anyhow::Result<Runtime> {
+        let limits = settings.limits;
+        let engine = Engine::new(&engine_config(&limits, settings.max_instances))?;
+
+        // The linker: our `log` import, and WASI 0.2 with a context that grants nothing (Rust's std for
+        // wasm32-wasip2 imports WASI even when a plugin uses none of it).
+        let mut linker = Linker::new(&engine);
+        bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+
+        let weak_engine = engine.weak();
+        std::thread::Builder::new().name("gancho-epoch".into()).spawn(move || {
+            while let Some(engine) = weak_engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })?;
+
+        let cache = settings.cache_dir.as_deref().map(|dir| PrecompiledCache::new(dir, &engine));
+        Ok(Runtime { engine, linker, limits, cache })
+    }
+
+    /// The limits every invocation runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Validates a binary against the `gancho:plugin` world, compiles it (or loads it precompiled) and
+    /// pre-instantiates it.
+    pub fn load(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
+        let digest = hex::encode(Sha256::digest(wasm));
+        let component = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, &digest, wasm)?,
+            None => compile(&self.engine, wasm)?,
+        };
+        let imports = check_imports(&self.engine, &component)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Malformed(format!("{e:#}")))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::WrongExports(format!("{e:#}")))?;
+        let world_version = imports
+            .iter()
+            .find_map(|name| name.strip_prefix("gancho:plugin/")?.split_once('@').map(|(_, v)| v.to_owned()))
+            .unwrap_or_else(|| WORLD_VERSION.to_owned());
+        let info = PluginInfo { digest: format!("sha256:{digest}"), size_bytes: wasm.len(), world_version, imports };
+        Ok(Plugin { pre: Arc::new(pre), info: Arc::new(info) })
+    }
+
+    /// Runs `plugin` on one event in a fresh store and instance, under the runtime's limits.
+    pub fn invoke(&self, plugin: &Plugin, event: &EventInput<'_>, subscription: &SubscriptionInput<'_>) -> Invocation {
+        let started = Instant::now();
+        let limits = &self.limits;
+        let event_time = parse_event_time(event.timestamp);
+        let mut store = Store::new(
+            &self.engine,
+            SandboxState::new(event_time, limits.memory_bytes, limits.max_log_lines),
+        );
+        store.limiter(|state| &mut state.limiter);
+        // One epoch tick per millisecond; one extra tick so a deadline never fires early.
+        store.set_epoch_deadline(limits.timeout_ms + 1);
+        store.epoch_deadline_trap();
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel).expect("fuel is enabled in the engine when limits.fuel is set");
+        }
+
+        let wit_event = wit::Event {
+            id: event.id.to_owned(),
+            event_type: event.event_type.to_owned(),
+            tenant: event.tenant.to_owned(),
+            timestamp: event.timestamp.to_owned(),
+            data: event.data_json.to_owned(),
+        };
+        let wit_subscription = wit::Subscription {
+            id: subscription.id.to_owned(),
+            endpoint_url: subscription.endpoint_url.to_owned(),
+            config: subscription.config_json.to_owned(),
+        };
+        let called = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| instance.call_transform(&mut store, &wit_event, &wit_subscription));
+        let result = match called {
+            Ok(Ok(requests)) => output::check(requests, subscription.endpoint_url, limits),
+            Ok(Err(error)) => Err(InvokeError::Plugin {
+                permanent: error.kind == wit::ErrorKind::Permanent,
+                message: error.message,
+            }),
+            Err(error) => Err(classify_trap(&error, store.data(), limits)),
+        };
+        let elapsed = started.elapsed();
+        let (logs, logs_dropped) = store.into_data().into_logs();
+        Invocation { result, logs, logs_dropped, elapsed }
+    }
+}
+
+fn engine_config(limits: &Limits, max_instances: u32) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.consume_fuel(limits.fuel.is_some());
+    config.parallel_compilation(true);
+
+    // A pool of instance slots, reused from event to event. Keeping a little memory resident and
+    // resetting only dirty pages (pagemap scan) makes a fresh instance per event cheap.
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(max_instances)
+        .total_core_instances(max_instances * 4)
+        .total_memories(max_instances * 2)
+        .total_tables(max_instances * 4)
+        .max_memory_size(limits.memory_bytes)
+        .linear_memory_keep_resident(256 << 10)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(Enabled::Auto);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// Compiles a binary, with a clear error when it is no component at all.
+fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, LoadError> {
+    if !wasm.starts_with(b"\0asm") {
+        return Err(LoadError::Malformed(
+            "the file does not start with the WebAssembly magic bytes `\\0asm`".into(),
+        ));
+    }
+    Component::new(engine, wasm).map_err(|e| LoadError::Malformed(format!("{e:#}")))
+}
+
+/// The component's imports, refusing any the host does not provide.
+fn check_imports(engine: &Engine, component: &Component) -> Result<Vec<String>, LoadError> {
+    const WASI_GRANTED: &[&str] = &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
+    let mut imports = Vec::new();
+    for (name, item) in component.component_type().imports(engine) {
+        let provided = name == LOG_IMPORT
+            || name == format!("gancho:plugin/types@{WORLD_VERSION}")
+            || (matches!(item.ty, ComponentItem::ComponentInstance(_))
+                && name.contains("@0.2.")
+                && WASI_GRANTED.iter().any(|prefix| name.starts_with(prefix)));
+        if !provided {
+            return Err(LoadError::UnsupportedImport { import: name.to_owned() });
+        }
+        imports.push(name.to_owned());
+    }
+    Ok(imports)
+}
+
+/// Seconds since the Unix epoch at which the event happened (the Unix epoch itself if unparseable; the
+/// API and the command line validate timestamps before they get here).
+fn parse_event_time(timestamp: &str) -> Duration {
+    time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| Duration::try_from(t - time::OffsetDateTime::UNIX_EPOCH).ok())
+        .unwrap_or_default()
+}
+
+/// Turns a trap into the typed error that names the limit it broke, or the plugin's panic message.
+fn classify_trap(error: &wasmtime::Error, state: &SandboxState, limits: &Limits) -> InvokeError {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return InvokeError::Timeout { limit_ms: limits.timeout_ms },
+        Some(Trap::OutOfFuel) => return InvokeError::FuelExhausted { limit: limits.fuel.unwrap_or(0) },
+        Some(Trap::StackOverflow) => return InvokeError::StackOverflow,
+        _ => {}
+    }
+    if state.limiter.refused {
+        return InvokeError::MemoryLimit { limit_bytes: limits.memory_bytes };
+    }
+    let stderr = state.stderr_text();
+    let message = match panic_message(&stderr) {
+        Some(panic) => panic,
+        None => match error.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => format!("{error:#}"),
+        },
+    };
+    InvokeError::Trap { message }
+}
+
+/// The message of a Rust panic as the guest's std printed it on stderr:
+/// `thread '<unnamed>' panicked at src/lib.rs:5:5:\nboom\nnote: …` → `panicked at src/lib.rs:5:5: boom`.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at ")?;
+    let rest = &stderr[start..];
+    let rest = rest.split("\nnote:").next().unwrap_or(rest);
+    Some(rest.trim().lines().map(str::trim).collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_is_taken_from_stderr() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:5:5:\nboom: no phone\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(panic_message(stderr).unwrap(), "panicked at src/lib.rs:5:5: boom: no phone");
+        assert_eq!(panic_message("just a log line"), None);
+    }
+
+    #[test]
+    fn event_time_is_parsed_from_rfc3339() {
+        assert_eq!(parse_event_time("1970-01-01T00:01:00Z"), Duration::from_secs(60));
+        assert_eq!(parse_event_time("2026-11-21T14:03:07.5+00:00").subsec_millis(), 500);
+        assert_eq!(parse_event_time("yesterday"), Duration::ZERO);
+    }
+}

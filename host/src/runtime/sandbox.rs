@@ -1,0 +1,218 @@
+//! The state of one sandboxed plugin instance: a WASI context that grants nothing, clocks frozen at the
+//! event's timestamp, the memory limiter, and the log lines the plugin wrote (through the `log` import or
+//! on stdout/stderr).
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{LogLevel, gancho};
+use super::limits::MemoryLimiter;
+
+/// One line a plugin logged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    pub level: LogLevelName,
+    pub message: String,
+}
+
+/// The level of a [`LogLine`]; stdout is `info`, stderr is `warn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevelName {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Everything a store owns for one invocation.
+pub(crate) struct SandboxState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub logs: LogBuffer,
+    stdout: CapturedOutput,
+    stderr: CapturedOutput,
+}
+
+impl SandboxState {
+    /// A sandbox whose clocks read `event_time` (seconds and nanoseconds since the Unix epoch).
+    pub fn new(event_time: Duration, memory_limit_bytes: usize, max_log_lines: usize) -> SandboxState {
+        let stdout = CapturedOutput::default();
+        let stderr = CapturedOutput::default();
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .wall_clock(FrozenClock(event_time))
+            .monotonic_clock(FrozenClock(event_time))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        SandboxState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { limit_bytes: memory_limit_bytes, refused: false },
+            logs: LogBuffer { lines: Vec::new(), dropped: 0, max_lines: max_log_lines },
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The log lines, with what the plugin printed on stdout (as `info`) and stderr (as `warn`) last.
+    pub fn into_logs(mut self) -> (Vec<LogLine>, usize) {
+        for (output, level) in [(&self.stdout, LogLevelName::Info), (&self.stderr, LogLevelName::Warn)] {
+            for line in output.text().lines().filter(|line| !line.trim().is_empty()) {
+                self.logs.push(level, line.to_owned());
+            }
+        }
+        (self.logs.lines, self.logs.dropped)
+    }
+
+    /// What the plugin wrote to stderr so far (a Rust guest's panic message lands there).
+    pub fn stderr_text(&self) -> String {
+        self.stderr.text()
+    }
+}
+
+impl WasiView for SandboxState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl gancho::plugin::types::Host for SandboxState {}
+
+impl gancho::plugin::log::Host for SandboxState {
+    fn log(&mut self, level: LogLevel, message: String) {
+        let level = match level {
+            LogLevel::Trace => LogLevelName::Trace,
+            LogLevel::Debug => LogLevelName::Debug,
+            LogLevel::Info => LogLevelName::Info,
+            LogLevel::Warn => LogLevelName::Warn,
+            LogLevel::Error => LogLevelName::Error,
+        };
+        self.logs.push(level, message);
+    }
+}
+
+/// Log lines of one invocation, bounded so a chatty plugin cannot use the host's memory.
+pub(crate) struct LogBuffer {
+    lines: Vec<LogLine>,
+    dropped: usize,
+    max_lines: usize,
+}
+
+impl LogBuffer {
+    const MAX_LINE_CHARS: usize = 4096;
+
+    fn push(&mut self, level: LogLevelName, mut message: String) {
+        if self.lines.len() >= self.max_lines {
+            self.dropped += 1;
+            return;
+        }
+        if let Some((cut, _)) = message.char_indices().nth(Self::MAX_LINE_CHARS) {
+            message.truncate(cut);
+            message.push_str(" …");
+        }
+        self.lines.push(LogLine { level, message });
+    }
+}
+
+/// A clock that always reads the event's time: plugins see no clock beyond what the event carries, and the
+/// same event maps the same way whenever it runs.
+struct FrozenClock(Duration);
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        self.0.as_nanos() as u64
+    }
+}
+
+/// stdout or stderr of a plugin: keeps the first [`CapturedOutput::CAPACITY`] bytes and silently drops
+/// the rest, so printing too much never fails the plugin (Rust's `print!` panics on a write error).
+#[derive(Clone, Default)]
+struct CapturedOutput(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedOutput {
+    const CAPACITY: usize = 16 * 1024;
+
+    fn append(&self, bytes: &[u8]) {
+        let mut buffer = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let room = Self::CAPACITY.saturating_sub(buffer.len());
+        buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn text(&self) -> String {
+        let buffer = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+impl IsTerminal for CapturedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CapturedOutput {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for CapturedOutput {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.append(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(64 * 1024)
+    }
+}
+
+impl tokio::io::AsyncWrite for CapturedOutput {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.append(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

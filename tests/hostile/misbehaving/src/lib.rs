@@ -1,0 +1,65 @@
+//! A plugin that misbehaves in the way its config's `behaviour` names, to show the sandbox contains it.
+
+use gancho_sdk::{Event, PluginError, Request, Subscription};
+
+#[derive(serde::Deserialize)]
+pub struct Config {
+    behaviour: String,
+}
+
+gancho_sdk::plugin!(transform);
+
+fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Request>, PluginError> {
+    match subscription.config.behaviour.as_str() {
+        "endless-loop" => {
+            let mut counter = 0u64;
+            loop {
+                counter = std::hint::black_box(counter.wrapping_add(1));
+            }
+        }
+        "memory-bomb" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "stack-overflow" => Ok(vec![Request::text(format!("{}", recurse(std::hint::black_box(1))))]),
+        "panic" => panic!("boom: the customer's config has no phone field"),
+        "huge-output" => Ok((0..10_000).map(|i| Request::text(format!("request {i}"))).collect()),
+        "huge-body" => Ok(vec![Request::new().body(vec![b'x'; 8 << 20])]),
+        "bad-header" => Ok(vec![Request::text("hi").header("x-injected", "a\r\nset-cookie: evil")]),
+        "bad-url" => Ok(vec![Request::text("hi").url("file:///etc/passwd")]),
+        "noisy" => {
+            for i in 0..1000 {
+                println!("line {i} on stdout");
+                gancho_sdk::info!("log line {i}");
+            }
+            Ok(vec![])
+        }
+        "probe" => Ok(vec![Request::json(&probe(&event))?]),
+        other => Err(PluginError::permanent(format!("unknown behaviour `{other}`"))),
+    }
+}
+
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let padding = std::hint::black_box([depth; 64]);
+    if depth == u64::MAX { 0 } else { recurse(depth + 1).wrapping_add(padding[3]) }
+}
+
+/// Tries every capability a plugin should not have and reports what it saw.
+fn probe(event: &Event) -> serde_json::Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    serde_json::json!({
+        "event": event.id,
+        "read_file": std::fs::read_to_string("/etc/passwd").map(|_| "read").unwrap_or_else(|e| e.to_string().leak()),
+        "list_dir": std::fs::read_dir(".").map(|_| "listed".to_owned()).unwrap_or_else(|e| e.to_string()),
+        "env_vars": std::env::vars().count(),
+        "connect": std::net::TcpStream::connect("127.0.0.1:5432").map(|_| "connected".to_owned()).unwrap_or_else(|e| e.to_string()),
+        "clock_unix_seconds": now,
+    })
+}

@@ -1,0 +1,142 @@
+//! The sandbox holds: every hostile plugin is contained with its own typed error, the host stays up, and a
+//! normal plugin runs correctly right after it.
+
+mod support;
+
+use gancho::runtime::{InvokeError, Limits, LoadError, Plugin, Runtime, RuntimeSettings, SubscriptionInput};
+
+const EVENT: &str = include_str!("../plugin-sdk/samples/call.ended.missed.json");
+
+/// The default limits, with a timeout generous enough that no test but the endless loop's can time out on
+/// a loaded machine (tests run in parallel on two cores).
+fn runtime() -> Runtime {
+    runtime_with_timeout(5_000)
+}
+
+fn runtime_with_timeout(timeout_ms: u64) -> Runtime {
+    let limits = Limits { timeout_ms, ..Limits::default() };
+    Runtime::new(RuntimeSettings { limits, ..RuntimeSettings::default() }).expect("runtime starts")
+}
+
+fn run(runtime: &Runtime, plugin: &Plugin, config: &str) -> gancho::runtime::Invocation {
+    let event = gancho::event::Event::parse(EVENT.as_bytes()).unwrap();
+    let subscription = SubscriptionInput { id: "sub_1", endpoint_url: "https://hooks.example/x", config_json: config };
+    runtime.invoke(plugin, &event.as_input(), &subscription)
+}
+
+fn misbehave(runtime: &Runtime, behaviour: &str) -> Result<Vec<gancho::runtime::OutgoingRequest>, InvokeError> {
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).expect("misbehaving plugin loads");
+    let result = run(runtime, &plugin, &format!(r#"{{"behaviour": "{behaviour}"}}"#)).result;
+    assert_normal_plugin_still_works(runtime);
+    result
+}
+
+/// A well-behaved plugin, run right after a hostile one, produces its usual message.
+fn assert_normal_plugin_still_works(runtime: &Runtime) {
+    let slack = runtime.load(&support::plugin_bytes("slack")).expect("slack loads");
+    let requests = run(runtime, &slack, "{}").result.expect("slack maps a missed call");
+    assert_eq!(requests.len(), 1);
+    assert!(String::from_utf8_lossy(requests[0].body.as_bytes()).contains("Missed call"));
+}
+
+#[test]
+fn an_endless_loop_times_out() {
+    let runtime = runtime_with_timeout(200);
+    let limit_ms = runtime.limits().timeout_ms;
+    assert_eq!(misbehave(&runtime, "endless-loop").unwrap_err(), InvokeError::Timeout { limit_ms });
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_limit() {
+    let runtime = runtime();
+    let limit_bytes = runtime.limits().memory_bytes;
+    assert_eq!(misbehave(&runtime, "memory-bomb").unwrap_err(), InvokeError::MemoryLimit { limit_bytes });
+}
+
+#[test]
+fn deep_recursion_is_a_stack_overflow() {
+    let error = misbehave(&runtime(), "stack-overflow").unwrap_err();
+    // The guest's shadow stack lives in linear memory; overflowing it is an out-of-bounds access or, for
+    // the native wasm stack, a stack overflow trap. Either way: contained, typed, not a host crash.
+    assert!(
+        matches!(&error, InvokeError::StackOverflow)
+            || matches!(&error, InvokeError::Trap { message } if message.contains("out of bounds")),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_panic_reports_its_message() {
+    let error = misbehave(&runtime(), "panic").unwrap_err();
+    let InvokeError::Trap { message } = &error else { panic!("expected a trap, got {error:?}") };
+    assert!(message.contains("boom: the customer's config has no phone field"), "{message}");
+    assert!(error.to_string().starts_with("trap: panicked at"), "{error}");
+}
+
+#[test]
+fn too_many_requests_is_output_too_large() {
+    let error = misbehave(&runtime(), "huge-output").unwrap_err();
+    assert!(matches!(&error, InvokeError::OutputTooLarge(m) if m.contains("10000 requests")), "{error:?}");
+}
+
+#[test]
+fn a_huge_body_is_output_too_large() {
+    let error = misbehave(&runtime(), "huge-body").unwrap_err();
+    assert!(matches!(&error, InvokeError::OutputTooLarge(m) if m.contains("8388608 bytes")), "{error:?}");
+}
+
+#[test]
+fn header_injection_and_non_http_urls_are_refused() {
+    let runtime = runtime();
+    let error = misbehave(&runtime, "bad-header").unwrap_err();
+    assert!(matches!(&error, InvokeError::InvalidOutput(m) if m.contains("x-injected")), "{error:?}");
+    let error = misbehave(&runtime, "bad-url").unwrap_err();
+    assert!(matches!(&error, InvokeError::InvalidOutput(m) if m.contains("file:///etc/passwd")), "{error:?}");
+}
+
+#[test]
+fn a_noisy_plugin_has_its_logs_capped() {
+    let runtime = runtime();
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).unwrap();
+    let invocation = run(&runtime, &plugin, r#"{"behaviour": "noisy"}"#);
+    assert_eq!(invocation.result.unwrap(), vec![]);
+    assert_eq!(invocation.logs.len(), runtime.limits().max_log_lines);
+    assert!(invocation.logs_dropped > 900, "{}", invocation.logs_dropped);
+}
+
+#[test]
+fn the_sandbox_grants_no_files_env_network_or_clock() {
+    let runtime = runtime();
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).unwrap();
+    let requests = run(&runtime, &plugin, r#"{"behaviour": "probe"}"#).result.unwrap();
+    let seen: serde_json::Value = serde_json::from_slice(requests[0].body.as_bytes()).unwrap();
+    assert_ne!(seen["read_file"], "read", "{seen}");
+    assert_ne!(seen["list_dir"], "listed", "{seen}");
+    assert_eq!(seen["env_vars"], 0, "{seen}");
+    assert_ne!(seen["connect"], "connected", "{seen}");
+    // The only clock a plugin sees is the event's own timestamp (2026-11-21T14:00:31Z).
+    assert_eq!(seen["clock_unix_seconds"], 1_795_269_631, "{seen}");
+}
+
+#[test]
+fn a_plugin_importing_an_ungranted_capability_is_refused_at_load() {
+    let Err(error) = runtime().load(&support::plugin_bytes("forbidden-import")) else {
+        panic!("a plugin importing acme:net/sockets must not load");
+    };
+    assert!(matches!(&error, LoadError::UnsupportedImport { import } if import == "acme:net/sockets@0.1.0"), "{error:?}");
+    assert!(error.to_string().contains("acme:net/sockets@0.1.0"), "{error}");
+}
+
+#[test]
+fn malformed_binaries_are_refused_at_load() {
+    let runtime = runtime();
+    let not_wasm = runtime.load(b"PK\x03\x04 a zip file").err().expect("refused");
+    assert!(not_wasm.to_string().contains("magic bytes"), "{not_wasm}");
+    let mut truncated = support::plugin_bytes("slack");
+    truncated.truncate(truncated.len() / 2);
+    assert!(matches!(runtime.load(&truncated), Err(LoadError::Malformed(_))));
+    // A core module (not a component) is refused too.
+    let core_module = b"\0asm\x01\0\0\0";
+    assert!(matches!(runtime.load(core_module), Err(LoadError::Malformed(_))));
+    assert_normal_plugin_still_works(&runtime);
+}
