@@ -58,10 +58,14 @@ fn every_example_plugin_checks_ok() {
         assert!(stdout.contains("world:   gancho:plugin/plugin@0.1.0"), "{name}: {stdout}");
         assert!(stdout.contains("digest:  sha256:"), "{name}: {stdout}");
         // Every import is either our log interface or WASI (granting nothing): no network, no HTTP.
-        let imports: Vec<&str> = stdout.lines().skip_while(|l| !l.contains("imports:")).skip(1).map(str::trim).collect();
+        let imports: Vec<&str> =
+            stdout.lines().skip_while(|l| !l.contains("imports:")).skip(1).map(str::trim).collect();
         assert!(!imports.is_empty(), "{name}: {stdout}");
         for import in imports {
-            assert!(import.starts_with("gancho:plugin/") || import.starts_with("wasi:"), "{name} imports {import}");
+            assert!(
+                import.starts_with("gancho:plugin/") || import.starts_with("wasi:"),
+                "{name} imports {import}"
+            );
             assert!(!import.starts_with("wasi:http"), "{name} imports {import}");
         }
     }
@@ -76,23 +80,33 @@ fn every_example_plugin_runs_every_sample_as_it_does_natively() {
         let mut requests_seen = 0;
         for (file, sample) in samples::ALL {
             let output = gancho(&[
-                "plugin", "run", plugin.to_str().unwrap(),
-                "--event", support::sample_path(file).to_str().unwrap(),
-                "--config", config_path.to_str().unwrap(),
-                "--endpoint", ENDPOINT,
+                "plugin",
+                "run",
+                plugin.to_str().unwrap(),
+                "--event",
+                support::sample_path(file).to_str().unwrap(),
+                "--config",
+                config_path.to_str().unwrap(),
+                "--endpoint",
+                ENDPOINT,
             ]);
             let expected = native(name)(sample, &config);
             match expected {
                 Ok(requests) => {
                     assert!(output.status.success(), "{name} on {file}: {}", text(&output.stderr));
-                    let printed: Value = serde_json::from_slice(&output.stdout)
-                        .unwrap_or_else(|e| panic!("{name} on {file}: stdout is not JSON ({e}): {}", text(&output.stdout)));
+                    let printed: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+                        panic!("{name} on {file}: stdout is not JSON ({e}): {}", text(&output.stdout))
+                    });
                     requests_seen += printed.as_array().unwrap().len();
                     assert_eq!(printed, as_printed(requests), "{name} on {file}");
                 }
                 Err(error) => {
                     assert_eq!(output.status.code(), Some(1), "{name} on {file}");
-                    assert!(text(&output.stderr).contains(&error.message), "{name} on {file}: {}", text(&output.stderr));
+                    assert!(
+                        text(&output.stderr).contains(&error.message),
+                        "{name} on {file}: {}",
+                        text(&output.stderr)
+                    );
                 }
             }
         }
@@ -109,10 +123,15 @@ fn a_long_chat_runs_in_the_sandbox_like_natively() {
     for name in ["slack", "hubspot"] {
         let config = support::repo_root().join("plugins").join(name).join("config.example.json");
         let output = gancho(&[
-            "plugin", "run", support::plugin_path(name).to_str().unwrap(),
-            "--event", event_path.to_str().unwrap(),
-            "--config", config.to_str().unwrap(),
-            "--endpoint", ENDPOINT,
+            "plugin",
+            "run",
+            support::plugin_path(name).to_str().unwrap(),
+            "--event",
+            event_path.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--endpoint",
+            ENDPOINT,
         ]);
         assert!(output.status.success(), "{name}: {}", text(&output.stderr));
         let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -144,13 +163,18 @@ fn a_bad_event_file_names_the_file_and_field() {
 fn a_plugin_error_goes_to_stderr_with_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
-    std::fs::write(&config, r#"{"format": "text", "template": "Call from {{call.nonexistent_thing.x}}"}"#).unwrap();
+    std::fs::write(&config, r#"{"format": "text", "template": "Call from {{call.nonexistent_thing.x}}"}"#)
+        .unwrap();
     let template = support::plugin_path("template");
     let event = support::sample_path("call.ended.json");
     let output = gancho(&[
-        "plugin", "run", template.to_str().unwrap(),
-        "--event", event.to_str().unwrap(),
-        "--config", config.to_str().unwrap(),
+        "plugin",
+        "run",
+        template.to_str().unwrap(),
+        "--event",
+        event.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert!(output.stdout.is_empty());
@@ -164,7 +188,11 @@ fn check_refuses_what_is_not_a_plugin() {
     std::fs::write(&not_wasm, b"hello").unwrap();
     let output = gancho(&["plugin", "check", not_wasm.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("plugin.wasm: not a WebAssembly component"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("plugin.wasm: not a WebAssembly component"),
+        "{}",
+        text(&output.stderr)
+    );
     let forbidden = support::plugin_path("forbidden-import");
     let output = gancho(&["plugin", "check", forbidden.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));

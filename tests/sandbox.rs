@@ -20,11 +20,15 @@ fn runtime_with_timeout(timeout_ms: u64) -> Runtime {
 
 fn run(runtime: &Runtime, plugin: &Plugin, config: &str) -> gancho::runtime::Invocation {
     let event = gancho::event::Event::parse(EVENT.as_bytes()).unwrap();
-    let subscription = SubscriptionInput { id: "sub_1", endpoint_url: "https://hooks.example/x", config_json: config };
+    let subscription =
+        SubscriptionInput { id: "sub_1", endpoint_url: "https://hooks.example/x", config_json: config };
     runtime.invoke(plugin, &event.as_input(), &subscription)
 }
 
-fn misbehave(runtime: &Runtime, behaviour: &str) -> Result<Vec<gancho::runtime::OutgoingRequest>, InvokeError> {
+fn misbehave(
+    runtime: &Runtime,
+    behaviour: &str,
+) -> Result<Vec<gancho::runtime::OutgoingRequest>, InvokeError> {
     let plugin = runtime.load(&support::plugin_bytes("misbehaving")).expect("misbehaving plugin loads");
     let result = run(runtime, &plugin, &format!(r#"{{"behaviour": "{behaviour}"}}"#)).result;
     assert_normal_plugin_still_works(runtime);
@@ -123,7 +127,10 @@ fn a_plugin_importing_an_ungranted_capability_is_refused_at_load() {
     let Err(error) = runtime().load(&support::plugin_bytes("forbidden-import")) else {
         panic!("a plugin importing acme:net/sockets must not load");
     };
-    assert!(matches!(&error, LoadError::UnsupportedImport { import } if import == "acme:net/sockets@0.1.0"), "{error:?}");
+    assert!(
+        matches!(&error, LoadError::UnsupportedImport { import } if import == "acme:net/sockets@0.1.0"),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("acme:net/sockets@0.1.0"), "{error}");
 }
 

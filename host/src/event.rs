@@ -97,8 +97,10 @@ impl Event {
 
 fn string_field(field: &'static str, raw: Option<&RawValue>) -> Result<String, EnvelopeError> {
     let raw = raw.filter(|raw| raw.get() != "null").ok_or(EnvelopeError::Missing(field))?;
-    serde_json::from_str::<String>(raw.get())
-        .map_err(|_| EnvelopeError::Invalid { field, problem: format!("must be a string, got {}", raw.get()) })
+    serde_json::from_str::<String>(raw.get()).map_err(|_| EnvelopeError::Invalid {
+        field,
+        problem: format!("must be a string, got {}", raw.get()),
+    })
 }
 
 fn check_identifier(field: &'static str, value: &str) -> Result<(), EnvelopeError> {
@@ -114,7 +116,8 @@ fn check_identifier(field: &'static str, value: &str) -> Result<(), EnvelopeErro
 /// `type` is dot-separated segments of `[a-z0-9_]`, as in `call.ended`.
 fn check_event_type(event_type: &str) -> Result<(), EnvelopeError> {
     let valid_segment = |segment: &str| {
-        !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        !segment.is_empty()
+            && segment.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     };
     if event_type.len() > 128 || !event_type.split('.').all(valid_segment) {
         return Err(EnvelopeError::Invalid {

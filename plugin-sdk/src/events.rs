@@ -51,10 +51,15 @@ impl Event {
     /// Data that does not match its type's shape is a permanent error naming the field.
     pub fn data(&self) -> Result<EventData, PluginError> {
         fn parse<T: serde::de::DeserializeOwned>(event: &Event) -> Result<T, PluginError> {
-            serde_json::from_str(&event.data_json).map_err(|e| {
+            let mut deserializer = serde_json::Deserializer::from_str(&event.data_json);
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." { "data".to_owned() } else { format!("data.{path}") };
                 PluginError::permanent(format!(
-                    "event {} ({}) has invalid data: {e}",
-                    event.id, event.event_type
+                    "event {} ({}) has invalid data: field `{field}`: {}",
+                    event.id,
+                    event.event_type,
+                    e.inner()
                 ))
             })
         }
@@ -72,9 +77,8 @@ impl Event {
 
     /// The event's data as an untyped JSON value (for generic mappings such as templates).
     pub fn data_value(&self) -> Result<Value, PluginError> {
-        serde_json::from_str(&self.data_json).map_err(|e| {
-            PluginError::permanent(format!("event {} has invalid data JSON: {e}", self.id))
-        })
+        serde_json::from_str(&self.data_json)
+            .map_err(|e| PluginError::permanent(format!("event {} has invalid data JSON: {e}", self.id)))
     }
 }
 
@@ -308,13 +312,32 @@ pub struct Template {
 }
 
 impl Template {
-    /// The body with its `{{n}}` placeholders replaced by the parameters it was sent with.
+    /// The body with its `{{n}}` placeholders replaced by the parameters it was sent with, in one pass (a
+    /// parameter that itself contains `{{1}}` is not substituted again). Unknown placeholders stay as they are.
     pub fn rendered_body(&self) -> Option<String> {
-        let mut body = self.body.clone()?;
-        for (index, parameter) in self.parameters.iter().enumerate().rev() {
-            body = body.replace(&format!("{{{{{}}}}}", index + 1), parameter);
+        let body = self.body.as_deref()?;
+        let mut rendered = String::with_capacity(body.len());
+        let mut rest = body;
+        while let Some(start) = rest.find("{{") {
+            rendered.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let parameter = after.find("}}").and_then(|end| {
+                let index: usize = after[..end].trim().parse().ok()?;
+                Some((self.parameters.get(index.checked_sub(1)?)?, end))
+            });
+            match parameter {
+                Some((value, end)) => {
+                    rendered.push_str(value);
+                    rest = &after[end + 2..];
+                }
+                None => {
+                    rendered.push_str("{{");
+                    rest = after;
+                }
+            }
         }
-        Some(body)
+        rendered.push_str(rest);
+        Some(rendered)
     }
 }
 
@@ -438,6 +461,8 @@ mod tests {
     fn invalid_data_names_the_field() {
         let error = event("chat.closed", r#"{"chat": {"id": "ch_1"}}"#).data().unwrap_err();
         assert!(error.message.contains("missing field `contact`"), "{}", error.message);
+        let error = event("call.ended", r#"{"call": {"id": "cl_1", "duration_s": "long"}}"#).data().unwrap_err();
+        assert!(error.message.contains("field `data.call.duration_s`"), "{}", error.message);
         assert!(error.message.contains("evt_1"), "{}", error.message);
     }
 
@@ -456,9 +481,8 @@ mod tests {
             parameters: vec!["Juan".into(), "25/11 10:00".into()],
             extra: Map::new(),
         };
-        assert_eq!(
-            template.rendered_body().unwrap(),
-            "Hola Juan, ¿confirmas tu cita del 25/11 10:00?"
-        );
+        assert_eq!(template.rendered_body().unwrap(), "Hola Juan, ¿confirmas tu cita del 25/11 10:00?");
+        let sneaky = Template { parameters: vec!["{{2}}".into(), "x".into()], ..template };
+        assert_eq!(sneaky.rendered_body().unwrap(), "Hola {{2}}, ¿confirmas tu cita del x?");
     }
 }

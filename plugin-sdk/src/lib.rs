@@ -46,7 +46,7 @@ pub mod testing;
 
 pub use error::{ErrorKind, PluginError};
 pub use events::*;
-pub use request::{Method, Request, percent_encode};
+pub use request::{Method, Request, form_encode, percent_encode};
 pub use subscription::Subscription;
 
 /// The version of the WIT package (`gancho:plugin`) this SDK builds plugins against.
@@ -54,6 +54,7 @@ pub const WORLD_VERSION: &str = "0.1.0";
 
 /// The code generated from `wit/`. Plugin authors do not use it directly.
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -88,7 +89,7 @@ macro_rules! plugin {
                 }
             }
 
-            $crate::bindings::__export_plugin_world!(GanchoPlugin with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin_world!(GanchoPlugin with_types_in $crate::bindings);
         };
     };
 }

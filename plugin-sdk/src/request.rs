@@ -85,16 +85,12 @@ impl Request {
         for (key, value) in fields {
             encoded.append_pair(key.as_ref(), value.as_ref());
         }
-        Request::new()
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encoded.finish())
+        Request::new().header("content-type", "application/x-www-form-urlencoded").body(encoded.finish())
     }
 
     /// A `POST` with a UTF-8 plain-text body.
     pub fn text(body: impl Into<String>) -> Request {
-        Request::new()
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(body.into())
+        Request::new().header("content-type", "text/plain; charset=utf-8").body(body.into())
     }
 
     /// Sets the method.
@@ -147,12 +143,15 @@ impl Request {
 /// Percent-encodes `value` for use inside a URL's path segment or query (everything but unreserved
 /// characters `A-Z a-z 0-9 - . _ ~` is encoded, so `+`, `&`, `=`, `/` and spaces are safe).
 pub fn percent_encode(value: &str) -> String {
-    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
+    const UNRESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
     percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string()
+}
+
+/// Encodes `value` as one value of an `application/x-www-form-urlencoded` body or query: spaces as `+`, a
+/// literal `+` as `%2B`, everything but `A-Z a-z 0-9 * - . _` percent-encoded as UTF-8.
+pub fn form_encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[cfg(test)]
@@ -163,10 +162,7 @@ mod tests {
     fn form_bodies_encode_plus_space_and_utf8() {
         let request = Request::form([("from", "+54 911"), ("name", "Lucía & co")]);
         assert_eq!(request.body_text(), "from=%2B54+911&name=Luc%C3%ADa+%26+co");
-        assert_eq!(
-            request.header_value("Content-Type"),
-            Some("application/x-www-form-urlencoded")
-        );
+        assert_eq!(request.header_value("Content-Type"), Some("application/x-www-form-urlencoded"));
     }
 
     #[test]
@@ -178,6 +174,11 @@ mod tests {
     #[test]
     fn percent_encode_leaves_only_unreserved() {
         assert_eq!(percent_encode("+54 9/ñ&x=1"), "%2B54%209%2F%C3%B1%26x%3D1");
+    }
+
+    #[test]
+    fn form_encode_uses_plus_for_space() {
+        assert_eq!(form_encode("+54 9 11 & ñ"), "%2B54+9+11+%26+%C3%B1");
     }
 
     #[test]

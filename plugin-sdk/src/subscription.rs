@@ -25,8 +25,45 @@ impl<C: DeserializeOwned> Subscription<C> {
         config_json: &str,
     ) -> Result<Subscription<C>, PluginError> {
         let config_json = if config_json.trim().is_empty() { "{}" } else { config_json };
-        let config = serde_json::from_str(config_json)
-            .map_err(|e| PluginError::permanent(format!("invalid plugin config: {e}")))?;
+        let mut deserializer = serde_json::Deserializer::from_str(config_json);
+        let config = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            if path == "." {
+                PluginError::permanent(format!("invalid plugin config: {}", e.inner()))
+            } else {
+                PluginError::permanent(format!("invalid plugin config: field `{path}`: {}", e.inner()))
+            }
+        })?;
         Ok(Subscription { id: id.into(), endpoint_url: endpoint_url.into(), config })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Config {
+        sheet: Sheet,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Sheet {
+        columns: Vec<String>,
+    }
+
+    #[test]
+    fn a_wrongly_typed_config_field_is_named_with_its_path() {
+        let error = Subscription::<Config>::parse("s", "https://x.example", r#"{"sheet": {"columns": "a"}}"#)
+            .unwrap_err();
+        assert!(error.message.contains("field `sheet.columns`"), "{}", error.message);
+    }
+
+    #[test]
+    fn empty_config_text_counts_as_an_empty_object() {
+        let subscription = Subscription::<serde_json::Value>::parse("s", "https://x.example", " ").unwrap();
+        assert_eq!(subscription.config, serde_json::json!({}));
     }
 }

@@ -65,7 +65,10 @@ fn cargo(root: &Path, target_dir: &Path) -> Command {
         .arg(target_dir);
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" || key == "RUSTC_WORKSPACE_WRAPPER" {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME"
+            || key == "RUSTFLAGS"
+            || key == "RUSTC_WORKSPACE_WRAPPER"
+        {
             command.env_remove(key.as_ref());
         }
     }
@@ -74,7 +77,10 @@ fn cargo(root: &Path, target_dir: &Path) -> Command {
 
 fn run(mut command: Command, what: &str) {
     let status = command.status().unwrap_or_else(|e| panic!("failed to run cargo to build {what}: {e}"));
-    assert!(status.success(), "building {what} for wasm32-wasip2 failed ({status}); see the cargo output above");
+    assert!(
+        status.success(),
+        "building {what} for wasm32-wasip2 failed ({status}); see the cargo output above"
+    );
 }
 
 /// Installs the `wasm32-wasip2` target if the toolchain lacks it (rustup may be set not to install a
@@ -83,7 +89,11 @@ fn ensure_wasm_target() {
     let sysroot = Command::new("rustc").args(["--print", "sysroot"]).current_dir(repo_root()).output();
     let installed = sysroot
         .ok()
-        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("lib/rustlib/wasm32-wasip2").exists())
+        .map(|out| {
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+                .join("lib/rustlib/wasm32-wasip2")
+                .exists()
+        })
         .unwrap_or(false);
     if !installed {
         let status = Command::new("rustup")

@@ -48,7 +48,8 @@ pub fn run(command: PluginCommand) -> ExitCode {
 }
 
 fn execute(command: PluginCommand) -> Result<ExitCode, String> {
-    let runtime = Runtime::new(RuntimeSettings::default()).map_err(|e| format!("failed to start the plugin runtime: {e:#}"))?;
+    let runtime = Runtime::new(RuntimeSettings::default())
+        .map_err(|e| format!("failed to start the plugin runtime: {e:#}"))?;
     match command {
         PluginCommand::Check { plugin } => {
             let loaded = load(&runtime, &plugin)?;
@@ -69,13 +70,16 @@ fn execute(command: PluginCommand) -> Result<ExitCode, String> {
             let event = Event::parse(&event_bytes).map_err(|e| format!("{}: {e}", event.display()))?;
             let config_json = match &config {
                 Some(path) => {
-                    let text = String::from_utf8(read(path)?).map_err(|_| format!("{}: is not UTF-8 text", path.display()))?;
-                    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+                    let text = String::from_utf8(read(path)?)
+                        .map_err(|_| format!("{}: is not UTF-8 text", path.display()))?;
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
                     text
                 }
                 None => "{}".to_owned(),
             };
-            let subscription = SubscriptionInput { id: "sub_cli", endpoint_url: &endpoint, config_json: &config_json };
+            let subscription =
+                SubscriptionInput { id: "sub_cli", endpoint_url: &endpoint, config_json: &config_json };
             let invocation = runtime.invoke(&loaded, &event.as_input(), &subscription);
             for line in &invocation.logs {
                 eprintln!("plugin {}: {}", level_name(line.level), line.message);

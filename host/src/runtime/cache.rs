@@ -24,14 +24,21 @@ impl PrecompiledCache {
 
     /// The component for `wasm` (whose SHA-256 is `digest`): from the cache when present and usable,
     /// otherwise compiled and stored. A damaged cache file is replaced, never trusted.
-    pub fn load_or_compile(&self, engine: &Engine, digest: &str, wasm: &[u8]) -> Result<Component, LoadError> {
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        wasm: &[u8],
+    ) -> Result<Component, LoadError> {
         let path = self.dir.join(format!("{digest}-{}.cwasm", self.engine_key));
         if path.exists() {
             // SAFETY: the file was written by `Component::serialize` of an engine with this exact
             // configuration (the key is part of its name) into a directory only Gancho writes to.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(error) => tracing::warn!(path = %path.display(), %error, "ignoring unusable precompiled plugin"),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "ignoring unusable precompiled plugin")
+                }
             }
         }
         let component = super::compile(engine, wasm)?;

@@ -24,11 +24,17 @@ pub enum LoadError {
 /// Why one invocation of a plugin produced no requests.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum InvokeError {
-    #[error("timeout: the plugin ran longer than {limit_ms} ms; raise limits.timeout_ms or make the plugin faster")]
+    #[error(
+        "timeout: the plugin ran longer than {limit_ms} ms; raise limits.timeout_ms or make the plugin faster"
+    )]
     Timeout { limit_ms: u64 },
-    #[error("fuel exhausted: the plugin used more than {limit} units of fuel; raise limits.fuel or make the plugin cheaper")]
+    #[error(
+        "fuel exhausted: the plugin used more than {limit} units of fuel; raise limits.fuel or make the plugin cheaper"
+    )]
     FuelExhausted { limit: u64 },
-    #[error("memory limit: the plugin tried to grow its memory beyond {limit_bytes} bytes; raise limits.memory_bytes or use less memory")]
+    #[error(
+        "memory limit: the plugin tried to grow its memory beyond {limit_bytes} bytes; raise limits.memory_bytes or use less memory"
+    )]
     MemoryLimit { limit_bytes: usize },
     #[error("stack overflow: the plugin recursed too deeply")]
     StackOverflow,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
-use wasmtime::{Config, Engine, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 pub use error::{InvokeError, LoadError};
 pub use limits::Limits;
@@ -153,21 +153,25 @@ impl Runtime {
             None => compile(&self.engine, wasm)?,
         };
         let imports = check_imports(&self.engine, &component)?;
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Malformed(format!("{e:#}")))?;
+        let instance_pre =
+            self.linker.instantiate_pre(&component).map_err(|e| LoadError::Malformed(format!("{e:#}")))?;
         let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::WrongExports(format!("{e:#}")))?;
         let world_version = imports
             .iter()
             .find_map(|name| name.strip_prefix("gancho:plugin/")?.split_once('@').map(|(_, v)| v.to_owned()))
             .unwrap_or_else(|| WORLD_VERSION.to_owned());
-        let info = PluginInfo { digest: format!("sha256:{digest}"), size_bytes: wasm.len(), world_version, imports };
+        let info =
+            PluginInfo { digest: format!("sha256:{digest}"), size_bytes: wasm.len(), world_version, imports };
         Ok(Plugin { pre: Arc::new(pre), info: Arc::new(info) })
     }
 
     /// Runs `plugin` on one event in a fresh store and instance, under the runtime's limits.
-    pub fn invoke(&self, plugin: &Plugin, event: &EventInput<'_>, subscription: &SubscriptionInput<'_>) -> Invocation {
+    pub fn invoke(
+        &self,
+        plugin: &Plugin,
+        event: &EventInput<'_>,
+        subscription: &SubscriptionInput<'_>,
+    ) -> Invocation {
         let started = Instant::now();
         let limits = &self.limits;
         let event_time = parse_event_time(event.timestamp);
@@ -183,33 +187,84 @@ impl Runtime {
             store.set_fuel(fuel).expect("fuel is enabled in the engine when limits.fuel is set");
         }
 
-        let wit_event = wit::Event {
-            id: event.id.to_owned(),
-            event_type: event.event_type.to_owned(),
-            tenant: event.tenant.to_owned(),
-            timestamp: event.timestamp.to_owned(),
-            data: event.data_json.to_owned(),
-        };
-        let wit_subscription = wit::Subscription {
-            id: subscription.id.to_owned(),
-            endpoint_url: subscription.endpoint_url.to_owned(),
-            config: subscription.config_json.to_owned(),
-        };
+        let (wit_event, wit_subscription) = to_wit(event, subscription);
         let called = plugin
             .pre
             .instantiate(&mut store)
             .and_then(|instance| instance.call_transform(&mut store, &wit_event, &wit_subscription));
-        let result = match called {
-            Ok(Ok(requests)) => output::check(requests, subscription.endpoint_url, limits),
-            Ok(Err(error)) => Err(InvokeError::Plugin {
-                permanent: error.kind == wit::ErrorKind::Permanent,
-                message: error.message,
-            }),
-            Err(error) => Err(classify_trap(&error, store.data(), limits)),
-        };
+        let result = to_result(called, &store, subscription.endpoint_url, limits);
         let elapsed = started.elapsed();
         let (logs, logs_dropped) = store.into_data().into_logs();
         Invocation { result, logs, logs_dropped, elapsed }
+    }
+}
+
+/// One instance kept alive across calls. Only for benchmarks that compare against the service's fresh
+/// instance per event: the service never reuses an instance, so no state can leak between events.
+#[doc(hidden)]
+pub struct ReusedInstance {
+    store: Store<SandboxState>,
+    instance: bindings::Plugin,
+}
+
+impl Runtime {
+    #[doc(hidden)]
+    pub fn reused_instance(&self, plugin: &Plugin) -> anyhow::Result<ReusedInstance> {
+        let mut store =
+            Store::new(&self.engine, SandboxState::new(Duration::ZERO, self.limits.memory_bytes, 0));
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(u64::MAX / 2);
+        if self.limits.fuel.is_some() {
+            store.set_fuel(u64::MAX)?;
+        }
+        let instance = plugin.pre.instantiate(&mut store)?;
+        Ok(ReusedInstance { store, instance })
+    }
+}
+
+impl ReusedInstance {
+    #[doc(hidden)]
+    pub fn call(
+        &mut self,
+        event: &EventInput<'_>,
+        subscription: &SubscriptionInput<'_>,
+        limits: &Limits,
+    ) -> Result<Vec<OutgoingRequest>, InvokeError> {
+        let (wit_event, wit_subscription) = to_wit(event, subscription);
+        let called = self.instance.call_transform(&mut self.store, &wit_event, &wit_subscription);
+        to_result(called, &self.store, subscription.endpoint_url, limits)
+    }
+}
+
+fn to_wit(event: &EventInput<'_>, subscription: &SubscriptionInput<'_>) -> (wit::Event, wit::Subscription) {
+    let event = wit::Event {
+        id: event.id.to_owned(),
+        event_type: event.event_type.to_owned(),
+        tenant: event.tenant.to_owned(),
+        timestamp: event.timestamp.to_owned(),
+        data: event.data_json.to_owned(),
+    };
+    let subscription = wit::Subscription {
+        id: subscription.id.to_owned(),
+        endpoint_url: subscription.endpoint_url.to_owned(),
+        config: subscription.config_json.to_owned(),
+    };
+    (event, subscription)
+}
+
+fn to_result(
+    called: wasmtime::Result<Result<Vec<wit::Request>, wit::PluginError>>,
+    store: &Store<SandboxState>,
+    endpoint_url: &str,
+    limits: &Limits,
+) -> Result<Vec<OutgoingRequest>, InvokeError> {
+    match called {
+        Ok(Ok(requests)) => output::check(requests, endpoint_url, limits),
+        Ok(Err(error)) => Err(InvokeError::Plugin {
+            permanent: error.kind == wit::ErrorKind::Permanent,
+            message: error.message,
+        }),
+        Err(error) => Err(classify_trap(&error, store.data(), limits)),
     }
 }
 
@@ -247,7 +302,8 @@ fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, LoadError> {
 
 /// The component's imports, refusing any the host does not provide.
 fn check_imports(engine: &Engine, component: &Component) -> Result<Vec<String>, LoadError> {
-    const WASI_GRANTED: &[&str] = &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
+    const WASI_GRANTED: &[&str] =
+        &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
     let mut imports = Vec::new();
     for (name, item) in component.component_type().imports(engine) {
         let provided = name == LOG_IMPORT

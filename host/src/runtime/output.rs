@@ -75,11 +75,7 @@ pub(crate) fn check(
             limits.max_output_bytes
         )));
     }
-    requests
-        .into_iter()
-        .enumerate()
-        .map(|(index, request)| resolve(index, request, endpoint_url))
-        .collect()
+    requests.into_iter().enumerate().map(|(index, request)| resolve(index, request, endpoint_url)).collect()
 }
 
 fn resolve(index: usize, request: wit::Request, endpoint_url: &str) -> Result<OutgoingRequest, InvokeError> {
@@ -95,7 +91,9 @@ fn resolve(index: usize, request: wit::Request, endpoint_url: &str) -> Result<Ou
             return Err(invalid(format!("header name `{name}` is not a valid HTTP header name")));
         }
         if http::HeaderValue::from_str(value).is_err() {
-            return Err(invalid(format!("header `{name}` has a value that is not valid in HTTP (control characters?)")));
+            return Err(invalid(format!(
+                "header `{name}` has a value that is not valid in HTTP (control characters?)"
+            )));
         }
     }
     let method = match request.method {

@@ -94,10 +94,7 @@ const MAX_CELL: usize = 50_000;
 const CUT: &str = "… [truncated]";
 
 /// Maps one event to one `values.append` request, or none if its type is not in `event_types`.
-pub fn transform(
-    event: Event,
-    subscription: Subscription<Config>,
-) -> Result<Vec<Request>, PluginError> {
+pub fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Request>, PluginError> {
     let config = subscription.config;
     config.check()?;
     if !config.event_types.contains(&event.event_type) {
@@ -135,9 +132,7 @@ pub fn transform(
 impl Config {
     fn check(&self) -> Result<(), PluginError> {
         let id_chars = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-        let problem = if self.spreadsheet_id.is_empty()
-            || !self.spreadsheet_id.chars().all(id_chars)
-        {
+        let problem = if self.spreadsheet_id.is_empty() || !self.spreadsheet_id.chars().all(id_chars) {
             format!(
                 "\"spreadsheet_id\" is {:?}; set it to the id in the spreadsheet's address, between /d/ and /edit",
                 self.spreadsheet_id
@@ -239,8 +234,7 @@ fn transcript(messages: &[Message]) -> String {
         let time = message.at.as_deref().and_then(|at| at.get(11..16));
         let time = time.map(|time| format!("[{time}] ")).unwrap_or_default();
         let author = message.author.as_deref().unwrap_or(message.from.as_str());
-        let kind = (message.message_type != MessageType::Text)
-            .then(|| format!("[{}]", message.message_type));
+        let kind = (message.message_type != MessageType::Text).then(|| format!("[{}]", message.message_type));
         let (text, url) = (message.text.as_deref(), message.media_url.as_deref());
         let body: Vec<&str> = [kind.as_deref(), text, url].into_iter().flatten().collect();
         format!("{time}{author}: {}", body.join(" "))
@@ -279,9 +273,7 @@ fn finish(value: Value, user_entered: bool) -> Value {
 }
 
 fn is_catalog_type(event_type: &str) -> bool {
-    EVENT_TYPES
-        .split_whitespace()
-        .any(|known| known == event_type)
+    EVENT_TYPES.split_whitespace().any(|known| known == event_type)
 }
 
 fn or_id<'a>(name: &'a Option<String>, id: &'a str) -> &'a str {
@@ -355,10 +347,7 @@ mod tests {
         assert_eq!(requests.len(), 1);
         let request = &requests[0];
         assert_eq!(request.method, Method::Post);
-        assert_eq!(
-            request.headers,
-            [("content-type".to_owned(), "application/json".to_owned())]
-        );
+        assert_eq!(request.headers, [("content-type".to_owned(), "application/json".to_owned())]);
         let body = request.body_json().unwrap();
         assert_eq!(body["majorDimension"], "ROWS");
         let values = body["values"].as_array().unwrap();
@@ -372,10 +361,7 @@ mod tests {
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].method, Method::Post);
         assert_eq!(requests[0].url.as_deref(), Some(APPEND));
-        assert_eq!(
-            requests[0].header_value("content-type"),
-            Some("application/json")
-        );
+        assert_eq!(requests[0].header_value("content-type"), Some("application/json"));
         assert_eq!(
             requests[0].body_json().unwrap(),
             json!({
@@ -419,10 +405,7 @@ mod tests {
         let missed = row(samples::CALL_ENDED_MISSED, CONFIG);
         assert_eq!(missed[6], "Ñandú & Cía");
         assert_eq!(missed[9], "", "agent: null");
-        assert_eq!(
-            (&missed[12], &missed[13], &missed[15]),
-            (&json!(0), &json!(0.0), &json!(""))
-        );
+        assert_eq!((&missed[12], &missed[13], &missed[15]), (&json!(0), &json!(0.0), &json!("")));
     }
 
     #[test]
@@ -494,9 +477,8 @@ mod tests {
             call["extension"] = json!("@201");
         });
         let columns = r#""columns": ["call.from", "call.caller_name", "call.queue", "call.extension", "call.duration_s", "call.id"]"#;
-        let user_entered = format!(
-            r#"{{"spreadsheet_id": "s", "value_input_option": "USER_ENTERED", {columns}}}"#
-        );
+        let user_entered =
+            format!(r#"{{"spreadsheet_id": "s", "value_input_option": "USER_ENTERED", {columns}}}"#);
         assert_eq!(
             Value::from(row(&event, &user_entered)),
             json!([
@@ -527,27 +509,14 @@ mod tests {
         let row = row(&samples::long_chat_closed(400), CONFIG);
         let transcript = row[12].as_str().unwrap();
         assert!(transcript.encode_utf16().count() <= MAX_CELL);
-        assert!(
-            transcript.encode_utf16().count() > MAX_CELL - 20,
-            "cut near the limit, not far before"
-        );
+        assert!(transcript.encode_utf16().count() > MAX_CELL - 20, "cut near the limit, not far before");
         assert!(transcript.starts_with("[13:00] Juan Gómez: Mensaje 1 — ¿podrías"));
-        assert!(
-            transcript.ends_with("ñ… [truncated]"),
-            "{}",
-            &transcript[transcript.len() - 40..]
-        );
+        assert!(transcript.ends_with("ñ… [truncated]"), "{}", &transcript[transcript.len() - 40..]);
         assert_eq!(row[10], 400);
         let rockets = finish(Value::from("🚀".repeat(MAX_CELL)), false);
         let rockets = rockets.as_str().unwrap();
         assert!(rockets.encode_utf16().count() <= MAX_CELL && rockets.ends_with("🚀… [truncated]"));
-        assert_eq!(
-            finish(Value::from("ñ".repeat(MAX_CELL)), false)
-                .as_str()
-                .unwrap()
-                .len(),
-            MAX_CELL * 2
-        );
+        assert_eq!(finish(Value::from("ñ".repeat(MAX_CELL)), false).as_str().unwrap().len(), MAX_CELL * 2);
     }
 
     #[test]
@@ -560,54 +529,27 @@ mod tests {
         .to_string();
         let readme = include_str!("../README.md");
         for column in ALL_COLUMNS {
-            assert!(
-                readme.contains(&format!("`{column}`")),
-                "{column} is documented"
-            );
+            assert!(readme.contains(&format!("`{column}`")), "{column} is documented");
         }
         for (name, sample) in samples::ALL {
-            let requests =
-                run(transform, sample, &everything).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(
-                requests.len(),
-                usize::from(*name != "invoice.paid.json"),
-                "{name}"
-            );
+            let requests = run(transform, sample, &everything).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(requests.len(), usize::from(*name != "invoice.paid.json"), "{name}");
             for request in requests {
                 let body = request.body_json().unwrap();
-                assert_eq!(
-                    body["values"][0].as_array().unwrap().len(),
-                    ALL_COLUMNS.len(),
-                    "{name}"
-                );
+                assert_eq!(body["values"][0].as_array().unwrap().len(), ALL_COLUMNS.len(), "{name}");
             }
         }
     }
 
     #[test]
     fn unlisted_and_unknown_event_types_send_nothing() {
-        for sample in [
-            samples::UNKNOWN_TYPE,
-            samples::CALL_STARTED,
-            samples::CALL_RECORDING_READY,
-        ] {
+        for sample in [samples::UNKNOWN_TYPE, samples::CALL_STARTED, samples::CALL_RECORDING_READY] {
             assert_eq!(run(transform, sample, CONFIG).unwrap(), vec![]);
         }
         let only_chats = r#"{"spreadsheet_id": "s", "event_types": ["chat.closed"]}"#;
-        assert_eq!(
-            run(transform, samples::CALL_ENDED, only_chats).unwrap(),
-            vec![]
-        );
-        assert_eq!(
-            run(transform, samples::CHAT_EXPORTED, only_chats).unwrap(),
-            vec![]
-        );
-        assert_eq!(
-            run(transform, samples::CHAT_CLOSED, only_chats)
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(run(transform, samples::CALL_ENDED, only_chats).unwrap(), vec![]);
+        assert_eq!(run(transform, samples::CHAT_EXPORTED, only_chats).unwrap(), vec![]);
+        assert_eq!(run(transform, samples::CHAT_CLOSED, only_chats).unwrap().len(), 1);
     }
 
     #[test]
@@ -619,34 +561,18 @@ mod tests {
                 "between /d/ and /edit",
             ),
             (r#"{"spreadsheet_id": "s", "range": " "}"#, "\"range\""),
-            (
-                r#"{"spreadsheet_id": "s", "value_input_option": "raw"}"#,
-                "\"value_input_option\"",
-            ),
-            (
-                r#"{"spreadsheet_id": "s", "columns": []}"#,
-                "\"columns\" is empty",
-            ),
-            (
-                r#"{"spreadsheet_id": "s", "columns": ["call.form"]}"#,
-                "unknown column \"call.form\"",
-            ),
+            (r#"{"spreadsheet_id": "s", "value_input_option": "raw"}"#, "\"value_input_option\""),
+            (r#"{"spreadsheet_id": "s", "columns": []}"#, "\"columns\" is empty"),
+            (r#"{"spreadsheet_id": "s", "columns": ["call.form"]}"#, "unknown column \"call.form\""),
             (
                 r#"{"spreadsheet_id": "s", "event_types": ["call.missed"]}"#,
                 "\"event_types\" has \"call.missed\"",
             ),
-            (
-                r#"{"spreadsheet_id": "s", "api_key": "k"}"#,
-                "unknown field `api_key`",
-            ),
+            (r#"{"spreadsheet_id": "s", "api_key": "k"}"#, "unknown field `api_key`"),
         ] {
             let error = run(transform, samples::CALL_ENDED, config).unwrap_err();
             assert_eq!(error.kind, ErrorKind::Permanent);
-            assert!(
-                error.message.contains(expected),
-                "{config}: {}",
-                error.message
-            );
+            assert!(error.message.contains(expected), "{config}: {}", error.message);
         }
     }
 
@@ -654,13 +580,7 @@ mod tests {
     fn example_config_parses_and_appends_a_call() {
         let config = include_str!("../config.example.json");
         let requests = run(transform, samples::CALL_ENDED, config).unwrap();
-        assert!(
-            requests[0]
-                .url
-                .as_deref()
-                .unwrap()
-                .contains("/values/Calls%21A1:append?")
-        );
+        assert!(requests[0].url.as_deref().unwrap().contains("/values/Calls%21A1:append?"));
         assert_eq!(row(samples::CALL_ENDED, config).len(), 13);
         for (name, sample) in samples::ALL {
             run(transform, sample, config).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -27,10 +27,8 @@ pub(crate) fn requests(
         _ => call.from.as_deref(),
     };
     // Caller-ID names are too unreliable to overwrite names in the CRM with: the contact gets its number only.
-    let mut requests: Vec<Request> = api
-        .upsert_contact_by(None, contact_number, Map::new())?
-        .into_iter()
-        .collect();
+    let mut requests: Vec<Request> =
+        api.upsert_contact_by(None, contact_number, Map::new())?.into_iter().collect();
     let contact_id = api.contact_id(&call.extra);
     requests.push(api.create_engagement(
         "calls",
@@ -44,13 +42,8 @@ pub(crate) fn requests(
 /// The call engagement's properties. Values are strings, as HubSpot's API documents them.
 fn properties(event: &Event, call: &Call) -> Map<String, Value> {
     let mut properties = Map::new();
-    let mut set =
-        |name: &str, value: String| _ = properties.insert(name.to_owned(), Value::String(value));
-    let timestamp = call
-        .ended_at
-        .as_deref()
-        .or(call.started_at.as_deref())
-        .unwrap_or(&event.timestamp);
+    let mut set = |name: &str, value: String| _ = properties.insert(name.to_owned(), Value::String(value));
+    let timestamp = call.ended_at.as_deref().or(call.started_at.as_deref()).unwrap_or(&event.timestamp);
     set("hs_timestamp", timestamp.to_owned());
     set("hs_call_title", title(call));
     set("hs_call_body", body(call));
@@ -70,11 +63,7 @@ fn properties(event: &Event, call: &Call) -> Map<String, Value> {
         set("hs_call_to_number", to.clone());
     }
     // HubSpot rejects the whole call for a recording URL that is not HTTPS; such a URL goes in the body.
-    if let Some(url) = call
-        .recording_url
-        .as_ref()
-        .filter(|url| url.starts_with("https://"))
-    {
+    if let Some(url) = call.recording_url.as_ref().filter(|url| url.starts_with("https://")) {
         set("hs_call_recording_url", url.clone());
     }
     properties
@@ -119,8 +108,7 @@ fn title(call: &Call) -> String {
 /// `hs_call_body`: the details HubSpot has no property for, as HTML lines.
 fn body(call: &Call) -> String {
     let mut lines = Vec::new();
-    let mut line =
-        |label: &str, value: &str| lines.push(format!("{label}: {}", escape_html(value)));
+    let mut line = |label: &str, value: &str| lines.push(format!("{label}: {}", escape_html(value)));
     if let Some(name) = &call.caller_name {
         line("Caller", name);
     }
@@ -143,11 +131,7 @@ fn body(call: &Call) -> String {
         line("Hung up by", hangup_by);
     }
     line("Call id", &call.id);
-    if let Some(url) = call
-        .recording_url
-        .as_ref()
-        .filter(|url| !url.starts_with("https://"))
-    {
+    if let Some(url) = call.recording_url.as_ref().filter(|url| !url.starts_with("https://")) {
         lines.push(format!("Recording: {}", link_html(url, url)));
     }
     format!("<p>{}</p>", lines.join("<br>"))

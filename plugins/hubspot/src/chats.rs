@@ -8,7 +8,7 @@ use crate::{Api, ChatAs, association, escape_char, escape_html, link_html};
 
 /// The most characters HubSpot stores in `hs_note_body`. HubSpot counts UTF-16 code units (an emoji is
 /// two), so that is what this module counts: never more than HubSpot's own count.
-pub const BODY_LIMIT: usize = 65_536;
+pub(crate) const BODY_LIMIT: usize = 65_536;
 
 /// The requests for a `chat.closed` or `chat.exported` (`exported: true`) event.
 pub(crate) fn requests(
@@ -17,10 +17,7 @@ pub(crate) fn requests(
     data: &ChatEvent,
     exported: bool,
 ) -> Result<Vec<Request>, PluginError> {
-    let mut requests: Vec<Request> = api
-        .upsert_contact(&data.contact, &[])?
-        .into_iter()
-        .collect();
+    let mut requests: Vec<Request> = api.upsert_contact(&data.contact, &[])?.into_iter().collect();
     let contact_id = api.contact_id(&data.contact.custom_fields);
     let timestamp = data.chat.closed_at.as_deref().unwrap_or(&event.timestamp);
     let body = transcript_html(data, exported);
@@ -42,12 +39,7 @@ pub(crate) fn requests(
         // HubSpot logs communications for three channels only; any other chat is a note.
         _ => {
             properties.insert("hs_note_body".into(), Value::String(body));
-            api.create_engagement(
-                "notes",
-                properties,
-                contact_id,
-                association::NOTE_TO_CONTACT,
-            )?
+            api.create_engagement("notes", properties, contact_id, association::NOTE_TO_CONTACT)?
         }
     });
     Ok(requests)
@@ -66,7 +58,7 @@ fn communication_channel(channel: Option<&str>) -> Option<&'static str> {
 /// The chat as HTML: a summary paragraph, then one paragraph per message. If that would pass
 /// [`BODY_LIMIT`], the transcript is cut at a message (or inside the first message that does not fit, at a
 /// character) and ends with a paragraph saying so.
-pub fn transcript_html(data: &ChatEvent, exported: bool) -> String {
+pub(crate) fn transcript_html(data: &ChatEvent, exported: bool) -> String {
     let mut html = summary_html(data, exported);
     let lines: Vec<Line> = data.chat.messages.iter().map(Line::new).collect();
     let total = units(&html) + lines.iter().map(Line::units).sum::<usize>();
@@ -100,18 +92,15 @@ fn truncation_notice(shown: usize, count: usize) -> String {
 fn summary_html(data: &ChatEvent, exported: bool) -> String {
     let chat = &data.chat;
     let title = match (exported, &data.exported_by, &chat.closed_by) {
-        (true, Some(agent), _) => format!(
-            "Chat {} exported by {}",
-            chat.id,
-            agent.name.as_deref().unwrap_or(&agent.id)
-        ),
+        (true, Some(agent), _) => {
+            format!("Chat {} exported by {}", chat.id, agent.name.as_deref().unwrap_or(&agent.id))
+        }
         (true, None, _) => format!("Chat {} exported", chat.id),
         (false, _, Some(closed_by)) => format!("Chat {} closed by {closed_by}", chat.id),
         (false, _, None) => format!("Chat {} closed", chat.id),
     };
     let mut lines = vec![format!("<b>{}</b>", escape_html(&title))];
-    let mut line =
-        |label: &str, value: &str| lines.push(format!("{label}: {}", escape_html(value)));
+    let mut line = |label: &str, value: &str| lines.push(format!("{label}: {}", escape_html(value)));
     if let Some(channel) = &chat.channel {
         line("Channel", channel);
     }
@@ -140,11 +129,8 @@ struct Line<'m> {
 
 impl<'m> Line<'m> {
     fn new(message: &'m Message) -> Line<'m> {
-        let time = message
-            .at
-            .as_deref()
-            .filter(|at| at.get(10..11) == Some("T"))
-            .and_then(|at| at.get(11..16));
+        let time =
+            message.at.as_deref().filter(|at| at.get(10..11) == Some("T")).and_then(|at| at.get(11..16));
         let author = message.author.as_deref().unwrap_or(message.from.as_str());
         let head = match time {
             Some(time) => format!("<p><b>{time} {}:</b> ", escape_html(author)),
@@ -159,17 +145,8 @@ impl<'m> Line<'m> {
             (None, true) => kind,
             (None, false) => String::new(),
         };
-        let separator = if text.is_empty() || attachment.is_empty() {
-            ""
-        } else {
-            " "
-        };
-        Line {
-            head,
-            text,
-            escaped_text,
-            tail: format!("{separator}{attachment}</p>"),
-        }
+        let separator = if text.is_empty() || attachment.is_empty() { "" } else { " " };
+        Line { head, text, escaped_text, tail: format!("{separator}{attachment}</p>") }
     }
 
     fn units(&self) -> usize {
@@ -185,9 +162,7 @@ impl<'m> Line<'m> {
     /// Writes as much of the message's text as fits in `budget`, ending with `…`; false if nothing fits.
     fn write_cut(&self, html: &mut String, budget: usize) -> bool {
         const ELLIPSIS: &str = "…</p>";
-        let Some(room) = budget
-            .checked_sub(units(&self.head) + units(ELLIPSIS))
-            .filter(|room| *room > 0)
+        let Some(room) = budget.checked_sub(units(&self.head) + units(ELLIPSIS)).filter(|room| *room > 0)
         else {
             return false;
         };
@@ -227,11 +202,8 @@ mod tests {
     use gancho_sdk::EventData;
 
     fn chat(messages: usize) -> ChatEvent {
-        let event =
-            Event::from_json(&gancho_sdk::testing::samples::long_chat_closed(messages)).unwrap();
-        let EventData::ChatClosed(chat) = event.data().unwrap() else {
-            panic!("chat.closed")
-        };
+        let event = Event::from_json(&gancho_sdk::testing::samples::long_chat_closed(messages)).unwrap();
+        let EventData::ChatClosed(chat) = event.data().unwrap() else { panic!("chat.closed") };
         chat
     }
 
@@ -239,16 +211,8 @@ mod tests {
     fn a_long_transcript_is_cut_at_a_message_with_a_notice() {
         let html = transcript_html(&chat(400), false);
         assert!(units(&html) <= BODY_LIMIT, "{} units", units(&html));
-        assert!(
-            units(&html) > BODY_LIMIT - 400,
-            "the limit is used: {} units",
-            units(&html)
-        );
-        assert!(
-            html.ends_with(" of 400 messages shown.</i></p>"),
-            "{}",
-            &html[html.len() - 200..]
-        );
+        assert!(units(&html) > BODY_LIMIT - 400, "the limit is used: {} units", units(&html));
+        assert!(html.ends_with(" of 400 messages shown.</i></p>"), "{}", &html[html.len() - 200..]);
         assert!(html.contains("<p><b>13:00 Juan Gómez:</b> Mensaje 1 — ¿podrías confirmar"));
         assert!(!html.contains("Mensaje 400 "));
     }
@@ -259,18 +223,13 @@ mod tests {
         data.chat.messages[0].text = Some("<ñ & 😀> ".repeat(10_000));
         let html = transcript_html(&data, false);
         assert!(units(&html) <= BODY_LIMIT);
-        assert!(
-            html.ends_with(
-                "…</p><p><i>Transcript cut to fit HubSpot: 1 of 1 messages shown.</i></p>"
-            )
-        );
+        assert!(html.ends_with("…</p><p><i>Transcript cut to fit HubSpot: 1 of 1 messages shown.</i></p>"));
         let cut = html.rsplit("</b> ").next().unwrap();
         let text = cut.split('…').next().unwrap();
         assert!(text.starts_with("&lt;ñ &amp; 😀&gt; "));
         // Only whole entities: the text ends after a complete escape or character.
         assert!(
-            text.rsplit_once('&')
-                .is_none_or(|(_, rest)| rest.contains(';')),
+            text.rsplit_once('&').is_none_or(|(_, rest)| rest.contains(';')),
             "{}",
             &text[text.len() - 20..]
         );
@@ -280,10 +239,6 @@ mod tests {
     fn a_short_transcript_is_whole() {
         let html = transcript_html(&chat(3), false);
         assert!(!html.contains("Transcript cut"));
-        assert_eq!(
-            html.matches("<p><b>").count(),
-            4,
-            "summary and three messages"
-        );
+        assert_eq!(html.matches("<p><b>").count(), 4, "summary and three messages");
     }
 }

@@ -22,11 +22,11 @@
 //!
 //! ## Layout
 //! - this file: configuration, dispatch by event type, contact upserts and engagement creation.
-//! - [`calls`]: `call.*` → call engagements.
-//! - [`chats`]: `chat.*` → notes or communications, with an HTML transcript that fits HubSpot's limit.
+//! - `calls`: `call.*` → call engagements.
+//! - `chats`: `chat.*` → notes or communications, with an HTML transcript that fits HubSpot's limit.
 
-pub mod calls;
-pub mod chats;
+mod calls;
+mod chats;
 
 use std::collections::BTreeMap;
 
@@ -119,9 +119,7 @@ impl Config {
         }
         for (field, name) in names {
             let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if !valid {
                 return Err(PluginError::permanent(format!(
                     "config field \"{field}\" is {name:?}, which is not a HubSpot property's internal name; use \
@@ -134,10 +132,7 @@ impl Config {
 }
 
 /// Maps one event to HubSpot API requests. Public so that benchmarks can call it natively.
-pub fn transform(
-    event: Event,
-    subscription: Subscription<Config>,
-) -> Result<Vec<Request>, PluginError> {
+pub fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Request>, PluginError> {
     let config = &subscription.config;
     config.validate()?;
     let api = Api { config };
@@ -162,10 +157,7 @@ fn quick_reply(api: &Api, data: &QuickReplyEvent) -> Result<Vec<Request>, Plugin
     };
     let answer = data.button.payload.as_deref().unwrap_or(&data.button.text);
     let extra = [(property.as_str(), answer)];
-    Ok(api
-        .upsert_contact(&data.contact, &extra)?
-        .into_iter()
-        .collect())
+    Ok(api.upsert_contact(&data.contact, &extra)?.into_iter().collect())
 }
 
 /// Builds requests against the HubSpot API for one subscription's configuration.
@@ -214,11 +206,7 @@ impl Api<'_> {
         for (property, value) in extra {
             properties.insert((*property).into(), (*value).into());
         }
-        self.upsert_contact_by(
-            contact.email.as_deref(),
-            contact.phone.as_deref(),
-            properties,
-        )
+        self.upsert_contact_by(contact.email.as_deref(), contact.phone.as_deref(), properties)
     }
 
     /// Upserts a contact keyed by `email` when it looks like one, else by the normalised phone number in
@@ -231,11 +219,7 @@ impl Api<'_> {
         properties: Map<String, Value>,
     ) -> Result<Option<Request>, PluginError> {
         let email = email.map(str::trim).filter(|email| email.contains('@'));
-        let phone_id = self
-            .config
-            .phone_id_property
-            .as_deref()
-            .zip(phone.and_then(normalize_phone));
+        let phone_id = self.config.phone_id_property.as_deref().zip(phone.and_then(normalize_phone));
         let (id_property, id) = match (email, &phone_id) {
             (Some(email), _) => ("email", email.to_owned()),
             (None, Some((property, number))) => (*property, number.clone()),
@@ -253,9 +237,7 @@ impl Api<'_> {
         }
         all.extend(properties);
         let body = json!({"inputs": [{"idProperty": id_property, "id": id, "properties": all}]});
-        Ok(Some(
-            Request::json(&body)?.url(self.url("/crm/v3/objects/contacts/batch/upsert")),
-        ))
+        Ok(Some(Request::json(&body)?.url(self.url("/crm/v3/objects/contacts/batch/upsert"))))
     }
 
     /// Creates an engagement (`calls`, `notes`, `communications`), associated with `contact_id` if known.
@@ -299,10 +281,7 @@ impl Api<'_> {
 /// A phone number as a unique key: separators dropped, `+` and 7–15 digits kept. Extensions and
 /// `anonymous` are not numbers a contact can be found by.
 fn normalize_phone(phone: &str) -> Option<String> {
-    let kept: String = phone
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
+    let kept: String = phone.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
     let digits = kept.strip_prefix('+').unwrap_or(&kept);
     let valid = (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
     valid.then_some(kept)
@@ -335,11 +314,7 @@ pub(crate) fn escape_char(c: char) -> Option<&'static str> {
 /// A link to `url` if it is http(s) (anything else could be `javascript:`), else the escaped text.
 pub(crate) fn link_html(url: &str, label: &str) -> String {
     if url.starts_with("https://") || url.starts_with("http://") {
-        format!(
-            "<a href=\"{}\">{}</a>",
-            escape_html(url),
-            escape_html(label)
-        )
+        format!("<a href=\"{}\">{}</a>", escape_html(url), escape_html(label))
     } else {
         escape_html(url)
     }
@@ -362,24 +337,13 @@ mod tests {
 
     /// Every request is a JSON POST: checks each one's URL and whole body.
     fn assert_requests(actual: &[Request], expected: &[(&str, Value)]) {
-        let urls: Vec<_> = actual
-            .iter()
-            .map(|request| request.url.as_deref().unwrap_or(""))
-            .collect();
+        let urls: Vec<_> = actual.iter().map(|request| request.url.as_deref().unwrap_or("")).collect();
         let expected_urls: Vec<_> = expected.iter().map(|(url, _)| *url).collect();
         assert_eq!(urls, expected_urls);
         for (request, (_, body)) in actual.iter().zip(expected) {
             assert_eq!(request.method, Method::Post);
-            assert_eq!(
-                request.headers,
-                [("content-type".to_owned(), "application/json".to_owned())]
-            );
-            assert_eq!(
-                &request.body_json().unwrap(),
-                body,
-                "{}",
-                request.body_text()
-            );
+            assert_eq!(request.headers, [("content-type".to_owned(), "application/json".to_owned())]);
+            assert_eq!(&request.body_json().unwrap(), body, "{}", request.body_text());
         }
     }
 
@@ -398,10 +362,7 @@ mod tests {
 
     #[test]
     fn answered_call_upserts_the_caller_and_logs_the_call() {
-        let requests = map(
-            samples::CALL_ENDED,
-            json!({"phone_id_property": "gancho_phone"}),
-        );
+        let requests = map(samples::CALL_ENDED, json!({"phone_id_property": "gancho_phone"}));
         assert_requests(
             &requests,
             &[
@@ -454,10 +415,7 @@ mod tests {
     #[test]
     fn minimal_call_has_only_what_is_known() {
         // `anonymous` is no number to find a contact by, even with phone_id_property set.
-        let requests = map(
-            samples::CALL_ENDED_MINIMAL,
-            json!({"phone_id_property": "gancho_phone"}),
-        );
+        let requests = map(samples::CALL_ENDED_MINIMAL, json!({"phone_id_property": "gancho_phone"}));
         assert_requests(
             &requests,
             &[(
@@ -482,67 +440,34 @@ mod tests {
                 event["data"]["call"]["direction"] = direction.into();
             });
             let requests = map(&event, json!({}));
-            requests
-                .first()
-                .map(|request| request.body_json().unwrap()["properties"].clone())
+            requests.first().map(|request| request.body_json().unwrap()["properties"].clone())
         };
         let busy = call("busy", "outbound").unwrap();
         assert_eq!(busy["hs_call_status"], "BUSY");
         assert_eq!(busy["hs_call_direction"], "OUTBOUND");
-        assert_eq!(
-            busy["hs_call_title"],
-            "Outbound call to +541140001234 — busy"
-        );
-        assert_eq!(
-            call("failed", "inbound").unwrap()["hs_call_status"],
-            "FAILED"
-        );
-        assert_eq!(
-            call("answered", "inbound").unwrap()["hs_call_status"],
-            "COMPLETED"
-        );
-        assert_eq!(
-            call("transferred", "inbound").unwrap()["hs_call_status"],
-            "COMPLETED",
-            "it was answered"
-        );
-        assert_eq!(
-            call("internal", "internal"),
-            None,
-            "calls between agents are not logged"
-        );
+        assert_eq!(busy["hs_call_title"], "Outbound call to +541140001234 — busy");
+        assert_eq!(call("failed", "inbound").unwrap()["hs_call_status"], "FAILED");
+        assert_eq!(call("answered", "inbound").unwrap()["hs_call_status"], "COMPLETED");
+        assert_eq!(call("transferred", "inbound").unwrap()["hs_call_status"], "COMPLETED", "it was answered");
+        assert_eq!(call("internal", "internal"), None, "calls between agents are not logged");
     }
 
     #[test]
     fn ringing_ongoing_and_recording_events_are_skipped_by_default() {
-        for sample in [
-            samples::CALL_STARTED,
-            samples::CALL_ANSWERED,
-            samples::CALL_RECORDING_READY,
-        ] {
-            assert_eq!(
-                map(sample, json!({"phone_id_property": "gancho_phone"})),
-                []
-            );
+        for sample in [samples::CALL_STARTED, samples::CALL_ANSWERED, samples::CALL_RECORDING_READY] {
+            assert_eq!(map(sample, json!({"phone_id_property": "gancho_phone"})), []);
         }
     }
 
     #[test]
     fn wait_for_recording_logs_answered_calls_once_with_the_recording() {
         let config = json!({"wait_for_recording": true});
-        assert_eq!(
-            map(samples::CALL_ENDED, config.clone()),
-            [],
-            "logged when the recording is ready"
-        );
+        assert_eq!(map(samples::CALL_ENDED, config.clone()), [], "logged when the recording is ready");
         let requests = map(samples::CALL_RECORDING_READY, config.clone());
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].url.as_deref(), Some(CALLS));
         let properties = &requests[0].body_json().unwrap()["properties"];
-        assert_eq!(
-            properties["hs_call_recording_url"],
-            "https://pbx.example/rec/cl_9f3a.mp3"
-        );
+        assert_eq!(properties["hs_call_recording_url"], "https://pbx.example/rec/cl_9f3a.mp3");
         assert_eq!(
             map(samples::CALL_ENDED_MISSED, config).len(),
             1,
@@ -552,9 +477,8 @@ mod tests {
 
     #[test]
     fn call_is_associated_when_it_carries_the_contact_id() {
-        let event = edited(samples::CALL_ENDED, |event| {
-            event["data"]["call"]["crm_contact_id"] = "5101".into()
-        });
+        let event =
+            edited(samples::CALL_ENDED, |event| event["data"]["call"]["crm_contact_id"] = "5101".into());
         let requests = map(&event, json!({"contact_id_field": "crm_contact_id"}));
         assert_eq!(
             requests[0].body_json().unwrap()["associations"],
@@ -640,10 +564,7 @@ mod tests {
         let event = edited(samples::CHAT_EXPORTED, |event| {
             event["data"]["contact"]["custom_fields"] = json!({"hubspot_id": "not-an-id"});
         });
-        let requests = map(
-            &event,
-            json!({"chat_as": "communication", "contact_id_field": "hubspot_id"}),
-        );
+        let requests = map(&event, json!({"chat_as": "communication", "contact_id_field": "hubspot_id"}));
         assert_requests(
             &requests,
             &[
@@ -666,11 +587,7 @@ mod tests {
                 ),
             ],
         );
-        assert!(
-            gancho_sdk::testing::take_logs()
-                .iter()
-                .any(|(_, line)| line.contains("\"not-an-id\""))
-        );
+        assert!(gancho_sdk::testing::take_logs().iter().any(|(_, line)| line.contains("\"not-an-id\"")));
     }
 
     #[test]
@@ -679,18 +596,15 @@ mod tests {
         assert_eq!(requests.len(), 2);
         let note = requests[1].body_json().unwrap();
         let body = note["properties"]["hs_note_body"].as_str().unwrap();
-        assert!(
-            body.encode_utf16().count() <= chats::BODY_LIMIT,
-            "{} units",
-            body.encode_utf16().count()
-        );
+        assert!(body.encode_utf16().count() <= chats::BODY_LIMIT, "{} units", body.encode_utf16().count());
         assert!(body.starts_with("<p><b>Chat ch_88213 closed by agent</b>"));
         assert!(body.ends_with(" of 400 messages shown.</i></p>"));
     }
 
     #[test]
     fn quick_reply_sets_the_configured_property() {
-        let config = json!({"quick_reply_property": "appointment_confirmation", "phone_id_property": "gancho_phone"});
+        let config =
+            json!({"quick_reply_property": "appointment_confirmation", "phone_id_property": "gancho_phone"});
         assert_requests(
             &map(samples::TEMPLATE_QUICK_REPLY, config),
             &[(
@@ -712,55 +626,37 @@ mod tests {
         );
         let properties = &requests[0].body_json().unwrap()["inputs"][0]["properties"];
         assert_eq!(properties["appointment_confirmation"], "Confirmar");
-        assert_eq!(
-            map(samples::TEMPLATE_QUICK_REPLY, json!({})),
-            [],
-            "no quick_reply_property"
-        );
+        assert_eq!(map(samples::TEMPLATE_QUICK_REPLY, json!({})), [], "no quick_reply_property");
     }
 
     #[test]
     fn unknown_event_types_send_nothing() {
-        assert_eq!(
-            map(
-                samples::UNKNOWN_TYPE,
-                json!({"quick_reply_property": "answer"})
-            ),
-            []
-        );
+        assert_eq!(map(samples::UNKNOWN_TYPE, json!({"quick_reply_property": "answer"})), []);
     }
 
     #[test]
     fn base_url_can_point_elsewhere() {
-        let requests = map(
-            samples::CALL_ENDED,
-            json!({"base_url": "http://127.0.0.1:8080/"}),
-        );
-        assert_eq!(
-            requests[0].url.as_deref(),
-            Some("http://127.0.0.1:8080/crm/v3/objects/calls")
-        );
+        let requests = map(samples::CALL_ENDED, json!({"base_url": "http://127.0.0.1:8080/"}));
+        assert_eq!(requests[0].url.as_deref(), Some("http://127.0.0.1:8080/crm/v3/objects/calls"));
     }
 
     #[test]
     fn bad_config_names_the_field() {
         let message = config_error(json!({"chat_as": "email"}));
-        assert!(message.contains(
-            "config field \"chat_as\" is \"email\"; set it to \"note\" or \"communication\""
-        ));
-        let message = config_error(json!({"base_url": "api.hubapi.com"}));
-        assert!(message.starts_with(
-            "config field \"base_url\" is \"api.hubapi.com\"; set it to an http(s) URL"
-        ));
-        let message = config_error(json!({"contact_properties": {"ciudad": "City Name"}}));
-        assert!(message.starts_with(
-            "config field \"contact_properties.ciudad\" is \"City Name\", which is not"
-        ));
-        let message = config_error(json!({"phone_id_property": "Phone"}));
         assert!(
-            message.starts_with("config field \"phone_id_property\" is \"Phone\""),
-            "{message}"
+            message
+                .contains("config field \"chat_as\" is \"email\"; set it to \"note\" or \"communication\"")
         );
+        let message = config_error(json!({"base_url": "api.hubapi.com"}));
+        assert!(
+            message.starts_with("config field \"base_url\" is \"api.hubapi.com\"; set it to an http(s) URL")
+        );
+        let message = config_error(json!({"contact_properties": {"ciudad": "City Name"}}));
+        assert!(
+            message.starts_with("config field \"contact_properties.ciudad\" is \"City Name\", which is not")
+        );
+        let message = config_error(json!({"phone_id_property": "Phone"}));
+        assert!(message.starts_with("config field \"phone_id_property\" is \"Phone\""), "{message}");
         let message = config_error(json!({"token": "pat-123"}));
         assert!(message.contains("unknown field `token`"), "{message}");
     }
@@ -774,15 +670,7 @@ mod tests {
         let contact = &requests[0].body_json().unwrap()["inputs"][0]["properties"];
         assert_eq!(contact["city"], "Medellín");
         assert_eq!(requests[1].url.as_deref(), Some(NOTES));
-        assert_eq!(
-            run(transform, samples::TEMPLATE_QUICK_REPLY, example)
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            run(transform, samples::CALL_ENDED, example).unwrap().len(),
-            2
-        );
+        assert_eq!(run(transform, samples::TEMPLATE_QUICK_REPLY, example).unwrap().len(), 1);
+        assert_eq!(run(transform, samples::CALL_ENDED, example).unwrap().len(), 2);
     }
 }

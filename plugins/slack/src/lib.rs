@@ -18,6 +18,10 @@
 //! document (past about 12,000 characters it answers `msg_blocks_too_long`). A long transcript is packed
 //! several messages to a section and ends with "…and N more messages" when the budget runs out. Text from
 //! users is escaped (`&`, `<`, `>`), so it can neither ping `@channel` nor forge a link.
+//!
+//! Config ([`Config`], all optional): the `notify_*` switches above, `include_transcript` (on), and
+//! `channel`, `username`, `icon_emoji` overrides, which only legacy webhooks honour. Times are shown as the
+//! platform sent them (UTC).
 
 use gancho_sdk::{Call, ChatEvent, Event, EventData, Message, MessageType, PluginError};
 use gancho_sdk::{QuickReplyEvent, Request, Subscription};
@@ -71,10 +75,7 @@ const MAX_SECTION: usize = 3000;
 const MAX_MESSAGE_BYTES: usize = 10_000;
 
 /// Maps one event to at most one Slack message.
-pub fn transform(
-    event: Event,
-    subscription: Subscription<Config>,
-) -> Result<Vec<Request>, PluginError> {
+pub fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Request>, PluginError> {
     let config = subscription.config;
     if let Some(emoji) = &config.icon_emoji
         && (emoji.len() < 3 || !emoji.starts_with(':') || !emoji.ends_with(':'))
@@ -159,17 +160,16 @@ fn chat_message(title: &str, data: &ChatEvent, with_transcript: bool) -> (String
     let button = button.and_then(|url| actions("Open conversation", url));
     if with_transcript && !chat.messages.is_empty() {
         blocks.push(json!({ "type": "divider" }));
-        // The summary's JSON is longer than its text, so this budget errs on the safe side. Room is left for
-        // the "…and N more" line and the button.
-        let used = serde_json::to_string(&blocks).map_or(MAX_MESSAGE_BYTES, |json| json.len());
+        // Counting the JSON of the summary and the button, not just their text, errs on the safe side; 200
+        // bytes are left for the "…and N more" line.
+        let used = serde_json::to_string(&(&blocks, &button));
+        let used = used.map_or(MAX_MESSAGE_BYTES, |json| json.len());
         let max_bytes = MAX_MESSAGE_BYTES.saturating_sub(used + 200);
-        let (sections, shown) =
-            transcript(&chat.messages, MAX_BLOCKS - blocks.len() - 2, max_bytes);
+        let (sections, shown) = transcript(&chat.messages, MAX_BLOCKS - blocks.len() - 2, max_bytes);
         blocks.extend(sections.iter().map(|text| section(text)));
         if let rest @ 1.. = chat.messages.len() - shown {
             let plural = if rest == 1 { "message" } else { "messages" };
-            let line =
-                format!("…and {rest} more {plural} — open the conversation to read them all");
+            let line = format!("…and {rest} more {plural} — open the conversation to read them all");
             blocks.push(json!({ "type": "context", "elements": [mrkdwn(&line)] }));
         }
     }
@@ -186,9 +186,8 @@ fn transcript(messages: &[Message], max_sections: usize, max_bytes: usize) -> (V
     for message in messages {
         let line = transcript_line(message);
         let (chars, len) = (line.chars().count(), line.len());
-        let fits = |last: &String| {
-            last.chars().count() + 1 + chars <= MAX_SECTION && bytes + 1 + len <= max_bytes
-        };
+        let fits =
+            |last: &String| last.chars().count() + 1 + chars <= MAX_SECTION && bytes + 1 + len <= max_bytes;
         if let Some(last) = sections.last_mut().filter(|last| fits(last)) {
             last.push('\n');
             last.push_str(&line);
@@ -334,14 +333,8 @@ mod tests {
         assert_eq!(requests.len(), 1, "one message per event");
         let request = &requests[0];
         assert_eq!(request.method, Method::Post);
-        assert_eq!(
-            request.url, None,
-            "goes to the webhook URL, the subscription's endpoint"
-        );
-        assert_eq!(
-            request.headers,
-            [("content-type".to_owned(), "application/json".to_owned())]
-        );
+        assert_eq!(request.url, None, "goes to the webhook URL, the subscription's endpoint");
+        assert_eq!(request.headers, [("content-type".to_owned(), "application/json".to_owned())]);
         let body = request.body_json().unwrap();
         assert_fits_slack(&body);
         body
@@ -351,32 +344,22 @@ mod tests {
     fn assert_fits_slack(body: &Value) {
         let chars = |text: &Value| text.as_str().unwrap().chars().count();
         let fallback = &body["text"];
-        assert!(
-            (1..=3000).contains(&chars(fallback)),
-            "text fallback: {fallback}"
-        );
+        assert!((1..=3000).contains(&chars(fallback)), "text fallback: {fallback}");
         let blocks = body["blocks"].as_array().unwrap();
-        assert!(
-            !blocks.is_empty() && blocks.len() <= 50,
-            "{} blocks",
-            blocks.len()
-        );
+        assert!(!blocks.is_empty() && blocks.len() <= 50, "{} blocks", blocks.len());
         let mut texts = vec![fallback.as_str().unwrap()];
         for block in blocks {
             match block["type"].as_str().unwrap() {
                 "header" => {
                     assert_eq!(block["text"]["type"], "plain_text");
                     assert!(chars(&block["text"]["text"]) <= 150, "{block}");
+                    texts.push(block["text"]["text"].as_str().unwrap());
                 }
                 "section" => {
                     let fields = block["fields"].as_array().map_or(&[][..], Vec::as_slice);
                     assert!(block.get("text").is_some() || !fields.is_empty(), "{block}");
                     if let Some(text) = block.get("text") {
-                        assert!(
-                            chars(&text["text"]) <= 3000,
-                            "section of {}",
-                            chars(&text["text"])
-                        );
+                        assert!(chars(&text["text"]) <= 3000, "section of {}", chars(&text["text"]));
                         texts.push(text["text"].as_str().unwrap());
                     }
                     assert!(fields.len() <= 10, "{block}");
@@ -400,6 +383,7 @@ mod tests {
                         assert_eq!(button["text"]["type"], "plain_text");
                         assert!(chars(&button["text"]["text"]) <= 75, "{button}");
                         assert!(chars(&button["url"]) <= 3000, "{button}");
+                        texts.extend([&button["text"]["text"], &button["url"]].map(|t| t.as_str().unwrap()));
                     }
                 }
                 "divider" => {}
@@ -412,9 +396,7 @@ mod tests {
             for (at, _) in text.match_indices('&') {
                 let rest = &text[at..];
                 assert!(
-                    ["&amp;", "&lt;", "&gt;"]
-                        .iter()
-                        .any(|entity| rest.starts_with(entity)),
+                    ["&amp;", "&lt;", "&gt;"].iter().any(|entity| rest.starts_with(entity)),
                     "unescaped & in {text:?}"
                 );
             }
@@ -432,8 +414,7 @@ mod tests {
     fn every_sample_fits_slack_limits() {
         for (name, sample) in samples::ALL {
             for config in ["{}", ALL_ON, r#"{"include_transcript": false}"#] {
-                let requests =
-                    run(transform, sample, config).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let requests = run(transform, sample, config).unwrap_or_else(|e| panic!("{name}: {e}"));
                 for request in requests {
                     assert_fits_slack(&request.body_json().unwrap());
                 }
@@ -480,11 +461,7 @@ mod tests {
 
     #[test]
     fn answered_calls_are_opt_in_and_carry_duration_cost_and_recording() {
-        assert!(
-            run(transform, samples::CALL_ENDED, "{}")
-                .unwrap()
-                .is_empty()
-        );
+        assert!(run(transform, samples::CALL_ENDED, "{}").unwrap().is_empty());
         let config = r##"{"notify_answered_calls": true, "channel": "#llamadas", "username": "Gancho", "icon_emoji": ":telephone_receiver:"}"##;
         assert_eq!(
             message(samples::CALL_ENDED, config),
@@ -516,20 +493,10 @@ mod tests {
 
     #[test]
     fn recordings_are_opt_in_and_link_the_recording() {
-        assert!(
-            run(transform, samples::CALL_RECORDING_READY, "{}")
-                .unwrap()
-                .is_empty()
-        );
-        let body = message(
-            samples::CALL_RECORDING_READY,
-            r#"{"notify_recordings": true}"#,
-        );
+        assert!(run(transform, samples::CALL_RECORDING_READY, "{}").unwrap().is_empty());
+        let body = message(samples::CALL_RECORDING_READY, r#"{"notify_recordings": true}"#);
         assert_eq!(body["text"], "🎙️ Call recording ready from Juan Gómez");
-        assert_eq!(
-            body["blocks"][2]["elements"][0]["url"],
-            "https://pbx.example/rec/cl_9f3a.mp3"
-        );
+        assert_eq!(body["blocks"][2]["elements"][0]["url"], "https://pbx.example/rec/cl_9f3a.mp3");
     }
 
     #[test]
@@ -579,12 +546,7 @@ mod tests {
             ])
         );
         let body = message(samples::CHAT_EXPORTED, r#"{"include_transcript": false}"#);
-        let types: Vec<_> = body["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b["type"].clone())
-            .collect();
+        let types: Vec<_> = body["blocks"].as_array().unwrap().iter().map(|b| b["type"].clone()).collect();
         assert_eq!(types, ["header", "section", "actions"]);
     }
 
@@ -605,25 +567,17 @@ mod tests {
     fn a_400_message_chat_is_packed_and_cut_with_the_button_kept() {
         let body = message(&samples::long_chat_closed(400), "{}");
         let blocks = body["blocks"].as_array().unwrap();
-        let sections: Vec<&str> = blocks[3..blocks.len() - 2]
-            .iter()
-            .map(|block| block["text"]["text"].as_str().unwrap())
-            .collect();
+        let sections: Vec<&str> =
+            blocks[3..blocks.len() - 2].iter().map(|block| block["text"]["text"].as_str().unwrap()).collect();
         let shown: usize = sections.iter().map(|section| section.lines().count()).sum();
-        assert!(
-            sections.len() >= 2 && shown > sections.len(),
-            "several messages a section"
-        );
+        assert!(sections.len() >= 2 && shown > sections.len(), "several messages a section");
         assert!(sections[0].starts_with("*Juan Gómez* (13:00): Mensaje 1 — ¿podrías"));
         assert_eq!(
             blocks[blocks.len() - 2],
             json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text":
                 format!("…and {} more messages — open the conversation to read them all", 400 - shown) }] })
         );
-        assert_eq!(
-            blocks[blocks.len() - 1]["elements"][0]["text"]["text"],
-            "Open conversation"
-        );
+        assert_eq!(blocks[blocks.len() - 1]["elements"][0]["text"]["text"], "Open conversation");
     }
 
     #[test]
@@ -631,9 +585,9 @@ mod tests {
         let huge = "<&>ñ🚀".repeat(5000);
         for (count, text) in [(5, huge.as_str()), (3000, "ok"), (1, "x")] {
             let event = edited(samples::CHAT_CLOSED, |data| {
-                let message =
-                    json!({ "from": "contact", "type": "text", "text": text, "author": huge });
+                let message = json!({ "from": "contact", "type": "text", "text": text, "author": huge });
                 data["chat"]["messages"] = json!(vec![message; count]);
+                data["chat"]["viewer_url"] = json!(format!("https://chat.example/{}", "a".repeat(2900)));
             });
             let body = message(&event, "{}");
             let last = &body["blocks"][body["blocks"].as_array().unwrap().len() - 2];
@@ -656,20 +610,12 @@ mod tests {
             body["blocks"][3]["text"]["text"],
             "*contact*: [audio]\n*bot*: [file] Factura &lt;b&gt;\n*Lucía*: [location] Aquí"
         );
-        assert_eq!(
-            body["blocks"].as_array().unwrap().len(),
-            4,
-            "no button to a non-http URL"
-        );
+        assert_eq!(body["blocks"].as_array().unwrap().len(), 4, "no button to a non-http URL");
     }
 
     #[test]
     fn other_events_and_switched_off_ones_send_nothing() {
-        for sample in [
-            samples::UNKNOWN_TYPE,
-            samples::CALL_STARTED,
-            samples::CALL_ANSWERED,
-        ] {
+        for sample in [samples::UNKNOWN_TYPE, samples::CALL_STARTED, samples::CALL_ANSWERED] {
             assert_eq!(run(transform, sample, ALL_ON).unwrap(), vec![]);
         }
         let off = r#"{"notify_missed_calls": false, "notify_closed_chats": false, "notify_exported_chats": false, "notify_quick_replies": false}"#;
@@ -708,9 +654,6 @@ mod tests {
         assert_eq!(escape("ñandú!", 5), "ñand…");
         assert_eq!(escape("ab&cd", 6), "ab…", "never half an escape");
         assert_eq!(escape("🚀🚀🚀", 2), "🚀…");
-        assert_eq!(
-            [duration(31), duration(134), duration(3725)],
-            ["31 s", "2 min 14 s", "1 h 2 min"]
-        );
+        assert_eq!([duration(31), duration(134), duration(3725)], ["31 s", "2 min 14 s", "1 h 2 min"]);
     }
 }

@@ -22,9 +22,9 @@
 //!
 //! ## Layout
 //! - this file: configuration and the request.
-//! - [`render`]: the template language (parsing, variable lookup, escaping).
+//! - `render`: the template language (parsing, variable lookup, escaping).
 
-pub mod render;
+mod render;
 
 use gancho_sdk::{Event, Method, PluginError, Request, Subscription};
 use serde::{Deserialize, Deserializer};
@@ -113,19 +113,14 @@ impl Config {
             return true;
         };
         types.iter().any(|wanted| match wanted.strip_suffix(".*") {
-            Some(prefix) => event_type
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('.')),
+            Some(prefix) => event_type.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')),
             None => wanted == event_type,
         })
     }
 }
 
 /// Renders one request for the event. Public so that benchmarks can call it natively.
-pub fn transform(
-    event: Event,
-    subscription: Subscription<Config>,
-) -> Result<Vec<Request>, PluginError> {
+pub fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Request>, PluginError> {
     let config = &subscription.config;
     // Templates are checked before the filter, so a broken config fails on the first event, not the first match.
     let body = match (&config.template, config.method) {
@@ -138,11 +133,7 @@ pub fn transform(
             ));
         }
     };
-    let url = config
-        .url
-        .as_deref()
-        .map(|url| render::parse(url, "url"))
-        .transpose()?;
+    let url = config.url.as_deref().map(|url| render::parse(url, "url")).transpose()?;
     if !config.sends(&event.event_type) {
         return Ok(vec![]);
     }
@@ -160,10 +151,7 @@ pub fn transform(
     }
     if let Some(body) = body {
         let body = render::render(&body, &scope, config.format.target(), "template")?;
-        let content_type = config
-            .content_type
-            .as_deref()
-            .unwrap_or(config.format.content_type());
+        let content_type = config.content_type.as_deref().unwrap_or(config.format.content_type());
         request = request.header("content-type", content_type).body(body);
     }
     Ok(vec![request])
@@ -206,32 +194,18 @@ mod tests {
         let request = only(render(samples::CALL_ENDED_MISSED, config).unwrap());
         assert_eq!(request.method, Method::Post);
         assert_eq!(request.url, None, "the subscription's endpoint");
-        assert_eq!(
-            request.headers,
-            [(
-                "content-type".to_owned(),
-                "text/plain; charset=utf-8".to_owned()
-            )]
-        );
-        assert_eq!(
-            request.body_text(),
-            "Missed call from +5491155551234 (Ñandú & Cía), agent: ."
-        );
+        assert_eq!(request.headers, [("content-type".to_owned(), "text/plain; charset=utf-8".to_owned())]);
+        assert_eq!(request.body_text(), "Missed call from +5491155551234 (Ñandú & Cía), agent: .");
     }
 
     #[test]
     fn json_string_content_is_escaped() {
-        let event = call_event(
-            json!({"id": "cl_1", "from": "\"Q\" \\ back\nline\ttab 😀 +54 & co",
-                                      "caller_name": "Lucía", "duration_s": 31}),
-        );
+        let event = call_event(json!({"id": "cl_1", "from": "\"Q\" \\ back\nline\ttab 😀 +54 & co",
+                                      "caller_name": "Lucía", "duration_s": 31}));
         let config = json!({"format": "json",
             "template": r#"{"from": "{{call.from}}", "note": "{{call.caller_name}} talked {{call.duration_s}} s"}"#});
         let request = only(render(&event, config).unwrap());
-        assert_eq!(
-            request.headers,
-            [("content-type".to_owned(), "application/json".to_owned())]
-        );
+        assert_eq!(request.headers, [("content-type".to_owned(), "application/json".to_owned())]);
         assert_eq!(
             request.body_text(),
             r#"{"from": "\"Q\" \\ back\nline\ttab 😀 +54 & co", "note": "Lucía talked 31 s"}"#
@@ -264,25 +238,22 @@ mod tests {
 
     #[test]
     fn absent_optional_fields_are_empty_or_null() {
-        let config = json!({"template": r#"{"duration": {{call.duration_s}}, "agent": "{{call.agent.name}}"}"#});
+        let config =
+            json!({"template": r#"{"duration": {{call.duration_s}}, "agent": "{{call.agent.name}}"}"#});
         let request = only(render(samples::CALL_ENDED_MINIMAL, config).unwrap());
         assert_eq!(request.body_text(), r#"{"duration": null, "agent": ""}"#);
     }
 
     #[test]
     fn form_values_are_form_encoded() {
-        let event = call_event(
-            json!({"id": "cl_1", "from": "+54 9 11 5555-1234", "caller_name": "Lucía & Cía"}),
-        );
+        let event =
+            call_event(json!({"id": "cl_1", "from": "+54 9 11 5555-1234", "caller_name": "Lucía & Cía"}));
         let config = json!({"format": "form",
             "template": "from={{call.from}}&name={{ call.caller_name }}&agent={{call.agent.name}}&src=gancho"});
         let request = only(render(&event, config).unwrap());
         assert_eq!(
             request.headers,
-            [(
-                "content-type".to_owned(),
-                "application/x-www-form-urlencoded".to_owned()
-            )]
+            [("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned())]
         );
         assert_eq!(
             request.body_text(),
@@ -297,9 +268,9 @@ mod tests {
         let request = only(render(samples::CALL_ENDED, config).unwrap());
         assert_eq!(
             request,
-            Request::new().method(Method::Get).url(
-                "https://crm.example/hook?from=%2B5491155551234&dur=134&name=Juan%20G%C3%B3mez"
-            )
+            Request::new()
+                .method(Method::Get)
+                .url("https://crm.example/hook?from=%2B5491155551234&dur=134&name=Juan%20G%C3%B3mez")
         );
         assert!(request.body.is_empty() && request.headers.is_empty());
     }
@@ -315,10 +286,7 @@ mod tests {
             request.url.as_deref(),
             Some("https://crm.example/calls/cl%201%2F2?from=%2B54%209%2011%20%26%20co")
         );
-        assert_eq!(
-            request.headers,
-            [("content-type".to_owned(), "text/csv".to_owned())]
-        );
+        assert_eq!(request.headers, [("content-type".to_owned(), "text/csv".to_owned())]);
         assert_eq!(request.body_text(), "+54 9 11 & co");
     }
 
@@ -361,10 +329,7 @@ mod tests {
     #[test]
     fn malformed_templates_are_config_errors() {
         assert_eq!(
-            error(
-                samples::CALL_ENDED,
-                json!({"template": "{\"a\": 1,\n \"from\": \"{{call.from\"}"})
-            ),
+            error(samples::CALL_ENDED, json!({"template": "{\"a\": 1,\n \"from\": \"{{call.from\"}"})),
             "config field \"template\" has an unclosed \"{{\" at line 2, column 11; close it with \"}}\""
         );
         assert_eq!(
@@ -372,94 +337,49 @@ mod tests {
             "config field \"template\" has an invalid variable {{call..from}} at line 1, column 1; write a dotted \
              path such as {{call.from}} or {{chat.messages.0.text}}"
         );
-        let message = error(
-            samples::CALL_ENDED,
-            json!({"template": r#"{"from": "{{call.from}}""#}),
-        );
+        let message = error(samples::CALL_ENDED, json!({"template": r#"{"from": "{{call.from}}""#}));
         assert!(
-            message.starts_with("config field \"template\" does not render to valid JSON (EOF while parsing an object"),
+            message.starts_with(
+                "config field \"template\" does not render to valid JSON (EOF while parsing an object"
+            ),
             "{message}"
         );
-        let message = error(
-            samples::CALL_ENDED,
-            json!({"url": "https://x.example/{{call.id", "method": "GET"}),
-        );
-        assert!(
-            message.starts_with("config field \"url\" has an unclosed"),
-            "{message}"
-        );
-        let message = error(
-            samples::CALL_ENDED,
-            json!({"url": "{{call.from}}", "method": "GET"}),
-        );
-        assert!(
-            message.starts_with("config field \"url\" renders to \"%2B5491155551234\""),
-            "{message}"
-        );
+        let message =
+            error(samples::CALL_ENDED, json!({"url": "https://x.example/{{call.id", "method": "GET"}));
+        assert!(message.starts_with("config field \"url\" has an unclosed"), "{message}");
+        let message = error(samples::CALL_ENDED, json!({"url": "{{call.from}}", "method": "GET"}));
+        assert!(message.starts_with("config field \"url\" renders to \"%2B5491155551234\""), "{message}");
     }
 
     #[test]
     fn bad_config_names_the_field() {
-        let message = error(
-            samples::CALL_ENDED,
-            json!({"template": "{}", "method": "TRACE"}),
-        );
-        assert!(
-            message.contains("config field \"method\" is \"TRACE\"; set it to GET, HEAD"),
-            "{message}"
-        );
-        let message = error(
-            samples::CALL_ENDED,
-            json!({"template": "{}", "format": "xml"}),
-        );
-        assert!(
-            message.contains("config field \"format\" is \"xml\""),
-            "{message}"
-        );
+        let message = error(samples::CALL_ENDED, json!({"template": "{}", "method": "TRACE"}));
+        assert!(message.contains("config field \"method\" is \"TRACE\"; set it to GET, HEAD"), "{message}");
+        let message = error(samples::CALL_ENDED, json!({"template": "{}", "format": "xml"}));
+        assert!(message.contains("config field \"format\" is \"xml\""), "{message}");
         let message = error(samples::CALL_ENDED, json!({"format": "text"}));
-        assert!(
-            message.starts_with("config field \"template\" is missing"),
-            "{message}"
-        );
-        let message = error(
-            samples::CALL_ENDED,
-            json!({"template": "{}", "headers": {}}),
-        );
+        assert!(message.starts_with("config field \"template\" is missing"), "{message}");
+        let message = error(samples::CALL_ENDED, json!({"template": "{}", "headers": {}}));
         assert!(message.contains("unknown field `headers`"), "{message}");
     }
 
     #[test]
     fn event_types_filter_exactly_or_by_prefix() {
-        let config = json!({"template": r#"{"type": "{{event.type}}"}"#, "event_types": ["call.*", "chat.exported"]});
-        assert_eq!(
-            render(samples::CALL_ENDED, config.clone()).unwrap().len(),
-            1
-        );
-        assert_eq!(
-            render(samples::CHAT_EXPORTED, config.clone())
-                .unwrap()
-                .len(),
-            1
-        );
+        let config =
+            json!({"template": r#"{"type": "{{event.type}}"}"#, "event_types": ["call.*", "chat.exported"]});
+        assert_eq!(render(samples::CALL_ENDED, config.clone()).unwrap().len(), 1);
+        assert_eq!(render(samples::CHAT_EXPORTED, config.clone()).unwrap().len(), 1);
         assert_eq!(render(samples::CHAT_CLOSED, config.clone()).unwrap(), []);
         assert_eq!(render(samples::UNKNOWN_TYPE, config).unwrap(), []);
         let config = json!({"template": "{}", "event_types": ["call"]});
-        assert_eq!(
-            render(samples::CALL_ENDED, config).unwrap(),
-            [],
-            "\"call\" is not a prefix pattern"
-        );
+        assert_eq!(render(samples::CALL_ENDED, config).unwrap(), [], "\"call\" is not a prefix pattern");
     }
 
     #[test]
     fn without_a_filter_unknown_types_are_rendered_too() {
-        let config =
-            json!({"template": r#"{"type": "{{event.type}}", "total": {{invoice.total.amount}}}"#});
+        let config = json!({"template": r#"{"type": "{{event.type}}", "total": {{invoice.total.amount}}}"#});
         let request = only(render(samples::UNKNOWN_TYPE, config).unwrap());
-        assert_eq!(
-            request.body_json().unwrap(),
-            json!({"type": "invoice.paid", "total": "99.00"})
-        );
+        assert_eq!(request.body_json().unwrap(), json!({"type": "invoice.paid", "total": "99.00"}));
     }
 
     #[test]
@@ -467,23 +387,12 @@ mod tests {
         let example = include_str!("../config.example.json");
         let request = only(run(transform, samples::CALL_ENDED, example).unwrap());
         assert_eq!(request.method, Method::Post);
-        assert!(
-            request.url.as_deref().unwrap().starts_with("https://"),
-            "{:?}",
-            request.url
-        );
+        assert!(request.url.as_deref().unwrap().starts_with("https://"), "{:?}", request.url);
         assert_ne!(request.url.as_deref(), Some(TEST_ENDPOINT));
-        assert_eq!(
-            request.header_value("content-type"),
-            Some("application/json")
-        );
+        assert_eq!(request.header_value("content-type"), Some("application/json"));
         let body = request.body_json().unwrap();
         assert_eq!(body["from"], "+5491155551234");
         assert_eq!(body["cost"], json!({"amount": "12.50", "currency": "ARS"}));
-        assert_eq!(
-            run(transform, samples::CHAT_CLOSED, example).unwrap(),
-            [],
-            "filtered out"
-        );
+        assert_eq!(run(transform, samples::CHAT_CLOSED, example).unwrap(), [], "filtered out");
     }
 }

@@ -46,8 +46,7 @@ pub fn parse<'t>(template: &'t str, field: &str) -> Result<Vec<Part<'t>>, Plugin
         let name = rest[open + 2..open + 2 + close].trim();
         let path: Vec<&str> = name.split('.').collect();
         let valid = path.iter().all(|segment| {
-            !segment.is_empty()
-                && !segment.contains(|c: char| c.is_whitespace() || c == '{' || c == '}')
+            !segment.is_empty() && !segment.contains(|c: char| c.is_whitespace() || c == '{' || c == '}')
         });
         if !valid {
             return Err(PluginError::permanent(format!(
@@ -88,10 +87,7 @@ impl Scope {
             ("timestamp", &event.timestamp),
         ];
         Scope {
-            envelope: envelope
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), Value::String(v.clone())))
-                .collect(),
+            envelope: envelope.into_iter().map(|(k, v)| (k.to_owned(), Value::String(v.clone()))).collect(),
             data: match data {
                 Value::Object(data) => data,
                 _ => Map::new(),
@@ -106,17 +102,13 @@ impl Scope {
     pub fn resolve(&self, path: &[&str]) -> Result<Option<&Value>, PluginError> {
         let variable = path.join(".");
         let unknown = |what: String| {
-            PluginError::permanent(format!(
-                "unknown template variable {{{{{variable}}}}}: {what}"
-            ))
+            PluginError::permanent(format!("unknown template variable {{{{{variable}}}}}: {what}"))
         };
         let (mut value, rest) = match path {
             ["event", field] => {
                 return match self.envelope.get(*field) {
                     Some(value) => Ok(Some(value)),
-                    None => Err(unknown(
-                        "the event has id, type, tenant and timestamp".to_owned(),
-                    )),
+                    None => Err(unknown("the event has id, type, tenant and timestamp".to_owned())),
                 };
             }
             ["event", ..] => {
@@ -127,10 +119,8 @@ impl Scope {
             [first, rest @ ..] => match self.data.get(*first) {
                 Some(value) => (value, rest),
                 None => {
-                    let keys: Vec<&str> = ["event"]
-                        .into_iter()
-                        .chain(self.data.keys().map(String::as_str))
-                        .collect();
+                    let keys: Vec<&str> =
+                        ["event"].into_iter().chain(self.data.keys().map(String::as_str)).collect();
                     return Err(unknown(format!(
                         "\"{first}\" is neither \"event\" nor a field of this event's data; available: {}",
                         keys.join(", ")
@@ -183,12 +173,7 @@ fn kind(value: &Value) -> &'static str {
 
 /// Renders `parts` for `target`. For [`Target::Json`], `field` names the config field if the result is
 /// not valid JSON.
-pub fn render(
-    parts: &[Part],
-    scope: &Scope,
-    target: Target,
-    field: &str,
-) -> Result<String, PluginError> {
+pub fn render(parts: &[Part], scope: &Scope, target: Target, field: &str) -> Result<String, PluginError> {
     let mut out = String::new();
     let mut json = JsonScan::default();
     for part in parts {
@@ -197,9 +182,7 @@ pub fn render(
                 out.push_str(text);
                 json.scan(text);
             }
-            Part::Variable(path) => {
-                write_value(&mut out, scope.resolve(path)?, target, json.in_string)
-            }
+            Part::Variable(path) => write_value(&mut out, scope.resolve(path)?, target, json.in_string),
         }
     }
     if target == Target::Json
@@ -253,5 +236,58 @@ impl JsonScan {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        let event = Event {
+            id: "evt_1".into(),
+            event_type: "call.ended".into(),
+            tenant: "acme".into(),
+            timestamp: "2026-11-21T14:02:14Z".into(),
+            data_json: String::new(),
+        };
+        Scope::new(&event, serde_json::json!({"call": {"from": "say \"hi\"", "duration_s": 7}}))
+    }
+
+    #[test]
+    fn parse_splits_literals_and_trimmed_variables() {
+        assert_eq!(
+            parse("a {{ call.from }}{{event.id}} b", "template").unwrap(),
+            [
+                Part::Literal("a "),
+                Part::Variable(vec!["call", "from"]),
+                Part::Variable(vec!["event", "id"]),
+                Part::Literal(" b"),
+            ]
+        );
+        assert_eq!(parse("", "template").unwrap(), []);
+        assert_eq!(parse("no variables }}", "template").unwrap(), [Part::Literal("no variables }}")]);
+    }
+
+    #[test]
+    fn positions_count_lines_and_characters() {
+        let error = parse("ñandú\n  día {{call", "url").unwrap_err();
+        assert_eq!(
+            error.message,
+            "config field \"url\" has an unclosed \"{{\" at line 2, column 7; close it with \"}}\""
+        );
+    }
+
+    #[test]
+    fn json_context_follows_string_literals_and_their_escapes() {
+        let template =
+            r#"{"q": "he said \"{{call.from}}\"", "n": {{call.duration_s}}, "s": "{{call.duration_s}}"}"#;
+        let parts = parse(template, "template").unwrap();
+        let json = render(&parts, &scope(), Target::Json, "template").unwrap();
+        assert_eq!(json, r#"{"q": "he said \"say \"hi\"\"", "n": 7, "s": "7"}"#);
+        assert_eq!(
+            serde_json::from_str::<Value>(&json).unwrap(),
+            serde_json::json!({"q": "he said \"say \"hi\"\"", "n": 7, "s": "7"})
+        );
     }
 }
