@@ -163,7 +163,7 @@ fn a_bad_event_file_names_the_file_and_field() {
 fn a_plugin_error_goes_to_stderr_with_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
-    std::fs::write(&config, r#"{"format": "text", "template": "Call from {{call.nonexistent_thing.x}}"}"#)
+    std::fs::write(&config, r#"{"format": "text", "template": "Call from {{caller.number}}"}"#)
         .unwrap();
     let template = support::plugin_path("template");
     let event = support::sample_path("call.ended.json");
@@ -178,7 +178,8 @@ fn a_plugin_error_goes_to_stderr_with_exit_code_1() {
     ]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert!(output.stdout.is_empty());
-    assert!(text(&output.stderr).contains("permanent plugin error"), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("permanent plugin error") && stderr.contains("caller.number"), "{stderr}");
 }
 
 #[test]
