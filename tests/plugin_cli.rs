@@ -163,8 +163,7 @@ fn a_bad_event_file_names_the_file_and_field() {
 fn a_plugin_error_goes_to_stderr_with_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
-    std::fs::write(&config, r#"{"format": "text", "template": "Call from {{caller.number}}"}"#)
-        .unwrap();
+    std::fs::write(&config, r#"{"format": "text", "template": "Call from {{caller.number}}"}"#).unwrap();
     let template = support::plugin_path("template");
     let event = support::sample_path("call.ended.json");
     let output = gancho(&[

@@ -1,13 +1,134 @@
 //! # Gancho
 //!
-//! A WebAssembly plugin host for webhook payload transformation: events come in, each subscription's
-//! plugin maps them in a sandbox, and the requests it produced go out.
+//! A WebAssembly plugin host for webhook payload transformation: the platform posts events, each
+//! tenant's subscriptions run their plugins in a sandbox, and the requests the plugins produced are
+//! delivered, signed and retried. Every hand-off between stages is a database commit, so a crash at any
+//! point loses nothing.
 //!
 //! ## Layout
+//! - [`api`]: the HTTP API (ingest, tenants, plugins, subscriptions, deliveries, health, metrics, OpenAPI).
+//! - [`pipeline`]: claimed events → matching subscriptions → plugin runs → deliveries.
+//! - [`delivery`]: claimed deliveries → signing → destination guard → HTTP → attempts and retries.
 //! - [`runtime`]: the wasmtime engine, plugin loading and precompile cache, limits, one invocation.
+//! - [`store`]: the storage interface and its SQLite implementation; claims with leases on due work.
 //! - [`event`]: the event envelope the platform posts, and its validation.
-//! - [`cli`]: the `gancho` command line (`plugin check`, `plugin run`).
+//! - [`config`]: settings from the default file, a config file and `GANCHO_*` variables.
+//! - [`metrics`], [`wake`], [`ids`]: Prometheus metrics, wake-ups between stages, identifiers.
+//! - [`cli`]: the `gancho` command line (`serve`, `plugin check`, `plugin run`).
+//!
+//! [`run`] wires it all together on a listener the caller binds, so tests can use `127.0.0.1:0`.
 
+pub mod api;
 pub mod cli;
+pub mod config;
+pub mod delivery;
 pub mod event;
+pub mod ids;
+pub mod metrics;
+pub mod pipeline;
 pub mod runtime;
+pub mod store;
+pub mod wake;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use config::Config;
+use delivery::client::HttpSender;
+use delivery::guard::DestinationGuard;
+use delivery::worker::DeliveryWorker;
+use pipeline::{Pipeline, PluginCache};
+use runtime::{Runtime, RuntimeSettings};
+use store::{SqliteStore, Store};
+
+/// Opens the database the configuration names.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match config.database_url.as_str() {
+        "" => {
+            let path = config.data_dir.join("gancho.db");
+            let store = SqliteStore::open(&path)
+                .with_context(|| format!("failed to open the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        url if url.starts_with("sqlite://") => {
+            let path = std::path::PathBuf::from(&url["sqlite://".len()..]);
+            let store = SqliteStore::open(&path)
+                .with_context(|| format!("failed to open the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        other => anyhow::bail!(
+            "database_url `{other}` is not supported: leave it empty for the embedded database, or use sqlite://PATH"
+        ),
+    }
+}
+
+/// Runs the service on `listener` until `shutdown` is cancelled: the API stops accepting, requests in
+/// progress finish, the pipeline finishes its batch, and sends in flight finish and are recorded. Work
+/// not started stays in the database for the next start.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let store = open_store(&config)?;
+    let runtime = Arc::new(Runtime::new(RuntimeSettings {
+        limits: config.limits.clone(),
+        cache_dir: Some(config.data_dir.join("plugin-cache")),
+        max_instances: 64,
+    })?);
+    let plugins = Arc::new(PluginCache::new(store.clone(), runtime.clone()));
+    let metrics = Arc::new(metrics::Metrics::default());
+    let wake = wake::Wakeups::default();
+    let guard = DestinationGuard::new(config.allowed_networks().map_err(anyhow::Error::msg)?);
+
+    let lease_ms = (config.workers.lease_secs * 1000) as i64;
+    let poll_interval = Duration::from_millis(config.workers.poll_interval_ms);
+    let retry_window_ms = config.delivery.retry.delays_secs.iter().sum::<u64>() as i64 * 1000;
+    let pipeline = Arc::new(Pipeline {
+        store: store.clone(),
+        runtime: runtime.clone(),
+        plugins: plugins.clone(),
+        metrics: metrics.clone(),
+        wake: wake.clone(),
+        batch_size: config.workers.batch_size,
+        lease_ms,
+        poll_interval,
+        plugin_retry_delay_ms: 5_000,
+        plugin_retry_window_ms: retry_window_ms,
+    });
+    let worker = Arc::new(DeliveryWorker {
+        store: store.clone(),
+        sender: Arc::new(HttpSender::new(guard, Duration::from_secs(config.delivery.timeout_secs))),
+        schedule: config.delivery.retry.clone(),
+        metrics: metrics.clone(),
+        wake: wake.clone(),
+        batch_size: config.workers.batch_size,
+        lease_ms,
+        poll_interval,
+        max_in_flight: config.delivery.max_in_flight,
+        max_in_flight_per_endpoint: config.delivery.max_in_flight_per_endpoint,
+        disable_after_failing_ms: (config.delivery.disable_after_failing_secs * 1000) as i64,
+    });
+
+    let workers_stop = CancellationToken::new();
+    let pipeline_task = tokio::spawn(pipeline.run(workers_stop.clone()));
+    let delivery_task = tokio::spawn(worker.run(workers_stop.clone()));
+
+    let ingest = api::IngestQueue::start(store.clone(), config.ingest.max_batch);
+    let state = api::AppState { config: config.clone(), store, runtime, plugins, ingest, metrics, wake };
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "gancho is listening");
+    let server =
+        axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let served = server.await.context("the HTTP server failed");
+
+    workers_stop.cancel();
+    let _ = pipeline_task.await;
+    let _ = delivery_task.await;
+    tracing::info!("gancho stopped");
+    served
+}

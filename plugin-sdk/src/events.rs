@@ -461,7 +461,8 @@ mod tests {
     fn invalid_data_names_the_field() {
         let error = event("chat.closed", r#"{"chat": {"id": "ch_1"}}"#).data().unwrap_err();
         assert!(error.message.contains("missing field `contact`"), "{}", error.message);
-        let error = event("call.ended", r#"{"call": {"id": "cl_1", "duration_s": "long"}}"#).data().unwrap_err();
+        let error =
+            event("call.ended", r#"{"call": {"id": "cl_1", "duration_s": "long"}}"#).data().unwrap_err();
         assert!(error.message.contains("field `data.call.duration_s`"), "{}", error.message);
         assert!(error.message.contains("evt_1"), "{}", error.message);
     }

@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p gancho --bench transform`
 
-#[path = "../support/mod.rs"]
+#[path = "../support/plugins.rs"]
 mod support;
 
 use std::hint::black_box;

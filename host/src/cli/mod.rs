@@ -1,6 +1,7 @@
 //! The `gancho` command line: argument parsing and dispatch to the subcommands.
 
 mod plugin;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service: the HTTP API, the pipeline and the delivery worker.
+    Serve(serve::ServeArgs),
     /// Check and run plugins locally, as the service would.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -25,12 +28,16 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GANCHO_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GANCHO_LOG").unwrap_or_else(|_| {
+            match cli.command {
+                Command::Serve(_) => "info".into(),
+                Command::Plugin(_) => "warn".into(),
+            }
+        }))
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Plugin(command) => plugin::run(command),
     }
 }

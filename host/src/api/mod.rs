@@ -1,0 +1,105 @@
+//! The HTTP API: ingest for the platform, administration for operators and tenants, and operations
+//! (health, readiness, metrics, the OpenAPI document). One file per resource, each with its `router()`.
+
+mod auth;
+mod deliveries;
+mod error;
+mod events;
+mod ops;
+mod plugins;
+mod subscriptions;
+mod tenants;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+pub use auth::Caller;
+pub use error::{ApiError, ApiResult};
+pub use events::IngestQueue;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::pipeline::PluginCache;
+use crate::runtime::Runtime;
+use crate::store::Store;
+use crate::wake::Wakeups;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub runtime: Arc<Runtime>,
+    pub plugins: Arc<PluginCache>,
+    pub ingest: IngestQueue,
+    pub metrics: Arc<Metrics>,
+    pub wake: Wakeups,
+}
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(events::router())
+        .merge(tenants::router())
+        .merge(plugins::router())
+        .merge(subscriptions::router())
+        .merge(deliveries::router())
+        .merge(ops::router())
+        .fallback(|| async { ApiError::not_found("route") })
+        .with_state(state)
+}
+
+/// Unix milliseconds now.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// An RFC 3339 time from Unix milliseconds.
+pub fn rfc3339(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Unix milliseconds from an RFC 3339 time, or an error naming `field`.
+pub fn parse_rfc3339(field: &str, text: &str) -> ApiResult<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| {
+            ApiError::field(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                field,
+                format!("`{field}` must be an RFC 3339 time such as 2026-11-21T14:03:07Z, got `{text}`"),
+            )
+        })
+}
+
+/// Parses a JSON request body into `T`: malformed JSON is a 400, a missing or mistyped field a 422 that
+/// names the field.
+pub fn parse_json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        if path == "." {
+            ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
+        } else {
+            ApiError::field(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                path.clone(),
+                format!("field `{path}`: {message}"),
+            )
+        }
+    })
+}

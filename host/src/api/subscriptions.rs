@@ -1,0 +1,343 @@
+//! Subscriptions: which of a tenant's events go through which plugin to which endpoint; create, read,
+//! change (including enabling, disabling and rotating the signing secret), delete, and replay.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiResult, AppState, Caller, now_millis, parse_json_body, parse_rfc3339, rfc3339};
+use crate::pipeline::{PluginRef, valid_event_type_pattern};
+use crate::store::Subscription;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tenants/{tenant}/subscriptions", post(create).get(list))
+        .route("/v1/tenants/{tenant}/subscriptions/{id}", get(read).patch(update).delete(remove))
+        .route("/v1/tenants/{tenant}/subscriptions/{id}/replay", post(replay))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscription {
+    /// Event types to receive: exact (`call.ended`), a prefix (`chat.*`) or all (`*`).
+    pub event_types: Vec<String>,
+    /// `name@version` to pin a version, or `name` to follow the latest.
+    pub plugin: String,
+    pub endpoint_url: String,
+    /// The plugin's configuration (a JSON object).
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// Headers added to every request (for example the destination's `authorization`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionPatch {
+    pub event_types: Option<Vec<String>>,
+    pub plugin: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub config: Option<serde_json::Value>,
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Enabling a subscription also clears an automatic disable.
+    pub enabled: Option<bool>,
+    /// Make a new signing secret; the old one stays valid (both signatures are sent) for
+    /// `delivery.secret_rotation_grace_secs`.
+    #[serde(default)]
+    pub rotate_secret: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SubscriptionView {
+    pub id: String,
+    pub tenant: String,
+    pub event_types: Vec<String>,
+    pub plugin: String,
+    pub endpoint_url: String,
+    pub config: serde_json::Value,
+    pub headers: BTreeMap<String, String>,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// The signing secret: in answers to create and to a rotation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
+    let plugin = PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version }
+        .to_string();
+    SubscriptionView {
+        config: serde_json::from_str(&subscription.config_json).unwrap_or_default(),
+        headers: subscription.headers.into_iter().collect(),
+        id: subscription.id,
+        tenant: subscription.tenant_id,
+        event_types: subscription.event_types,
+        plugin,
+        endpoint_url: subscription.endpoint_url,
+        enabled: subscription.enabled,
+        disabled_reason: subscription.disabled_reason,
+        secret: with_secret.then_some(subscription.secret),
+        created_at: rfc3339(subscription.created_at),
+        updated_at: rfc3339(subscription.updated_at),
+    }
+}
+
+fn invalid(field: &str, message: String) -> ApiError {
+    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
+}
+
+fn check_event_types(patterns: &[String]) -> ApiResult<()> {
+    if patterns.is_empty() {
+        return Err(invalid(
+            "event_types",
+            "`event_types` needs at least one pattern, such as `call.ended` or `*`".into(),
+        ));
+    }
+    match patterns.iter().find(|p| !valid_event_type_pattern(p)) {
+        Some(bad) => Err(invalid(
+            "event_types",
+            format!("`{bad}` is not an event type pattern: use `call.ended`, `chat.*` or `*`"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_endpoint(url: &str) -> ApiResult<()> {
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        _ => Err(invalid("endpoint_url", format!("`{url}` is not an absolute http(s) URL"))),
+    }
+}
+
+fn check_config(config: Option<serde_json::Value>) -> ApiResult<String> {
+    match config {
+        None => Ok("{}".to_owned()),
+        Some(value @ serde_json::Value::Object(_)) => Ok(value.to_string()),
+        Some(_) => Err(invalid("config", "`config` must be a JSON object".into())),
+    }
+}
+
+fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<Vec<(String, String)>> {
+    for (name, value) in headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || http::HeaderValue::from_str(value).is_err()
+        {
+            return Err(invalid("headers", format!("header `{name}` is not a valid HTTP header")));
+        }
+    }
+    Ok(headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect())
+}
+
+/// Parses `plugin` and checks that the named version (or any version) exists.
+async fn check_plugin(state: &AppState, text: &str) -> ApiResult<PluginRef> {
+    let plugin: PluginRef = text.parse().map_err(|message| invalid("plugin", message))?;
+    let versions = state.store.list_plugin_versions(&plugin.name).await?;
+    let exists = match plugin.version {
+        Some(version) => versions.iter().any(|v| v.version == version),
+        None => !versions.is_empty(),
+    };
+    if !exists {
+        return Err(invalid(
+            "plugin",
+            format!(
+                "plugin `{plugin}` does not exist; upload it with POST /v1/plugins/{}/versions",
+                plugin.name
+            ),
+        ));
+    }
+    Ok(plugin)
+}
+
+/// Create a subscription (operator, or the tenant's own key).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/subscriptions", tag = "subscriptions", request_body = NewSubscription,
+    responses((status = 201, body = SubscriptionView), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<SubscriptionView>)> {
+    caller.require_tenant(&tenant)?;
+    let request: NewSubscription = parse_json_body(&body)?;
+    check_event_types(&request.event_types)?;
+    check_endpoint(&request.endpoint_url)?;
+    let config_json = check_config(request.config)?;
+    let headers = check_headers(&request.headers)?;
+    let plugin = check_plugin(&state, &request.plugin).await?;
+    let now = now_millis();
+    let subscription = Subscription {
+        id: crate::ids::new_id("sub"),
+        tenant_id: tenant,
+        event_types: request.event_types,
+        plugin_name: plugin.name,
+        plugin_version: plugin.version,
+        endpoint_url: request.endpoint_url,
+        config_json,
+        headers,
+        secret: crate::delivery::signing::generate_secret(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        enabled: request.enabled,
+        disabled_reason: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_subscription(&subscription).await?;
+    Ok((StatusCode::CREATED, Json(view(subscription, true))))
+}
+
+/// A tenant's subscriptions.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/subscriptions", tag = "subscriptions",
+    responses((status = 200, body = Vec<SubscriptionView>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<Vec<SubscriptionView>>> {
+    caller.require_tenant(&tenant)?;
+    let subscriptions = state.store.list_subscriptions(&tenant).await?;
+    Ok(Json(subscriptions.into_iter().map(|s| view(s, false)).collect()))
+}
+
+async fn find(state: &AppState, tenant: &str, id: &str) -> ApiResult<Subscription> {
+    state
+        .store
+        .get_subscription(tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("subscription {id}")))
+}
+
+/// One subscription.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/subscriptions/{id}", tag = "subscriptions",
+    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Json<SubscriptionView>> {
+    caller.require_tenant(&tenant)?;
+    Ok(Json(view(find(&state, &tenant, &id).await?, false)))
+}
+
+/// Change a subscription: any of its fields, enable/disable, rotate its secret.
+#[utoipa::path(patch, path = "/v1/tenants/{tenant}/subscriptions/{id}", tag = "subscriptions", request_body = SubscriptionPatch,
+    responses((status = 200, body = SubscriptionView), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<SubscriptionView>> {
+    caller.require_tenant(&tenant)?;
+    let patch: SubscriptionPatch = parse_json_body(&body)?;
+    let mut subscription = find(&state, &tenant, &id).await?;
+    let now = now_millis();
+    if let Some(event_types) = patch.event_types {
+        check_event_types(&event_types)?;
+        subscription.event_types = event_types;
+    }
+    if let Some(plugin) = patch.plugin {
+        let plugin = check_plugin(&state, &plugin).await?;
+        subscription.plugin_name = plugin.name;
+        subscription.plugin_version = plugin.version;
+    }
+    if let Some(url) = patch.endpoint_url {
+        check_endpoint(&url)?;
+        subscription.endpoint_url = url;
+    }
+    if patch.config.is_some() {
+        subscription.config_json = check_config(patch.config)?;
+    }
+    if let Some(headers) = patch.headers {
+        subscription.headers = check_headers(&headers)?;
+    }
+    if let Some(enabled) = patch.enabled {
+        subscription.enabled = enabled;
+        if enabled {
+            subscription.disabled_reason = None;
+            subscription.failing_since = None;
+        }
+    }
+    if patch.rotate_secret {
+        let grace_ms = (state.config.delivery.secret_rotation_grace_secs * 1000) as i64;
+        let old = std::mem::replace(&mut subscription.secret, crate::delivery::signing::generate_secret());
+        subscription.previous_secret = Some(old);
+        subscription.previous_secret_expires_at = Some(now + grace_ms);
+    }
+    subscription.updated_at = now;
+    if !state.store.update_subscription(&subscription).await? {
+        return Err(ApiError::not_found(format!("subscription {id}")));
+    }
+    Ok(Json(view(subscription, patch.rotate_secret)))
+}
+
+/// Delete a subscription; its delivery history stays.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/subscriptions/{id}", tag = "subscriptions",
+    responses((status = 204), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require_tenant(&tenant)?;
+    if state.store.delete_subscription(&tenant, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("subscription {id}")))
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// RFC 3339; deliveries created at or after this time.
+    pub from: String,
+    /// RFC 3339; deliveries created before this time.
+    pub to: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReplayAnswer {
+    /// How many failed or dead deliveries were made due again.
+    pub replayed: u64,
+}
+
+/// Replay the failed and dead deliveries of a subscription created in a time range.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/subscriptions/{id}/replay", tag = "subscriptions", request_body = ReplayRequest,
+    responses((status = 202, body = ReplayAnswer), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn replay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<ReplayAnswer>)> {
+    caller.require_tenant(&tenant)?;
+    let request: ReplayRequest = parse_json_body(&body)?;
+    let (from, to) = (parse_rfc3339("from", &request.from)?, parse_rfc3339("to", &request.to)?);
+    if from >= to {
+        return Err(invalid("to", "`to` must be after `from`".into()));
+    }
+    find(&state, &tenant, &id).await?;
+    let replayed = state.store.replay_deliveries(&tenant, &id, from, to, now_millis()).await?;
+    state.wake.deliveries.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(ReplayAnswer { replayed })))
+}

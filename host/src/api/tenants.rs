@@ -1,0 +1,108 @@
+//! Tenants (the platform's customers) and their API keys.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiResult, AppState, Caller, now_millis, rfc3339};
+use crate::store::Tenant;
+
+/// Every tenant API key starts with this, so a leaked one is easy to recognise.
+pub const API_KEY_PREFIX: &str = "gk_";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tenants", post(create_tenant))
+        .route("/v1/tenants/{tenant}", get(get_tenant))
+        .route("/v1/tenants/{tenant}/keys", post(create_key))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// The id the platform uses in events' `tenant` field.
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TenantView {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<Tenant> for TenantView {
+    fn from(tenant: Tenant) -> TenantView {
+        TenantView { id: tenant.id, name: tenant.name, created_at: rfc3339(tenant.created_at) }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NewKey {
+    pub tenant: String,
+    /// Shown once; only its hash is stored.
+    pub key: String,
+}
+
+/// Create a tenant (operator).
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = NewTenant,
+    responses((status = 201, body = TenantView), (status = 409, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<TenantView>)> {
+    caller.require_operator()?;
+    let request: NewTenant = super::parse_json_body(&body)?;
+    let valid_id = !request.id.is_empty()
+        && request.id.len() <= 256
+        && request.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !valid_id {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "id",
+            "`id` must be 1 to 256 letters, digits, `-`, `_` or `.`",
+        ));
+    }
+    let tenant = Tenant { id: request.id, name: request.name, created_at: now_millis() };
+    state.store.create_tenant(&tenant).await?;
+    Ok((StatusCode::CREATED, Json(tenant.into())))
+}
+
+/// Get a tenant.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants",
+    responses((status = 200, body = TenantView), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<TenantView>> {
+    caller.require_tenant(&tenant)?;
+    let found = state
+        .store
+        .get_tenant(&tenant)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("tenant {tenant}")))?;
+    Ok(Json(found.into()))
+}
+
+/// Create an API key for a tenant (operator). The key is in the answer and nowhere else.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "tenants",
+    responses((status = 201, body = NewKey), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<(StatusCode, Json<NewKey>)> {
+    caller.require_operator()?;
+    if state.store.get_tenant(&tenant).await?.is_none() {
+        return Err(ApiError::not_found(format!("tenant {tenant}")));
+    }
+    let key = format!("{API_KEY_PREFIX}{}", crate::ids::random_token());
+    state.store.create_api_key(&tenant, &crate::ids::key_digest(&key), now_millis()).await?;
+    Ok((StatusCode::CREATED, Json(NewKey { tenant, key })))
+}

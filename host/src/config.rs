@@ -1,0 +1,294 @@
+//! Settings: the documented default file (`host/gancho.example.toml`), an optional config file, and
+//! `GANCHO_*` environment variables over both. Invalid settings fail at start, naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::delivery::retry::RetrySchedule;
+use crate::runtime::Limits;
+
+/// Every setting of the service. See `host/gancho.example.toml` for what each one means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Empty: SQLite at `<data_dir>/gancho.db`.
+    pub database_url: String,
+    pub operator_token: String,
+    pub ingest_token: String,
+    /// CIDRs exempted from the refusal of private destinations, comma-separated.
+    pub allowed_destinations: String,
+    pub ingest: IngestConfig,
+    pub limits: Limits,
+    pub delivery: DeliveryConfig,
+    pub workers: WorkerConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    pub timeout_secs: u64,
+    pub max_in_flight: usize,
+    pub max_in_flight_per_endpoint: usize,
+    pub disable_after_failing_secs: u64,
+    pub secret_rotation_grace_secs: u64,
+    pub retry: RetrySchedule,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    pub batch_size: u32,
+    pub lease_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("gancho-data"),
+            database_url: String::new(),
+            operator_token: String::new(),
+            ingest_token: String::new(),
+            allowed_destinations: String::new(),
+            ingest: IngestConfig::default(),
+            limits: Limits::default(),
+            delivery: DeliveryConfig::default(),
+            workers: WorkerConfig::default(),
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> IngestConfig {
+        IngestConfig { max_body_bytes: 1 << 20, max_batch: 512 }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> DeliveryConfig {
+        DeliveryConfig {
+            timeout_secs: 15,
+            max_in_flight: 512,
+            max_in_flight_per_endpoint: 64,
+            disable_after_failing_secs: 5 * 24 * 3600,
+            secret_rotation_grace_secs: 24 * 3600,
+            retry: RetrySchedule::default(),
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> WorkerConfig {
+        WorkerConfig { batch_size: 256, lease_secs: 60, poll_interval_ms: 200 }
+    }
+}
+
+/// Environment variables that start with `GANCHO_` but are not settings.
+const NOT_SETTINGS: &[&str] = &["GANCHO_LOG", "GANCHO_CONFIG"];
+
+impl Config {
+    /// Loads the settings: defaults, then the file (`path`, or `./gancho.toml` if it exists), then the
+    /// `GANCHO_*` variables of `env`. The error names the file or variable and the key.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, String> {
+        let mut table = toml::Table::try_from(Config::default()).expect("defaults serialise");
+        let default_file = Path::new("gancho.toml");
+        let file = path.or_else(|| default_file.exists().then_some(default_file));
+        if let Some(file) = file {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+            let overrides: toml::Table = text.parse().map_err(|e| format!("{}: {e}", file.display()))?;
+            merge(&mut table, overrides);
+            Config::from_table(table.clone()).map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("GANCHO_") else { continue };
+            if NOT_SETTINGS.contains(&name.as_str()) || name.starts_with("GANCHO_BENCH_") {
+                continue;
+            }
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            set_from_env(&mut table, &path, &value);
+            Config::from_table(table.clone()).map_err(|e| format!("environment variable {name}: {e}"))?;
+        }
+        let config = Config::from_table(table)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Config, String> {
+        serde_path_to_error::deserialize(table).map_err(|e| {
+            let path = e.path().to_string();
+            if path == "." { e.inner().to_string() } else { format!("key `{path}`: {}", e.inner()) }
+        })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.allowed_networks().map_err(|e| format!("key `allowed_destinations`: {e}"))?;
+        self.delivery.retry.validate().map_err(|e| format!("key `delivery.retry`: {e}"))?;
+        if self.workers.lease_secs <= self.delivery.timeout_secs {
+            return Err(format!(
+                "key `workers.lease_secs` ({}) must be longer than `delivery.timeout_secs` ({}), or a slow \
+                 delivery could be claimed and sent twice",
+                self.workers.lease_secs, self.delivery.timeout_secs
+            ));
+        }
+        let positive = [
+            ("ingest.max_body_bytes", self.ingest.max_body_bytes as u64),
+            ("ingest.max_batch", self.ingest.max_batch as u64),
+            ("limits.memory_bytes", self.limits.memory_bytes as u64),
+            ("limits.timeout_ms", self.limits.timeout_ms),
+            ("delivery.timeout_secs", self.delivery.timeout_secs),
+            ("delivery.max_in_flight", self.delivery.max_in_flight as u64),
+            ("delivery.max_in_flight_per_endpoint", self.delivery.max_in_flight_per_endpoint as u64),
+            ("workers.batch_size", u64::from(self.workers.batch_size)),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(format!("key `{key}` must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The parsed `allowed_destinations`.
+    pub fn allowed_networks(&self) -> Result<Vec<IpNet>, String> {
+        crate::delivery::guard::parse_allowed(&self.allowed_destinations)
+    }
+
+    /// The operator and ingest tokens: as configured, or read from (or generated into) files in the data
+    /// directory, so that a restart keeps them.
+    pub fn resolve_tokens(&mut self) -> std::io::Result<()> {
+        for (token, file) in
+            [(&mut self.operator_token, "operator.token"), (&mut self.ingest_token, "ingest.token")]
+        {
+            if !token.is_empty() {
+                continue;
+            }
+            let path = self.data_dir.join(file);
+            match std::fs::read_to_string(&path) {
+                Ok(existing) if !existing.trim().is_empty() => *token = existing.trim().to_owned(),
+                _ => {
+                    std::fs::create_dir_all(&self.data_dir)?;
+                    *token = crate::ids::random_token();
+                    std::fs::write(&path, format!("{token}\n"))?;
+                    tracing::warn!(path = %path.display(), "no {file} configured; generated one");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Overlays `overrides` onto `base`, section by section.
+fn merge(base: &mut toml::Table, overrides: toml::Table) {
+    for (key, value) in overrides {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(value)) => merge(base, value),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Sets `path` in `table` from an environment variable's text: kept as text where the setting is text,
+/// otherwise read as a TOML value (`30`, `true`, `[0, 5, 300]`).
+fn set_from_env(table: &mut toml::Table, path: &[String], text: &str) {
+    let (last, sections) = path.split_last().expect("split yields at least one part");
+    let mut current = table;
+    for section in sections {
+        current =
+            match current.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new())) {
+                toml::Value::Table(table) => table,
+                other => {
+                    *other = toml::Value::Table(toml::Table::new());
+                    other.as_table_mut().expect("just set")
+                }
+            };
+    }
+    let value = match current.get(last) {
+        Some(toml::Value::String(_)) | None => toml::Value::String(text.to_owned()),
+        Some(_) => format!("v = {text}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut parsed| parsed.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(text.to_owned())),
+    };
+    current.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_documented_file_matches_the_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("gancho.example.toml");
+        assert_eq!(Config::load(Some(&file), vec![]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn environment_variables_override_any_key() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("GANCHO_LISTEN", "0.0.0.0:9000"),
+                ("GANCHO_OPERATOR_TOKEN", "12345"),
+                ("GANCHO_DELIVERY__TIMEOUT_SECS", "30"),
+                ("GANCHO_DELIVERY__RETRY__DELAYS_SECS", "[0, 1, 2]"),
+                ("GANCHO_ALLOWED_DESTINATIONS", "127.0.0.0/8, ::1"),
+                ("GANCHO_LOG", "debug"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.operator_token, "12345");
+        assert_eq!(config.delivery.timeout_secs, 30);
+        assert_eq!(config.delivery.retry.delays_secs, vec![0, 1, 2]);
+        assert_eq!(config.allowed_networks().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn invalid_settings_name_the_key() {
+        let error = Config::load(None, env(&[("GANCHO_DELIVERY__TIMEOUT_SECS", "soon")])).unwrap_err();
+        assert!(
+            error.contains("GANCHO_DELIVERY__TIMEOUT_SECS") && error.contains("delivery.timeout_secs"),
+            "{error}"
+        );
+        let error = Config::load(None, env(&[("GANCHO_LISTN", "x")])).unwrap_err();
+        assert!(error.contains("GANCHO_LISTN") && error.contains("listn"), "{error}");
+        let error = Config::load(None, env(&[("GANCHO_ALLOWED_DESTINATIONS", "10.0.0.0/33")])).unwrap_err();
+        assert!(error.contains("allowed_destinations"), "{error}");
+        let error = Config::load(None, env(&[("GANCHO_WORKERS__LEASE_SECS", "10")])).unwrap_err();
+        assert!(error.contains("workers.lease_secs"), "{error}");
+    }
+
+    #[test]
+    fn a_config_file_error_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gancho.toml");
+        std::fs::write(&file, "[delivery]\nmax_in_flight = -3\n").unwrap();
+        let error = Config::load(Some(&file), vec![]).unwrap_err();
+        assert!(error.contains("gancho.toml") && error.contains("delivery.max_in_flight"), "{error}");
+    }
+}

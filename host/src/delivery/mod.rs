@@ -1,0 +1,8 @@
+//! Delivery: claiming due deliveries from the store, signing them, checking their destination, sending
+//! them, and recording the attempt with the next retry or the final state.
+
+pub mod client;
+pub mod guard;
+pub mod retry;
+pub mod signing;
+pub mod worker;

@@ -1,0 +1,263 @@
+//! The delivery worker: claims due deliveries, sends each (signed, through the destination guard) within
+//! the global and per-endpoint concurrency bounds, and records every attempt with the delivery's next
+//! state — retried on the schedule, dead after the last attempt, or the subscription disabled (410 Gone,
+//! or failing for too long). Attempts are recorded in batches.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::client::{HttpSender, SendOutcome, SendRequest};
+use super::retry::RetrySchedule;
+use super::signing;
+use crate::api::{now_millis, rfc3339};
+use crate::metrics::Metrics;
+use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Millis, Store};
+use crate::wake::Wakeups;
+
+pub struct DeliveryWorker {
+    pub store: Arc<dyn Store>,
+    pub sender: Arc<HttpSender>,
+    pub schedule: RetrySchedule,
+    pub metrics: Arc<Metrics>,
+    pub wake: Wakeups,
+    pub batch_size: u32,
+    pub lease_ms: i64,
+    pub poll_interval: Duration,
+    pub max_in_flight: usize,
+    pub max_in_flight_per_endpoint: usize,
+    /// A subscription whose endpoint has failed without a success for this long is disabled.
+    pub disable_after_failing_ms: i64,
+}
+
+/// Everything one send task needs, shared.
+struct Shared {
+    worker: Arc<DeliveryWorker>,
+    endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
+    records: mpsc::Sender<AttemptRecord>,
+}
+
+impl DeliveryWorker {
+    /// Sends due deliveries until `shutdown`; then finishes the sends in flight and records them.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let (records, receiver) = mpsc::channel(4096);
+        let recorder = tokio::spawn(record_attempts(self.store.clone(), receiver));
+        let shared = Arc::new(Shared { worker: self.clone(), endpoints: Mutex::default(), records });
+        let in_flight = Arc::new(Semaphore::new(self.max_in_flight));
+        while !shutdown.is_cancelled() {
+            let room = in_flight.available_permits().min(self.batch_size as usize) as u32;
+            let claimed = if room == 0 {
+                Ok(Vec::new())
+            } else {
+                self.store.claim_deliveries(room, self.lease_ms, now_millis()).await
+            };
+            let claimed = match claimed {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::error!(%error, "claiming deliveries failed; retrying");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = self.wake.deliveries.notified() => {}
+                    _ = tokio::time::sleep(self.poll_interval) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                continue;
+            }
+            for delivery in claimed {
+                let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    shared.deliver(delivery).await;
+                    drop(permit);
+                });
+            }
+        }
+        // Finish what is in flight (each send is bounded by the delivery timeout), then flush the records.
+        let _ = in_flight.acquire_many(self.max_in_flight as u32).await;
+        drop(shared);
+        let _ = recorder.await;
+    }
+}
+
+impl Shared {
+    fn endpoint_limit(&self, url: &str) -> Arc<Semaphore> {
+        let key = url::Url::parse(url)
+            .map(|u| {
+                format!(
+                    "{}://{}:{}",
+                    u.scheme(),
+                    u.host_str().unwrap_or(""),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            })
+            .unwrap_or_else(|_| url.to_owned());
+        let mut endpoints = self.endpoints.lock().expect("endpoint map lock");
+        endpoints
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.worker.max_in_flight_per_endpoint)))
+            .clone()
+    }
+
+    async fn deliver(&self, delivery: ClaimedDelivery) {
+        let worker = &self.worker;
+        let endpoint = self.endpoint_limit(&delivery.request.url);
+        let _endpoint_permit = endpoint.acquire().await.expect("the semaphore is never closed");
+        let timestamp = now_millis() / 1000;
+        let outcome = match signing::sign(&delivery.secrets, &delivery.id, timestamp, &delivery.request.body)
+        {
+            Ok(signature) => {
+                let headers = request_headers(&delivery, timestamp, signature);
+                let request = &delivery.request;
+                worker
+                    .sender
+                    .send(SendRequest {
+                        method: &request.method,
+                        url: &request.url,
+                        headers: &headers,
+                        body: &request.body,
+                    })
+                    .await
+            }
+            Err(error) => SendOutcome {
+                status: None,
+                latency: Duration::ZERO,
+                response_excerpt: String::new(),
+                retry_after: None,
+                error: Some(format!("cannot sign: {error}")),
+            },
+        };
+        let record = self.judge(&delivery, outcome).await;
+        worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
+        let _ = self.records.send(record).await;
+    }
+
+    /// The delivery's next state after this attempt.
+    async fn judge(&self, delivery: &ClaimedDelivery, outcome: SendOutcome) -> AttemptRecord {
+        let worker = &self.worker;
+        let now = now_millis();
+        let attempts_made = delivery.attempts + 1;
+        let mut disable = None;
+        let (status, next) = if outcome.is_success() {
+            (DeliveryStatus::Succeeded, None)
+        } else if outcome.status == Some(410) {
+            disable = Some("the endpoint answered 410 Gone".to_owned());
+            (DeliveryStatus::Dead, None)
+        } else {
+            if let Ok(Some(since)) = worker.store.failing_since(&delivery.subscription_id).await
+                && now - since > worker.disable_after_failing_ms
+            {
+                disable = Some(format!("the endpoint has failed without a success since {}", rfc3339(since)));
+            }
+            match worker.schedule.delay_after(attempts_made, outcome.retry_after) {
+                Some(delay) => (DeliveryStatus::Failed, Some(now + delay.as_millis() as Millis)),
+                None => (DeliveryStatus::Dead, None),
+            }
+        };
+        AttemptRecord {
+            delivery_id: delivery.id.clone(),
+            subscription_id: delivery.subscription_id.clone(),
+            at: now,
+            status_code: outcome.status,
+            latency_ms: outcome.latency.as_millis() as u64,
+            response_excerpt: outcome.response_excerpt,
+            error: outcome.error,
+            new_status: status,
+            next_attempt_at: next,
+            disable_subscription: disable,
+        }
+    }
+}
+
+/// The plugin's headers, the subscription's (which win on a name clash), and the Standard Webhooks
+/// headers (which always win).
+fn request_headers(delivery: &ClaimedDelivery, timestamp: i64, signature: String) -> Vec<(String, String)> {
+    const OURS: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
+    let mut headers: Vec<(String, String)> = delivery
+        .request
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            !delivery.subscription_headers.iter().any(|(own, _)| own.eq_ignore_ascii_case(name))
+                && !OURS.iter().any(|ours| ours.eq_ignore_ascii_case(name))
+        })
+        .cloned()
+        .collect();
+    headers.extend(
+        delivery
+            .subscription_headers
+            .iter()
+            .filter(|(name, _)| !OURS.iter().any(|o| o.eq_ignore_ascii_case(name)))
+            .cloned(),
+    );
+    headers.push(("webhook-id".to_owned(), delivery.id.clone()));
+    headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
+    headers.push(("webhook-signature".to_owned(), signature));
+    headers
+}
+
+/// Writes attempt records in batches: whatever has queued up goes in one transaction.
+async fn record_attempts(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<AttemptRecord>) {
+    let mut batch = Vec::with_capacity(512);
+    while receiver.recv_many(&mut batch, 512).await > 0 {
+        let mut delay = Duration::from_millis(50);
+        // A record that cannot be written keeps its lease until it expires and the delivery is retried,
+        // so keep trying for a while rather than dropping it.
+        for _ in 0..10 {
+            match store.record_attempts(&batch).await {
+                Ok(()) => break,
+                Err(error) => {
+                    tracing::error!(%error, records = batch.len(), "recording attempts failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredRequest;
+
+    #[test]
+    fn subscription_headers_win_and_signature_headers_cannot_be_forged() {
+        let delivery = ClaimedDelivery {
+            id: "dlv_1".into(),
+            tenant_id: "t".into(),
+            event_id: "e".into(),
+            subscription_id: "s".into(),
+            request: StoredRequest {
+                method: "POST".into(),
+                url: "https://x.example".into(),
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    ("Authorization".into(), "from-plugin".into()),
+                    ("Webhook-Signature".into(), "v1,forged".into()),
+                ],
+                body: vec![],
+            },
+            attempts: 0,
+            secrets: vec![],
+            subscription_headers: vec![("authorization".into(), "Bearer operator-set".into())],
+        };
+        let headers = request_headers(&delivery, 1_700_000_000, "v1,real".into());
+        assert_eq!(
+            headers,
+            vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("authorization".to_owned(), "Bearer operator-set".to_owned()),
+                ("webhook-id".to_owned(), "dlv_1".to_owned()),
+                ("webhook-timestamp".to_owned(), "1700000000".to_owned()),
+                ("webhook-signature".to_owned(), "v1,real".to_owned()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! Prometheus metrics: events in, plugin runs and their duration, deliveries by outcome, attempts and
+//! their latency, queue depth and the oldest pending item's age.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::store::{Inserted, QueueStats};
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+pub struct Metrics {
+    registry: Registry,
+    events: Family<Labels, Counter>,
+    plugin_runs: Family<Labels, Counter>,
+    plugin_seconds: Histogram,
+    deliveries: Family<Labels, Counter>,
+    attempt_seconds: Histogram,
+    events_pending: Gauge,
+    deliveries_pending: Gauge,
+    oldest_pending_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::with_prefix("gancho");
+        let events = Family::<Labels, Counter>::default();
+        registry.register(
+            "events_received",
+            "Events posted, by outcome (new, duplicate, unknown_tenant)",
+            events.clone(),
+        );
+        let plugin_runs = Family::<Labels, Counter>::default();
+        registry.register(
+            "plugin_runs",
+            "Plugin invocations, by outcome (ok, or the error kind)",
+            plugin_runs.clone(),
+        );
+        let plugin_seconds = Histogram::new(exponential_buckets(0.000_005, 2.0, 20));
+        registry.register(
+            "plugin_run_duration_seconds",
+            "Time of one plugin invocation",
+            plugin_seconds.clone(),
+        );
+        let deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts, by the delivery's resulting status (succeeded, failed, dead)",
+            deliveries.clone(),
+        );
+        let attempt_seconds = Histogram::new(exponential_buckets(0.000_5, 2.0, 16));
+        registry.register(
+            "delivery_attempt_duration_seconds",
+            "Time of one HTTP attempt",
+            attempt_seconds.clone(),
+        );
+        let events_pending = Gauge::default();
+        registry.register(
+            "events_pending",
+            "Events stored but not yet through their plugins",
+            events_pending.clone(),
+        );
+        let deliveries_pending = Gauge::default();
+        registry.register(
+            "deliveries_pending",
+            "Deliveries waiting for an attempt",
+            deliveries_pending.clone(),
+        );
+        let oldest_pending_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "oldest_pending_age_seconds",
+            "Age of the oldest event or delivery still waiting",
+            oldest_pending_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            events,
+            plugin_runs,
+            plugin_seconds,
+            deliveries,
+            attempt_seconds,
+            events_pending,
+            deliveries_pending,
+            oldest_pending_seconds,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn events_received(&self, inserted: Inserted) {
+        let outcome = match inserted {
+            Inserted::New => "new",
+            Inserted::Duplicate => "duplicate",
+            Inserted::UnknownTenant => "unknown_tenant",
+        };
+        self.events.get_or_create(&vec![("outcome", outcome)]).inc();
+    }
+
+    pub fn plugin_run(&self, outcome: &'static str, seconds: f64) {
+        self.plugin_runs.get_or_create(&vec![("outcome", outcome)]).inc();
+        self.plugin_seconds.observe(seconds);
+    }
+
+    pub fn attempt(&self, status: &'static str, seconds: f64) {
+        self.deliveries.get_or_create(&vec![("status", status)]).inc();
+        self.attempt_seconds.observe(seconds);
+    }
+
+    pub fn set_queue(&self, stats: &QueueStats) {
+        self.events_pending.set(stats.events_pending as i64);
+        self.deliveries_pending.set(stats.deliveries_pending as i64);
+        self.oldest_pending_seconds.set(stats.oldest_pending_age_ms as f64 / 1000.0);
+    }
+
+    /// The metrics in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}

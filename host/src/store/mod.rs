@@ -1,0 +1,379 @@
+//! Storage: the one interface every part of Gancho uses for durable state (tenants, keys, plugins,
+//! subscriptions, events, deliveries, attempts), and its implementations. The source of truth for pending
+//! work is here, never in memory: work is taken with a *claim* that holds a lease, so a crashed instance's
+//! work is picked up by another once the lease runs out.
+//!
+//! All times are Unix milliseconds (`i64`). All methods that take `now` use it instead of reading a clock,
+//! which keeps the implementations deterministic to test.
+
+#[cfg(test)]
+mod conformance;
+mod sqlite;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStore;
+
+/// Unix milliseconds.
+pub type Millis = i64;
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with the same key exists (tenant id, subscription id, …).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The referenced row does not exist (for example a subscription's tenant).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database failed; the message says how.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub created_at: Millis,
+}
+
+/// An immutable, numbered version of a plugin. The binary itself is stored with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginVersion {
+    pub name: String,
+    /// 1, 2, 3… per name, assigned by the store.
+    pub version: u32,
+    /// `sha256:<hex>` of the binary.
+    pub digest: String,
+    pub size_bytes: u64,
+    pub created_at: Millis,
+}
+
+/// A subscription: which events of a tenant go through which plugin to which endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub tenant_id: String,
+    /// Patterns: exact types (`call.ended`), prefixes (`chat.*`) or everything (`*`).
+    pub event_types: Vec<String>,
+    pub plugin_name: String,
+    /// A pinned version, or `None` to follow the latest.
+    pub plugin_version: Option<u32>,
+    pub endpoint_url: String,
+    /// The plugin's configuration, as JSON text.
+    pub config_json: String,
+    /// Headers added to every request (for example the destination's `authorization`).
+    pub headers: Vec<(String, String)>,
+    /// The signing secret (`whsec_…`).
+    pub secret: String,
+    /// The secret before the last rotation, still signed with until `previous_secret_expires_at`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<Millis>,
+    pub enabled: bool,
+    /// Why it was disabled automatically (`endpoint answered 410 Gone`, …), if it was.
+    pub disabled_reason: Option<String>,
+    /// When the endpoint started failing without a success since; `None` while healthy.
+    pub failing_since: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// An event to store, as accepted by the API.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub tenant_id: String,
+    pub id: String,
+    pub event_type: String,
+    pub timestamp: String,
+    pub data_json: String,
+    pub received_at: Millis,
+}
+
+/// What happened to one [`NewEvent`] in [`Store::insert_events`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored now.
+    New,
+    /// The same `(tenant, id)` was stored before; nothing changed.
+    Duplicate,
+    /// The tenant does not exist; nothing stored.
+    UnknownTenant,
+}
+
+/// A stored event that a pipeline worker has claimed for processing.
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    pub tenant_id: String,
+    pub id: String,
+    pub event_type: String,
+    pub timestamp: String,
+    pub data_json: String,
+    pub received_at: Millis,
+}
+
+/// The state of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt.
+    Pending,
+    /// Delivered (the endpoint answered 2xx).
+    Succeeded,
+    /// The last attempt failed; another is scheduled at `next_attempt_at`.
+    Failed,
+    /// Gave up after the last scheduled attempt (or the subscription was disabled); can be retried by hand.
+    Dead,
+    /// The plugin returned no request for this event: nothing to send.
+    Skipped,
+    /// The plugin failed; `next_attempt_at` is set when the error is transient and it will run again.
+    PluginError,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Dead => "dead",
+            DeliveryStatus::Skipped => "skipped",
+            DeliveryStatus::PluginError => "plugin_error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        Some(match text {
+            "pending" => DeliveryStatus::Pending,
+            "succeeded" => DeliveryStatus::Succeeded,
+            "failed" => DeliveryStatus::Failed,
+            "dead" => DeliveryStatus::Dead,
+            "skipped" => DeliveryStatus::Skipped,
+            "plugin_error" => DeliveryStatus::PluginError,
+            _ => return None,
+        })
+    }
+}
+
+/// An HTTP request a plugin produced, as stored and as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A delivery to create when an event has been through a subscription's plugin.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// Unique id (`dlv_…`), made by the pipeline.
+    pub id: String,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    /// The plugin version that ran (`slack@2`).
+    pub plugin: String,
+    /// `Pending` with a request; `Skipped` without; `PluginError` without, with `error`.
+    pub status: DeliveryStatus,
+    pub request: Option<StoredRequest>,
+    /// The plugin's error, for `PluginError`.
+    pub error: Option<String>,
+    /// When to attempt it (or, for a transient plugin error, when to run the plugin again); `None`: never.
+    pub next_attempt_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+/// The result of processing one claimed event: its deliveries, stored together with marking it processed.
+#[derive(Debug, Clone)]
+pub struct ProcessedEvent {
+    pub tenant_id: String,
+    pub event_id: String,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// A due delivery claimed by a delivery worker, with what it needs to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub request: StoredRequest,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// The subscription's current signing secrets (the previous one only while within its grace period).
+    pub secrets: Vec<String>,
+    /// Headers the subscription adds to every request.
+    pub subscription_headers: Vec<(String, String)>,
+}
+
+/// The outcome of one attempt, to record.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub subscription_id: String,
+    pub at: Millis,
+    /// The HTTP status, if the endpoint answered.
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    /// The first bytes of the response body, or the connection error.
+    pub response_excerpt: String,
+    pub error: Option<String>,
+    /// The delivery's new status: `Succeeded`, `Failed` (with `next_attempt_at`) or `Dead`.
+    pub new_status: DeliveryStatus,
+    pub next_attempt_at: Option<Millis>,
+    /// Disable the subscription, with this reason (410 Gone, failing for too long).
+    pub disable_subscription: Option<String>,
+}
+
+/// One recorded attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: Millis,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub response_excerpt: String,
+    pub error: Option<String>,
+}
+
+/// A delivery as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub plugin: String,
+    pub status: DeliveryStatus,
+    pub request: Option<StoredRequest>,
+    pub error: Option<String>,
+    pub next_attempt_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub event_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+/// Sizes of the work queues, for metrics and readiness.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    /// Events stored but not yet through their plugins.
+    pub events_pending: u64,
+    /// Deliveries `pending` or `failed` (waiting for an attempt).
+    pub deliveries_pending: u64,
+    /// Age of the oldest event or delivery still waiting, in ms (0 when none).
+    pub oldest_pending_age_ms: u64,
+}
+
+/// The storage interface. Implementations: [`SqliteStore`] (embedded, the default).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Tenants and their API keys.
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
+    /// Stores the SHA-256 (hex) of a tenant API key; the key itself is never stored.
+    async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()>;
+    /// The tenant an API key (by its SHA-256) belongs to.
+    async fn tenant_for_api_key(&self, key_sha256: &str) -> StoreResult<Option<String>>;
+
+    // Plugins: immutable versions, numbered from 1 per name, binaries stored with them.
+    /// Stores a new version of `name` with the next number. If the latest version has the same digest,
+    /// returns that version instead of adding one.
+    async fn add_plugin_version(
+        &self,
+        name: &str,
+        digest: &str,
+        wasm: &[u8],
+        created_at: Millis,
+    ) -> StoreResult<PluginVersion>;
+    /// The latest version of every plugin.
+    async fn list_plugins(&self) -> StoreResult<Vec<PluginVersion>>;
+    async fn list_plugin_versions(&self, name: &str) -> StoreResult<Vec<PluginVersion>>;
+    /// A version's metadata and binary; `version: None` is the latest.
+    async fn get_plugin(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> StoreResult<Option<(PluginVersion, Vec<u8>)>>;
+
+    // Subscriptions.
+    /// Fails with `NotFound` if the tenant does not exist, `Conflict` if the id is taken.
+    async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<()>;
+    async fn get_subscription(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Subscription>>;
+    async fn list_subscriptions(&self, tenant_id: &str) -> StoreResult<Vec<Subscription>>;
+    /// Replaces every field of the subscription with this `(tenant_id, id)`; false if there is none.
+    async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool>;
+    async fn delete_subscription(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
+
+    // Events.
+    /// Stores a batch in one transaction (one disk sync): each event is new, a duplicate of one stored
+    /// before (same tenant and id; the stored one is kept unchanged), or refused for an unknown tenant.
+    /// Results are in the order of `events`. When this returns, the new events are durable.
+    async fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>>;
+    /// Claims up to `limit` unprocessed events whose lease has expired (oldest first), leasing them until
+    /// `now + lease_ms`. Another claim does not return them again before that.
+    async fn claim_events(&self, limit: u32, lease_ms: i64, now: Millis) -> StoreResult<Vec<ClaimedEvent>>;
+    /// In one transaction: stores each processed event's deliveries and marks the event processed. An
+    /// event already processed (its lease expired and another worker finished it) is left alone and its
+    /// deliveries are not stored again.
+    async fn complete_events(&self, processed: &[ProcessedEvent]) -> StoreResult<()>;
+
+    // Deliveries.
+    /// Claims up to `limit` deliveries that are `pending` or `failed` with `next_attempt_at <= now` and
+    /// an expired lease, whose subscription is enabled, leasing them until `now + lease_ms`. Oldest due first.
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Claims up to `limit` `plugin_error` deliveries whose `next_attempt_at <= now` (transient plugin
+    /// errors to run again), returning their events; the rows are leased like deliveries.
+    async fn claim_plugin_retries(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Vec<(String, ClaimedEvent)>>;
+    /// Replaces a `plugin_error` delivery (by id) with the deliveries of a new plugin run, in one transaction.
+    async fn replace_plugin_retry(&self, delivery_id: &str, deliveries: &[NewDelivery]) -> StoreResult<()>;
+    /// In one transaction: for each record, inserts the attempt, sets the delivery's status and
+    /// `next_attempt_at`, releases its lease, and updates the subscription's health: a success clears
+    /// `failing_since`; a failure sets it if unset; `disable_subscription` disables it with the reason.
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()>;
+    /// When the subscription started failing without a success since, if it is failing.
+    async fn failing_since(&self, subscription_id: &str) -> StoreResult<Option<Millis>>;
+    async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
+    async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>>;
+    /// Makes a `failed`, `dead` or `succeeded` delivery (with a request) due now again, attempts kept.
+    /// False if there is no such delivery of the tenant or it has no request.
+    async fn retry_delivery(&self, tenant_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
+    /// Makes every `dead` or `failed` delivery of a subscription created in `[from, to)` due now again;
+    /// returns how many.
+    async fn replay_deliveries(
+        &self,
+        tenant_id: &str,
+        subscription_id: &str,
+        from: Millis,
+        to: Millis,
+        now: Millis,
+    ) -> StoreResult<u64>;
+
+    /// Queue sizes and the oldest waiting item's age.
+    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats>;
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+}

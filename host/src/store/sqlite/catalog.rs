@@ -1,0 +1,289 @@
+//! Tenants, their API keys, plugin versions and subscriptions: the rows the admin API manages.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{conflict_as, json_column, to_json};
+use crate::store::{Millis, PluginVersion, StoreError, StoreResult, Subscription, Tenant};
+
+pub(super) fn create_tenant(conn: &Connection, tenant: &Tenant) -> StoreResult<()> {
+    conn.prepare_cached("INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![tenant.id, tenant.name, tenant.created_at])
+        .map_err(conflict_as(|| format!("tenant {}", tenant.id)))?;
+    Ok(())
+}
+
+pub(super) fn get_tenant(conn: &Connection, id: &str) -> StoreResult<Option<Tenant>> {
+    Ok(conn
+        .prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = ?1")?
+        .query_row([id], |row| Ok(Tenant { id: row.get(0)?, name: row.get(1)?, created_at: row.get(2)? }))
+        .optional()?)
+}
+
+fn require_tenant(conn: &Connection, id: &str) -> StoreResult<()> {
+    if tenant_exists(conn, id)? { Ok(()) } else { Err(StoreError::NotFound(format!("tenant {id}"))) }
+}
+
+pub(super) fn tenant_exists(conn: &Connection, id: &str) -> StoreResult<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM tenants WHERE id = ?1")?.exists([id])?)
+}
+
+pub(super) fn create_api_key(
+    conn: &Connection,
+    tenant_id: &str,
+    key_sha256: &str,
+    created_at: Millis,
+) -> StoreResult<()> {
+    require_tenant(conn, tenant_id)?;
+    conn.prepare_cached("INSERT INTO api_keys (key_sha256, tenant_id, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![key_sha256, tenant_id, created_at])
+        .map_err(conflict_as(|| "api key".to_owned()))?;
+    Ok(())
+}
+
+pub(super) fn tenant_for_api_key(conn: &Connection, key_sha256: &str) -> StoreResult<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT tenant_id FROM api_keys WHERE key_sha256 = ?1")?
+        .query_row([key_sha256], |row| row.get(0))
+        .optional()?)
+}
+
+const PLUGIN_COLUMNS: &str = "name, version, digest, size_bytes, created_at";
+
+fn plugin_version(row: &Row<'_>) -> rusqlite::Result<PluginVersion> {
+    Ok(PluginVersion {
+        name: row.get(0)?,
+        version: row.get(1)?,
+        digest: row.get(2)?,
+        size_bytes: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+fn latest_plugin_version(conn: &Connection, name: &str) -> StoreResult<Option<PluginVersion>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {PLUGIN_COLUMNS} FROM plugin_versions WHERE name = ?1 ORDER BY version DESC LIMIT 1"
+        ))?
+        .query_row([name], plugin_version)
+        .optional()?)
+}
+
+pub(super) fn add_plugin_version(
+    conn: &Connection,
+    name: &str,
+    digest: &str,
+    wasm: &[u8],
+    created_at: Millis,
+) -> StoreResult<PluginVersion> {
+    let latest = latest_plugin_version(conn, name)?;
+    if let Some(latest) = latest.as_ref().filter(|latest| latest.digest == digest) {
+        return Ok(latest.clone());
+    }
+    let added = PluginVersion {
+        name: name.to_owned(),
+        version: latest.map_or(1, |latest| latest.version + 1),
+        digest: digest.to_owned(),
+        size_bytes: wasm.len() as u64,
+        created_at,
+    };
+    conn.prepare_cached(
+        "INSERT INTO plugin_versions (name, version, digest, size_bytes, created_at, wasm)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        added.name,
+        added.version,
+        added.digest,
+        added.size_bytes,
+        added.created_at,
+        wasm
+    ])?;
+    Ok(added)
+}
+
+pub(super) fn list_plugins(conn: &Connection) -> StoreResult<Vec<PluginVersion>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {PLUGIN_COLUMNS} FROM plugin_versions AS p
+         WHERE version = (SELECT MAX(version) FROM plugin_versions WHERE name = p.name)
+         ORDER BY name"
+    ))?;
+    Ok(statement.query_map([], plugin_version)?.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn list_plugin_versions(conn: &Connection, name: &str) -> StoreResult<Vec<PluginVersion>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {PLUGIN_COLUMNS} FROM plugin_versions WHERE name = ?1 ORDER BY version"
+    ))?;
+    Ok(statement.query_map([name], plugin_version)?.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn get_plugin(
+    conn: &Connection,
+    name: &str,
+    version: Option<u32>,
+) -> StoreResult<Option<(PluginVersion, Vec<u8>)>> {
+    let with_wasm = |row: &Row<'_>| Ok((plugin_version(row)?, row.get(5)?));
+    Ok(match version {
+        Some(version) => conn
+            .prepare_cached(&format!(
+                "SELECT {PLUGIN_COLUMNS}, wasm FROM plugin_versions WHERE name = ?1 AND version = ?2"
+            ))?
+            .query_row(params![name, version], with_wasm)
+            .optional()?,
+        None => conn
+            .prepare_cached(&format!(
+                "SELECT {PLUGIN_COLUMNS}, wasm FROM plugin_versions WHERE name = ?1
+                 ORDER BY version DESC LIMIT 1"
+            ))?
+            .query_row([name], with_wasm)
+            .optional()?,
+    })
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
+     config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
+     failing_since, created_at, updated_at";
+
+fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
+    Ok(Subscription {
+        id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        event_types: json_column(row, 2)?,
+        plugin_name: row.get(3)?,
+        plugin_version: row.get(4)?,
+        endpoint_url: row.get(5)?,
+        config_json: row.get(6)?,
+        headers: json_column(row, 7)?,
+        secret: row.get(8)?,
+        previous_secret: row.get(9)?,
+        previous_secret_expires_at: row.get(10)?,
+        enabled: row.get(11)?,
+        disabled_reason: row.get(12)?,
+        failing_since: row.get(13)?,
+        created_at: row.get(14)?,
+        updated_at: row.get(15)?,
+    })
+}
+
+pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreResult<()> {
+    require_tenant(conn, &s.tenant_id)?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    ))?
+    .execute(params![
+        s.id,
+        s.tenant_id,
+        to_json(&s.event_types)?,
+        s.plugin_name,
+        s.plugin_version,
+        s.endpoint_url,
+        s.config_json,
+        to_json(&s.headers)?,
+        s.secret,
+        s.previous_secret,
+        s.previous_secret_expires_at,
+        s.enabled,
+        s.disabled_reason,
+        s.failing_since,
+        s.created_at,
+        s.updated_at,
+    ])
+    .map_err(conflict_as(|| format!("subscription {}", s.id)))?;
+    Ok(())
+}
+
+pub(super) fn get_subscription(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+) -> StoreResult<Option<Subscription>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?1 AND tenant_id = ?2"
+        ))?
+        .query_row([id, tenant_id], subscription)
+        .optional()?)
+}
+
+pub(super) fn list_subscriptions(conn: &Connection, tenant_id: &str) -> StoreResult<Vec<Subscription>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = ?1 ORDER BY created_at, id"
+    ))?;
+    Ok(statement.query_map([tenant_id], subscription)?.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreResult<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE subscriptions SET event_types = ?3, plugin_name = ?4, plugin_version = ?5,
+                 endpoint_url = ?6, config_json = ?7, headers = ?8, secret = ?9, previous_secret = ?10,
+                 previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
+                 created_at = ?15, updated_at = ?16
+             WHERE id = ?1 AND tenant_id = ?2",
+        )?
+        .execute(params![
+            s.id,
+            s.tenant_id,
+            to_json(&s.event_types)?,
+            s.plugin_name,
+            s.plugin_version,
+            s.endpoint_url,
+            s.config_json,
+            to_json(&s.headers)?,
+            s.secret,
+            s.previous_secret,
+            s.previous_secret_expires_at,
+            s.enabled,
+            s.disabled_reason,
+            s.failing_since,
+            s.created_at,
+            s.updated_at,
+        ])?;
+    Ok(changed == 1)
+}
+
+/// Deletes the subscription. Its deliveries stay as history; those still waiting can never be sent now, so
+/// they are given up (`dead`, or a plugin error no longer retried) rather than left in the queue forever.
+pub(super) fn delete_subscription(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM subscriptions WHERE id = ?1 AND tenant_id = ?2")?
+        .execute([id, tenant_id])?;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    // The trait gives this call no `now`; the clock only stamps `updated_at` of the given-up deliveries.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as Millis);
+    give_up_waiting_deliveries(conn, id, "subscription deleted", now)?;
+    Ok(true)
+}
+
+/// Marks the subscription's deliveries that wait for an attempt `dead` with `reason`, and stops retrying
+/// its transient plugin errors.
+pub(super) fn give_up_waiting_deliveries(
+    conn: &Connection,
+    subscription_id: &str,
+    reason: &str,
+    now: Millis,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET
+             status = CASE WHEN status = 'plugin_error' THEN status ELSE 'dead' END,
+             error = CASE WHEN status = 'plugin_error' THEN error ELSE ?2 END,
+             next_attempt_at = NULL, updated_at = ?3
+         WHERE subscription_id = ?1
+           AND (status IN ('pending', 'failed') OR (status = 'plugin_error' AND next_attempt_at IS NOT NULL))",
+    )?
+    .execute(params![subscription_id, reason, now])?;
+    Ok(())
+}
+
+pub(super) fn failing_since(conn: &Connection, subscription_id: &str) -> StoreResult<Option<Millis>> {
+    Ok(conn
+        .prepare_cached("SELECT failing_since FROM subscriptions WHERE id = ?1")?
+        .query_row([subscription_id], |row| row.get(0))
+        .optional()?
+        .flatten())
+}

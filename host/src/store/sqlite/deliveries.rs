@@ -1,0 +1,371 @@
+//! Deliveries and their attempts: the claims that hand them to delivery workers (and transient plugin errors
+//! back to the pipeline), recording outcomes, listing, and retrying by hand.
+
+use std::collections::HashMap;
+
+use rusqlite::types::{ToSql, Type};
+use rusqlite::{Connection, Row, params, params_from_iter};
+
+use super::{catalog, json_column, limit, optional_json_column, to_json};
+use crate::store::{
+    Attempt, AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, Millis,
+    NewDelivery, StoreResult, StoredRequest,
+};
+
+/// Listing returns this many when asked for 0, and never more than `MAX_LIST`.
+const DEFAULT_LIST: u32 = 100;
+const MAX_LIST: u32 = 1000;
+
+pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<()> {
+    let request = delivery.request.as_ref();
+    let headers = request.map(|request| to_json(&request.headers)).transpose()?;
+    conn.prepare_cached(
+        "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
+             request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+    )?
+    .execute(params![
+        delivery.id,
+        delivery.tenant_id,
+        delivery.event_id,
+        delivery.subscription_id,
+        delivery.plugin,
+        delivery.status.as_str(),
+        request.map(|request| &request.method),
+        request.map(|request| &request.url),
+        headers,
+        request.map(|request| &request.body),
+        delivery.error,
+        delivery.next_attempt_at,
+        delivery.created_at,
+    ])
+    .map_err(super::conflict_as(|| format!("delivery {}", delivery.id)))?;
+    Ok(())
+}
+
+/// Due (at `?1`), unleased deliveries of enabled subscriptions, oldest due first, at most `?2`. `CROSS JOIN`
+/// keeps SQLite from reordering the join: the walk must follow the `deliveries_due` index.
+pub(super) const CLAIM_SQL: &str = "SELECT d.rowid, d.id, d.tenant_id, d.event_id, d.subscription_id,
+         d.request_method, d.request_url, d.request_headers, d.request_body, d.attempts,
+         s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers
+     FROM deliveries AS d CROSS JOIN subscriptions AS s ON s.id = d.subscription_id
+     WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?1 AND d.lease_until <= ?1
+         AND d.request_method IS NOT NULL AND s.enabled = 1
+     ORDER BY d.next_attempt_at
+     LIMIT ?2";
+
+pub(super) fn claim(
+    conn: &Connection,
+    max: u32,
+    lease_ms: i64,
+    now: Millis,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let mut select = conn.prepare_cached(CLAIM_SQL)?;
+    let claimed = select
+        .query_map(params![now, limit(max)], |row| {
+            let previous: Option<String> = row.get(11)?;
+            let previous_expires_at: Option<Millis> = row.get(12)?;
+            let mut secrets = vec![row.get(10)?];
+            // The previous secret signs too while its grace period lasts, so receivers can switch over.
+            if previous_expires_at.is_some_and(|expires_at| expires_at > now) {
+                secrets.extend(previous);
+            }
+            Ok((
+                row.get::<_, i64>(0)?,
+                ClaimedDelivery {
+                    id: row.get(1)?,
+                    tenant_id: row.get(2)?,
+                    event_id: row.get(3)?,
+                    subscription_id: row.get(4)?,
+                    request: StoredRequest {
+                        method: row.get(5)?,
+                        url: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                        headers: optional_json_column(row, 7)?.unwrap_or_default(),
+                        body: row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
+                    },
+                    attempts: row.get(9)?,
+                    secrets,
+                    subscription_headers: json_column(row, 13)?,
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    lease(conn, claimed.iter().map(|(rowid, _)| *rowid), now.saturating_add(lease_ms))?;
+    Ok(claimed.into_iter().map(|(_, delivery)| delivery).collect())
+}
+
+fn lease(conn: &Connection, rowids: impl Iterator<Item = i64>, until: Millis) -> StoreResult<()> {
+    let mut statement = conn.prepare_cached("UPDATE deliveries SET lease_until = ?1 WHERE rowid = ?2")?;
+    for rowid in rowids {
+        statement.execute([until, rowid])?;
+    }
+    Ok(())
+}
+
+/// Due (at `?1`), unleased transient plugin errors with their events, oldest due first, at most `?2`.
+pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "SELECT d.rowid, d.id,
+         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at
+     FROM deliveries AS d CROSS JOIN events AS e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
+     WHERE d.status = 'plugin_error' AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?1
+         AND d.lease_until <= ?1
+     ORDER BY d.next_attempt_at
+     LIMIT ?2";
+
+pub(super) fn claim_plugin_retries(
+    conn: &Connection,
+    max: u32,
+    lease_ms: i64,
+    now: Millis,
+) -> StoreResult<Vec<(String, ClaimedEvent)>> {
+    let mut select = conn.prepare_cached(CLAIM_PLUGIN_RETRIES_SQL)?;
+    let claimed = select
+        .query_map(params![now, limit(max)], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                ClaimedEvent {
+                    tenant_id: row.get(2)?,
+                    id: row.get(3)?,
+                    event_type: row.get(4)?,
+                    timestamp: row.get(5)?,
+                    data_json: row.get(6)?,
+                    received_at: row.get(7)?,
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    lease(conn, claimed.iter().map(|(rowid, _, _)| *rowid), now.saturating_add(lease_ms))?;
+    Ok(claimed.into_iter().map(|(_, id, event)| (id, event)).collect())
+}
+
+/// Replaces the plugin error with the new run's deliveries. If it is no longer there (another worker's
+/// claim, after this one's lease ran out, replaced it first), nothing is stored: that run's deliveries are.
+pub(super) fn replace_plugin_retry(
+    conn: &Connection,
+    delivery_id: &str,
+    new: &[NewDelivery],
+) -> StoreResult<()> {
+    let removed = conn
+        .prepare_cached("DELETE FROM deliveries WHERE id = ?1 AND status = 'plugin_error'")?
+        .execute([delivery_id])?;
+    if removed == 1 {
+        for delivery in new {
+            insert(conn, delivery)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> StoreResult<()> {
+    // The health updates only write when the state changes: a success on a healthy subscription (the
+    // common case) costs one index lookup, not a row rewrite.
+    let mut healthy = conn.prepare_cached(
+        "UPDATE subscriptions SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL",
+    )?;
+    let mut failing = conn.prepare_cached(
+        "UPDATE subscriptions SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
+    )?;
+    let mut disable = conn.prepare_cached(
+        "UPDATE subscriptions SET enabled = 0, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1",
+    )?;
+    let mut exists = conn.prepare_cached("SELECT 1 FROM subscriptions WHERE id = ?1")?;
+    let mut update = conn.prepare_cached(
+        "UPDATE deliveries SET attempts = attempts + 1, status = ?2, next_attempt_at = ?3, lease_until = 0,
+             updated_at = ?4
+         WHERE id = ?1",
+    )?;
+    let mut attempt = conn.prepare_cached(
+        "INSERT INTO attempts (delivery_id, at, status_code, latency_ms, response_excerpt, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for record in records {
+        let (mut status, mut next_attempt_at) = (record.new_status, record.next_attempt_at);
+        // A retry for a subscription deleted meanwhile could never be claimed: give up now.
+        if status == DeliveryStatus::Failed && !exists.exists([&record.subscription_id])? {
+            (status, next_attempt_at) = (DeliveryStatus::Dead, None);
+        }
+        let updated =
+            update.execute(params![record.delivery_id, status.as_str(), next_attempt_at, record.at])?;
+        if updated == 0 {
+            continue;
+        }
+        attempt.execute(params![
+            record.delivery_id,
+            record.at,
+            record.status_code,
+            record.latency_ms,
+            record.response_excerpt,
+            record.error,
+        ])?;
+        if status == DeliveryStatus::Succeeded {
+            healthy.execute([&record.subscription_id])?;
+        } else {
+            failing.execute(params![record.subscription_id, record.at])?;
+        }
+        if let Some(reason) = &record.disable_subscription {
+            disable.execute(params![record.subscription_id, reason, record.at])?;
+            // Its queue would otherwise wait, unclaimable, until someone re-enables it; dead deliveries
+            // can be replayed after that.
+            catalog::give_up_waiting_deliveries(
+                conn,
+                &record.subscription_id,
+                &format!("subscription disabled: {reason}"),
+                record.at,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
+     request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at";
+
+fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let status: String = row.get(5)?;
+    let status = DeliveryStatus::parse(&status).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            5,
+            Type::Text,
+            format!("unknown delivery status {status:?}").into(),
+        )
+    })?;
+    let request = match row.get::<_, Option<String>>(6)? {
+        None => None,
+        Some(method) => Some(StoredRequest {
+            method,
+            url: row.get::<_, Option<String>>(7)?.unwrap_or_default(),
+            headers: optional_json_column(row, 8)?.unwrap_or_default(),
+            body: row.get::<_, Option<Vec<u8>>>(9)?.unwrap_or_default(),
+        }),
+    };
+    Ok(Delivery {
+        id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        event_id: row.get(2)?,
+        subscription_id: row.get(3)?,
+        plugin: row.get(4)?,
+        status,
+        request,
+        error: row.get(10)?,
+        next_attempt_at: row.get(11)?,
+        created_at: row.get(12)?,
+        updated_at: row.get(13)?,
+        attempts: Vec::new(),
+    })
+}
+
+pub(super) fn list(
+    conn: &Connection,
+    tenant_id: &str,
+    filter: &DeliveryFilter,
+) -> StoreResult<Vec<Delivery>> {
+    let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant_id = ?1");
+    let mut values: Vec<&dyn ToSql> = vec![&tenant_id];
+    let status = filter.status.map(DeliveryStatus::as_str);
+    for (column, value) in
+        [("event_id", filter.event_id.as_ref()), ("subscription_id", filter.subscription_id.as_ref())]
+    {
+        if let Some(value) = value {
+            values.push(value);
+            sql.push_str(&format!(" AND {column} = ?{}", values.len()));
+        }
+    }
+    if let Some(status) = &status {
+        values.push(status);
+        sql.push_str(&format!(" AND status = ?{}", values.len()));
+    }
+    let count = match filter.limit {
+        0 => DEFAULT_LIST,
+        count => count.min(MAX_LIST),
+    };
+    values.push(&count);
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ?{}", values.len()));
+    // At most eight distinct statements: the cache keeps them all.
+    let mut deliveries = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(values), delivery)?
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_attempts(conn, &mut deliveries)?;
+    Ok(deliveries)
+}
+
+pub(super) fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>> {
+    let mut found = conn
+        .prepare_cached(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1 AND tenant_id = ?2"
+        ))?
+        .query_map([id, tenant_id], delivery)?
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_attempts(conn, &mut found)?;
+    Ok(found.pop())
+}
+
+/// Fills in the attempts of `deliveries` with one query (the ids go in as one JSON array).
+fn attach_attempts(conn: &Connection, deliveries: &mut [Delivery]) -> StoreResult<()> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let ids = to_json(&deliveries.iter().map(|delivery| &delivery.id).collect::<Vec<_>>())?;
+    let mut statement = conn.prepare_cached(
+        "SELECT delivery_id, at, status_code, latency_ms, response_excerpt, error FROM attempts
+         WHERE delivery_id IN (SELECT value FROM json_each(?1))
+         ORDER BY delivery_id, at, rowid",
+    )?;
+    let mut by_delivery: HashMap<String, Vec<Attempt>> = HashMap::new();
+    let rows = statement.query_map([ids], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            Attempt {
+                at: row.get(1)?,
+                status_code: row.get(2)?,
+                latency_ms: row.get(3)?,
+                response_excerpt: row.get(4)?,
+                error: row.get(5)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (delivery_id, attempt) = row?;
+        by_delivery.entry(delivery_id).or_default().push(attempt);
+    }
+    for delivery in deliveries {
+        delivery.attempts = by_delivery.remove(&delivery.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Due now again, keeping its attempts; `failed` stays `failed`, the others become `pending`. The lease is
+/// left alone: an attempt in flight finishes first. A delivery of a deleted subscription could never be
+/// claimed, so it is not retried.
+pub(super) fn retry(conn: &Connection, tenant_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE deliveries SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
+                 next_attempt_at = ?3, error = NULL, updated_at = ?3
+             WHERE id = ?1 AND tenant_id = ?2 AND status IN ('failed', 'dead', 'succeeded')
+                 AND request_method IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM subscriptions WHERE id = deliveries.subscription_id)",
+        )?
+        .execute(params![id, tenant_id, now])?;
+    Ok(changed == 1)
+}
+
+pub(super) fn replay(
+    conn: &Connection,
+    tenant_id: &str,
+    subscription_id: &str,
+    from: Millis,
+    to: Millis,
+    now: Millis,
+) -> StoreResult<u64> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE deliveries SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
+                 next_attempt_at = ?5, error = NULL, updated_at = ?5
+             WHERE subscription_id = ?2 AND created_at >= ?3 AND created_at < ?4 AND tenant_id = ?1
+                 AND status IN ('dead', 'failed') AND request_method IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM subscriptions WHERE id = ?2 AND tenant_id = ?1)",
+        )?
+        .execute(params![tenant_id, subscription_id, from, to, now])?;
+    Ok(changed as u64)
+}

@@ -1,0 +1,113 @@
+//! Events: ingest, the claim that hands them to pipeline workers, their completion, and the queue sizes.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+
+use super::{catalog, deliveries, limit};
+use crate::store::{ClaimedEvent, Inserted, Millis, NewEvent, ProcessedEvent, QueueStats, StoreResult};
+
+pub(super) fn insert(conn: &Connection, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
+    // A batch usually comes from one tenant or a few: look each up once.
+    let mut tenants: HashMap<&str, bool> = HashMap::new();
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (tenant_id, id) DO NOTHING",
+    )?;
+    let mut results = Vec::with_capacity(events.len());
+    for event in events {
+        let known = match tenants.get(event.tenant_id.as_str()) {
+            Some(&known) => known,
+            None => {
+                let known = catalog::tenant_exists(conn, &event.tenant_id)?;
+                tenants.insert(&event.tenant_id, known);
+                known
+            }
+        };
+        if !known {
+            results.push(Inserted::UnknownTenant);
+            continue;
+        }
+        let stored = statement.execute(params![
+            event.tenant_id,
+            event.id,
+            event.event_type,
+            event.timestamp,
+            event.data_json,
+            event.received_at,
+        ])?;
+        results.push(if stored == 1 { Inserted::New } else { Inserted::Duplicate });
+    }
+    Ok(results)
+}
+
+/// Leases (`?1`) up to `?3` unprocessed, unleased (at `?2`) events, oldest first. The inner select walks
+/// the `events_unprocessed` index in order; the `UPDATE` and the select are one statement in the writer's
+/// transaction, so no two claims can take the same row.
+pub(super) const CLAIM_SQL: &str = "UPDATE events SET lease_until = ?1
+     WHERE rowid IN (
+         SELECT rowid FROM events WHERE processed = 0 AND lease_until <= ?2 ORDER BY received_at LIMIT ?3
+     )
+     RETURNING rowid, tenant_id, id, event_type, event_timestamp, data, received_at";
+
+pub(super) fn claim(
+    conn: &Connection,
+    max: u32,
+    lease_ms: i64,
+    now: Millis,
+) -> StoreResult<Vec<ClaimedEvent>> {
+    let mut statement = conn.prepare_cached(CLAIM_SQL)?;
+    let mut claimed = statement
+        .query_map(params![now.saturating_add(lease_ms), now, limit(max)], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                ClaimedEvent {
+                    tenant_id: row.get(1)?,
+                    id: row.get(2)?,
+                    event_type: row.get(3)?,
+                    timestamp: row.get(4)?,
+                    data_json: row.get(5)?,
+                    received_at: row.get(6)?,
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    // `RETURNING` has no defined order.
+    claimed.sort_by_key(|(rowid, event)| (event.received_at, *rowid));
+    Ok(claimed.into_iter().map(|(_, event)| event).collect())
+}
+
+pub(super) fn complete(conn: &Connection, processed: &[ProcessedEvent]) -> StoreResult<()> {
+    let mut mark = conn.prepare_cached(
+        "UPDATE events SET processed = 1, lease_until = 0 WHERE tenant_id = ?1 AND id = ?2 AND processed = 0",
+    )?;
+    for event in processed {
+        // Zero rows: another worker completed it after this one's lease ran out; its deliveries are stored.
+        if mark.execute([&event.tenant_id, &event.event_id])? == 1 {
+            for delivery in &event.deliveries {
+                deliveries::insert(conn, delivery)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts over the partial indexes only. A delivery waits from when it is due, not from when it was made: a
+/// retry scheduled for later is not late.
+pub(super) fn queue_stats(conn: &Connection, now: Millis) -> StoreResult<QueueStats> {
+    let (events_pending, oldest_event): (u64, Option<Millis>) = conn
+        .prepare_cached("SELECT COUNT(*), MIN(received_at) FROM events WHERE processed = 0")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let (deliveries_pending, oldest_due): (u64, Option<Millis>) = conn
+        .prepare_cached(
+            "SELECT COUNT(*), MIN(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'failed')",
+        )?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let oldest = [oldest_event, oldest_due].into_iter().flatten().min();
+    Ok(QueueStats {
+        events_pending,
+        deliveries_pending,
+        oldest_pending_age_ms: oldest.map_or(0, |since| now.saturating_sub(since).max(0) as u64),
+    })
+}

@@ -1,0 +1,580 @@
+//! The embedded SQLite store: one database file in WAL mode, one writer connection and a few readers.
+//!
+//! rusqlite is synchronous, so every call runs on tokio's blocking pool. Every write (claims included) goes
+//! through the single writer connection in one `BEGIN IMMEDIATE` transaction: a claim's select-then-lease
+//! is atomic without row locks, and a batch shares one disk sync. WAL lets the readers run meanwhile.
+
+mod catalog;
+mod deliveries;
+mod events;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::types::Type;
+use rusqlite::{Connection, ErrorCode, Row, Transaction, TransactionBehavior};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryFilter, Inserted, Millis, NewDelivery,
+    NewEvent, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription,
+    Tenant,
+};
+
+/// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
+/// A released migration is never edited: changes go in a new one.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+
+/// Reader connections kept open; more are opened when all are busy, and closed after use.
+const POOLED_READERS: usize = 4;
+/// How long a connection waits for another process's lock before failing with `database is locked`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Room for every distinct statement (listing builds a few variants), so none is ever re-prepared.
+const STATEMENT_CACHE: usize = 64;
+
+/// The SQLite implementation of [`Store`]. Cloning is cheap and shares the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Where the database is, to open more readers.
+    path: PathBuf,
+    /// The only connection that writes: serialising writes here is what makes claims atomic.
+    writer: Mutex<Connection>,
+    /// Idle reader connections.
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if needed) the database at `path` and brings its schema up to
+    /// date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Database(format!(
+                    "failed to create directory {} for the database: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let mut writer = open_connection(path)?;
+        // WAL: readers do not block the writer nor it them. FULL: a commit is on disk when it returns, so
+        // an event acknowledged to its sender survives a power loss; batching amortises the sync.
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Database(format!(
+                "{} cannot use the WAL journal (got {mode}); put the database on a local file system",
+                path.display()
+            )));
+        }
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        migrate(&mut writer)?;
+        tracing::debug!(path = %path.display(), "opened sqlite store");
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `work` in one immediate transaction on the writer connection, on the blocking pool.
+    async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Runs `work` in one read transaction (a consistent snapshot) on a reader connection.
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let popped = inner.readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let mut conn = match popped {
+                Some(conn) => conn,
+                None => open_reader(&inner.path)?,
+            };
+            let value = {
+                let tx = conn.transaction()?;
+                let value = work(&tx)?;
+                tx.commit()?;
+                value
+            };
+            let mut readers = inner.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if readers.len() < POOLED_READERS {
+                readers.push(conn);
+            }
+            Ok(value)
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> StoreResult<T> + Send + 'static,
+) -> StoreResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Database(format!("storage task failed: {e}")))?
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)
+        .map_err(|e| StoreError::Database(format!("failed to open {}: {e}", path.display())))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let conn = open_connection(path)?;
+    // A reader that tried to write would take the write lock behind the writer's back.
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+/// Applies the migrations not yet applied. The immediate transaction makes two processes opening the same
+/// new file at once apply them once.
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let applied: usize = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Database(format!(
+            "the database schema is version {applied} but this gancho knows versions up to {}; \
+             run a newer gancho or restore a backup",
+            MIGRATIONS.len()
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Database(format!("schema migration {} failed: {e}", version + 1)))?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+    tx.commit()?;
+    Ok(())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// Whether `error` is a primary key or unique constraint violation.
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == ErrorCode::ConstraintViolation
+                && matches!(
+                    failure.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                )
+    )
+}
+
+/// Maps a unique violation to `Conflict(what)` and anything else to a database error.
+fn conflict_as(what: impl FnOnce() -> String) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |error| if is_unique_violation(&error) { StoreError::Conflict(what()) } else { error.into() }
+}
+
+/// The JSON text stored for a list or header pairs.
+fn to_json<T: Serialize + ?Sized>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(format!("failed to encode a column: {e}")))
+}
+
+/// Reads a JSON text column.
+fn json_column<T: DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, e.into()))
+}
+
+/// Reads an optional JSON text column.
+fn optional_json_column<T: DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<T>> {
+    match row.get::<_, Option<String>>(index)? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, e.into())),
+    }
+}
+
+/// A claim's `LIMIT`: SQLite takes an `i64`.
+fn limit(value: u32) -> i64 {
+    i64::from(value)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        let tenant = tenant.clone();
+        self.write(move |tx| catalog::create_tenant(tx, &tenant)).await
+    }
+
+    async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+        let id = id.to_owned();
+        self.read(move |tx| catalog::get_tenant(tx, &id)).await
+    }
+
+    async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()> {
+        let (tenant_id, key_sha256) = (tenant_id.to_owned(), key_sha256.to_owned());
+        self.write(move |tx| catalog::create_api_key(tx, &tenant_id, &key_sha256, created_at)).await
+    }
+
+    async fn tenant_for_api_key(&self, key_sha256: &str) -> StoreResult<Option<String>> {
+        let key_sha256 = key_sha256.to_owned();
+        self.read(move |tx| catalog::tenant_for_api_key(tx, &key_sha256)).await
+    }
+
+    async fn add_plugin_version(
+        &self,
+        name: &str,
+        digest: &str,
+        wasm: &[u8],
+        created_at: Millis,
+    ) -> StoreResult<PluginVersion> {
+        let (name, digest, wasm) = (name.to_owned(), digest.to_owned(), wasm.to_vec());
+        self.write(move |tx| catalog::add_plugin_version(tx, &name, &digest, &wasm, created_at)).await
+    }
+
+    async fn list_plugins(&self) -> StoreResult<Vec<PluginVersion>> {
+        self.read(|tx| catalog::list_plugins(tx)).await
+    }
+
+    async fn list_plugin_versions(&self, name: &str) -> StoreResult<Vec<PluginVersion>> {
+        let name = name.to_owned();
+        self.read(move |tx| catalog::list_plugin_versions(tx, &name)).await
+    }
+
+    async fn get_plugin(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> StoreResult<Option<(PluginVersion, Vec<u8>)>> {
+        let name = name.to_owned();
+        self.read(move |tx| catalog::get_plugin(tx, &name, version)).await
+    }
+
+    async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<()> {
+        let subscription = subscription.clone();
+        self.write(move |tx| catalog::create_subscription(tx, &subscription)).await
+    }
+
+    async fn get_subscription(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Subscription>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.read(move |tx| catalog::get_subscription(tx, &tenant_id, &id)).await
+    }
+
+    async fn list_subscriptions(&self, tenant_id: &str) -> StoreResult<Vec<Subscription>> {
+        let tenant_id = tenant_id.to_owned();
+        self.read(move |tx| catalog::list_subscriptions(tx, &tenant_id)).await
+    }
+
+    async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool> {
+        let subscription = subscription.clone();
+        self.write(move |tx| catalog::update_subscription(tx, &subscription)).await
+    }
+
+    async fn delete_subscription(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.write(move |tx| catalog::delete_subscription(tx, &tenant_id, &id)).await
+    }
+
+    async fn insert_events(&self, new_events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
+        if new_events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let new_events = new_events.to_vec();
+        self.write(move |tx| events::insert(tx, &new_events)).await
+    }
+
+    async fn claim_events(&self, limit: u32, lease_ms: i64, now: Millis) -> StoreResult<Vec<ClaimedEvent>> {
+        self.write(move |tx| events::claim(tx, limit, lease_ms, now)).await
+    }
+
+    async fn complete_events(&self, processed: &[ProcessedEvent]) -> StoreResult<()> {
+        if processed.is_empty() {
+            return Ok(());
+        }
+        let processed = processed.to_vec();
+        self.write(move |tx| events::complete(tx, &processed)).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.write(move |tx| deliveries::claim(tx, limit, lease_ms, now)).await
+    }
+
+    async fn claim_plugin_retries(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+        now: Millis,
+    ) -> StoreResult<Vec<(String, ClaimedEvent)>> {
+        self.write(move |tx| deliveries::claim_plugin_retries(tx, limit, lease_ms, now)).await
+    }
+
+    async fn replace_plugin_retry(&self, delivery_id: &str, new: &[NewDelivery]) -> StoreResult<()> {
+        let (delivery_id, new) = (delivery_id.to_owned(), new.to_vec());
+        self.write(move |tx| deliveries::replace_plugin_retry(tx, &delivery_id, &new)).await
+    }
+
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let records = records.to_vec();
+        self.write(move |tx| deliveries::record_attempts(tx, &records)).await
+    }
+
+    async fn failing_since(&self, subscription_id: &str) -> StoreResult<Option<Millis>> {
+        let subscription_id = subscription_id.to_owned();
+        self.read(move |tx| catalog::failing_since(tx, &subscription_id)).await
+    }
+
+    async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
+        let (tenant_id, filter) = (tenant_id.to_owned(), filter.clone());
+        self.read(move |tx| deliveries::list(tx, &tenant_id, &filter)).await
+    }
+
+    async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.read(move |tx| deliveries::get(tx, &tenant_id, &id)).await
+    }
+
+    async fn retry_delivery(&self, tenant_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.write(move |tx| deliveries::retry(tx, &tenant_id, &id, now)).await
+    }
+
+    async fn replay_deliveries(
+        &self,
+        tenant_id: &str,
+        subscription_id: &str,
+        from: Millis,
+        to: Millis,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        let (tenant_id, subscription_id) = (tenant_id.to_owned(), subscription_id.to_owned());
+        self.write(move |tx| deliveries::replay(tx, &tenant_id, &subscription_id, from, to, now)).await
+    }
+
+    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
+        self.read(move |tx| events::queue_stats(tx, now)).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::SqliteStore;
+    use crate::store::Store;
+    use crate::store::conformance::{Backend, conformance_tests};
+
+    /// A fresh database file in a temporary directory, removed with it.
+    struct SqliteBackend {
+        dir: tempfile::TempDir,
+    }
+
+    #[async_trait::async_trait]
+    impl Backend for SqliteBackend {
+        async fn new() -> Self {
+            SqliteBackend { dir: tempfile::tempdir().expect("failed to create a temporary directory") }
+        }
+
+        async fn open(&self) -> Arc<dyn Store> {
+            // A subdirectory that does not exist yet: opening creates it.
+            Arc::new(
+                SqliteStore::open(&self.dir.path().join("data/gancho.db")).expect("failed to open store"),
+            )
+        }
+    }
+
+    conformance_tests!(SqliteBackend);
+
+    #[test]
+    fn migrations_run_twice_are_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gancho.db");
+        drop(SqliteStore::open(&path).unwrap());
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        assert_eq!(version, super::MIGRATIONS.len());
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn claims_use_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("gancho.db")).unwrap();
+        let conn = store.inner.writer.lock().unwrap();
+        for (sql, index) in [
+            (super::events::CLAIM_SQL, "events_unprocessed"),
+            (super::deliveries::CLAIM_SQL, "deliveries_due"),
+            (super::deliveries::CLAIM_PLUGIN_RETRIES_SQL, "deliveries_plugin_retries"),
+        ] {
+            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let parameters = statement.parameter_count();
+            let plan: Vec<String> = statement
+                .query_map(rusqlite::params_from_iter(std::iter::repeat_n(0, parameters)), |row| row.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(plan.contains(index), "{sql}\nshould use {index}, plan:\n{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}\nshould not sort, plan:\n{plan}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod scratch_bench {
+    use crate::store::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore]
+    async fn throughput() {
+        let dir = std::path::PathBuf::from("/work/main/target/bench-store");
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.join("g.db")).unwrap());
+        store.create_tenant(&Tenant { id: "acme".into(), name: "a".into(), created_at: 0 }).await.unwrap();
+        let sub = Subscription {
+            id: "sub_1".into(),
+            tenant_id: "acme".into(),
+            event_types: vec!["*".into()],
+            plugin_name: "slack".into(),
+            plugin_version: None,
+            endpoint_url: "https://x".into(),
+            config_json: "{}".into(),
+            headers: vec![],
+            secret: "whsec".into(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            enabled: true,
+            disabled_reason: None,
+            failing_since: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        store.create_subscription(&sub).await.unwrap();
+        let n = 50_000;
+        let start = std::time::Instant::now();
+        let data = format!(
+            r#"{{"call":{{"id":"cl_1","from":"+3312345678","to":"+3387654321","duration_s":123,"pad":"{}"}}}}"#,
+            "x".repeat(500)
+        );
+        for b in 0..(n / 100) {
+            let batch: Vec<NewEvent> = (0..100)
+                .map(|i| NewEvent {
+                    tenant_id: "acme".into(),
+                    id: format!("evt_{b}_{i}"),
+                    event_type: "call.ended".into(),
+                    timestamp: "2024".into(),
+                    data_json: data.clone(),
+                    received_at: 1000 + b as i64,
+                })
+                .collect();
+            store.insert_events(&batch).await.unwrap();
+        }
+        let t_insert = start.elapsed();
+        let start = std::time::Instant::now();
+        let mut k = 0;
+        loop {
+            let claimed = store.claim_events(100, 30_000, 10_000).await.unwrap();
+            if claimed.is_empty() {
+                break;
+            }
+            let processed: Vec<ProcessedEvent> = claimed
+                .iter()
+                .map(|e| {
+                    k += 1;
+                    ProcessedEvent {
+                        tenant_id: e.tenant_id.clone(),
+                        event_id: e.id.clone(),
+                        deliveries: vec![NewDelivery {
+                            id: format!("dlv_{k}"),
+                            tenant_id: "acme".into(),
+                            event_id: e.id.clone(),
+                            subscription_id: "sub_1".into(),
+                            plugin: "slack@1".into(),
+                            status: DeliveryStatus::Pending,
+                            request: Some(StoredRequest {
+                                method: "POST".into(),
+                                url: "https://x".into(),
+                                headers: vec![("content-type".into(), "application/json".into())],
+                                body: data.as_bytes().to_vec(),
+                            }),
+                            error: None,
+                            next_attempt_at: Some(5_000),
+                            created_at: 5_000,
+                        }],
+                    }
+                })
+                .collect();
+            store.complete_events(&processed).await.unwrap();
+        }
+        let t_complete = start.elapsed();
+        let start = std::time::Instant::now();
+        let stats = store.queue_stats(10_000).await.unwrap();
+        let t_stats = start.elapsed();
+        let start = std::time::Instant::now();
+        loop {
+            let claimed = store.claim_deliveries(100, 30_000, 10_000).await.unwrap();
+            if claimed.is_empty() {
+                break;
+            }
+            let records: Vec<AttemptRecord> = claimed
+                .iter()
+                .map(|d| AttemptRecord {
+                    delivery_id: d.id.clone(),
+                    subscription_id: d.subscription_id.clone(),
+                    at: 10_001,
+                    status_code: Some(200),
+                    latency_ms: 5,
+                    response_excerpt: "ok".into(),
+                    error: None,
+                    new_status: DeliveryStatus::Succeeded,
+                    next_attempt_at: None,
+                    disable_subscription: None,
+                })
+                .collect();
+            store.record_attempts(&records).await.unwrap();
+        }
+        let t_deliver = start.elapsed();
+        eprintln!(
+            "insert {n}: {t_insert:?}; claim+complete: {t_complete:?}; stats {stats:?} in {t_stats:?}; claim+record: {t_deliver:?}"
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! Load generator: posts `call.ended` missed-call events at a given rate to a running Gancho, receives the
+//! Slack plugin's deliveries on a local receiver, and reports accepted/s, delivered/s and the latency from
+//! posting an event to receiving its delivery (p50, p99, max).
+//!
+//! ```sh
+//! GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_OPERATOR_TOKEN=op GANCHO_INGEST_TOKEN=in \
+//!     cargo run --release -p gancho -- serve &
+//! cargo run --release -p gancho --example loadgen -- --rate 1000 --seconds 10
+//! ```
+
+#[path = "../support/plugins.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+
+#[derive(Parser)]
+struct Args {
+    /// The Gancho to load.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, env = "GANCHO_OPERATOR_TOKEN")]
+    operator_token: String,
+    #[arg(long, env = "GANCHO_INGEST_TOKEN")]
+    ingest_token: String,
+    /// Events per second to post; 0 posts as fast as the connections allow.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// How long to post.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 32)]
+    connections: u64,
+    /// How long to wait for the last deliveries after posting stops.
+    #[arg(long, default_value_t = 60)]
+    drain_seconds: u64,
+}
+
+/// Marks each event's sequence number inside the caller name, which the Slack plugin puts in its message.
+fn marker(seq: u64) -> String {
+    format!("zq{seq}qz")
+}
+
+fn parse_marker(body: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("zq")? + 2;
+    let end = start + text[start..].find("qz")?;
+    text[start..end].parse().ok()
+}
+
+struct Clock {
+    started: Instant,
+    sent: Vec<AtomicU64>,
+    received: Vec<AtomicU64>,
+    accepted: AtomicU64,
+    delivered: AtomicU64,
+}
+
+impl Clock {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let capacity = if args.rate == 0 { 2_000_000 } else { (args.rate * args.seconds + 1) as usize };
+    let clock = Arc::new(Clock {
+        started: Instant::now(),
+        sent: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+        received: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+        accepted: AtomicU64::new(0),
+        delivered: AtomicU64::new(0),
+    });
+
+    // The receiver: notes when each event's delivery arrives.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_url = format!("http://{}/slack", listener.local_addr()?);
+    let receiver_clock = clock.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let clock = receiver_clock.clone();
+        async move {
+            if let Some(seq) = parse_marker(&body)
+                && let Some(slot) = clock.received.get(seq as usize)
+                && slot.compare_exchange(0, clock.now(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            {
+                clock.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            "ok"
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // Set up a tenant of its own, the Slack plugin and a subscription to the receiver.
+    let client: Client<_, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.connections as usize).build_http();
+    let tenant = format!("load-{}", std::process::id());
+    let admin = |method: &str, path: &str, body: Vec<u8>, content_type: &str| {
+        hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", args.url))
+            .header("authorization", format!("Bearer {}", args.operator_token))
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)))
+            .expect("valid request")
+    };
+    let setup = [
+        admin(
+            "POST",
+            "/v1/tenants",
+            json!({"id": tenant, "name": "load test"}).to_string().into_bytes(),
+            "application/json",
+        ),
+        admin("POST", "/v1/plugins/slack/versions", support::plugin_bytes("slack"), "application/wasm"),
+        admin(
+            "POST",
+            &format!("/v1/tenants/{tenant}/subscriptions"),
+            json!({"event_types": ["call.ended"], "plugin": "slack", "endpoint_url": receiver_url})
+                .to_string()
+                .into_bytes(),
+            "application/json",
+        ),
+    ];
+    for request in setup {
+        let path = request.uri().path().to_owned();
+        let response = client.request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(status.is_success(), "{path}: {status} {}", String::from_utf8_lossy(&body));
+    }
+
+    let template: serde_json::Value = serde_json::from_str(gancho_sdk::testing::samples::CALL_ENDED_MISSED)?;
+    let total = if args.rate == 0 { u64::MAX } else { args.rate * args.seconds };
+    let next = Arc::new(AtomicU64::new(0));
+    let deadline = Duration::from_secs(args.seconds);
+    let posting_started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.connections {
+        let (client, clock, next, template, tenant) =
+            (client.clone(), clock.clone(), next.clone(), template.clone(), tenant.clone());
+        let (url, token, rate) = (args.url.clone(), args.ingest_token.clone(), args.rate);
+        workers.push(tokio::spawn(async move {
+            loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= total || seq as usize >= clock.sent.len() || posting_started.elapsed() >= deadline {
+                    return;
+                }
+                if rate > 0 {
+                    let due = posting_started + Duration::from_nanos(seq * 1_000_000_000 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let mut event = template.clone();
+                event["tenant"] = json!(tenant);
+                event["id"] = json!(format!("evt_{seq}"));
+                event["data"]["call"]["caller_name"] = json!(marker(seq));
+                let request = hyper::Request::post(format!("{url}/v1/events"))
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(event.to_string())))
+                    .expect("valid request");
+                clock.sent[seq as usize].store(clock.now(), Ordering::Relaxed);
+                match client.request(request).await {
+                    Ok(response) if response.status() == 202 => {
+                        clock.accepted.fetch_add(1, Ordering::Relaxed);
+                        let _ = response.into_body().collect().await;
+                    }
+                    Ok(response) => eprintln!("event {seq}: {}", response.status()),
+                    Err(error) => eprintln!("event {seq}: {error}"),
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let posting = posting_started.elapsed();
+    let accepted = clock.accepted.load(Ordering::Relaxed);
+    let drain_deadline = Instant::now() + Duration::from_secs(args.drain_seconds);
+    while clock.delivered.load(Ordering::Relaxed) < accepted && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delivered = clock.delivered.load(Ordering::Relaxed);
+    let mut latencies: Vec<u64> = clock
+        .received
+        .iter()
+        .zip(&clock.sent)
+        .filter(|(received, _)| received.load(Ordering::Relaxed) > 0)
+        .map(|(received, sent)| received.load(Ordering::Relaxed).saturating_sub(sent.load(Ordering::Relaxed)))
+        .collect();
+    latencies.sort_unstable();
+    let last_delivery = clock.received.iter().map(|r| r.load(Ordering::Relaxed)).max().unwrap_or(0);
+    let first_post = posting_started.duration_since(clock.started).as_nanos() as u64;
+    let delivery_span = Duration::from_nanos(last_delivery.saturating_sub(first_post));
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1e6
+    };
+    println!(
+        "target rate      {} events/s for {} s over {} connections",
+        args.rate, args.seconds, args.connections
+    );
+    println!(
+        "accepted         {accepted} in {:.2} s = {:.0} events/s",
+        posting.as_secs_f64(),
+        accepted as f64 / posting.as_secs_f64()
+    );
+    println!(
+        "delivered        {delivered} of {accepted} in {:.2} s = {:.0} events/s",
+        delivery_span.as_secs_f64(),
+        delivered as f64 / delivery_span.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "ingest→receipt   p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(0.50),
+        percentile(0.99),
+        percentile(1.0)
+    );
+    anyhow::ensure!(delivered == accepted, "{} accepted events were not delivered", accepted - delivered);
+    Ok(())
+}
