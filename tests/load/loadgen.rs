@@ -155,9 +155,8 @@ async fn main() -> anyhow::Result<()> {
                 if seq >= total || seq as usize >= clock.sent.len() || posting_started.elapsed() >= deadline {
                     return;
                 }
-                if rate > 0 {
-                    let due = posting_started + Duration::from_nanos(seq * 1_000_000_000 / rate);
-                    tokio::time::sleep_until(due.into()).await;
+                if let Some(offset) = (seq * 1_000_000_000).checked_div(rate) {
+                    tokio::time::sleep_until((posting_started + Duration::from_nanos(offset)).into()).await;
                 }
                 let mut event = template.clone();
                 event["tenant"] = json!(tenant);

@@ -1,6 +1,7 @@
 //! The `gancho` command line: argument parsing and dispatch to the subcommands.
 
 mod plugin;
+mod receive;
 mod serve;
 
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the service: the HTTP API, the pipeline and the delivery worker.
     Serve(serve::ServeArgs),
+    /// Listen for webhooks locally and print them (a stand-in destination for trying Gancho).
+    Receive(receive::ReceiveArgs),
     /// Check and run plugins locally, as the service would.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -31,13 +34,14 @@ pub fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GANCHO_LOG").unwrap_or_else(|_| {
             match cli.command {
                 Command::Serve(_) => "info".into(),
-                Command::Plugin(_) => "warn".into(),
+                Command::Plugin(_) | Command::Receive(_) => "warn".into(),
             }
         }))
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Receive(args) => receive::run(args),
         Command::Plugin(command) => plugin::run(command),
     }
 }
