@@ -8,11 +8,13 @@
 
 #[cfg(test)]
 mod conformance;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Unix milliseconds.

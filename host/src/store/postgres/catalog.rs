@@ -1,0 +1,328 @@
+//! Tenants, their API keys, plugin versions and subscriptions: the rows the admin API manages.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use deadpool_postgres::{Client, GenericClient};
+use tokio_postgres::Row;
+
+use super::{constraint_error, execute, from_json, query, to_json};
+use crate::store::{Millis, PluginVersion, StoreError, StoreResult, Subscription, Tenant};
+
+pub(super) async fn create_tenant(client: &Client, tenant: &Tenant) -> StoreResult<()> {
+    execute(
+        client,
+        "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)",
+        &[&tenant.id, &tenant.name, &tenant.created_at],
+    )
+    .await
+    .map_err(constraint_error(|| format!("tenant {}", tenant.id), || format!("tenant {}", tenant.id)))?;
+    Ok(())
+}
+
+pub(super) async fn get_tenant(client: &Client, id: &str) -> StoreResult<Option<Tenant>> {
+    let rows = query(client, "SELECT id, name, created_at FROM tenants WHERE id = $1", &[&id]).await?;
+    rows.first()
+        .map(|row| Ok(Tenant { id: row.try_get(0)?, name: row.try_get(1)?, created_at: row.try_get(2)? }))
+        .transpose()
+}
+
+/// Inserts the key if its tenant exists: the check and the insert are one statement.
+pub(super) async fn create_api_key(
+    client: &Client,
+    tenant_id: &str,
+    key_sha256: &str,
+    created_at: Millis,
+) -> StoreResult<()> {
+    let missing = || format!("tenant {tenant_id}");
+    let inserted = execute(
+        client,
+        "INSERT INTO api_keys (key_sha256, tenant_id, created_at)
+         SELECT $1::text, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)",
+        &[&key_sha256, &tenant_id, &created_at],
+    )
+    .await
+    .map_err(constraint_error(|| "api key".to_owned(), missing))?;
+    if inserted == 0 { Err(StoreError::NotFound(missing())) } else { Ok(()) }
+}
+
+pub(super) async fn tenant_for_api_key(client: &Client, key_sha256: &str) -> StoreResult<Option<String>> {
+    let rows = query(client, "SELECT tenant_id FROM api_keys WHERE key_sha256 = $1", &[&key_sha256]).await?;
+    Ok(rows.first().map(|row| row.try_get(0)).transpose()?)
+}
+
+const PLUGIN_COLUMNS: &str = "name, version, digest, size_bytes, created_at";
+
+fn plugin_version(row: &Row) -> StoreResult<PluginVersion> {
+    Ok(PluginVersion {
+        name: row.try_get(0)?,
+        version: row.try_get::<_, i32>(1)? as u32,
+        digest: row.try_get(2)?,
+        size_bytes: row.try_get::<_, i64>(3)? as u64,
+        created_at: row.try_get(4)?,
+    })
+}
+
+/// Numbers the new version under a lock on the plugin's name, so that two instances uploading at once
+/// get two numbers rather than one of them a conflict.
+pub(super) async fn add_plugin_version(
+    client: &mut Client,
+    name: &str,
+    digest: &str,
+    wasm: &[u8],
+    created_at: Millis,
+) -> StoreResult<PluginVersion> {
+    let tx = client.transaction().await?;
+    execute(&tx, "SELECT pg_advisory_xact_lock(hashtextextended('gancho plugin ' || $1, 0))", &[&name])
+        .await?;
+    let latest = query(
+        &tx,
+        &format!(
+            "SELECT {PLUGIN_COLUMNS} FROM plugin_versions WHERE name = $1 ORDER BY version DESC LIMIT 1"
+        ),
+        &[&name],
+    )
+    .await?;
+    let latest = latest.first().map(plugin_version).transpose()?;
+    if let Some(latest) = latest.as_ref().filter(|latest| latest.digest == digest) {
+        return Ok(latest.clone());
+    }
+    let added = PluginVersion {
+        name: name.to_owned(),
+        version: latest.map_or(1, |latest| latest.version + 1),
+        digest: digest.to_owned(),
+        size_bytes: wasm.len() as u64,
+        created_at,
+    };
+    execute(
+        &tx,
+        "INSERT INTO plugin_versions (name, version, digest, size_bytes, created_at, wasm)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &added.name,
+            &(added.version as i32),
+            &added.digest,
+            &(added.size_bytes as i64),
+            &added.created_at,
+            &wasm,
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+pub(super) async fn list_plugins(client: &Client) -> StoreResult<Vec<PluginVersion>> {
+    let rows = query(
+        client,
+        &format!(
+            "SELECT DISTINCT ON (name) {PLUGIN_COLUMNS} FROM plugin_versions ORDER BY name, version DESC"
+        ),
+        &[],
+    )
+    .await?;
+    rows.iter().map(plugin_version).collect()
+}
+
+pub(super) async fn list_plugin_versions(client: &Client, name: &str) -> StoreResult<Vec<PluginVersion>> {
+    let rows = query(
+        client,
+        &format!("SELECT {PLUGIN_COLUMNS} FROM plugin_versions WHERE name = $1 ORDER BY version"),
+        &[&name],
+    )
+    .await?;
+    rows.iter().map(plugin_version).collect()
+}
+
+pub(super) async fn get_plugin(
+    client: &Client,
+    name: &str,
+    version: Option<u32>,
+) -> StoreResult<Option<(PluginVersion, Vec<u8>)>> {
+    let rows = match version {
+        Some(version) => {
+            query(
+                client,
+                &format!(
+                    "SELECT {PLUGIN_COLUMNS}, wasm FROM plugin_versions WHERE name = $1 AND version = $2"
+                ),
+                &[&name, &(version as i32)],
+            )
+            .await?
+        }
+        None => {
+            query(
+                client,
+                &format!(
+                    "SELECT {PLUGIN_COLUMNS}, wasm FROM plugin_versions WHERE name = $1
+                     ORDER BY version DESC LIMIT 1"
+                ),
+                &[&name],
+            )
+            .await?
+        }
+    };
+    rows.first().map(|row| Ok((plugin_version(row)?, row.try_get(5)?))).transpose()
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
+     config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
+     failing_since, created_at, updated_at";
+
+fn subscription(row: &Row) -> StoreResult<Subscription> {
+    Ok(Subscription {
+        id: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        event_types: row.try_get(2)?,
+        plugin_name: row.try_get(3)?,
+        plugin_version: row.try_get::<_, Option<i32>>(4)?.map(|version| version as u32),
+        endpoint_url: row.try_get(5)?,
+        config_json: row.try_get(6)?,
+        headers: from_json(row.try_get(7)?)?,
+        secret: row.try_get(8)?,
+        previous_secret: row.try_get(9)?,
+        previous_secret_expires_at: row.try_get(10)?,
+        enabled: row.try_get(11)?,
+        disabled_reason: row.try_get(12)?,
+        failing_since: row.try_get(13)?,
+        created_at: row.try_get(14)?,
+        updated_at: row.try_get(15)?,
+    })
+}
+
+/// Inserts the subscription if its tenant exists: the check and the insert are one statement.
+pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> StoreResult<()> {
+    let missing = || format!("tenant {}", s.tenant_id);
+    let inserted = execute(
+        client,
+        &format!(
+            "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
+             SELECT $1::text, $2::text, $3::text[], $4::text, $5::integer, $6::text, $7::text, $8::text,
+                 $9::text, $10::text, $11::bigint, $12::boolean, $13::text, $14::bigint, $15::bigint,
+                 $16::bigint
+             WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)"
+        ),
+        &[
+            &s.id,
+            &s.tenant_id,
+            &s.event_types,
+            &s.plugin_name,
+            &s.plugin_version.map(|version| version as i32),
+            &s.endpoint_url,
+            &s.config_json,
+            &to_json(&s.headers)?,
+            &s.secret,
+            &s.previous_secret,
+            &s.previous_secret_expires_at,
+            &s.enabled,
+            &s.disabled_reason,
+            &s.failing_since,
+            &s.created_at,
+            &s.updated_at,
+        ],
+    )
+    .await
+    .map_err(constraint_error(|| format!("subscription {}", s.id), missing))?;
+    if inserted == 0 { Err(StoreError::NotFound(missing())) } else { Ok(()) }
+}
+
+pub(super) async fn get_subscription(
+    client: &Client,
+    tenant_id: &str,
+    id: &str,
+) -> StoreResult<Option<Subscription>> {
+    let rows = query(
+        client,
+        &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1 AND tenant_id = $2"),
+        &[&id, &tenant_id],
+    )
+    .await?;
+    rows.first().map(subscription).transpose()
+}
+
+pub(super) async fn list_subscriptions(client: &Client, tenant_id: &str) -> StoreResult<Vec<Subscription>> {
+    let rows = query(
+        client,
+        &format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = $1 ORDER BY created_at, id"
+        ),
+        &[&tenant_id],
+    )
+    .await?;
+    rows.iter().map(subscription).collect()
+}
+
+pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> StoreResult<bool> {
+    let changed = execute(
+        client,
+        "UPDATE subscriptions SET event_types = $3, plugin_name = $4, plugin_version = $5, endpoint_url = $6,
+             config_json = $7, headers = $8, secret = $9, previous_secret = $10,
+             previous_secret_expires_at = $11, enabled = $12, disabled_reason = $13, failing_since = $14,
+             created_at = $15, updated_at = $16
+         WHERE id = $1 AND tenant_id = $2",
+        &[
+            &s.id,
+            &s.tenant_id,
+            &s.event_types,
+            &s.plugin_name,
+            &s.plugin_version.map(|version| version as i32),
+            &s.endpoint_url,
+            &s.config_json,
+            &to_json(&s.headers)?,
+            &s.secret,
+            &s.previous_secret,
+            &s.previous_secret_expires_at,
+            &s.enabled,
+            &s.disabled_reason,
+            &s.failing_since,
+            &s.created_at,
+            &s.updated_at,
+        ],
+    )
+    .await?;
+    Ok(changed == 1)
+}
+
+/// Deletes the subscription. Its deliveries stay as history; those still waiting can never be sent now, so
+/// they are given up (`dead`, or a plugin error no longer retried) rather than left in the queue forever.
+pub(super) async fn delete_subscription(client: &mut Client, tenant_id: &str, id: &str) -> StoreResult<bool> {
+    let tx = client.transaction().await?;
+    let deleted =
+        execute(&tx, "DELETE FROM subscriptions WHERE id = $1 AND tenant_id = $2", &[&id, &tenant_id])
+            .await?;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    // The trait gives this call no `now`; the clock only stamps `updated_at` of the given-up deliveries.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as Millis);
+    give_up_waiting_deliveries(&tx, id, "subscription deleted", now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Marks the subscription's deliveries that wait for an attempt `dead` with `reason`, and stops retrying
+/// its transient plugin errors.
+pub(super) async fn give_up_waiting_deliveries(
+    client: &impl GenericClient,
+    subscription_id: &str,
+    reason: &str,
+    now: Millis,
+) -> StoreResult<()> {
+    execute(
+        client,
+        "UPDATE deliveries SET
+             status = CASE WHEN status = 'plugin_error' THEN status ELSE 'dead' END,
+             error = CASE WHEN status = 'plugin_error' THEN error ELSE $2 END,
+             next_attempt_at = NULL, updated_at = $3
+         WHERE subscription_id = $1
+           AND (status IN ('pending', 'failed') OR (status = 'plugin_error' AND next_attempt_at IS NOT NULL))",
+        &[&subscription_id, &reason, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn failing_since(client: &Client, subscription_id: &str) -> StoreResult<Option<Millis>> {
+    let rows =
+        query(client, "SELECT failing_since FROM subscriptions WHERE id = $1", &[&subscription_id]).await?;
+    Ok(rows.first().map(|row| row.try_get::<_, Option<Millis>>(0)).transpose()?.flatten())
+}
