@@ -42,26 +42,40 @@ use delivery::guard::DestinationGuard;
 use delivery::worker::DeliveryWorker;
 use pipeline::{Pipeline, PluginCache};
 use runtime::{Runtime, RuntimeSettings};
-use store::{SqliteStore, Store};
+use store::{PostgresStore, SqliteStore, Store};
 
-/// Opens the database the configuration names.
-pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the database the configuration names: the embedded SQLite database by default, or PostgreSQL
+/// (shared by several instances) for a `postgres://` URL.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let sqlite = |path: std::path::PathBuf| -> anyhow::Result<Arc<dyn Store>> {
+        let store = SqliteStore::open(&path).with_context(|| format!("failed to open the database {}", path.display()))?;
+        Ok(Arc::new(store))
+    };
     match config.database_url.as_str() {
-        "" => {
-            let path = config.data_dir.join("gancho.db");
-            let store = SqliteStore::open(&path)
-                .with_context(|| format!("failed to open the database {}", path.display()))?;
-            Ok(Arc::new(store))
-        }
-        url if url.starts_with("sqlite://") => {
-            let path = std::path::PathBuf::from(&url["sqlite://".len()..]);
-            let store = SqliteStore::open(&path)
-                .with_context(|| format!("failed to open the database {}", path.display()))?;
+        "" => sqlite(config.data_dir.join("gancho.db")),
+        url if url.starts_with("sqlite://") => sqlite(url["sqlite://".len()..].into()),
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("failed to open the database at database_url {}", redact(url)))?;
             Ok(Arc::new(store))
         }
         other => anyhow::bail!(
-            "database_url `{other}` is not supported: leave it empty for the embedded database, or use sqlite://PATH"
+            "database_url `{}` is not supported: leave it empty for the embedded database, or use sqlite://PATH \
+             or postgres://USER@HOST:PORT/DATABASE",
+            redact(other)
         ),
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -74,7 +88,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let store = open_store(&config)?;
+    let store = open_store(&config).await?;
     let runtime = Arc::new(Runtime::new(RuntimeSettings {
         limits: config.limits.clone(),
         cache_dir: Some(config.data_dir.join("plugin-cache")),

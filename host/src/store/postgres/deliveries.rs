@@ -125,17 +125,21 @@ pub(super) fn map_insert_error(error: tokio_postgres::Error) -> StoreError {
 }
 
 /// Leases (`$2`) up to `$3` due (at `$1`), unleased deliveries of enabled subscriptions, oldest due first,
-/// with their subscriptions' secrets and headers. The inner select walks the `deliveries_due` index,
-/// locking the deliveries it takes (not the subscriptions) and skipping those another claim has locked.
+/// with their subscriptions' secrets and headers. The inner select walks the `deliveries_due` index in
+/// order, locking the deliveries it takes and skipping those another claim has locked; the update then
+/// finds them by physical address. Both run in one statement, so the locks hold until the leases are
+/// written. The subscription check is a subquery per row rather than a join, so that the planner has one
+/// table to walk in index order whatever it guesses about the join.
 pub(super) const CLAIM_SQL: &str = "UPDATE deliveries AS d SET lease_until = $2
      FROM subscriptions AS s
      WHERE d.ctid = ANY(ARRAY(
-             SELECT d.ctid FROM deliveries AS d JOIN subscriptions AS s ON s.id = d.subscription_id
-             WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= $1 AND d.lease_until <= $1
-                 AND d.request_method IS NOT NULL AND s.enabled
-             ORDER BY d.next_attempt_at
+             SELECT ctid FROM deliveries
+             WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND lease_until <= $1
+                 AND request_method IS NOT NULL
+                 AND (SELECT enabled FROM subscriptions WHERE id = deliveries.subscription_id)
+             ORDER BY next_attempt_at
              LIMIT $3
-             FOR UPDATE OF d SKIP LOCKED
+             FOR UPDATE SKIP LOCKED
          ))
          AND s.id = d.subscription_id
      RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.request_method, d.request_url,
@@ -184,16 +188,16 @@ pub(super) async fn claim(
 }
 
 /// Leases (`$2`) up to `$3` due (at `$1`), unleased transient plugin errors, oldest due first, with their
-/// events.
+/// events (which are never deleted), like [`CLAIM_SQL`].
 pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "UPDATE deliveries AS d SET lease_until = $2
      FROM events AS e
      WHERE d.ctid = ANY(ARRAY(
-             SELECT d.ctid FROM deliveries AS d JOIN events AS e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
-             WHERE d.status = 'plugin_error' AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= $1
-                 AND d.lease_until <= $1
-             ORDER BY d.next_attempt_at
+             SELECT ctid FROM deliveries
+             WHERE status = 'plugin_error' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
+                 AND lease_until <= $1
+             ORDER BY next_attempt_at
              LIMIT $3
-             FOR UPDATE OF d SKIP LOCKED
+             FOR UPDATE SKIP LOCKED
          ))
          AND e.tenant_id = d.tenant_id AND e.id = d.event_id
      RETURNING d.id, d.next_attempt_at,

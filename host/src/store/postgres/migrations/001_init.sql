@@ -62,7 +62,7 @@ CREATE TABLE events (
     PRIMARY KEY (tenant_id, id)
 ) WITH (fillfactor = 80);
 -- The event claim: unprocessed events oldest first.
-CREATE INDEX events_unprocessed ON events (received_at) WHERE NOT processed;
+CREATE INDEX events_unprocessed ON events (received_at) WITH (deduplicate_items = off) WHERE NOT processed;
 
 -- No foreign key to subscriptions: a delivery's history outlives its subscription.
 CREATE TABLE deliveries (
@@ -84,9 +84,10 @@ CREATE TABLE deliveries (
     updated_at BIGINT NOT NULL
 ) WITH (fillfactor = 80);
 -- The delivery claim and the queue size: only rows waiting for an attempt.
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'failed');
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WITH (deduplicate_items = off)
+    WHERE status IN ('pending', 'failed');
 -- The plugin retry claim: only transient plugin errors.
-CREATE INDEX deliveries_plugin_retries ON deliveries (next_attempt_at)
+CREATE INDEX deliveries_plugin_retries ON deliveries (next_attempt_at) WITH (deduplicate_items = off)
     WHERE status = 'plugin_error' AND next_attempt_at IS NOT NULL;
 -- Listing (newest first), by event, by subscription (and replaying a time range, giving up its queue).
 CREATE INDEX deliveries_by_tenant ON deliveries (tenant_id, created_at);

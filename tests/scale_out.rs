@@ -1,0 +1,132 @@
+//! Several instances on one PostgreSQL database: any instance accepts events and any one delivers them;
+//! one killed with SIGKILL under load has its claimed work taken over once its leases run out, so every
+//! accepted event is delivered, and duplicates stay within what was in flight at the kill.
+//!
+//! Uses the PostgreSQL at `GANCHO_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
+//! in a database of its own that it creates and drops.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use support::service::{INGEST, Receiver, Service, missed_call};
+
+/// A database of its own on the test server, dropped at the end.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestDatabase {
+    fn create() -> TestDatabase {
+        let admin_url = std::env::var("GANCHO_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let name = format!("gancho_scale_{}_{}", std::process::id(), rand_suffix());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = connect(&admin_url).await;
+            client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+        });
+        TestDatabase { admin_url, name, runtime }
+    }
+
+    fn url(&self) -> String {
+        match self.admin_url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{}", self.name),
+            None => panic!("GANCHO_TEST_DATABASE_URL must end with a database name"),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        self.runtime.block_on(async move {
+            let client = connect(&url).await;
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        });
+    }
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {url} (set GANCHO_TEST_DATABASE_URL): {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
+}
+
+#[test]
+fn three_instances_share_the_work_and_survive_losing_one() {
+    let database = TestDatabase::create();
+    let url = database.url();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [("GANCHO_DATABASE_URL", url.as_str())];
+    let mut instances: Vec<Service> =
+        (0..3).map(|i| Service::start(&dir.path().join(format!("instance-{i}")), &settings)).collect();
+    let receiver = Receiver::start();
+    // Set up through one instance; the plugin version uploaded there is runnable on all.
+    let subscription = instances[0].subscribe("acme", "slack", &["call.ended"], &receiver.url, json!({}));
+    receiver.set_secret(subscription["secret"].as_str().unwrap());
+
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let accepted = Arc::new(Mutex::new(HashSet::new()));
+    let clients: Vec<_> = (0..3)
+        .map(|client| {
+            let (accepted, urls) = (accepted.clone(), urls.clone());
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let id = format!("evt_{client}_{i}");
+                    // Round-robin over the instances; an instance that is gone is skipped.
+                    for attempt in 0..urls.len() {
+                        let url = &urls[(client + i + attempt) % urls.len()];
+                        let response = ureq::post(&format!("{url}/v1/events"))
+                            .set("authorization", &format!("Bearer {INGEST}"))
+                            .timeout(Duration::from_secs(5))
+                            .send_json(missed_call("acme", &id));
+                        if matches!(&response, Ok(r) if r.status() == 202) {
+                            accepted.lock().unwrap().insert(id.clone());
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    while accepted.lock().unwrap().len() < 150 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    instances[1].kill();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 600, "the surviving instances accept every event");
+
+    let deliveries = instances[2].wait_for_deliveries("acme", "&status=succeeded", Duration::from_secs(90), |d| {
+        let delivered: HashSet<&str> = d.iter().filter_map(|d| d["event_id"].as_str()).collect();
+        accepted.iter().all(|id| delivered.contains(id.as_str()))
+    });
+    let delivered_events: HashSet<&str> = deliveries.iter().filter_map(|d| d["event_id"].as_str()).collect();
+    assert_eq!(delivered_events.len(), 600);
+
+    let received = receiver.received();
+    assert!(received.iter().all(|r| r.signature_valid));
+    let mut per_delivery: HashMap<&str, usize> = HashMap::new();
+    for r in &received {
+        *per_delivery.entry(r.webhook_id.as_str()).or_default() += 1;
+    }
+    let duplicates: usize = per_delivery.values().map(|n| n - 1).sum();
+    println!("{} deliveries received, {duplicates} duplicates", received.len());
+    // Only what the killed instance had claimed and was sending can go out twice: at most one claimed batch.
+    assert!(duplicates <= 256, "{duplicates} duplicate sends");
+    assert_eq!(per_delivery.len(), 600, "one delivery per event");
+}
