@@ -111,10 +111,11 @@ fn three_instances_share_the_work_and_survive_losing_one() {
     let accepted = accepted.lock().unwrap().clone();
     assert_eq!(accepted.len(), 600, "the surviving instances accept every event");
 
-    let deliveries = instances[2].wait_for_deliveries("acme", "&status=succeeded", Duration::from_secs(90), |d| {
-        let delivered: HashSet<&str> = d.iter().filter_map(|d| d["event_id"].as_str()).collect();
-        accepted.iter().all(|id| delivered.contains(id.as_str()))
-    });
+    let deliveries =
+        instances[2].wait_for_deliveries("acme", "&status=succeeded", Duration::from_secs(90), |d| {
+            let delivered: HashSet<&str> = d.iter().filter_map(|d| d["event_id"].as_str()).collect();
+            accepted.iter().all(|id| delivered.contains(id.as_str()))
+        });
     let delivered_events: HashSet<&str> = deliveries.iter().filter_map(|d| d["event_id"].as_str()).collect();
     assert_eq!(delivered_events.len(), 600);
 

@@ -274,3 +274,28 @@ fn operations_endpoints_answer() {
     }
     assert!(service.terminate(), "SIGTERM stops the service cleanly");
 }
+
+#[test]
+fn finished_work_is_purged_after_the_retention_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(
+        &dir.path().join("data"),
+        &[("GANCHO_RETENTION__MAX_AGE_SECS", "1"), ("GANCHO_RETENTION__INTERVAL_SECS", "1")],
+    );
+    let receiver = Receiver::start();
+    service.subscribe("acme", "slack", &["call.ended"], &receiver.url, json!({}));
+    receiver.set_behaviour(Behaviour::Always(500));
+    service.post("/v1/events", INGEST, &missed_call("acme", "evt_old"));
+    // A delivery still being retried is kept however old it gets; once delivered, it goes.
+    service.wait_for_deliveries("acme", "&status=failed", WAIT, |d| d.len() == 1);
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(
+        service.get("/v1/tenants/acme/deliveries?status=failed", OPERATOR).1.as_array().map(Vec::len),
+        Some(1)
+    );
+    receiver.set_behaviour(Behaviour::Accept);
+    receiver.wait_for(1, WAIT);
+    service.wait_for_deliveries("acme", "", WAIT, |d| d.is_empty());
+    // The event went with it: the same id counts as new again.
+    assert_eq!(service.post("/v1/events", INGEST, &missed_call("acme", "evt_old")).0, 202);
+}

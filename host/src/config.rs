@@ -26,6 +26,7 @@ pub struct Config {
     pub limits: Limits,
     pub delivery: DeliveryConfig,
     pub workers: WorkerConfig,
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +55,20 @@ pub struct WorkerConfig {
     pub poll_interval_ms: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    pub max_age_secs: u64,
+    pub batch_size: u32,
+    pub interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> RetentionConfig {
+        RetentionConfig { max_age_secs: 7 * 24 * 3600, batch_size: 1000, interval_secs: 60 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -67,6 +82,7 @@ impl Default for Config {
             limits: Limits::default(),
             delivery: DeliveryConfig::default(),
             workers: WorkerConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -156,6 +172,8 @@ impl Config {
             ("delivery.max_in_flight", self.delivery.max_in_flight as u64),
             ("delivery.max_in_flight_per_endpoint", self.delivery.max_in_flight_per_endpoint as u64),
             ("workers.batch_size", u64::from(self.workers.batch_size)),
+            ("retention.batch_size", u64::from(self.retention.batch_size)),
+            ("retention.interval_secs", self.retention.interval_secs),
         ];
         for (key, value) in positive {
             if value == 0 {

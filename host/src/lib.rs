@@ -48,7 +48,8 @@ use store::{PostgresStore, SqliteStore, Store};
 /// (shared by several instances) for a `postgres://` URL.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let sqlite = |path: std::path::PathBuf| -> anyhow::Result<Arc<dyn Store>> {
-        let store = SqliteStore::open(&path).with_context(|| format!("failed to open the database {}", path.display()))?;
+        let store = SqliteStore::open(&path)
+            .with_context(|| format!("failed to open the database {}", path.display()))?;
         Ok(Arc::new(store))
     };
     match config.database_url.as_str() {
@@ -129,6 +130,8 @@ pub async fn run(
     });
 
     let workers_stop = CancellationToken::new();
+    let retention_task =
+        tokio::spawn(purge_old_work(store.clone(), config.retention.clone(), workers_stop.clone()));
     let pipeline_task = tokio::spawn(pipeline.run(workers_stop.clone()));
     let delivery_task = tokio::spawn(worker.run(workers_stop.clone()));
 
@@ -143,6 +146,39 @@ pub async fn run(
     workers_stop.cancel();
     let _ = pipeline_task.await;
     let _ = delivery_task.await;
+    let _ = retention_task.await;
     tracing::info!("gancho stopped");
     served
+}
+
+/// Deletes finished work older than `retention.max_age_secs`, a batch at a time, every
+/// `retention.interval_secs`, until `stop`.
+async fn purge_old_work(store: Arc<dyn Store>, retention: config::RetentionConfig, stop: CancellationToken) {
+    let interval = Duration::from_secs(retention.interval_secs);
+    while !stop.is_cancelled() {
+        let older_than = api::now_millis() - (retention.max_age_secs * 1000) as i64;
+        let mut purged = 0;
+        loop {
+            match store.purge(older_than, retention.batch_size).await {
+                Ok(0) => break,
+                Ok(rows) => purged += rows,
+                Err(error) => {
+                    tracing::warn!(%error, "retention purge failed; trying again later");
+                    break;
+                }
+            }
+            if stop.is_cancelled() {
+                break;
+            }
+            // Let other writers in between batches.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if purged > 0 {
+            tracing::info!(rows = purged, "purged finished work older than retention.max_age_secs");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
 }

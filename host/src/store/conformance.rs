@@ -45,6 +45,7 @@ macro_rules! conformance_tests {
             list_deliveries_filters_and_attempts,
             get_delivery_is_per_tenant,
             queue_stats_counts_waiting_work,
+            purge_removes_only_old_finished_work,
             data_survives_reopening,
             concurrent_event_claims_are_disjoint,
             concurrent_delivery_claims_are_disjoint,
@@ -765,6 +766,37 @@ pub async fn queue_stats_counts_waiting_work(backend: &impl Backend) {
     // Only a delivery scheduled for later is left: nothing is late.
     let stats = store.queue_stats(T0 + 1_000).await.unwrap();
     assert_eq!(stats, QueueStats { events_pending: 0, deliveries_pending: 1, oldest_pending_age_ms: 0 });
+}
+
+pub async fn purge_removes_only_old_finished_work(backend: &impl Backend) {
+    let store = acme(backend).await;
+    let events = [event("acme", "evt_1", T0), event("acme", "evt_2", T0), event("acme", "evt_3", T0)];
+    store.insert_events(&events).await.unwrap();
+    let processed = |event_id: &str, deliveries| ProcessedEvent {
+        tenant_id: "acme".to_owned(),
+        event_id: event_id.to_owned(),
+        deliveries,
+    };
+    store
+        .complete_events(&[
+            processed("evt_1", vec![pending("dlv_1", "acme", "evt_1", "sub_1", T0)]),
+            processed("evt_2", vec![pending("dlv_2", "acme", "evt_2", "sub_1", T0 + 100_000)]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(claimed_ids(&*store, T0 + 1_000).await, vec!["dlv_1".to_owned()]);
+    store.record_attempts(&[outcome("dlv_1", "sub_1", T0 + 1_000, DeliveryStatus::Succeeded)]).await.unwrap();
+
+    // Nothing finished before the cut-off yet.
+    assert_eq!(store.purge(T0 + 500, 100).await.unwrap(), 0);
+    // The delivered event goes with its delivery and attempt; the waiting delivery, its event and the
+    // unprocessed event stay.
+    assert_eq!(store.purge(T0 + 2_000, 100).await.unwrap(), 3);
+    assert_eq!(store.purge(T0 + 2_000, 100).await.unwrap(), 0);
+    assert!(store.get_delivery("acme", "dlv_1").await.unwrap().is_none());
+    assert!(store.get_delivery("acme", "dlv_2").await.unwrap().is_some());
+    let again = store.insert_events(&events).await.unwrap();
+    assert_eq!(again, vec![Inserted::New, Inserted::Duplicate, Inserted::Duplicate]);
 }
 
 pub async fn data_survives_reopening(backend: &impl Backend) {

@@ -374,6 +374,12 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<u64>;
 
+    /// Retention: deletes up to `batch` finished deliveries (`succeeded`, `skipped`, `dead`, and plugin
+    /// errors that will not run again) last updated before `older_than`, with their attempts, and up to
+    /// `batch` processed events received before it that have no delivery left. Returns the rows deleted;
+    /// call again until it returns 0. Each call is short, so it never holds locks for long.
+    async fn purge(&self, older_than: Millis, batch: u32) -> StoreResult<u64>;
+
     /// Queue sizes and the oldest waiting item's age.
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats>;
     /// Whether the database answers (for `/readyz`).

@@ -9,6 +9,7 @@
 mod catalog;
 mod deliveries;
 mod events;
+mod retention;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -26,12 +27,23 @@ use super::{
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
 /// migration is never edited: changes go in a new one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/001_init.sql"), include_str!("migrations/002_retention.sql")];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
 const POOL_SIZE: usize = 16;
 /// How long opening a connection may take when the URL does not say (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Planner settings for every connection. Each statement is prepared once per connection and planned
+/// once (a generic plan), which saves planning CPU on every call, but a plan made while a table was empty
+/// (a new installation) or its statistics stale (autovacuum off) would stay: a sequential scan instead of
+/// finding claimed rows by address, a bitmap scan and a sort instead of walking a claim's index in order.
+/// Every statement here has an index path, so scans that are not one are ruled out instead of estimated.
+/// Walking a claim's index in order also marks the entries of finished rows dead, so later claims skip
+/// them until vacuum removes them.
+const SESSION_OPTIONS: &str =
+    "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c enable_bitmapscan=off";
 
 /// The PostgreSQL implementation of [`Store`]. Cloning is cheap and shares the pool.
 #[derive(Clone)]
@@ -67,16 +79,16 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        // Generic plans: the claims must walk their indexes in order (which also marks the entries of
-        // finished rows dead, so later claims skip them), and a custom plan for the actual `now` may choose
-        // a bitmap scan and a sort instead when the table's statistics are missing or stale. Every
-        // statement here is a key lookup or such a walk, so planning once per connection also saves CPU.
-        let mut options = "-c plan_cache_mode=force_generic_plan".to_owned();
+        let mut options = SESSION_OPTIONS.to_owned();
         if let Some(schema) = schema {
             options.push_str(&format!(" -c search_path={schema}"));
         }
         if let Some(given) = config.get_options() {
             options = format!("{given} {options}");
+        }
+        if let Ok(extra) = std::env::var("GANCHO_PG_EXTRA_OPTIONS") {
+            options.push(' ');
+            options.push_str(&extra);
         }
         config.options(options);
         let target = describe(&config);
@@ -360,6 +372,10 @@ impl Store for PostgresStore {
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         events::queue_stats(&self.client().await?, now).await
+    }
+
+    async fn purge(&self, older_than: Millis, batch: u32) -> StoreResult<u64> {
+        retention::purge(&self.client().await?, older_than, batch).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -722,7 +738,9 @@ mod tests {
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
             let Some((_, rest)) = stat.split_once(") ") else { continue };
-            if !stat.contains("(postgres") { continue; }
+            if !stat.contains("(postgres") {
+                continue;
+            }
             let fields: Vec<&str> = rest.split(' ').collect();
             total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         }
@@ -732,17 +750,36 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore]
     async fn hot_path_cost() {
-        use crate::store::{AttemptRecord, DeliveryStatus, NewDelivery, ProcessedEvent, StoredRequest, Subscription};
+        use crate::store::{
+            AttemptRecord, DeliveryStatus, NewDelivery, ProcessedEvent, StoredRequest, Subscription,
+        };
         let backend = PostgresBackend::new().await;
         let store = backend.connect().await;
-        store.create_tenant(&Tenant { id: "acme".to_owned(), name: "Acme".to_owned(), created_at: T0 }).await.unwrap();
-        store.create_subscription(&Subscription {
-            id: "sub_1".to_owned(), tenant_id: "acme".to_owned(), event_types: vec!["*".to_owned()],
-            plugin_name: "slack".to_owned(), plugin_version: None, endpoint_url: "https://x".to_owned(),
-            config_json: "{}".to_owned(), headers: vec![("authorization".to_owned(), "Bearer x".to_owned())], secret: "whsec_1".to_owned(),
-            previous_secret: None, previous_secret_expires_at: None, enabled: true, disabled_reason: None,
-            failing_since: None, created_at: T0, updated_at: T0,
-        }).await.unwrap();
+        store
+            .create_tenant(&Tenant { id: "acme".to_owned(), name: "Acme".to_owned(), created_at: T0 })
+            .await
+            .unwrap();
+        store
+            .create_subscription(&Subscription {
+                id: "sub_1".to_owned(),
+                tenant_id: "acme".to_owned(),
+                event_types: vec!["*".to_owned()],
+                plugin_name: "slack".to_owned(),
+                plugin_version: None,
+                endpoint_url: "https://x".to_owned(),
+                config_json: "{}".to_owned(),
+                headers: vec![("authorization".to_owned(), "Bearer x".to_owned())],
+                secret: "whsec_1".to_owned(),
+                previous_secret: None,
+                previous_secret_expires_at: None,
+                enabled: true,
+                disabled_reason: None,
+                failing_since: None,
+                created_at: T0,
+                updated_at: T0,
+            })
+            .await
+            .unwrap();
         let batch: usize = std::env::var("BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(100);
         let total: usize = std::env::var("TOTAL").ok().and_then(|b| b.parse().ok()).unwrap_or(20_000);
         let data = format!("{{\"call\":\"{}\"}}", "x".repeat(400));
@@ -751,33 +788,63 @@ mod tests {
         let mut n = 0;
         let mut phase = [0u64; 5];
         while n < total {
-            let events: Vec<_> = (n..n + batch).map(|i| NewEvent { data_json: data.clone(), ..event(i) }).collect();
+            let events: Vec<_> =
+                (n..n + batch).map(|i| NewEvent { data_json: data.clone(), ..event(i) }).collect();
             let c = postgres_cpu_ms();
             store.insert_events(&events).await.unwrap();
-            let c1 = postgres_cpu_ms(); phase[0] += c1 - c;
+            let c1 = postgres_cpu_ms();
+            phase[0] += c1 - c;
             let claimed = store.claim_events(batch as u32, 30_000, T0 + total as i64).await.unwrap();
-            let c2 = postgres_cpu_ms(); phase[1] += c2 - c1;
-            let processed: Vec<_> = claimed.iter().map(|e| ProcessedEvent {
-                tenant_id: e.tenant_id.clone(), event_id: e.id.clone(),
-                deliveries: vec![NewDelivery {
-                    id: format!("dlv_{}", e.id), tenant_id: e.tenant_id.clone(), event_id: e.id.clone(),
-                    subscription_id: "sub_1".to_owned(), plugin: "slack@1".to_owned(), status: DeliveryStatus::Pending,
-                    request: Some(StoredRequest { method: "POST".to_owned(), url: "https://x".to_owned(),
-                        headers: vec![("content-type".to_owned(), "application/json".to_owned())], body: data.as_bytes().to_vec() }),
-                    error: None, next_attempt_at: Some(T0), created_at: T0,
-                }],
-            }).collect();
+            let c2 = postgres_cpu_ms();
+            phase[1] += c2 - c1;
+            let processed: Vec<_> = claimed
+                .iter()
+                .map(|e| ProcessedEvent {
+                    tenant_id: e.tenant_id.clone(),
+                    event_id: e.id.clone(),
+                    deliveries: vec![NewDelivery {
+                        id: format!("dlv_{}", e.id),
+                        tenant_id: e.tenant_id.clone(),
+                        event_id: e.id.clone(),
+                        subscription_id: "sub_1".to_owned(),
+                        plugin: "slack@1".to_owned(),
+                        status: DeliveryStatus::Pending,
+                        request: Some(StoredRequest {
+                            method: "POST".to_owned(),
+                            url: "https://x".to_owned(),
+                            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                            body: data.as_bytes().to_vec(),
+                        }),
+                        error: None,
+                        next_attempt_at: Some(T0),
+                        created_at: T0,
+                    }],
+                })
+                .collect();
             store.complete_events(&processed).await.unwrap();
-            let c3 = postgres_cpu_ms(); phase[2] += c3 - c2;
+            let c3 = postgres_cpu_ms();
+            phase[2] += c3 - c2;
             let deliveries = store.claim_deliveries(batch as u32, 30_000, T0 + 1).await.unwrap();
-            let c4 = postgres_cpu_ms(); phase[3] += c4 - c3;
-            let records: Vec<_> = deliveries.iter().map(|d| AttemptRecord {
-                delivery_id: d.id.clone(), subscription_id: d.subscription_id.clone(), at: T0 + 2,
-                status_code: Some(200), latency_ms: 10, response_excerpt: "ok".to_owned(), error: None,
-                new_status: DeliveryStatus::Succeeded, next_attempt_at: None, disable_subscription: None,
-            }).collect();
+            let c4 = postgres_cpu_ms();
+            phase[3] += c4 - c3;
+            let records: Vec<_> = deliveries
+                .iter()
+                .map(|d| AttemptRecord {
+                    delivery_id: d.id.clone(),
+                    subscription_id: d.subscription_id.clone(),
+                    at: T0 + 2,
+                    status_code: Some(200),
+                    latency_ms: 10,
+                    response_excerpt: "ok".to_owned(),
+                    error: None,
+                    new_status: DeliveryStatus::Succeeded,
+                    next_attempt_at: None,
+                    disable_subscription: None,
+                })
+                .collect();
             store.record_attempts(&records).await.unwrap();
-            let c5 = postgres_cpu_ms(); phase[4] += c5 - c4;
+            let c5 = postgres_cpu_ms();
+            phase[4] += c5 - c4;
             assert_eq!(records.len(), batch);
             n += batch;
             if n % 20_000 == 0 {
@@ -788,7 +855,10 @@ mod tests {
         let cpu = postgres_cpu_ms() - cpu0;
         eprintln!("schema {}", backend.schema);
         std::mem::forget(backend);
-        eprintln!("batch {batch}: {total} events in {:?}; postgres cpu {cpu} ms = {:.3} ms/event; phases insert/claim/complete/claim_d/record ms: {phase:?}",
-            wall.elapsed(), cpu as f64 / total as f64);
+        eprintln!(
+            "batch {batch}: {total} events in {:?}; postgres cpu {cpu} ms = {:.3} ms/event; phases insert/claim/complete/claim_d/record ms: {phase:?}",
+            wall.elapsed(),
+            cpu as f64 / total as f64
+        );
     }
 }

@@ -7,6 +7,7 @@
 mod catalog;
 mod deliveries;
 mod events;
+mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,7 +27,8 @@ use super::{
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
 /// A released migration is never edited: changes go in a new one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/001_init.sql"), include_str!("migrations/002_retention.sql")];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
 const POOLED_READERS: usize = 4;
@@ -387,6 +389,10 @@ impl Store for SqliteStore {
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         self.read(move |tx| events::queue_stats(tx, now)).await
+    }
+
+    async fn purge(&self, older_than: Millis, batch: u32) -> StoreResult<u64> {
+        self.write(move |tx| retention::purge(tx, older_than, batch)).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

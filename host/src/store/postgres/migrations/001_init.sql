@@ -60,7 +60,7 @@ CREATE TABLE events (
     processed BOOLEAN NOT NULL DEFAULT FALSE,
     lease_until BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, id)
-) WITH (fillfactor = 80);
+) WITH (fillfactor = 50);
 -- The event claim: unprocessed events oldest first.
 CREATE INDEX events_unprocessed ON events (received_at) WITH (deduplicate_items = off) WHERE NOT processed;
 
@@ -82,7 +82,7 @@ CREATE TABLE deliveries (
     lease_until BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-) WITH (fillfactor = 80);
+) WITH (fillfactor = 50);
 -- The delivery claim and the queue size: only rows waiting for an attempt.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WITH (deduplicate_items = off)
     WHERE status IN ('pending', 'failed');

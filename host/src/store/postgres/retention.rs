@@ -1,0 +1,38 @@
+//! The retention purge for PostgreSQL: finished deliveries older than the cut-off, their attempts, and the
+//! processed events left without deliveries, a bounded batch per statement so no lock is held long.
+
+use crate::store::{Millis, StoreResult};
+
+/// Deletes up to `batch` finished deliveries (and their attempts) last updated before `older_than`, then up
+/// to `batch` processed events received before it that have no delivery left. Returns the rows deleted.
+pub(super) async fn purge(
+    client: &deadpool_postgres::Client,
+    older_than: Millis,
+    batch: u32,
+) -> StoreResult<u64> {
+    let deliveries = client
+        .prepare_cached(
+            "WITH doomed AS (
+                 SELECT id FROM deliveries
+                 WHERE (status IN ('succeeded', 'skipped', 'dead') OR (status = 'plugin_error' AND next_attempt_at IS NULL))
+                   AND updated_at < $1
+                 LIMIT $2 FOR UPDATE SKIP LOCKED),
+             gone_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM doomed) RETURNING 1),
+             gone_deliveries AS (DELETE FROM deliveries WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+             SELECT (SELECT count(*) FROM gone_attempts) + (SELECT count(*) FROM gone_deliveries)",
+        )
+        .await?;
+    let deleted: i64 = client.query_one(&deliveries, &[&older_than, &i64::from(batch)]).await?.get(0);
+    let deleted = deleted as u64;
+    let events = client
+        .prepare_cached(
+            "DELETE FROM events WHERE (tenant_id, id) IN (
+                 SELECT e.tenant_id, e.id FROM events e
+                 WHERE e.processed AND e.received_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.tenant_id = e.tenant_id)
+                 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .await?;
+    let deleted_events = client.execute(&events, &[&older_than, &i64::from(batch)]).await?;
+    Ok(deleted + deleted_events)
+}

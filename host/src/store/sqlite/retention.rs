@@ -1,0 +1,33 @@
+//! The retention purge for SQLite: finished deliveries older than the cut-off, their attempts, and the
+//! processed events left without deliveries, a bounded batch per transaction so no lock is held long.
+
+use rusqlite::{Transaction, params};
+
+use crate::store::{Millis, StoreResult};
+
+/// Deletes up to `batch` finished deliveries (and their attempts) last updated before `older_than`, then up
+/// to `batch` processed events received before it that have no delivery left. Returns the rows deleted.
+pub(super) fn purge(tx: &Transaction<'_>, older_than: Millis, batch: u32) -> StoreResult<u64> {
+    tx.execute("CREATE TEMP TABLE IF NOT EXISTS purge_batch (id TEXT PRIMARY KEY) WITHOUT ROWID", [])?;
+    tx.execute("DELETE FROM purge_batch", [])?;
+    tx.prepare_cached(
+        "INSERT INTO purge_batch (id)
+         SELECT id FROM deliveries
+         WHERE (status IN ('succeeded', 'skipped', 'dead') OR (status = 'plugin_error' AND next_attempt_at IS NULL))
+           AND updated_at < ?1
+         LIMIT ?2",
+    )?
+    .execute(params![older_than, batch])?;
+    let attempts =
+        tx.execute("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM purge_batch)", [])?;
+    let deliveries = tx.execute("DELETE FROM deliveries WHERE id IN (SELECT id FROM purge_batch)", [])?;
+    let events = tx.prepare_cached(
+        "DELETE FROM events WHERE rowid IN (
+             SELECT e.rowid FROM events e
+             WHERE e.processed = 1 AND e.received_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.tenant_id = e.tenant_id)
+             LIMIT ?2)",
+    )?
+    .execute(params![older_than, batch])?;
+    Ok((attempts + deliveries + events) as u64)
+}
