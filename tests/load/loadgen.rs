@@ -24,9 +24,9 @@ use serde_json::json;
 
 #[derive(Parser)]
 struct Args {
-    /// The Gancho to load.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// The Gancho to load; several comma-separated instances get the events round-robin.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',')]
+    url: Vec<String>,
     #[arg(long, env = "GANCHO_OPERATOR_TOKEN")]
     operator_token: String,
     #[arg(long, env = "GANCHO_INGEST_TOKEN")]
@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let admin = |method: &str, path: &str, body: Vec<u8>, content_type: &str| {
         hyper::Request::builder()
             .method(method)
-            .uri(format!("{}{path}", args.url))
+            .uri(format!("{}{path}", args.url[0]))
             .header("authorization", format!("Bearer {}", args.operator_token))
             .header("content-type", content_type)
             .body(Full::new(Bytes::from(body)))
@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..args.connections {
         let (client, clock, next, template, tenant) =
             (client.clone(), clock.clone(), next.clone(), template.clone(), tenant.clone());
-        let (url, token, rate) = (args.url.clone(), args.ingest_token.clone(), args.rate);
+        let (urls, token, rate) = (args.url.clone(), args.ingest_token.clone(), args.rate);
         workers.push(tokio::spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
@@ -162,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
                 event["tenant"] = json!(tenant);
                 event["id"] = json!(format!("evt_{seq}"));
                 event["data"]["call"]["caller_name"] = json!(marker(seq));
+                let url = &urls[seq as usize % urls.len()];
                 let request = hyper::Request::post(format!("{url}/v1/events"))
                     .header("authorization", format!("Bearer {token}"))
                     .header("content-type", "application/json")
