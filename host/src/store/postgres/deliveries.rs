@@ -188,7 +188,7 @@ pub(super) async fn claim(
 }
 
 /// Leases (`$2`) up to `$3` due (at `$1`), unleased transient plugin errors, oldest due first, with their
-/// events (which are never deleted), like [`CLAIM_SQL`].
+/// events (kept while a delivery refers to them), like [`CLAIM_SQL`].
 pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "UPDATE deliveries AS d SET lease_until = $2
      FROM events AS e
      WHERE d.ctid = ANY(ARRAY(
@@ -232,7 +232,7 @@ pub(super) async fn claim_plugin_retries(
 /// Replaces the plugin error `$14` with the new run's deliveries. If it is no longer there (another
 /// worker's claim, after this one's lease ran out, replaced it first), nothing is stored: that run's
 /// deliveries are.
-const REPLACE_PLUGIN_RETRY_SQL: &str = concat!(
+pub(super) const REPLACE_PLUGIN_RETRY_SQL: &str = concat!(
     "WITH removed AS (DELETE FROM deliveries WHERE id = $14 AND status = 'plugin_error' RETURNING id) ",
     insert_deliveries!(),
     " WHERE EXISTS (SELECT 1 FROM removed)"
@@ -259,11 +259,12 @@ pub(super) async fn replace_plugin_retry(
 /// - each attempt is stored, numbered by the delivery's attempt count;
 /// - each subscription's health follows its records in order: a success clears `failing_since`, a failure
 ///   sets it if unset. Only a change writes the row, so a success on a healthy subscription (the common
-///   case) locks nothing.
+///   case) locks nothing, and rows are changed in id order, so two batches do not lock two subscriptions in
+///   opposite orders.
 ///
 /// Returns the `n` of the stored records that disable their subscription. A batch must not name a
 /// delivery twice (an `UPDATE` changes a row once).
-const RECORD_ATTEMPTS_SQL: &str = "WITH r AS (
+pub(super) const RECORD_ATTEMPTS_SQL: &str = "WITH r AS (
          SELECT r.*, r.status = 'failed'
                  AND NOT EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.id = r.subscription_id) AS orphaned
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::bigint[], $6::text[], $7::text[],
@@ -295,6 +296,7 @@ const RECORD_ATTEMPTS_SQL: &str = "WITH r AS (
              (array_agg(at ORDER BY n) FILTER (WHERE n > COALESCE(last_success, 0)))[1] AS failing_at
          FROM outcomes
          GROUP BY subscription_id
+         ORDER BY subscription_id
      ),
      healed AS (
          UPDATE subscriptions AS s

@@ -11,7 +11,7 @@ use crate::store::{ClaimedEvent, Inserted, Millis, NewEvent, ProcessedEvent, Que
 /// Stores the batch (`$1`–`$6`, one array per column) in order, skipping events of unknown tenants and keys
 /// already stored. Returns one row per stored event (its tenant and id) and one per known tenant (its id,
 /// and no event id).
-const INSERT_SQL: &str = "WITH known AS (SELECT id FROM tenants WHERE id = ANY($1)),
+pub(super) const INSERT_SQL: &str = "WITH known AS (SELECT id FROM tenants WHERE id = ANY($1)),
      stored AS (
          INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at)
          SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at
@@ -107,7 +107,7 @@ pub(super) async fn claim(
 /// that were not already: `$16` says which event, by position, each delivery belongs to. An event already
 /// processed (another worker finished it after this one's lease ran out) is left alone: that worker stored
 /// its deliveries.
-const COMPLETE_SQL: &str = concat!(
+pub(super) const COMPLETE_SQL: &str = concat!(
     "WITH done AS (
          UPDATE events AS e SET processed = TRUE, lease_until = 0
          FROM UNNEST($14::text[], $15::text[]) WITH ORDINALITY AS p(tenant_id, id, n)

@@ -73,24 +73,7 @@ impl PostgresStore {
     }
 
     async fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
-        // The password is part of the URL: errors name the host and database instead.
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Database(format!("database_url is not a valid PostgreSQL URL: {e}")))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        let mut options = SESSION_OPTIONS.to_owned();
-        if let Some(schema) = schema {
-            options.push_str(&format!(" -c search_path={schema}"));
-        }
-        if let Some(given) = config.get_options() {
-            options = format!("{given} {options}");
-        }
-        if let Ok(extra) = std::env::var("GANCHO_PG_EXTRA_OPTIONS") {
-            options.push(' ');
-            options.push_str(&extra);
-        }
-        config.options(options);
+        let config = connection_config(url, schema)?;
         let target = describe(&config);
         let manager =
             Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
@@ -112,6 +95,26 @@ impl PostgresStore {
     async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
         self.pool.get().await.map_err(|e| StoreError::Database(format!("no database connection: {e}")))
     }
+}
+
+/// The connection settings: the URL's, with [`SESSION_OPTIONS`] (which options in the URL can override)
+/// and `schema` as the search path.
+fn connection_config(url: &str, schema: Option<&str>) -> StoreResult<tokio_postgres::Config> {
+    // Not the URL in the message: it may hold a password.
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Database(format!("database_url is not a valid PostgreSQL URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let mut options = SESSION_OPTIONS.to_owned();
+    if let Some(given) = config.get_options() {
+        options = format!("{options} {given}");
+    }
+    if let Some(schema) = schema {
+        options.push_str(&format!(" -c search_path={schema}"));
+    }
+    config.options(options);
+    Ok(config)
 }
 
 /// `host:port/database`, for messages.
@@ -413,12 +416,11 @@ mod tests {
         )
     }
 
-    /// A plain connection (not pooled) whose `search_path` is `schema`.
+    /// A plain connection (not pooled) with the store's settings, in `schema`.
     async fn connect_raw(schema: &str) -> tokio_postgres::Client {
-        let (client, connection) =
-            tokio_postgres::connect(&database_url(), NoTls).await.expect("failed to connect to PostgreSQL");
+        let config = super::connection_config(&database_url(), Some(schema)).unwrap();
+        let (client, connection) = config.connect(NoTls).await.expect("failed to connect to PostgreSQL");
         tokio::spawn(connection);
-        client.batch_execute(&format!("SET search_path = {schema}")).await.unwrap();
         client
     }
 
@@ -674,191 +676,81 @@ mod tests {
         assert_eq!(postgres.0.len(), sqlite.0.len());
     }
 
-    /// The claims walk their partial indexes in order and lease by physical address, also with the generic
-    /// plan PostgreSQL switches to after a few executions of a prepared statement.
+    /// The hot path's statements find rows through indexes, and the claims walk theirs in order and lease
+    /// by address, with the plan made when the statement is first prepared on a connection: on empty tables
+    /// (a new installation) as on full ones without statistics (autovacuum off).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn claims_use_their_indexes() {
+    async fn plans_use_indexes_whatever_the_statistics() {
+        use super::{deliveries, events};
+
         let backend = PostgresBackend::new().await;
         drop(backend.connect().await);
         let client = connect_raw(&backend.schema).await;
-        // Enough rows, most of them done, for the planner to see what a busy database looks like.
-        client
-            .batch_execute(
-                "INSERT INTO tenants VALUES ('acme', 'Acme', 0);
-                 INSERT INTO subscriptions VALUES ('sub_1', 'acme', '{*}', 'slack', NULL, 'https://x', '{}',
-                     '[]', 'whsec', NULL, NULL, TRUE, NULL, NULL, 0, 0);
-                 INSERT INTO events SELECT 'acme', 'evt_' || n, 'call.ended', 't', '{}', n, n < 9900, 0
-                     FROM generate_series(1, 10000) AS n;
-                 INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status,
-                         request_method, request_url, request_headers, request_body, next_attempt_at,
-                         created_at, updated_at)
-                     SELECT 'dlv_' || n, 'acme', 'evt_' || n, 'sub_1', 'slack@1',
-                         CASE WHEN n < 9900 THEN 'succeeded' WHEN n % 10 = 0 THEN 'plugin_error' ELSE 'pending' END,
-                         'POST', 'https://x', '[]', 'body', CASE WHEN n < 9900 THEN NULL ELSE n END, n, n
-                     FROM generate_series(1, 10000) AS n;
-                 ANALYZE;
-                 SET plan_cache_mode = force_generic_plan;",
-            )
-            .await
-            .unwrap();
-        for (name, sql, index) in [
-            ("claim_events", super::events::CLAIM_SQL, "events_unprocessed"),
-            ("claim_deliveries", super::deliveries::CLAIM_SQL, "deliveries_due"),
-            (
-                "claim_plugin_retries",
-                super::deliveries::CLAIM_PLUGIN_RETRIES_SQL,
-                "deliveries_plugin_retries",
-            ),
-        ] {
-            client.batch_execute(&format!("PREPARE {name} AS {sql}")).await.unwrap();
-            let plan: Vec<String> = client
-                .simple_query(&format!("EXPLAIN EXECUTE {name}(0, 0, 10)"))
-                .await
-                .unwrap()
-                .into_iter()
-                .filter_map(|message| match message {
-                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-                    _ => None,
-                })
-                .collect();
-            let plan = plan.join("\n");
-            assert!(
-                plan.contains(&format!("Index Scan using {index}")),
-                "{name} should use {index}:\n{plan}"
-            );
-            assert!(plan.contains("Tid Scan"), "{name} should lease by ctid:\n{plan}");
-            for avoided in ["Sort", "Seq Scan on events", "Seq Scan on deliveries"] {
-                assert!(!plan.contains(avoided), "{name} should not use {avoided}:\n{plan}");
+        let claims = [
+            ("claim_events", events::CLAIM_SQL, "events_unprocessed"),
+            ("claim_deliveries", deliveries::CLAIM_SQL, "deliveries_due"),
+            ("claim_plugin_retries", deliveries::CLAIM_PLUGIN_RETRIES_SQL, "deliveries_plugin_retries"),
+        ];
+        let writes = [
+            ("insert_events", events::INSERT_SQL),
+            ("complete_events", events::COMPLETE_SQL),
+            ("replace_plugin_retry", deliveries::REPLACE_PLUGIN_RETRY_SQL),
+            ("record_attempts", deliveries::RECORD_ATTEMPTS_SQL),
+        ];
+        for filled in [false, true] {
+            if filled {
+                client
+                    .batch_execute(
+                        "INSERT INTO tenants VALUES ('acme', 'Acme', 0);
+                         INSERT INTO subscriptions VALUES ('sub_1', 'acme', '{*}', 'slack', NULL, 'https://x',
+                             '{}', '[]', 'whsec', NULL, NULL, TRUE, NULL, NULL, 0, 0);
+                         INSERT INTO events SELECT 'acme', 'evt_' || n, 'call.ended', 't', '{}', n, n < 9900, 0
+                             FROM generate_series(1, 10000) AS n;
+                         INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status,
+                                 request_method, request_url, request_headers, request_body, next_attempt_at,
+                                 created_at, updated_at)
+                             SELECT 'dlv_' || n, 'acme', 'evt_' || n, 'sub_1', 'slack@1',
+                                 CASE WHEN n < 9900 THEN 'succeeded' WHEN n % 10 = 0 THEN 'plugin_error'
+                                     ELSE 'pending' END,
+                                 'POST', 'https://x', '[]', 'body', CASE WHEN n < 9900 THEN NULL ELSE n END, n, n
+                             FROM generate_series(1, 10000) AS n;",
+                    )
+                    .await
+                    .unwrap();
+            }
+            let plans = claims.iter().map(|&(name, sql, _)| (name, sql)).chain(writes);
+            for (name, sql) in plans {
+                let plan = generic_plan(&client, name, sql).await;
+                let context = if filled { "a full table" } else { "an empty table" };
+                for avoided in ["Seq Scan on", "Bitmap"] {
+                    assert!(!plan.contains(avoided), "{name} on {context} should not use {avoided}:\n{plan}");
+                }
+                if let Some((_, _, index)) = claims.iter().find(|(claim, _, _)| *claim == name) {
+                    for expected in [&format!("Index Scan using {index}"), "Tid Scan"] {
+                        assert!(
+                            plan.contains(expected),
+                            "{name} on {context} should use {expected}:\n{plan}"
+                        );
+                    }
+                    assert!(!plan.contains("Sort"), "{name} on {context} should not sort:\n{plan}");
+                }
             }
         }
     }
 
-    fn postgres_cpu_ms() -> u64 {
-        let mut total = 0;
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-            let Some((_, rest)) = stat.split_once(") ") else { continue };
-            if !stat.contains("(postgres") {
-                continue;
-            }
-            let fields: Vec<&str> = rest.split(' ').collect();
-            total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        }
-        total * 10
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore]
-    async fn hot_path_cost() {
-        use crate::store::{
-            AttemptRecord, DeliveryStatus, NewDelivery, ProcessedEvent, StoredRequest, Subscription,
-        };
-        let backend = PostgresBackend::new().await;
-        let store = backend.connect().await;
-        store
-            .create_tenant(&Tenant { id: "acme".to_owned(), name: "Acme".to_owned(), created_at: T0 })
-            .await
-            .unwrap();
-        store
-            .create_subscription(&Subscription {
-                id: "sub_1".to_owned(),
-                tenant_id: "acme".to_owned(),
-                event_types: vec!["*".to_owned()],
-                plugin_name: "slack".to_owned(),
-                plugin_version: None,
-                endpoint_url: "https://x".to_owned(),
-                config_json: "{}".to_owned(),
-                headers: vec![("authorization".to_owned(), "Bearer x".to_owned())],
-                secret: "whsec_1".to_owned(),
-                previous_secret: None,
-                previous_secret_expires_at: None,
-                enabled: true,
-                disabled_reason: None,
-                failing_since: None,
-                created_at: T0,
-                updated_at: T0,
+    /// The plan `client` runs `sql` with, prepared now as `name`.
+    async fn generic_plan(client: &tokio_postgres::Client, name: &str, sql: &str) -> String {
+        let parameters = client.prepare(sql).await.unwrap().params().len();
+        client.batch_execute(&format!("DEALLOCATE ALL; PREPARE {name} AS {sql}")).await.unwrap();
+        let nulls = vec!["NULL"; parameters].join(", ");
+        let explained = client.simple_query(&format!("EXPLAIN EXECUTE {name}({nulls})")).await.unwrap();
+        let lines: Vec<&str> = explained
+            .iter()
+            .filter_map(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
+                _ => None,
             })
-            .await
-            .unwrap();
-        let batch: usize = std::env::var("BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(100);
-        let total: usize = std::env::var("TOTAL").ok().and_then(|b| b.parse().ok()).unwrap_or(20_000);
-        let data = format!("{{\"call\":\"{}\"}}", "x".repeat(400));
-        let cpu0 = postgres_cpu_ms();
-        let wall = std::time::Instant::now();
-        let mut n = 0;
-        let mut phase = [0u64; 5];
-        while n < total {
-            let events: Vec<_> =
-                (n..n + batch).map(|i| NewEvent { data_json: data.clone(), ..event(i) }).collect();
-            let c = postgres_cpu_ms();
-            store.insert_events(&events).await.unwrap();
-            let c1 = postgres_cpu_ms();
-            phase[0] += c1 - c;
-            let claimed = store.claim_events(batch as u32, 30_000, T0 + total as i64).await.unwrap();
-            let c2 = postgres_cpu_ms();
-            phase[1] += c2 - c1;
-            let processed: Vec<_> = claimed
-                .iter()
-                .map(|e| ProcessedEvent {
-                    tenant_id: e.tenant_id.clone(),
-                    event_id: e.id.clone(),
-                    deliveries: vec![NewDelivery {
-                        id: format!("dlv_{}", e.id),
-                        tenant_id: e.tenant_id.clone(),
-                        event_id: e.id.clone(),
-                        subscription_id: "sub_1".to_owned(),
-                        plugin: "slack@1".to_owned(),
-                        status: DeliveryStatus::Pending,
-                        request: Some(StoredRequest {
-                            method: "POST".to_owned(),
-                            url: "https://x".to_owned(),
-                            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
-                            body: data.as_bytes().to_vec(),
-                        }),
-                        error: None,
-                        next_attempt_at: Some(T0),
-                        created_at: T0,
-                    }],
-                })
-                .collect();
-            store.complete_events(&processed).await.unwrap();
-            let c3 = postgres_cpu_ms();
-            phase[2] += c3 - c2;
-            let deliveries = store.claim_deliveries(batch as u32, 30_000, T0 + 1).await.unwrap();
-            let c4 = postgres_cpu_ms();
-            phase[3] += c4 - c3;
-            let records: Vec<_> = deliveries
-                .iter()
-                .map(|d| AttemptRecord {
-                    delivery_id: d.id.clone(),
-                    subscription_id: d.subscription_id.clone(),
-                    at: T0 + 2,
-                    status_code: Some(200),
-                    latency_ms: 10,
-                    response_excerpt: "ok".to_owned(),
-                    error: None,
-                    new_status: DeliveryStatus::Succeeded,
-                    next_attempt_at: None,
-                    disable_subscription: None,
-                })
-                .collect();
-            store.record_attempts(&records).await.unwrap();
-            let c5 = postgres_cpu_ms();
-            phase[4] += c5 - c4;
-            assert_eq!(records.len(), batch);
-            n += batch;
-            if n % 20_000 == 0 {
-                eprintln!("at {n}: phases {phase:?}");
-                phase = [0; 5];
-            }
-        }
-        let cpu = postgres_cpu_ms() - cpu0;
-        eprintln!("schema {}", backend.schema);
-        std::mem::forget(backend);
-        eprintln!(
-            "batch {batch}: {total} events in {:?}; postgres cpu {cpu} ms = {:.3} ms/event; phases insert/claim/complete/claim_d/record ms: {phase:?}",
-            wall.elapsed(),
-            cpu as f64 / total as f64
-        );
+            .collect();
+        lines.join("\n")
     }
 }
