@@ -1,0 +1,363 @@
+//! The storage conformance suite against PostgreSQL, and the tests only PostgreSQL needs.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio_postgres::NoTls;
+
+use super::PostgresStore;
+use crate::store::conformance::{Backend, conformance_tests};
+use crate::store::{NewEvent, Store, Tenant};
+
+/// Where the tests' database is; each test works in a schema of its own there.
+fn database_url() -> String {
+    std::env::var("GANCHO_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A schema no other test (in this run or a concurrent one) uses.
+fn unique_schema() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "gancho_test_{}_{}_{:08x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    )
+}
+
+/// A plain connection (not pooled) with the store's settings, in `schema`.
+async fn connect_raw(schema: &str) -> tokio_postgres::Client {
+    let config = super::connection_config(&database_url(), Some(schema)).unwrap();
+    let (client, connection) = config.connect(NoTls).await.expect("failed to connect to PostgreSQL");
+    tokio::spawn(connection);
+    client
+}
+
+/// A fresh schema, dropped with the backend unless the test failed (to look at what it left).
+struct PostgresBackend {
+    schema: String,
+}
+
+#[async_trait::async_trait]
+impl Backend for PostgresBackend {
+    async fn new() -> Self {
+        PostgresBackend { schema: unique_schema() }
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        Arc::new(self.connect().await)
+    }
+}
+
+impl PostgresBackend {
+    async fn connect(&self) -> PostgresStore {
+        PostgresStore::connect_with_schema(&database_url(), &self.schema)
+            .await
+            .expect("failed to open the store; is PostgreSQL running (GANCHO_TEST_DATABASE_URL)?")
+    }
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept schema {} of the failed test", self.schema);
+            return;
+        }
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        // Drop runs inside the test's runtime, which cannot block on itself: use a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let (client, connection) = tokio_postgres::connect(&database_url(), NoTls).await?;
+                tokio::spawn(connection);
+                client.batch_execute(&sql).await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("failed to drop schema {}: {dropped:?}", self.schema);
+        }
+    }
+}
+
+conformance_tests!(PostgresBackend);
+
+const T0: i64 = 1_700_000_000_000;
+const RACE: usize = 1_000;
+
+fn event(n: usize) -> NewEvent {
+    NewEvent {
+        tenant_id: "acme".to_owned(),
+        id: format!("evt_{n:04}"),
+        event_type: "call.ended".to_owned(),
+        timestamp: "2024-05-01T10:00:00Z".to_owned(),
+        data_json: "{}".to_owned(),
+        received_at: T0 + n as i64,
+    }
+}
+
+/// Two instances (two pools) claiming from the same events at once each get their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_never_claim_the_same_event() {
+    let backend = PostgresBackend::new().await;
+    let first = backend.connect().await;
+    let second = backend.connect().await;
+    first
+        .create_tenant(&Tenant { id: "acme".to_owned(), name: "Acme".to_owned(), created_at: T0 })
+        .await
+        .unwrap();
+    let events: Vec<_> = (0..RACE).map(event).collect();
+    for batch in events.chunks(250) {
+        first.insert_events(batch).await.unwrap();
+    }
+    // Two claimers per instance, so that claims also race within a pool.
+    let workers: Vec<_> = [&first, &first, &second, &second]
+        .into_iter()
+        .map(|store| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let claimed = store.claim_events(7, 30_000, T0 + RACE as i64).await.unwrap();
+                    if claimed.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(claimed.into_iter().map(|e| e.id));
+                }
+            })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for worker in workers {
+        for id in worker.await.unwrap() {
+            assert!(seen.insert(id.clone()), "{id} claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), RACE);
+}
+
+/// Instances starting at once on a new database: one applies the migrations, the others wait and find
+/// them applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_succeed() {
+    let backend = PostgresBackend::new().await;
+    let url = database_url();
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, schema) = (url.clone(), backend.schema.clone());
+            tokio::spawn(async move { PostgresStore::connect_with_schema(&url, &schema).await })
+        })
+        .collect();
+    for start in starts {
+        start.await.unwrap().expect("every instance starts");
+    }
+    let client = connect_raw(&backend.schema).await;
+    let versions: Vec<i32> = client
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, (1..=super::MIGRATIONS.len() as i32).collect::<Vec<_>>());
+}
+
+/// A batch mixing what `record_attempts` must order (a success between failures, a record that disables
+/// its subscription before another record of it, a delivery named twice, a deleted subscription, a
+/// missing delivery) ends as it does in SQLite, where records are written one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_attempts_batches_match_sqlite() {
+    use crate::store::{
+        AttemptRecord, DeliveryFilter, DeliveryStatus::*, NewDelivery, ProcessedEvent, SqliteStore,
+        StoredRequest, Subscription,
+    };
+
+    let backend = PostgresBackend::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let stores: [Arc<dyn Store>; 2] = [
+        Arc::new(backend.connect().await),
+        Arc::new(SqliteStore::open(&dir.path().join("gancho.db")).unwrap()),
+    ];
+    let subscription = |id: &str, failing_since| Subscription {
+        id: id.to_owned(),
+        tenant_id: "acme".to_owned(),
+        event_types: vec!["*".to_owned()],
+        plugin_name: "slack".to_owned(),
+        plugin_version: None,
+        endpoint_url: "https://hooks.example.com/in".to_owned(),
+        config_json: "{}".to_owned(),
+        headers: vec![],
+        secret: "whsec_1".to_owned(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        enabled: true,
+        disabled_reason: None,
+        failing_since,
+        created_at: T0,
+        updated_at: T0,
+    };
+    let delivery = |n: usize, subscription_id: &str| NewDelivery {
+        id: format!("dlv_{n}"),
+        tenant_id: "acme".to_owned(),
+        event_id: "evt_0000".to_owned(),
+        subscription_id: subscription_id.to_owned(),
+        plugin: "slack@1".to_owned(),
+        status: Pending,
+        request: Some(StoredRequest {
+            method: "POST".to_owned(),
+            url: "https://hooks.example.com/in".to_owned(),
+            headers: vec![],
+            body: vec![],
+        }),
+        error: None,
+        next_attempt_at: Some(T0),
+        created_at: T0 + n as i64,
+    };
+    let record = |n: usize, subscription_id: &str, at: i64, new_status| AttemptRecord {
+        delivery_id: format!("dlv_{n}"),
+        subscription_id: subscription_id.to_owned(),
+        at: T0 + at,
+        status_code: Some(if new_status == Succeeded { 200 } else { 503 }),
+        latency_ms: 5,
+        response_excerpt: format!("at {at}"),
+        error: None,
+        new_status,
+        next_attempt_at: (new_status == Failed).then_some(T0 + 1_000),
+        disable_subscription: None,
+    };
+    let batch = [
+        record(1, "sub_1", 1, Failed),
+        record(2, "sub_1", 2, Succeeded),
+        record(3, "sub_1", 3, Failed),
+        record(4, "sub_1", 4, Failed),
+        AttemptRecord { disable_subscription: Some("gone".to_owned()), ..record(5, "sub_2", 5, Dead) },
+        record(6, "sub_2", 6, Failed),
+        record(1, "sub_1", 7, Succeeded),
+        record(7, "sub_3", 8, Failed),
+        record(99, "sub_1", 9, Succeeded),
+        record(8, "sub_2", 10, Dead),
+        record(10, "sub_4", 11, Failed),
+    ];
+    for store in &stores {
+        store
+            .create_tenant(&Tenant { id: "acme".to_owned(), name: "Acme".to_owned(), created_at: T0 })
+            .await
+            .unwrap();
+        for (id, failing_since) in
+            [("sub_1", None), ("sub_2", Some(T0 - 100)), ("sub_3", None), ("sub_4", None)]
+        {
+            store.create_subscription(&subscription(id, failing_since)).await.unwrap();
+        }
+        store.insert_events(&[event(0)]).await.unwrap();
+        let subscriptions =
+            ["sub_1", "sub_1", "sub_1", "sub_1", "sub_2", "sub_2", "sub_3", "sub_2", "sub_2", "sub_4"];
+        let deliveries = subscriptions.iter().enumerate().map(|(n, s)| delivery(n + 1, s)).collect();
+        let processed =
+            ProcessedEvent { tenant_id: "acme".to_owned(), event_id: "evt_0000".to_owned(), deliveries };
+        store.complete_events(&[processed]).await.unwrap();
+        assert_eq!(store.claim_deliveries(100, 30_000, T0).await.unwrap().len(), 10);
+        store.delete_subscription("acme", "sub_3").await.unwrap();
+        store.record_attempts(&batch).await.unwrap();
+        // Then a batch of the common kind: one statement.
+        store
+            .record_attempts(&[record(10, "sub_4", 12, Succeeded), record(9, "sub_2", 13, Failed)])
+            .await
+            .unwrap();
+    }
+
+    let mut outcomes = Vec::new();
+    for store in &stores {
+        let mut deliveries = store.list_deliveries("acme", &DeliveryFilter::default()).await.unwrap();
+        for delivery in &mut deliveries {
+            // Stamped with the clock when sub_3 was deleted.
+            if delivery.subscription_id == "sub_3" && delivery.attempts.is_empty() {
+                delivery.updated_at = 0;
+            }
+        }
+        let subscriptions = store.list_subscriptions("acme").await.unwrap();
+        outcomes.push((deliveries, subscriptions));
+    }
+    let [postgres, sqlite] = &outcomes[..] else { unreachable!() };
+    assert_eq!(postgres.1, sqlite.1, "subscriptions");
+    for (postgres, sqlite) in postgres.0.iter().zip(&sqlite.0) {
+        assert_eq!(postgres, sqlite);
+    }
+    assert_eq!(postgres.0.len(), sqlite.0.len());
+}
+
+/// The hot path's statements find rows through indexes, and the claims walk theirs in order and lease
+/// by address, with the plan made when the statement is first prepared on a connection: on empty tables
+/// (a new installation) as on full ones without statistics (autovacuum off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_use_indexes_whatever_the_statistics() {
+    use super::{deliveries, events};
+
+    let backend = PostgresBackend::new().await;
+    drop(backend.connect().await);
+    let client = connect_raw(&backend.schema).await;
+    let claims = [
+        ("claim_events", events::CLAIM_SQL, "events_unprocessed"),
+        ("claim_deliveries", deliveries::CLAIM_SQL, "deliveries_due"),
+        ("claim_plugin_retries", deliveries::CLAIM_PLUGIN_RETRIES_SQL, "deliveries_plugin_retries"),
+    ];
+    let writes = [
+        ("insert_events", events::INSERT_SQL),
+        ("complete_events", events::COMPLETE_SQL),
+        ("replace_plugin_retry", deliveries::REPLACE_PLUGIN_RETRY_SQL),
+        ("record_attempts", deliveries::RECORD_ATTEMPTS_SQL),
+    ];
+    for filled in [false, true] {
+        if filled {
+            client
+                .batch_execute(
+                    "INSERT INTO tenants VALUES ('acme', 'Acme', 0);
+                     INSERT INTO subscriptions VALUES ('sub_1', 'acme', '{*}', 'slack', NULL, 'https://x',
+                         '{}', '[]', 'whsec', NULL, NULL, TRUE, NULL, NULL, 0, 0);
+                     INSERT INTO events SELECT 'acme', 'evt_' || n, 'call.ended', 't', '{}', n, n < 9900, 0
+                         FROM generate_series(1, 10000) AS n;
+                     INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status,
+                             request_method, request_url, request_headers, request_body, next_attempt_at,
+                             created_at, updated_at)
+                         SELECT 'dlv_' || n, 'acme', 'evt_' || n, 'sub_1', 'slack@1',
+                             CASE WHEN n < 9900 THEN 'succeeded' WHEN n % 10 = 0 THEN 'plugin_error'
+                                 ELSE 'pending' END,
+                             'POST', 'https://x', '[]', 'body', CASE WHEN n < 9900 THEN NULL ELSE n END, n, n
+                         FROM generate_series(1, 10000) AS n;",
+                )
+                .await
+                .unwrap();
+        }
+        let plans = claims.iter().map(|&(name, sql, _)| (name, sql)).chain(writes);
+        for (name, sql) in plans {
+            let plan = generic_plan(&client, name, sql).await;
+            let context = if filled { "a full table" } else { "an empty table" };
+            for avoided in ["Seq Scan on", "Bitmap"] {
+                assert!(!plan.contains(avoided), "{name} on {context} should not use {avoided}:\n{plan}");
+            }
+            if let Some((_, _, index)) = claims.iter().find(|(claim, _, _)| *claim == name) {
+                for expected in [&format!("Index Scan using {index}"), "Tid Scan"] {
+                    assert!(plan.contains(expected), "{name} on {context} should use {expected}:\n{plan}");
+                }
+                assert!(!plan.contains("Sort"), "{name} on {context} should not sort:\n{plan}");
+            }
+        }
+    }
+}
+
+/// The plan `client` runs `sql` with, prepared now as `name`.
+async fn generic_plan(client: &tokio_postgres::Client, name: &str, sql: &str) -> String {
+    let parameters = client.prepare(sql).await.unwrap().params().len();
+    client.batch_execute(&format!("DEALLOCATE ALL; PREPARE {name} AS {sql}")).await.unwrap();
+    let nulls = vec!["NULL"; parameters].join(", ");
+    let explained = client.simple_query(&format!("EXPLAIN EXECUTE {name}({nulls})")).await.unwrap();
+    let lines: Vec<&str> = explained
+        .iter()
+        .filter_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
+            _ => None,
+        })
+        .collect();
+    lines.join("\n")
+}
