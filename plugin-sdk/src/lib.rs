@@ -37,6 +37,8 @@
 
 extern crate self as gancho_sdk;
 
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "arena-allocator")), allow(dead_code))]
+mod arena;
 pub mod error;
 pub mod events;
 pub mod log;
@@ -48,6 +50,10 @@ pub use error::{ErrorKind, PluginError};
 pub use events::*;
 pub use request::{Method, Request, form_encode, percent_encode};
 pub use subscription::Subscription;
+
+#[cfg(all(target_arch = "wasm32", feature = "arena-allocator"))]
+#[global_allocator]
+static ALLOCATOR: arena::Arena = arena::Arena::new();
 
 /// The version of the WIT package (`gancho:plugin`) this SDK builds plugins against.
 pub const WORLD_VERSION: &str = "0.1.0";
