@@ -192,7 +192,7 @@ fn subscription(row: &Row) -> StoreResult<Subscription> {
 /// Inserts the subscription if its tenant exists: the check and the insert are one statement.
 pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> StoreResult<()> {
     let missing = || format!("tenant {}", s.tenant_id);
-    let inserted = execute(
+    let inserted = execute_subscription(
         client,
         &format!(
             "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
@@ -201,26 +201,9 @@ pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> St
                  $16::bigint
              WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)"
         ),
-        &[
-            &s.id,
-            &s.tenant_id,
-            &s.event_types,
-            &s.plugin_name,
-            &s.plugin_version.map(|version| version as i32),
-            &s.endpoint_url,
-            &s.config_json,
-            &to_json(&s.headers)?,
-            &s.secret,
-            &s.previous_secret,
-            &s.previous_secret_expires_at,
-            &s.enabled,
-            &s.disabled_reason,
-            &s.failing_since,
-            &s.created_at,
-            &s.updated_at,
-        ],
+        s,
     )
-    .await
+    .await?
     .map_err(constraint_error(|| format!("subscription {}", s.id), missing))?;
     if inserted == 0 { Err(StoreError::NotFound(missing())) } else { Ok(()) }
 }
@@ -252,22 +235,40 @@ pub(super) async fn list_subscriptions(client: &Client, tenant_id: &str) -> Stor
 }
 
 pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> StoreResult<bool> {
-    let changed = execute(
+    let changed = execute_subscription(
         client,
         "UPDATE subscriptions SET event_types = $3, plugin_name = $4, plugin_version = $5, endpoint_url = $6,
              config_json = $7, headers = $8, secret = $9, previous_secret = $10,
              previous_secret_expires_at = $11, enabled = $12, disabled_reason = $13, failing_since = $14,
              created_at = $15, updated_at = $16
          WHERE id = $1 AND tenant_id = $2",
+        s,
+    )
+    .await??;
+    Ok(changed == 1)
+}
+
+/// Runs `statement` with a subscription's columns as `$1`…`$16`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// by insert and update). The outer error is encoding a column; the inner one is PostgreSQL's.
+async fn execute_subscription(
+    client: &Client,
+    statement: &str,
+    s: &Subscription,
+) -> StoreResult<Result<u64, tokio_postgres::Error>> {
+    let headers = to_json(&s.headers)?;
+    let plugin_version = s.plugin_version.map(|version| version as i32);
+    Ok(execute(
+        client,
+        statement,
         &[
             &s.id,
             &s.tenant_id,
             &s.event_types,
             &s.plugin_name,
-            &s.plugin_version.map(|version| version as i32),
+            &plugin_version,
             &s.endpoint_url,
             &s.config_json,
-            &to_json(&s.headers)?,
+            &headers,
             &s.secret,
             &s.previous_secret,
             &s.previous_secret_expires_at,
@@ -278,8 +279,7 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
             &s.updated_at,
         ],
     )
-    .await?;
-    Ok(changed == 1)
+    .await)
 }
 
 /// Deletes the subscription. Its deliveries stay as history; those still waiting can never be sent now, so

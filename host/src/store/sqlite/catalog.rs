@@ -169,19 +169,30 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
 
 pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreResult<()> {
     require_tenant(conn, &s.tenant_id)?;
-    conn.prepare_cached(&format!(
+    let mut statement = conn.prepare_cached(&format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-    ))?
-    .execute(params![
+    ))?;
+    execute_subscription(&mut statement, s)?.map_err(conflict_as(|| format!("subscription {}", s.id)))?;
+    Ok(())
+}
+
+/// Runs `statement` with a subscription's columns as `?1`…`?16`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// by insert and update). The outer error is encoding a column; the inner one is SQLite's.
+fn execute_subscription(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    s: &Subscription,
+) -> StoreResult<rusqlite::Result<usize>> {
+    let (event_types, headers) = (to_json(&s.event_types)?, to_json(&s.headers)?);
+    Ok(statement.execute(params![
         s.id,
         s.tenant_id,
-        to_json(&s.event_types)?,
+        event_types,
         s.plugin_name,
         s.plugin_version,
         s.endpoint_url,
         s.config_json,
-        to_json(&s.headers)?,
+        headers,
         s.secret,
         s.previous_secret,
         s.previous_secret_expires_at,
@@ -190,9 +201,7 @@ pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreR
         s.failing_since,
         s.created_at,
         s.updated_at,
-    ])
-    .map_err(conflict_as(|| format!("subscription {}", s.id)))?;
-    Ok(())
+    ]))
 }
 
 pub(super) fn get_subscription(
@@ -216,32 +225,14 @@ pub(super) fn list_subscriptions(conn: &Connection, tenant_id: &str) -> StoreRes
 }
 
 pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreResult<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE subscriptions SET event_types = ?3, plugin_name = ?4, plugin_version = ?5,
-                 endpoint_url = ?6, config_json = ?7, headers = ?8, secret = ?9, previous_secret = ?10,
-                 previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
-                 created_at = ?15, updated_at = ?16
-             WHERE id = ?1 AND tenant_id = ?2",
-        )?
-        .execute(params![
-            s.id,
-            s.tenant_id,
-            to_json(&s.event_types)?,
-            s.plugin_name,
-            s.plugin_version,
-            s.endpoint_url,
-            s.config_json,
-            to_json(&s.headers)?,
-            s.secret,
-            s.previous_secret,
-            s.previous_secret_expires_at,
-            s.enabled,
-            s.disabled_reason,
-            s.failing_since,
-            s.created_at,
-            s.updated_at,
-        ])?;
+    let mut statement = conn.prepare_cached(
+        "UPDATE subscriptions SET event_types = ?3, plugin_name = ?4, plugin_version = ?5,
+             endpoint_url = ?6, config_json = ?7, headers = ?8, secret = ?9, previous_secret = ?10,
+             previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
+             created_at = ?15, updated_at = ?16
+         WHERE id = ?1 AND tenant_id = ?2",
+    )?;
+    let changed = execute_subscription(&mut statement, s)??;
     Ok(changed == 1)
 }
 
