@@ -40,8 +40,11 @@ pub struct IngestConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
     pub timeout_secs: u64,
+    /// Sends in flight at once from one instance.
     pub max_in_flight: usize,
-    pub max_in_flight_per_endpoint: usize,
+    /// Deliveries in flight at once to one subscription's endpoint, across all instances, unless the
+    /// subscription sets its own `max_in_flight`.
+    pub max_in_flight_per_endpoint: u32,
     pub disable_after_failing_secs: u64,
     pub secret_rotation_grace_secs: u64,
     pub retry: RetrySchedule,
@@ -170,7 +173,7 @@ impl Config {
             ("limits.timeout_ms", self.limits.timeout_ms),
             ("delivery.timeout_secs", self.delivery.timeout_secs),
             ("delivery.max_in_flight", self.delivery.max_in_flight as u64),
-            ("delivery.max_in_flight_per_endpoint", self.delivery.max_in_flight_per_endpoint as u64),
+            ("delivery.max_in_flight_per_endpoint", u64::from(self.delivery.max_in_flight_per_endpoint)),
             ("workers.batch_size", u64::from(self.workers.batch_size)),
             ("retention.batch_size", u64::from(self.retention.batch_size)),
             ("retention.interval_secs", self.retention.interval_secs),

@@ -37,6 +37,14 @@ pub struct NewSubscription {
     pub headers: BTreeMap<String, String>,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// At most this many requests in flight to the endpoint at once, across all instances (1–10000);
+    /// absent: the service's `delivery.max_in_flight_per_endpoint`.
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    /// At most this many requests per second to the endpoint, across all instances (1–100000), with bursts
+    /// of up to one second's worth after a quiet spell; absent: no limit.
+    #[serde(default)]
+    pub rate_limit: Option<u32>,
 }
 
 fn enabled_by_default() -> bool {
@@ -57,6 +65,23 @@ pub struct SubscriptionPatch {
     /// `delivery.secret_rotation_grace_secs`.
     #[serde(default)]
     pub rotate_secret: bool,
+    /// A number sets the endpoint's concurrency bound; `null` returns it to the service's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, nullable)]
+    pub max_in_flight: Option<Option<u32>>,
+    /// A number sets the endpoint's rate limit (requests per second); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, nullable)]
+    pub rate_limit: Option<Option<u32>>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -71,6 +96,10 @@ pub struct SubscriptionView {
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
+    /// The endpoint's own concurrency bound, if it has one (else the service's default applies).
+    pub max_in_flight: Option<u32>,
+    /// Requests per second, if limited.
+    pub rate_limit: Option<u32>,
     /// The signing secret: in answers to create and to a rotation only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -91,6 +120,8 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
         endpoint_url: subscription.endpoint_url,
         enabled: subscription.enabled,
         disabled_reason: subscription.disabled_reason,
+        max_in_flight: subscription.max_in_flight,
+        rate_limit: subscription.rate_limit,
         secret: with_secret.then_some(subscription.secret),
         created_at: rfc3339(subscription.created_at),
         updated_at: rfc3339(subscription.updated_at),
@@ -123,6 +154,28 @@ fn check_endpoint(url: &str) -> ApiResult<()> {
         _ => Err(invalid("endpoint_url", format!("`{url}` is not an absolute http(s) URL"))),
     }
 }
+
+/// A limit, if set, must be within `range`.
+fn check_limit(
+    field: &str,
+    value: Option<u32>,
+    range: std::ops::RangeInclusive<u32>,
+) -> ApiResult<Option<u32>> {
+    match value {
+        Some(number) if !range.contains(&number) => Err(invalid(
+            field,
+            format!(
+                "`{field}` must be from {} to {} (or absent for none), not {number}",
+                range.start(),
+                range.end()
+            ),
+        )),
+        _ => Ok(value),
+    }
+}
+
+const MAX_IN_FLIGHT: std::ops::RangeInclusive<u32> = 1..=10_000;
+const RATE_LIMIT: std::ops::RangeInclusive<u32> = 1..=100_000;
 
 fn check_config(config: Option<serde_json::Value>) -> ApiResult<String> {
     match config {
@@ -179,6 +232,8 @@ pub async fn create(
     check_endpoint(&request.endpoint_url)?;
     let config_json = check_config(request.config)?;
     let headers = check_headers(&request.headers)?;
+    let max_in_flight = check_limit("max_in_flight", request.max_in_flight, MAX_IN_FLIGHT)?;
+    let rate_limit = check_limit("rate_limit", request.rate_limit, RATE_LIMIT)?;
     let plugin = check_plugin(&state, &request.plugin).await?;
     let now = now_millis();
     let subscription = Subscription {
@@ -196,6 +251,8 @@ pub async fn create(
         enabled: request.enabled,
         disabled_reason: None,
         failing_since: None,
+        max_in_flight,
+        rate_limit,
         created_at: now,
         updated_at: now,
     };
@@ -268,6 +325,12 @@ pub async fn update(
     }
     if let Some(headers) = patch.headers {
         subscription.headers = check_headers(&headers)?;
+    }
+    if let Some(max_in_flight) = patch.max_in_flight {
+        subscription.max_in_flight = check_limit("max_in_flight", max_in_flight, MAX_IN_FLIGHT)?;
+    }
+    if let Some(rate_limit) = patch.rate_limit {
+        subscription.rate_limit = check_limit("rate_limit", rate_limit, RATE_LIMIT)?;
     }
     if let Some(enabled) = patch.enabled {
         subscription.enabled = enabled;

@@ -1,10 +1,10 @@
 //! The delivery worker: claims due deliveries, sends each (signed, through the destination guard) within
-//! the global and per-endpoint concurrency bounds, and records every attempt with the delivery's next
-//! state — retried on the schedule, dead after the last attempt, or the subscription disabled (410 Gone,
-//! or failing for too long). Attempts are recorded in batches.
+//! this instance's concurrency bound, and records every attempt with the delivery's next state — retried
+//! on the schedule, dead after the last attempt, or the subscription disabled (410 Gone, or failing for too
+//! long). Attempts are recorded in batches. Per-endpoint limits (concurrency, rate) are the claim's: the
+//! store keeps them across every instance.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
@@ -27,8 +27,10 @@ pub struct DeliveryWorker {
     pub batch_size: u32,
     pub lease_ms: i64,
     pub poll_interval: Duration,
+    /// Sends in flight from this instance.
     pub max_in_flight: usize,
-    pub max_in_flight_per_endpoint: usize,
+    /// Deliveries in flight to one subscription's endpoint across all instances, unless it sets its own.
+    pub max_in_flight_per_endpoint: u32,
     /// A subscription whose endpoint has failed without a success for this long is disabled.
     pub disable_after_failing_ms: i64,
 }
@@ -36,7 +38,6 @@ pub struct DeliveryWorker {
 /// Everything one send task needs, shared.
 struct Shared {
     worker: Arc<DeliveryWorker>,
-    endpoints: Mutex<HashMap<String, Arc<Semaphore>>>,
     records: mpsc::Sender<AttemptRecord>,
 }
 
@@ -44,15 +45,17 @@ impl DeliveryWorker {
     /// Sends due deliveries until `shutdown`; then finishes the sends in flight and records them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let (records, receiver) = mpsc::channel(4096);
-        let recorder = tokio::spawn(record_attempts(self.store.clone(), receiver));
-        let shared = Arc::new(Shared { worker: self.clone(), endpoints: Mutex::default(), records });
+        // A recorded attempt frees its endpoint's concurrency slot: claim again.
+        let recorder = tokio::spawn(record_attempts(self.store.clone(), receiver, self.wake.clone()));
+        let shared = Arc::new(Shared { worker: self.clone(), records });
         let in_flight = Arc::new(Semaphore::new(self.max_in_flight));
         while !shutdown.is_cancelled() {
             let room = in_flight.available_permits().min(self.batch_size as usize) as u32;
             let claimed = if room == 0 {
                 Ok(Vec::new())
             } else {
-                self.store.claim_deliveries(room, self.lease_ms, now_millis()).await
+                let now = now_millis();
+                self.store.claim_deliveries(room, self.lease_ms, now, self.max_in_flight_per_endpoint).await
             };
             let claimed = match claimed {
                 Ok(claimed) => claimed,
@@ -86,28 +89,8 @@ impl DeliveryWorker {
 }
 
 impl Shared {
-    fn endpoint_limit(&self, url: &str) -> Arc<Semaphore> {
-        let key = url::Url::parse(url)
-            .map(|u| {
-                format!(
-                    "{}://{}:{}",
-                    u.scheme(),
-                    u.host_str().unwrap_or(""),
-                    u.port_or_known_default().unwrap_or(0)
-                )
-            })
-            .unwrap_or_else(|_| url.to_owned());
-        let mut endpoints = self.endpoints.lock().expect("endpoint map lock");
-        endpoints
-            .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.worker.max_in_flight_per_endpoint)))
-            .clone()
-    }
-
     async fn deliver(&self, delivery: ClaimedDelivery) {
         let worker = &self.worker;
-        let endpoint = self.endpoint_limit(&delivery.request.url);
-        let _endpoint_permit = endpoint.acquire().await.expect("the semaphore is never closed");
         let timestamp = now_millis() / 1000;
         let outcome = match signing::sign(&delivery.secrets, &delivery.id, timestamp, &delivery.request.body)
         {
@@ -202,7 +185,7 @@ fn request_headers(delivery: &ClaimedDelivery, timestamp: i64, signature: String
 }
 
 /// Writes attempt records in batches: whatever has queued up goes in one transaction.
-async fn record_attempts(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<AttemptRecord>) {
+async fn record_attempts(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<AttemptRecord>, wake: Wakeups) {
     let mut batch = Vec::with_capacity(512);
     while receiver.recv_many(&mut batch, 512).await > 0 {
         let mut delay = Duration::from_millis(50);
@@ -210,7 +193,10 @@ async fn record_attempts(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Att
         // so keep trying for a while rather than dropping it.
         for _ in 0..10 {
             match store.record_attempts(&batch).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    wake.deliveries.notify_one();
+                    break;
+                }
                 Err(error) => {
                     tracing::error!(%error, records = batch.len(), "recording attempts failed; retrying");
                     tokio::time::sleep(delay).await;

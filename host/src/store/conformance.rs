@@ -36,6 +36,8 @@ macro_rules! conformance_tests {
             complete_events_stores_deliveries_once,
             claim_deliveries_only_due_enabled_unleased,
             claim_deliveries_skips_deleted_subscriptions,
+            claims_keep_each_endpoints_concurrency_bound,
+            claims_keep_each_endpoints_rate_limit,
             claimed_delivery_has_request_secrets_and_headers,
             record_attempts_moves_status_and_health,
             record_attempts_can_disable_subscription,
@@ -66,6 +68,8 @@ pub(crate) use conformance_tests;
 
 const T0: Millis = 1_700_000_000_000;
 const LEASE: i64 = 30_000;
+/// The default concurrency bound per endpoint that the tests' claims pass: more than any test leases.
+const ENDPOINT_BOUND: u32 = 1_000;
 
 fn tenant(id: &str) -> Tenant {
     Tenant { id: id.to_owned(), name: format!("{id} inc."), created_at: T0 }
@@ -87,6 +91,8 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         enabled: true,
         disabled_reason: None,
         failing_since: None,
+        max_in_flight: None,
+        rate_limit: None,
         created_at: T0,
         updated_at: T0,
     }
@@ -166,7 +172,13 @@ async fn seed(store: &dyn Store, event_id: &str, deliveries: Vec<NewDelivery>) {
 }
 
 async fn claimed_ids(store: &dyn Store, now: Millis) -> Vec<String> {
-    store.claim_deliveries(100, LEASE, now).await.unwrap().into_iter().map(|claimed| claimed.id).collect()
+    store
+        .claim_deliveries(100, LEASE, now, ENDPOINT_BOUND)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|claimed| claimed.id)
+        .collect()
 }
 
 async fn status_of(store: &dyn Store, id: &str) -> DeliveryStatus {
@@ -392,12 +404,76 @@ pub async fn claim_deliveries_only_due_enabled_unleased(backend: &impl Backend) 
     assert_eq!(claimed_ids(&*store, T0 + 100).await, ["dlv_due_1", "dlv_due_2"], "due, oldest first");
     assert!(claimed_ids(&*store, T0 + 101).await.is_empty(), "leased");
     assert_eq!(claimed_ids(&*store, T0 + 500).await, ["dlv_late"]);
-    let one = store.claim_deliveries(1, LEASE, T0 + 100 + LEASE).await.unwrap();
+    let one = store.claim_deliveries(1, LEASE, T0 + 100 + LEASE, ENDPOINT_BOUND).await.unwrap();
     assert_eq!(one.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["dlv_due_1"], "lease ran out; limit");
 
     // Enabling the subscription again releases its waiting deliveries.
     store.update_subscription(&subscription("acme", "sub_paused")).await.unwrap();
     assert_eq!(claimed_ids(&*store, T0 + 100 + LEASE).await, ["dlv_paused", "dlv_due_2"]);
+}
+
+pub async fn claims_keep_each_endpoints_concurrency_bound(backend: &impl Backend) {
+    let store = acme(backend).await;
+    let bounded = Subscription { max_in_flight: Some(2), ..subscription("acme", "sub_bounded") };
+    store.create_subscription(&bounded).await.unwrap();
+    // The bounded endpoint's deliveries are the oldest: they must not hold up the others.
+    let mut deliveries: Vec<_> =
+        (0..5).map(|n| pending(&format!("dlv_b{n}"), "acme", "evt_1", "sub_bounded", T0 + n)).collect();
+    deliveries.extend((0..5).map(|n| pending(&format!("dlv_d{n}"), "acme", "evt_1", "sub_1", T0 + 10 + n)));
+    seed(&*store, "evt_1", deliveries).await;
+
+    let claim = |max: u32, now: Millis| {
+        let store = store.clone();
+        async move {
+            let claimed = store.claim_deliveries(max, LEASE, now, 3).await.unwrap();
+            claimed.into_iter().map(|claimed| claimed.id).collect::<Vec<_>>()
+        }
+    };
+    // Its own bound (2) for one; the default (3) for the other.
+    assert_eq!(claim(100, T0 + 100).await, ["dlv_b0", "dlv_b1", "dlv_d0", "dlv_d1", "dlv_d2"]);
+    assert!(claim(100, T0 + 101).await.is_empty(), "both endpoints are full");
+    // A recorded attempt frees its slot, whatever its outcome.
+    let records = [
+        outcome("dlv_b0", "sub_bounded", T0 + 200, DeliveryStatus::Succeeded),
+        outcome("dlv_d0", "sub_1", T0 + 200, DeliveryStatus::Failed),
+    ];
+    store.record_attempts(&records).await.unwrap();
+    assert_eq!(claim(100, T0 + 300).await, ["dlv_b2", "dlv_d3"]);
+    // Leases that run out (an instance that died) free their slots too: the leased deliveries come back.
+    let after_lease = T0 + 300 + LEASE;
+    assert_eq!(claim(100, after_lease).await, ["dlv_b1", "dlv_b2", "dlv_d1", "dlv_d2", "dlv_d3"]);
+    // The bound counts across claims: one at a time still stops at it.
+    assert_eq!(claim(1, after_lease + 1).await, Vec::<String>::new());
+}
+
+pub async fn claims_keep_each_endpoints_rate_limit(backend: &impl Backend) {
+    let store = acme(backend).await;
+    let limited = Subscription { rate_limit: Some(2), ..subscription("acme", "sub_limited") };
+    store.create_subscription(&limited).await.unwrap();
+    let deliveries: Vec<_> =
+        (0..6).map(|n| pending(&format!("dlv_{n}"), "acme", "evt_1", "sub_limited", T0 + n)).collect();
+    seed(&*store, "evt_1", deliveries).await;
+    let due = |id: &'static str| {
+        let store = store.clone();
+        async move { store.get_delivery("acme", id).await.unwrap().unwrap().next_attempt_at }
+    };
+
+    // An idle endpoint may send one second's worth at once; the rest are spread 500 ms apart.
+    assert_eq!(claimed_ids(&*store, T0 + 10).await, ["dlv_0", "dlv_1"]);
+    for (id, at) in [("dlv_2", 510), ("dlv_3", 1_010), ("dlv_4", 1_510), ("dlv_5", 2_010)] {
+        assert_eq!(due(id).await, Some(T0 + at), "{id}");
+    }
+    assert!(claimed_ids(&*store, T0 + 20).await.is_empty(), "deferred to their slots");
+    // A deferred delivery goes when its slot comes, without taking another.
+    assert_eq!(claimed_ids(&*store, T0 + 600).await, ["dlv_2"]);
+    // A new delivery queues behind the slots already given.
+    seed(&*store, "evt_2", vec![pending("dlv_new", "acme", "evt_2", "sub_limited", T0 + 700)]).await;
+    assert!(claimed_ids(&*store, T0 + 700).await.is_empty());
+    assert_eq!(due("dlv_new").await, Some(T0 + 2_510));
+    assert_eq!(claimed_ids(&*store, T0 + 2_600).await, ["dlv_3", "dlv_4", "dlv_5", "dlv_new"]);
+    // Other endpoints are not held back.
+    seed(&*store, "evt_3", vec![pending("dlv_free", "acme", "evt_3", "sub_1", T0 + 2_700)]).await;
+    assert_eq!(claimed_ids(&*store, T0 + 2_700).await, ["dlv_free"]);
 }
 
 pub async fn claim_deliveries_skips_deleted_subscriptions(backend: &impl Backend) {
@@ -428,7 +504,7 @@ pub async fn claimed_delivery_has_request_secrets_and_headers(backend: &impl Bac
     store.update_subscription(&rotated).await.unwrap();
     seed(&*store, "evt_1", vec![pending("dlv_1", "acme", "evt_1", "sub_1", T0)]).await;
 
-    let claimed = store.claim_deliveries(10, 100, T0 + 999).await.unwrap();
+    let claimed = store.claim_deliveries(10, 100, T0 + 999, ENDPOINT_BOUND).await.unwrap();
     let [claimed] = claimed.as_slice() else { panic!("one delivery: {claimed:?}") };
     assert_eq!(
         (claimed.tenant_id.as_str(), claimed.event_id.as_str(), claimed.subscription_id.as_str()),
@@ -438,7 +514,7 @@ pub async fn claimed_delivery_has_request_secrets_and_headers(backend: &impl Bac
     assert_eq!(claimed.secrets, ["whsec_new", "whsec_old"], "within the grace period");
     assert_eq!(claimed.subscription_headers, [("authorization".to_owned(), "Bearer dest".to_owned())]);
 
-    let claimed = store.claim_deliveries(10, 100, T0 + 1_100).await.unwrap();
+    let claimed = store.claim_deliveries(10, 100, T0 + 1_100, ENDPOINT_BOUND).await.unwrap();
     assert_eq!(claimed[0].secrets, ["whsec_new"], "grace period over");
 }
 
@@ -458,7 +534,7 @@ pub async fn record_attempts_moves_status_and_health(backend: &impl Backend) {
     store.record_attempts(&[outcome("dlv_1", "sub_1", T0 + 100, Failed)]).await.unwrap();
     assert_eq!(store.failing_since("sub_1").await.unwrap(), Some(T0 + 100));
     assert!(claimed_ids(&*store, T0 + 1_099).await.is_empty(), "not due yet");
-    let retried = store.claim_deliveries(10, LEASE, T0 + 1_100).await.unwrap();
+    let retried = store.claim_deliveries(10, LEASE, T0 + 1_100, ENDPOINT_BOUND).await.unwrap();
     assert_eq!((retried[0].id.as_str(), retried[0].attempts), ("dlv_1", 1), "due; no lease left");
 
     // Failing again keeps the first failure's time.
@@ -600,7 +676,7 @@ pub async fn retry_delivery_makes_it_due(backend: &impl Backend) {
 
     let retried = store.get_delivery("acme", "dlv_dead").await.unwrap().unwrap();
     assert_eq!((retried.status, retried.next_attempt_at, retried.attempts.len()), (Pending, Some(now), 1));
-    let claimed = store.claim_deliveries(10, LEASE, now).await.unwrap();
+    let claimed = store.claim_deliveries(10, LEASE, now, ENDPOINT_BOUND).await.unwrap();
     let claimed: Vec<_> = claimed.iter().map(|d| (d.id.as_str(), d.attempts)).collect();
     assert_eq!(claimed.len(), 2);
     assert!(claimed.contains(&("dlv_dead", 1)) && claimed.contains(&("dlv_ok", 1)), "{claimed:?}");
@@ -859,7 +935,7 @@ pub async fn concurrent_delivery_claims_are_disjoint(backend: &impl Backend) {
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let claimed = store.claim_deliveries(7, LEASE, T0).await.unwrap();
+                    let claimed = store.claim_deliveries(7, LEASE, T0, ENDPOINT_BOUND).await.unwrap();
                     if claimed.is_empty() {
                         return mine;
                     }

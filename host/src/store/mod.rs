@@ -10,6 +10,7 @@
 mod conformance;
 mod postgres;
 mod sqlite;
+mod throttle;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,11 @@ pub struct Subscription {
     pub disabled_reason: Option<String>,
     /// When the endpoint started failing without a success since; `None` while healthy.
     pub failing_since: Option<Millis>,
+    /// At most this many deliveries in flight to the endpoint at once, across all instances; `None`: the
+    /// service's `delivery.max_in_flight_per_endpoint`.
+    pub max_in_flight: Option<u32>,
+    /// At most this many sends per second to the endpoint, across all instances; `None`: no limit.
+    pub rate_limit: Option<u32>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -336,11 +342,16 @@ pub trait Store: Send + Sync + 'static {
     // Deliveries.
     /// Claims up to `limit` deliveries that are `pending` or `failed` with `next_attempt_at <= now` and
     /// an expired lease, whose subscription is enabled, leasing them until `now + lease_ms`. Oldest due first.
+    ///
+    /// Keeps each subscription's endpoint limits across every claimer of the database (see `throttle`):
+    /// no more leased at once than its `max_in_flight` (`default_max_in_flight` when unset), and no faster
+    /// than its `rate_limit` — a delivery over the rate is not returned but deferred to its send slot.
     async fn claim_deliveries(
         &self,
         limit: u32,
         lease_ms: i64,
         now: Millis,
+        default_max_in_flight: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Claims up to `limit` `plugin_error` deliveries whose `next_attempt_at <= now` (transient plugin
     /// errors to run again), returning their events; the rows are leased like deliveries.

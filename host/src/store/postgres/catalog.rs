@@ -166,7 +166,7 @@ pub(super) async fn get_plugin(
 
 const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
      config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
-     failing_since, created_at, updated_at";
+     failing_since, created_at, updated_at, max_in_flight, rate_limit";
 
 fn subscription(row: &Row) -> StoreResult<Subscription> {
     Ok(Subscription {
@@ -186,6 +186,8 @@ fn subscription(row: &Row) -> StoreResult<Subscription> {
         failing_since: row.try_get(13)?,
         created_at: row.try_get(14)?,
         updated_at: row.try_get(15)?,
+        max_in_flight: row.try_get::<_, Option<i32>>(16)?.map(|limit| limit as u32),
+        rate_limit: row.try_get::<_, Option<i32>>(17)?.map(|limit| limit as u32),
     })
 }
 
@@ -198,7 +200,7 @@ pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> St
             "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
              SELECT $1::text, $2::text, $3::text[], $4::text, $5::integer, $6::text, $7::text, $8::text,
                  $9::text, $10::text, $11::bigint, $12::boolean, $13::text, $14::bigint, $15::bigint,
-                 $16::bigint
+                 $16::bigint, $17::integer, $18::integer
              WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)"
         ),
         s,
@@ -240,7 +242,7 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
         "UPDATE subscriptions SET event_types = $3, plugin_name = $4, plugin_version = $5, endpoint_url = $6,
              config_json = $7, headers = $8, secret = $9, previous_secret = $10,
              previous_secret_expires_at = $11, enabled = $12, disabled_reason = $13, failing_since = $14,
-             created_at = $15, updated_at = $16
+             created_at = $15, updated_at = $16, max_in_flight = $17, rate_limit = $18
          WHERE id = $1 AND tenant_id = $2",
         s,
     )
@@ -248,7 +250,7 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
     Ok(changed == 1)
 }
 
-/// Runs `statement` with a subscription's columns as `$1`…`$16`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `$1`…`$18`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is PostgreSQL's.
 async fn execute_subscription(
     client: &Client,
@@ -257,6 +259,8 @@ async fn execute_subscription(
 ) -> StoreResult<Result<u64, tokio_postgres::Error>> {
     let headers = to_json(&s.headers)?;
     let plugin_version = s.plugin_version.map(|version| version as i32);
+    let max_in_flight = s.max_in_flight.map(|limit| limit.min(i32::MAX as u32) as i32);
+    let rate_limit = s.rate_limit.map(|limit| limit.min(i32::MAX as u32) as i32);
     Ok(execute(
         client,
         statement,
@@ -277,6 +281,8 @@ async fn execute_subscription(
             &s.failing_since,
             &s.created_at,
             &s.updated_at,
+            &max_in_flight,
+            &rate_limit,
         ],
     )
     .await)

@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use super::{Param, catalog, from_json, limit, query, to_json};
+use crate::store::throttle;
 use crate::store::{
     Attempt, AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, Millis,
     NewDelivery, StoreError, StoreResult, StoredRequest,
@@ -124,35 +125,108 @@ pub(super) fn map_insert_error(error: tokio_postgres::Error) -> StoreError {
     StoreError::Conflict(format!("delivery {id}"))
 }
 
-/// Leases (`$2`) up to `$3` due (at `$1`), unleased deliveries of enabled subscriptions, oldest due first,
-/// with their subscriptions' secrets and headers. The inner select walks the `deliveries_due` index in
-/// order, locking the deliveries it takes and skipping those another claim has locked; the update then
-/// finds them by physical address. Both run in one statement, so the locks hold until the leases are
-/// written. The subscription check is a subquery per row rather than a join, so that the planner has one
-/// table to walk in index order whatever it guesses about the join.
-pub(super) const CLAIM_SQL: &str = "UPDATE deliveries AS d SET lease_until = $2
+/// Serializes delivery claims (per schema) from reading the candidates to writing the leases, so that the
+/// in-flight counts and rate-limit slots a claim reads cannot change under it. A claim holds it for two
+/// short statements.
+const CLAIM_LOCK_SQL: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended('gancho delivery claims ' || current_schema(), 0))";
+
+/// Up to `$2` due (at `$1`), unleased deliveries of enabled subscriptions whose endpoint has a free
+/// concurrency slot, oldest due first, locked, each with its subscription's limits and state for
+/// [`throttle::plan`] (`$3`: the default concurrency bound). The walk follows the `deliveries_due` index,
+/// skipping rows another transaction has locked; the subscription check is a subquery per row rather than
+/// a join, so that the planner has one table to walk in index order whatever it guesses about the join.
+/// The in-flight counts read only leased rows (the `deliveries_in_flight` index).
+pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
+         SELECT subscription_id, count(*)::integer AS in_flight FROM deliveries
+         WHERE lease_until > 0 AND lease_until > $1 AND status IN ('pending', 'failed')
+         GROUP BY subscription_id
+     ),
+     candidates AS (
+         SELECT id, subscription_id, next_attempt_at, rate_slot FROM deliveries
+         WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND lease_until <= $1
+             AND request_method IS NOT NULL
+             AND (SELECT enabled FROM subscriptions WHERE id = deliveries.subscription_id)
+             AND subscription_id NOT IN (
+                 SELECT b.subscription_id FROM busy AS b JOIN subscriptions AS s ON s.id = b.subscription_id
+                 WHERE b.in_flight >= COALESCE(s.max_in_flight, $3))
+         ORDER BY next_attempt_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED
+     )
+     SELECT c.id, c.subscription_id, c.next_attempt_at, c.rate_slot, COALESCE(b.in_flight, 0),
+         COALESCE(s.max_in_flight, $3), s.rate_limit, r.next_slot_at
+     FROM candidates AS c JOIN subscriptions AS s ON s.id = c.subscription_id
+         LEFT JOIN busy AS b ON b.subscription_id = c.subscription_id
+         LEFT JOIN rate_limit_slots AS r ON r.subscription_id = c.subscription_id";
+
+/// Writes a [`throttle::ClaimPlan`]: defers `$3` to the times `$4`, holding their rate-limit slots; sets
+/// the next free slots `$6` of the subscriptions `$5`; and leases (until `$2`) the deliveries `$1`,
+/// returning each with its subscription's secrets and headers.
+pub(super) const LEASE_SQL: &str = "WITH deferred AS (
+         UPDATE deliveries AS d SET next_attempt_at = x.at, rate_slot = TRUE
+         FROM UNNEST($3::text[], $4::bigint[]) AS x(id, at)
+         WHERE d.id = x.id
+     ),
+     slots AS (
+         INSERT INTO rate_limit_slots (subscription_id, next_slot_at)
+         SELECT * FROM UNNEST($5::text[], $6::float8[])
+         ON CONFLICT (subscription_id) DO UPDATE SET next_slot_at = EXCLUDED.next_slot_at
+     )
+     UPDATE deliveries AS d SET lease_until = $2, rate_slot = FALSE
      FROM subscriptions AS s
-     WHERE d.ctid = ANY(ARRAY(
-             SELECT ctid FROM deliveries
-             WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND lease_until <= $1
-                 AND request_method IS NOT NULL
-                 AND (SELECT enabled FROM subscriptions WHERE id = deliveries.subscription_id)
-             ORDER BY next_attempt_at
-             LIMIT $3
-             FOR UPDATE SKIP LOCKED
-         ))
-         AND s.id = d.subscription_id
+     WHERE d.id = ANY($1) AND s.id = d.subscription_id
      RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.request_method, d.request_url,
          d.request_headers, d.request_body, d.attempts, d.next_attempt_at,
          s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers";
 
+/// One transaction under the claim lock: read the candidates, plan, write the plan.
 pub(super) async fn claim(
-    client: &Client,
+    client: &mut Client,
     max: u32,
     lease_ms: i64,
     now: Millis,
+    default_max_in_flight: u32,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let rows = query(client, CLAIM_SQL, &[&now, &now.saturating_add(lease_ms), &limit(max)]).await?;
+    let default_max_in_flight = default_max_in_flight.min(i32::MAX as u32) as i32;
+    let tx = client.transaction().await?;
+    query(&tx, CLAIM_LOCK_SQL, &[]).await?;
+    let rows = query(&tx, CANDIDATES_SQL, &[&now, &limit(max), &default_max_in_flight]).await?;
+    let mut candidates = rows
+        .iter()
+        .map(|row| {
+            let id: String = row.try_get(0)?;
+            let due: Option<Millis> = row.try_get(2)?;
+            let candidate = throttle::Candidate {
+                subscription_id: row.try_get(1)?,
+                holds_rate_slot: row.try_get(3)?,
+                in_flight: row.try_get::<_, i32>(4)?.max(0) as u32,
+                max_in_flight: row.try_get::<_, i32>(5)?.max(0) as u32,
+                rate_limit: row.try_get::<_, Option<i32>>(6)?.map(|rate| rate.max(1) as u32),
+                next_slot_at: row.try_get(7)?,
+            };
+            Ok((due, id, candidate))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The join returns them in no defined order; the plan goes oldest due first.
+    candidates.sort_by_key(|(due, _, _)| *due);
+    let ids: Vec<&str> = candidates.iter().map(|(_, id, _)| id.as_str()).collect();
+    let plan = throttle::plan(&candidates.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>(), now);
+    let leased: Vec<&str> = plan.lease.iter().map(|&index| ids[index]).collect();
+    let deferred: Vec<&str> = plan.defer.iter().map(|&(index, _)| ids[index]).collect();
+    let deferred_to: Vec<Millis> = plan.defer.iter().map(|&(_, at)| at).collect();
+    let slot_subscriptions: Vec<&str> = plan.next_slots.iter().map(|(id, _)| id.as_str()).collect();
+    let slots: Vec<f64> = plan.next_slots.iter().map(|&(_, at)| at).collect();
+    let rows = query(
+        &tx,
+        LEASE_SQL,
+        &[&leased, &now.saturating_add(lease_ms), &deferred, &deferred_to, &slot_subscriptions, &slots],
+    )
+    .await?;
+    tx.commit().await?;
     let mut claimed = rows
         .iter()
         .map(|row| {
@@ -188,7 +262,9 @@ pub(super) async fn claim(
 }
 
 /// Leases (`$2`) up to `$3` due (at `$1`), unleased transient plugin errors, oldest due first, with their
-/// events (kept while a delivery refers to them), like [`CLAIM_SQL`].
+/// events (kept while a delivery refers to them). The inner select walks the `deliveries_plugin_retries`
+/// index in order, locking the rows it takes and skipping those another claim has locked; the update then
+/// finds them by physical address. Both run in one statement, so the locks hold until the leases are written.
 pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "UPDATE deliveries AS d SET lease_until = $2
      FROM events AS e
      WHERE d.ctid = ANY(ARRAY(

@@ -27,8 +27,11 @@ use super::{
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
 /// migration is never edited: changes go in a new one.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/001_init.sql"), include_str!("migrations/002_retention.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_init.sql"),
+    include_str!("migrations/002_retention.sql"),
+    include_str!("migrations/003_endpoint_limits.sql"),
+];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
 const POOL_SIZE: usize = 16;
@@ -316,11 +319,12 @@ impl Store for PostgresStore {
         limit: u32,
         lease_ms: i64,
         now: Millis,
+        default_max_in_flight: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        deliveries::claim(&self.client().await?, limit, lease_ms, now).await
+        deliveries::claim(&mut self.client().await?, limit, lease_ms, now, default_max_in_flight).await
     }
 
     async fn claim_plugin_retries(

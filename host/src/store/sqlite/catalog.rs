@@ -144,7 +144,7 @@ pub(super) fn get_plugin(
 
 const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
      config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
-     failing_since, created_at, updated_at";
+     failing_since, created_at, updated_at, max_in_flight, rate_limit";
 
 fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
     Ok(Subscription {
@@ -164,6 +164,8 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
         failing_since: row.get(13)?,
         created_at: row.get(14)?,
         updated_at: row.get(15)?,
+        max_in_flight: row.get(16)?,
+        rate_limit: row.get(17)?,
     })
 }
 
@@ -171,13 +173,13 @@ pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreR
     require_tenant(conn, &s.tenant_id)?;
     let mut statement = conn.prepare_cached(&format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
     ))?;
     execute_subscription(&mut statement, s)?.map_err(conflict_as(|| format!("subscription {}", s.id)))?;
     Ok(())
 }
 
-/// Runs `statement` with a subscription's columns as `?1`…`?16`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `?1`…`?18`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is SQLite's.
 fn execute_subscription(
     statement: &mut rusqlite::CachedStatement<'_>,
@@ -201,6 +203,8 @@ fn execute_subscription(
         s.failing_since,
         s.created_at,
         s.updated_at,
+        s.max_in_flight,
+        s.rate_limit,
     ]))
 }
 
@@ -229,7 +233,7 @@ pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreR
         "UPDATE subscriptions SET event_types = ?3, plugin_name = ?4, plugin_version = ?5,
              endpoint_url = ?6, config_json = ?7, headers = ?8, secret = ?9, previous_secret = ?10,
              previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
-             created_at = ?15, updated_at = ?16
+             created_at = ?15, updated_at = ?16, max_in_flight = ?17, rate_limit = ?18
          WHERE id = ?1 AND tenant_id = ?2",
     )?;
     let changed = execute_subscription(&mut statement, s)??;

@@ -7,6 +7,7 @@ use rusqlite::types::{ToSql, Type};
 use rusqlite::{Connection, Row, params, params_from_iter};
 
 use super::{catalog, json_column, limit, optional_json_column, to_json};
+use crate::store::throttle;
 use crate::store::{
     Attempt, AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, Millis,
     NewDelivery, StoreResult, StoredRequest,
@@ -43,26 +44,42 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
     Ok(())
 }
 
-/// Due (at `?1`), unleased deliveries of enabled subscriptions, oldest due first, at most `?2`. `CROSS JOIN`
-/// keeps SQLite from reordering the join: the walk must follow the `deliveries_due` index.
-pub(super) const CLAIM_SQL: &str = "SELECT d.rowid, d.id, d.tenant_id, d.event_id, d.subscription_id,
+/// Due (at `?1`), unleased deliveries of enabled subscriptions whose endpoint has a free concurrency slot,
+/// oldest due first, at most `?2`, each with its subscription's limits and state for [`throttle::plan`]
+/// (`?3`: the default concurrency bound). `CROSS JOIN` keeps SQLite from reordering the join: the walk must
+/// follow the `deliveries_due` index. The in-flight counts read only leased rows (`deliveries_in_flight`).
+pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
+         SELECT subscription_id, count(*) AS in_flight FROM deliveries
+         WHERE lease_until > 0 AND lease_until > ?1 AND status IN ('pending', 'failed')
+         GROUP BY subscription_id
+     )
+     SELECT d.rowid, d.id, d.tenant_id, d.event_id, d.subscription_id,
          d.request_method, d.request_url, d.request_headers, d.request_body, d.attempts,
-         s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers
+         s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers,
+         d.rate_slot, COALESCE(b.in_flight, 0), COALESCE(s.max_in_flight, ?3), s.rate_limit, r.next_slot_at
      FROM deliveries AS d CROSS JOIN subscriptions AS s ON s.id = d.subscription_id
+         LEFT JOIN busy AS b ON b.subscription_id = d.subscription_id
+         LEFT JOIN rate_limit_slots AS r ON r.subscription_id = d.subscription_id
      WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?1 AND d.lease_until <= ?1
          AND d.request_method IS NOT NULL AND s.enabled = 1
+         AND d.subscription_id NOT IN (
+             SELECT b.subscription_id FROM busy AS b JOIN subscriptions AS s ON s.id = b.subscription_id
+             WHERE b.in_flight >= COALESCE(s.max_in_flight, ?3))
      ORDER BY d.next_attempt_at
      LIMIT ?2";
 
+/// Reads the candidates, plans, and writes the plan: leases, deferrals to rate-limit slots, next slots.
+/// The caller's write transaction keeps other claims out meanwhile.
 pub(super) fn claim(
     conn: &Connection,
     max: u32,
     lease_ms: i64,
     now: Millis,
+    default_max_in_flight: u32,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut select = conn.prepare_cached(CLAIM_SQL)?;
-    let claimed = select
-        .query_map(params![now, limit(max)], |row| {
+    let candidates = select
+        .query_map(params![now, limit(max), default_max_in_flight], |row| {
             let previous: Option<String> = row.get(11)?;
             let previous_expires_at: Option<Millis> = row.get(12)?;
             let mut secrets = vec![row.get(10)?];
@@ -70,32 +87,54 @@ pub(super) fn claim(
             if previous_expires_at.is_some_and(|expires_at| expires_at > now) {
                 secrets.extend(previous);
             }
-            Ok((
-                row.get::<_, i64>(0)?,
-                ClaimedDelivery {
-                    id: row.get(1)?,
-                    tenant_id: row.get(2)?,
-                    event_id: row.get(3)?,
-                    subscription_id: row.get(4)?,
-                    request: StoredRequest {
-                        method: row.get(5)?,
-                        url: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
-                        headers: optional_json_column(row, 7)?.unwrap_or_default(),
-                        body: row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
-                    },
-                    attempts: row.get(9)?,
-                    secrets,
-                    subscription_headers: json_column(row, 13)?,
+            let delivery = ClaimedDelivery {
+                id: row.get(1)?,
+                tenant_id: row.get(2)?,
+                event_id: row.get(3)?,
+                subscription_id: row.get(4)?,
+                request: StoredRequest {
+                    method: row.get(5)?,
+                    url: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    headers: optional_json_column(row, 7)?.unwrap_or_default(),
+                    body: row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
                 },
-            ))
+                attempts: row.get(9)?,
+                secrets,
+                subscription_headers: json_column(row, 13)?,
+            };
+            let candidate = throttle::Candidate {
+                subscription_id: delivery.subscription_id.clone(),
+                holds_rate_slot: row.get(14)?,
+                in_flight: row.get(15)?,
+                max_in_flight: row.get(16)?,
+                rate_limit: row.get::<_, Option<u32>>(17)?.map(|rate| rate.max(1)),
+                next_slot_at: row.get(18)?,
+            };
+            Ok((row.get::<_, i64>(0)?, delivery, candidate))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    lease(conn, claimed.iter().map(|(rowid, _)| *rowid), now.saturating_add(lease_ms))?;
-    Ok(claimed.into_iter().map(|(_, delivery)| delivery).collect())
+    let plan = throttle::plan(&candidates.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>(), now);
+    let mut defer =
+        conn.prepare_cached("UPDATE deliveries SET next_attempt_at = ?1, rate_slot = 1 WHERE rowid = ?2")?;
+    for &(index, at) in &plan.defer {
+        defer.execute([at, candidates[index].0])?;
+    }
+    let mut slot = conn.prepare_cached(
+        "INSERT INTO rate_limit_slots (subscription_id, next_slot_at) VALUES (?1, ?2)
+         ON CONFLICT (subscription_id) DO UPDATE SET next_slot_at = excluded.next_slot_at",
+    )?;
+    for (subscription_id, next_slot_at) in &plan.next_slots {
+        slot.execute(params![subscription_id, next_slot_at])?;
+    }
+    lease(conn, plan.lease.iter().map(|&index| candidates[index].0), now.saturating_add(lease_ms))?;
+    let mut candidates: Vec<Option<ClaimedDelivery>> =
+        candidates.into_iter().map(|(_, delivery, _)| Some(delivery)).collect();
+    Ok(plan.lease.iter().filter_map(|&index| candidates[index].take()).collect())
 }
 
 fn lease(conn: &Connection, rowids: impl Iterator<Item = i64>, until: Millis) -> StoreResult<()> {
-    let mut statement = conn.prepare_cached("UPDATE deliveries SET lease_until = ?1 WHERE rowid = ?2")?;
+    let mut statement =
+        conn.prepare_cached("UPDATE deliveries SET lease_until = ?1, rate_slot = 0 WHERE rowid = ?2")?;
     for rowid in rowids {
         statement.execute([until, rowid])?;
     }

@@ -27,8 +27,11 @@ use super::{
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
 /// A released migration is never edited: changes go in a new one.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/001_init.sql"), include_str!("migrations/002_retention.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_init.sql"),
+    include_str!("migrations/002_retention.sql"),
+    include_str!("migrations/003_endpoint_limits.sql"),
+];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
 const POOLED_READERS: usize = 4;
@@ -329,8 +332,9 @@ impl Store for SqliteStore {
         limit: u32,
         lease_ms: i64,
         now: Millis,
+        default_max_in_flight: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.write(move |tx| deliveries::claim(tx, limit, lease_ms, now)).await
+        self.write(move |tx| deliveries::claim(tx, limit, lease_ms, now, default_max_in_flight)).await
     }
 
     async fn claim_plugin_retries(
