@@ -54,7 +54,7 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[("GANCHO_INGEST__MAX_BODY_BYTES", "4096")]);
     let receiver = Receiver::start();
-    service.subscribe("acme", "slack", &["*"], &receiver.url, json!({}));
+    let subscription = service.subscribe("acme", "slack", &["*"], &receiver.url, json!({}));
 
     let (status, body) = service.post_raw("/v1/events", INGEST, "application/json", b"{\"id\": ");
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_json")), "{body}");
@@ -91,6 +91,17 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing_behind() {
         &json!({"event_types": ["*"], "plugin": "slack@9", "endpoint_url": receiver.url}),
     );
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("plugin")), "{body}");
+    for (limit, field) in
+        [(json!({"max_in_flight": 0}), "max_in_flight"), (json!({"rate_limit": 1_000_000}), "rate_limit")]
+    {
+        let mut request = json!({"event_types": ["*"], "plugin": "slack", "endpoint_url": receiver.url});
+        request.as_object_mut().unwrap().extend(limit.as_object().unwrap().clone());
+        let (status, body) = service.post("/v1/tenants/acme/subscriptions", OPERATOR, &request);
+        assert_eq!((status, body["error"]["field"].as_str()), (422, Some(field)), "{body}");
+        let id = subscription["id"].as_str().unwrap();
+        let (status, body) = service.patch(&format!("/v1/tenants/acme/subscriptions/{id}"), OPERATOR, &limit);
+        assert_eq!((status, body["error"]["field"].as_str()), (422, Some(field)), "{body}");
+    }
 
     // None of it left a record: a good event after all that is the only delivery.
     assert_eq!(service.post("/v1/events", INGEST, &missed_call("acme", "evt_good")).0, 202);

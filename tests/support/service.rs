@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -210,6 +211,8 @@ pub struct Received {
     pub body: String,
     pub signature_valid: bool,
     pub headers: HashMap<String, String>,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 /// A local HTTP receiver that verifies signatures with `secret` and can be told to fail.
@@ -218,7 +221,16 @@ pub struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
     behaviour: Arc<Mutex<Behaviour>>,
     secret: Arc<Mutex<String>>,
+    load: Arc<Load>,
     _runtime: tokio::runtime::Runtime,
+}
+
+/// How long the receiver takes to answer, and how many requests it has had open at once.
+#[derive(Default)]
+struct Load {
+    delay: Mutex<Duration>,
+    open: AtomicUsize,
+    most_open: AtomicUsize,
 }
 
 /// How the receiver answers.
@@ -241,11 +253,18 @@ impl Receiver {
         let secret = Arc::new(Mutex::new(String::new()));
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
-        let (r, b, s) = (received.clone(), behaviour.clone(), secret.clone());
+        let load = Arc::new(Load::default());
+        let (r, b, s, l) = (received.clone(), behaviour.clone(), secret.clone(), load.clone());
         let app =
             axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let (received, behaviour, secret) = (r.clone(), b.clone(), s.clone());
+                let (received, behaviour, secret, load) = (r.clone(), b.clone(), s.clone(), l.clone());
                 async move {
+                    let at = Instant::now();
+                    let open = load.open.fetch_add(1, Ordering::SeqCst) + 1;
+                    load.most_open.fetch_max(open, Ordering::SeqCst);
+                    let delay = *load.delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
+                    load.open.fetch_sub(1, Ordering::SeqCst);
                     let header =
                         |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
                     let (id, timestamp) =
@@ -280,13 +299,31 @@ impl Receiver {
                             body: String::from_utf8_lossy(&body).into_owned(),
                             signature_valid,
                             headers,
+                            at,
                         });
                     }
                     (axum::http::StatusCode::from_u16(status).unwrap(), "ok")
                 }
             });
         runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { url: format!("http://{address}/hook"), received, behaviour, secret, _runtime: runtime }
+        Receiver {
+            url: format!("http://{address}/hook"),
+            received,
+            behaviour,
+            secret,
+            load,
+            _runtime: runtime,
+        }
+    }
+
+    /// Answer each request only after `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.load.delay.lock().unwrap() = delay;
+    }
+
+    /// The most requests it has had open at once.
+    pub fn most_open(&self) -> usize {
+        self.load.most_open.load(Ordering::SeqCst)
     }
 
     pub fn set_secret(&self, secret: &str) {
