@@ -7,11 +7,15 @@
 #
 # PostgreSQL: GANCHO_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test); the benchmark
 # creates and drops a database of its own there. Needs psql.
+# GANCHO_BENCH_BINARY: the gancho binary to measure (default the one built here, to compare with another
+# build); GANCHO_BENCH_RUNS: which runs (default "sqlite 1 2": SQLite, then PostgreSQL with 1 and 2 instances).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rate=${1:-0}
 seconds=${2:-10}
 admin_url=${GANCHO_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+binary=${GANCHO_BENCH_BINARY:-./target/release/gancho}
+runs=${GANCHO_BENCH_RUNS:-sqlite 1 2}
 cargo build --release -p gancho --bin gancho --example loadgen
 work=$(mktemp -d)
 pids=()
@@ -20,29 +24,32 @@ trap cleanup EXIT
 export GANCHO_OPERATOR_TOKEN=bench-operator GANCHO_INGEST_TOKEN=bench-ingest GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_LOG=warn
 
 start() { # start NAME PORT [DATABASE_URL]
-  GANCHO_LISTEN=127.0.0.1:$2 GANCHO_DATA_DIR=$work/$1 GANCHO_DATABASE_URL=${3:-} ./target/release/gancho serve 2>"$work/$1.log" &
+  GANCHO_LISTEN=127.0.0.1:$2 GANCHO_DATA_DIR=$work/$1 GANCHO_DATABASE_URL=${3:-} "$binary" serve 2>"$work/$1.log" &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return; sleep 0.1; done
   echo "instance $1 did not start: $(cat "$work/$1.log")" >&2; exit 1
 }
 stop_all() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; pids=(); }
-postgres_cpu_ticks() { # user+system clock ticks of every postgres process
+postgres_cpu_ticks() { # user+system clock ticks of every postgres process, each counted once
   local total=0
-  for pid in $(pgrep -x postgres || true) $(pgrep -f '^postgres:' || true); do
+  for pid in $({ pgrep -x postgres; pgrep -f '^postgres:'; } | sort -u); do
     if [ -r "/proc/$pid/stat" ]; then total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); fi
   done
   echo "$total"
 }
 load() { ./target/release/examples/loadgen --url "$1" --rate "$rate" --seconds "$seconds" --connections 64; }
 
-echo "== SQLite, 1 instance"
-start sqlite 18080
-load http://127.0.0.1:18080
-stop_all
+if [[ " $runs " == *" sqlite "* ]]; then
+  echo "== SQLite, 1 instance"
+  start sqlite 18080
+  load http://127.0.0.1:18080
+  stop_all
+fi
 
 database=gancho_bench_$$
 server=${admin_url%/*}
-for instances in 1 2; do
+for instances in $runs; do
+  [ "$instances" = sqlite ] && continue
   psql "$admin_url" -qc "DROP DATABASE IF EXISTS $database" -c "CREATE DATABASE $database"
   urls=""
   for i in $(seq "$instances"); do

@@ -4,7 +4,8 @@
 //! long). Attempts are recorded in batches. Per-endpoint limits (concurrency, rate) are the claim's: the
 //! store keeps them across every instance.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
@@ -15,7 +16,7 @@ use super::retry::RetrySchedule;
 use super::signing;
 use crate::api::{now_millis, rfc3339};
 use crate::metrics::Metrics;
-use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Millis, Store};
+use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryClaim, DeliveryStatus, Millis, Store};
 use crate::wake::Wakeups;
 
 pub struct DeliveryWorker {
@@ -39,23 +40,33 @@ pub struct DeliveryWorker {
 struct Shared {
     worker: Arc<DeliveryWorker>,
     records: mpsc::Sender<AttemptRecord>,
+    /// Deliveries sent whose attempts are not recorded yet: no longer in flight, though still leased.
+    sent: Arc<Mutex<HashSet<String>>>,
 }
 
 impl DeliveryWorker {
     /// Sends due deliveries until `shutdown`; then finishes the sends in flight and records them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let (records, receiver) = mpsc::channel(4096);
-        // A recorded attempt frees its endpoint's concurrency slot: claim again.
-        let recorder = tokio::spawn(record_attempts(self.store.clone(), receiver, self.wake.clone()));
-        let shared = Arc::new(Shared { worker: self.clone(), records });
+        let sent = Arc::new(Mutex::new(HashSet::new()));
+        let recorder = tokio::spawn(record_attempts(self.store.clone(), receiver, sent.clone()));
+        let shared = Arc::new(Shared { worker: self.clone(), records, sent });
         let in_flight = Arc::new(Semaphore::new(self.max_in_flight));
         while !shutdown.is_cancelled() {
             let room = in_flight.available_permits().min(self.batch_size as usize) as u32;
             let claimed = if room == 0 {
                 Ok(Vec::new())
             } else {
-                let now = now_millis();
-                self.store.claim_deliveries(room, self.lease_ms, now, self.max_in_flight_per_endpoint).await
+                let sent: Vec<String> = shared.sent.lock().expect("sent set lock").iter().cloned().collect();
+                self.store
+                    .claim_deliveries(DeliveryClaim {
+                        limit: room,
+                        lease_ms: self.lease_ms,
+                        now: now_millis(),
+                        default_max_in_flight: self.max_in_flight_per_endpoint,
+                        sent: &sent,
+                    })
+                    .await
             };
             let claimed = match claimed {
                 Ok(claimed) => claimed,
@@ -117,6 +128,9 @@ impl Shared {
         };
         let record = self.judge(&delivery, outcome).await;
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
+        // Its endpoint has a free slot now, before the attempt is recorded: claim again.
+        self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone());
+        worker.wake.deliveries.notify_one();
         let _ = self.records.send(record).await;
     }
 
@@ -185,7 +199,11 @@ fn request_headers(delivery: &ClaimedDelivery, timestamp: i64, signature: String
 }
 
 /// Writes attempt records in batches: whatever has queued up goes in one transaction.
-async fn record_attempts(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<AttemptRecord>, wake: Wakeups) {
+async fn record_attempts(
+    store: Arc<dyn Store>,
+    mut receiver: mpsc::Receiver<AttemptRecord>,
+    sent: Arc<Mutex<HashSet<String>>>,
+) {
     let mut batch = Vec::with_capacity(512);
     while receiver.recv_many(&mut batch, 512).await > 0 {
         let mut delay = Duration::from_millis(50);
@@ -193,10 +211,7 @@ async fn record_attempts(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Att
         // so keep trying for a while rather than dropping it.
         for _ in 0..10 {
             match store.record_attempts(&batch).await {
-                Ok(()) => {
-                    wake.deliveries.notify_one();
-                    break;
-                }
+                Ok(()) => break,
                 Err(error) => {
                     tracing::error!(%error, records = batch.len(), "recording attempts failed; retrying");
                     tokio::time::sleep(delay).await;
@@ -204,7 +219,11 @@ async fn record_attempts(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Att
                 }
             }
         }
-        batch.clear();
+        // Recorded (or, if that kept failing, left to their leases running out): no longer ours.
+        let mut sent = sent.lock().expect("sent set lock");
+        for record in batch.drain(..) {
+            sent.remove(&record.delivery_id);
+        }
     }
 }
 

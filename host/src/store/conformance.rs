@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    AttemptRecord, DeliveryFilter, DeliveryStatus, Inserted, Millis, NewDelivery, NewEvent, ProcessedEvent,
-    QueueStats, Store, StoreError, StoredRequest, Subscription, Tenant,
+    AttemptRecord, DeliveryClaim, DeliveryFilter, DeliveryStatus, Inserted, Millis, NewDelivery, NewEvent,
+    ProcessedEvent, QueueStats, Store, StoreError, StoredRequest, Subscription, Tenant,
 };
 
 /// A database to run one behaviour against.
@@ -173,12 +173,17 @@ async fn seed(store: &dyn Store, event_id: &str, deliveries: Vec<NewDelivery>) {
 
 async fn claimed_ids(store: &dyn Store, now: Millis) -> Vec<String> {
     store
-        .claim_deliveries(100, LEASE, now, ENDPOINT_BOUND)
+        .claim_deliveries(claim(100, LEASE, now))
         .await
         .unwrap()
         .into_iter()
         .map(|claimed| claimed.id)
         .collect()
+}
+
+/// A claim with no endpoint bound the tests reach and nothing sent yet.
+fn claim(limit: u32, lease_ms: i64, now: Millis) -> DeliveryClaim<'static> {
+    DeliveryClaim { limit, lease_ms, now, default_max_in_flight: ENDPOINT_BOUND, sent: &[] }
 }
 
 async fn status_of(store: &dyn Store, id: &str) -> DeliveryStatus {
@@ -404,7 +409,7 @@ pub async fn claim_deliveries_only_due_enabled_unleased(backend: &impl Backend) 
     assert_eq!(claimed_ids(&*store, T0 + 100).await, ["dlv_due_1", "dlv_due_2"], "due, oldest first");
     assert!(claimed_ids(&*store, T0 + 101).await.is_empty(), "leased");
     assert_eq!(claimed_ids(&*store, T0 + 500).await, ["dlv_late"]);
-    let one = store.claim_deliveries(1, LEASE, T0 + 100 + LEASE, ENDPOINT_BOUND).await.unwrap();
+    let one = store.claim_deliveries(claim(1, LEASE, T0 + 100 + LEASE)).await.unwrap();
     assert_eq!(one.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["dlv_due_1"], "lease ran out; limit");
 
     // Enabling the subscription again releases its waiting deliveries.
@@ -422,23 +427,28 @@ pub async fn claims_keep_each_endpoints_concurrency_bound(backend: &impl Backend
     deliveries.extend((0..5).map(|n| pending(&format!("dlv_d{n}"), "acme", "evt_1", "sub_1", T0 + 10 + n)));
     seed(&*store, "evt_1", deliveries).await;
 
-    let claim = |max: u32, now: Millis| {
+    let claim_sent = |max: u32, now: Millis, sent: &'static [&'static str]| {
         let store = store.clone();
         async move {
-            let claimed = store.claim_deliveries(max, LEASE, now, 3).await.unwrap();
+            let sent: Vec<String> = sent.iter().map(|id| id.to_string()).collect();
+            let claim = DeliveryClaim { default_max_in_flight: 3, sent: &sent, ..claim(max, LEASE, now) };
+            let claimed = store.claim_deliveries(claim).await.unwrap();
             claimed.into_iter().map(|claimed| claimed.id).collect::<Vec<_>>()
         }
     };
+    let claim = |max: u32, now: Millis| claim_sent(max, now, &[]);
     // Its own bound (2) for one; the default (3) for the other.
     assert_eq!(claim(100, T0 + 100).await, ["dlv_b0", "dlv_b1", "dlv_d0", "dlv_d1", "dlv_d2"]);
     assert!(claim(100, T0 + 101).await.is_empty(), "both endpoints are full");
+    // A delivery the claimer has sent but not recorded yet is no longer in flight.
+    assert_eq!(claim_sent(100, T0 + 102, &["dlv_b1"]).await, ["dlv_b2"]);
     // A recorded attempt frees its slot, whatever its outcome.
     let records = [
         outcome("dlv_b0", "sub_bounded", T0 + 200, DeliveryStatus::Succeeded),
         outcome("dlv_d0", "sub_1", T0 + 200, DeliveryStatus::Failed),
     ];
     store.record_attempts(&records).await.unwrap();
-    assert_eq!(claim(100, T0 + 300).await, ["dlv_b2", "dlv_d3"]);
+    assert_eq!(claim(100, T0 + 300).await, ["dlv_d3"], "b1 and b2 are in flight");
     // Leases that run out (an instance that died) free their slots too: the leased deliveries come back.
     let after_lease = T0 + 300 + LEASE;
     assert_eq!(claim(100, after_lease).await, ["dlv_b1", "dlv_b2", "dlv_d1", "dlv_d2", "dlv_d3"]);
@@ -504,7 +514,7 @@ pub async fn claimed_delivery_has_request_secrets_and_headers(backend: &impl Bac
     store.update_subscription(&rotated).await.unwrap();
     seed(&*store, "evt_1", vec![pending("dlv_1", "acme", "evt_1", "sub_1", T0)]).await;
 
-    let claimed = store.claim_deliveries(10, 100, T0 + 999, ENDPOINT_BOUND).await.unwrap();
+    let claimed = store.claim_deliveries(claim(10, 100, T0 + 999)).await.unwrap();
     let [claimed] = claimed.as_slice() else { panic!("one delivery: {claimed:?}") };
     assert_eq!(
         (claimed.tenant_id.as_str(), claimed.event_id.as_str(), claimed.subscription_id.as_str()),
@@ -514,7 +524,7 @@ pub async fn claimed_delivery_has_request_secrets_and_headers(backend: &impl Bac
     assert_eq!(claimed.secrets, ["whsec_new", "whsec_old"], "within the grace period");
     assert_eq!(claimed.subscription_headers, [("authorization".to_owned(), "Bearer dest".to_owned())]);
 
-    let claimed = store.claim_deliveries(10, 100, T0 + 1_100, ENDPOINT_BOUND).await.unwrap();
+    let claimed = store.claim_deliveries(claim(10, 100, T0 + 1_100)).await.unwrap();
     assert_eq!(claimed[0].secrets, ["whsec_new"], "grace period over");
 }
 
@@ -534,7 +544,7 @@ pub async fn record_attempts_moves_status_and_health(backend: &impl Backend) {
     store.record_attempts(&[outcome("dlv_1", "sub_1", T0 + 100, Failed)]).await.unwrap();
     assert_eq!(store.failing_since("sub_1").await.unwrap(), Some(T0 + 100));
     assert!(claimed_ids(&*store, T0 + 1_099).await.is_empty(), "not due yet");
-    let retried = store.claim_deliveries(10, LEASE, T0 + 1_100, ENDPOINT_BOUND).await.unwrap();
+    let retried = store.claim_deliveries(claim(10, LEASE, T0 + 1_100)).await.unwrap();
     assert_eq!((retried[0].id.as_str(), retried[0].attempts), ("dlv_1", 1), "due; no lease left");
 
     // Failing again keeps the first failure's time.
@@ -676,7 +686,7 @@ pub async fn retry_delivery_makes_it_due(backend: &impl Backend) {
 
     let retried = store.get_delivery("acme", "dlv_dead").await.unwrap().unwrap();
     assert_eq!((retried.status, retried.next_attempt_at, retried.attempts.len()), (Pending, Some(now), 1));
-    let claimed = store.claim_deliveries(10, LEASE, now, ENDPOINT_BOUND).await.unwrap();
+    let claimed = store.claim_deliveries(claim(10, LEASE, now)).await.unwrap();
     let claimed: Vec<_> = claimed.iter().map(|d| (d.id.as_str(), d.attempts)).collect();
     assert_eq!(claimed.len(), 2);
     assert!(claimed.contains(&("dlv_dead", 1)) && claimed.contains(&("dlv_ok", 1)), "{claimed:?}");
@@ -935,7 +945,7 @@ pub async fn concurrent_delivery_claims_are_disjoint(backend: &impl Backend) {
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let claimed = store.claim_deliveries(7, LEASE, T0, ENDPOINT_BOUND).await.unwrap();
+                    let claimed = store.claim_deliveries(claim(7, LEASE, T0)).await.unwrap();
                     if claimed.is_empty() {
                         return mine;
                     }

@@ -203,6 +203,21 @@ pub struct ProcessedEvent {
     pub deliveries: Vec<NewDelivery>,
 }
 
+/// What a delivery worker asks of [`Store::claim_deliveries`].
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryClaim<'a> {
+    /// At most this many deliveries.
+    pub limit: u32,
+    /// Leased until `now + lease_ms`.
+    pub lease_ms: i64,
+    pub now: Millis,
+    /// An endpoint's concurrency bound when its subscription sets none.
+    pub default_max_in_flight: u32,
+    /// Deliveries the claimer has finished sending whose attempts are not recorded yet: still leased, but
+    /// no longer in flight, so they do not count against their endpoints' bounds.
+    pub sent: &'a [String],
+}
+
 /// A due delivery claimed by a delivery worker, with what it needs to send it.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
@@ -344,15 +359,10 @@ pub trait Store: Send + Sync + 'static {
     /// an expired lease, whose subscription is enabled, leasing them until `now + lease_ms`. Oldest due first.
     ///
     /// Keeps each subscription's endpoint limits across every claimer of the database (see `throttle`):
-    /// no more leased at once than its `max_in_flight` (`default_max_in_flight` when unset), and no faster
-    /// than its `rate_limit` — a delivery over the rate is not returned but deferred to its send slot.
-    async fn claim_deliveries(
-        &self,
-        limit: u32,
-        lease_ms: i64,
-        now: Millis,
-        default_max_in_flight: u32,
-    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// no more in flight at once than its `max_in_flight` (`default_max_in_flight` when unset), counting
+    /// the leased deliveries other than the claimer's `sent` ones, and no faster than its `rate_limit` — a
+    /// delivery over the rate is not returned but deferred to its send slot.
+    async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Claims up to `limit` `plugin_error` deliveries whose `next_attempt_at <= now` (transient plugin
     /// errors to run again), returning their events; the rows are leased like deliveries.
     async fn claim_plugin_retries(

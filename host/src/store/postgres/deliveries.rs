@@ -10,8 +10,8 @@ use tokio_postgres::error::SqlState;
 use super::{Param, catalog, from_json, limit, query, to_json};
 use crate::store::throttle;
 use crate::store::{
-    Attempt, AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, Millis,
-    NewDelivery, StoreError, StoreResult, StoredRequest,
+    Attempt, AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim, DeliveryFilter,
+    DeliveryStatus, Millis, NewDelivery, StoreError, StoreResult, StoredRequest,
 };
 
 /// Listing returns this many when asked for 0, and never more than `MAX_LIST`.
@@ -133,13 +133,14 @@ const CLAIM_LOCK_SQL: &str =
 
 /// Up to `$2` due (at `$1`), unleased deliveries of enabled subscriptions whose endpoint has a free
 /// concurrency slot, oldest due first, locked, each with its subscription's limits and state for
-/// [`throttle::plan`] (`$3`: the default concurrency bound). The walk follows the `deliveries_due` index,
+/// [`throttle::plan`] (`$3`: the default concurrency bound; `$4`: deliveries the claimer has sent, leased
+/// but no longer in flight). The walk follows the `deliveries_due` index,
 /// skipping rows another transaction has locked; the subscription check is a subquery per row rather than
 /// a join, so that the planner has one table to walk in index order whatever it guesses about the join.
 /// The in-flight counts read only leased rows (the `deliveries_in_flight` index).
 pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
          SELECT subscription_id, count(*)::integer AS in_flight FROM deliveries
-         WHERE lease_until > 0 AND lease_until > $1 AND status IN ('pending', 'failed')
+         WHERE lease_until > 0 AND lease_until > $1 AND status IN ('pending', 'failed') AND id <> ALL($4)
          GROUP BY subscription_id
      ),
      candidates AS (
@@ -183,15 +184,13 @@ pub(super) const LEASE_SQL: &str = "WITH deferred AS (
 /// One transaction under the claim lock: read the candidates, plan, write the plan.
 pub(super) async fn claim(
     client: &mut Client,
-    max: u32,
-    lease_ms: i64,
-    now: Millis,
-    default_max_in_flight: u32,
+    claim: DeliveryClaim<'_>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
+    let DeliveryClaim { limit: max, lease_ms, now, default_max_in_flight, sent } = claim;
     let default_max_in_flight = default_max_in_flight.min(i32::MAX as u32) as i32;
     let tx = client.transaction().await?;
     query(&tx, CLAIM_LOCK_SQL, &[]).await?;
-    let rows = query(&tx, CANDIDATES_SQL, &[&now, &limit(max), &default_max_in_flight]).await?;
+    let rows = query(&tx, CANDIDATES_SQL, &[&now, &limit(max), &default_max_in_flight, &sent]).await?;
     let mut candidates = rows
         .iter()
         .map(|row| {

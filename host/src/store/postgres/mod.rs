@@ -20,9 +20,9 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryFilter, Inserted, Millis, NewDelivery,
-    NewEvent, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription,
-    Tenant,
+    AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim, DeliveryFilter, Inserted, Millis,
+    NewDelivery, NewEvent, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult,
+    Subscription, Tenant,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -314,17 +314,11 @@ impl Store for PostgresStore {
         events::complete(&self.client().await?, processed).await
     }
 
-    async fn claim_deliveries(
-        &self,
-        limit: u32,
-        lease_ms: i64,
-        now: Millis,
-        default_max_in_flight: u32,
-    ) -> StoreResult<Vec<ClaimedDelivery>> {
-        if limit == 0 {
+    async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
+        if claim.limit == 0 {
             return Ok(Vec::new());
         }
-        deliveries::claim(&mut self.client().await?, limit, lease_ms, now, default_max_in_flight).await
+        deliveries::claim(&mut self.client().await?, claim).await
     }
 
     async fn claim_plugin_retries(

@@ -46,11 +46,13 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
 
 /// Due (at `?1`), unleased deliveries of enabled subscriptions whose endpoint has a free concurrency slot,
 /// oldest due first, at most `?2`, each with its subscription's limits and state for [`throttle::plan`]
-/// (`?3`: the default concurrency bound). `CROSS JOIN` keeps SQLite from reordering the join: the walk must
+/// (`?3`: the default concurrency bound; `?4`: a JSON array of the deliveries the claimer has sent, leased
+/// but no longer in flight). `CROSS JOIN` keeps SQLite from reordering the join: the walk must
 /// follow the `deliveries_due` index. The in-flight counts read only leased rows (`deliveries_in_flight`).
 pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
          SELECT subscription_id, count(*) AS in_flight FROM deliveries
          WHERE lease_until > 0 AND lease_until > ?1 AND status IN ('pending', 'failed')
+             AND id NOT IN (SELECT value FROM json_each(?4))
          GROUP BY subscription_id
      )
      SELECT d.rowid, d.id, d.tenant_id, d.event_id, d.subscription_id,
@@ -76,10 +78,11 @@ pub(super) fn claim(
     lease_ms: i64,
     now: Millis,
     default_max_in_flight: u32,
+    sent_json: &str,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut select = conn.prepare_cached(CLAIM_SQL)?;
     let candidates = select
-        .query_map(params![now, limit(max), default_max_in_flight], |row| {
+        .query_map(params![now, limit(max), default_max_in_flight, sent_json], |row| {
             let previous: Option<String> = row.get(11)?;
             let previous_expires_at: Option<Millis> = row.get(12)?;
             let mut secrets = vec![row.get(10)?];

@@ -20,9 +20,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryFilter, Inserted, Millis, NewDelivery,
-    NewEvent, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription,
-    Tenant,
+    AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim, DeliveryFilter, Inserted, Millis,
+    NewDelivery, NewEvent, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult,
+    Subscription, Tenant,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -327,14 +327,12 @@ impl Store for SqliteStore {
         self.write(move |tx| events::complete(tx, &processed)).await
     }
 
-    async fn claim_deliveries(
-        &self,
-        limit: u32,
-        lease_ms: i64,
-        now: Millis,
-        default_max_in_flight: u32,
-    ) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.write(move |tx| deliveries::claim(tx, limit, lease_ms, now, default_max_in_flight)).await
+    async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
+        let (limit, lease_ms, now, default_max_in_flight) =
+            (claim.limit, claim.lease_ms, claim.now, claim.default_max_in_flight);
+        // Their ids, as the JSON array the claim reads with `json_each`.
+        let sent = serde_json::to_string(claim.sent).unwrap_or_else(|_| "[]".to_owned());
+        self.write(move |tx| deliveries::claim(tx, limit, lease_ms, now, default_max_in_flight, &sent)).await
     }
 
     async fn claim_plugin_retries(
