@@ -101,7 +101,7 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             timeout_secs: 15,
             max_in_flight: 512,
-            max_in_flight_per_endpoint: 64,
+            max_in_flight_per_endpoint: 256,
             disable_after_failing_secs: 5 * 24 * 3600,
             secret_rotation_grace_secs: 24 * 3600,
             retry: RetrySchedule::default(),

@@ -49,7 +49,8 @@ impl DeliveryWorker {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let (records, receiver) = mpsc::channel(4096);
         let sent = Arc::new(Mutex::new(HashSet::new()));
-        let recorder = tokio::spawn(record_attempts(self.store.clone(), receiver, sent.clone()));
+        let recorder =
+            tokio::spawn(record_attempts(self.store.clone(), receiver, sent.clone(), self.wake.clone()));
         let shared = Arc::new(Shared { worker: self.clone(), records, sent });
         let in_flight = Arc::new(Semaphore::new(self.max_in_flight));
         while !shutdown.is_cancelled() {
@@ -128,9 +129,8 @@ impl Shared {
         };
         let record = self.judge(&delivery, outcome).await;
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
-        // Its endpoint has a free slot now, before the attempt is recorded: claim again.
+        // Its endpoint has a free slot now, before the attempt is recorded.
         self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone());
-        worker.wake.deliveries.notify_one();
         let _ = self.records.send(record).await;
     }
 
@@ -203,6 +203,7 @@ async fn record_attempts(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<AttemptRecord>,
     sent: Arc<Mutex<HashSet<String>>>,
+    wake: Wakeups,
 ) {
     let mut batch = Vec::with_capacity(512);
     while receiver.recv_many(&mut batch, 512).await > 0 {
@@ -224,6 +225,8 @@ async fn record_attempts(
         for record in batch.drain(..) {
             sent.remove(&record.delivery_id);
         }
+        // Slots have freed up since the last claim (at least these): claim again.
+        wake.deliveries.notify_one();
     }
 }
 
