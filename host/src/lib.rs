@@ -138,7 +138,8 @@ pub async fn run(
     let ingest = api::IngestQueue::start(store.clone(), config.ingest.max_batch);
     let state = api::AppState { config: config.clone(), store, runtime, plugins, ingest, metrics, wake };
     let address = listener.local_addr()?;
-    tracing::info!(%address, "gancho is listening");
+    // Said once the database is open and every worker runs: from here on, requests are answered.
+    eprintln!("gancho: listening on http://{address}");
     let server =
         axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let served = server.await.context("the HTTP server failed");

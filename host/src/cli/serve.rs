@@ -36,10 +36,6 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        eprintln!(
-            "gancho: listening on http://{}",
-            listener.local_addr().map(|a| a.to_string()).unwrap_or_default()
-        );
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
         match crate::run(config, listener, shutdown).await {

@@ -10,6 +10,7 @@ mod catalog;
 mod deliveries;
 mod events;
 mod retention;
+mod tls;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -76,19 +77,25 @@ impl PostgresStore {
     }
 
     async fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
-        let config = connection_config(url, schema)?;
+        let choice = tls::choose(url)?;
+        let config = connection_config(&choice.url, schema)?;
         let target = describe(&config);
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match choice.tls {
+            Some(tls) => Manager::from_config(config, tls, manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Database(format!("failed to create the connection pool: {e}")))?;
         let store = PostgresStore { pool };
-        let mut client = store
-            .client()
-            .await
-            .map_err(|e| StoreError::Database(format!("failed to connect to PostgreSQL at {target}: {e}")))?;
+        let mut client = store.pool.get().await.map_err(|error| {
+            StoreError::Database(format!(
+                "failed to connect to PostgreSQL at {target}: {}",
+                with_causes(&error)
+            ))
+        })?;
         migrate(&mut client, schema).await?;
         tracing::debug!(database = %target, "opened postgres store");
         Ok(store)
@@ -96,8 +103,25 @@ impl PostgresStore {
 
     /// A pooled connection.
     async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
-        self.pool.get().await.map_err(|e| StoreError::Database(format!("no database connection: {e}")))
+        self.pool
+            .get()
+            .await
+            .map_err(|error| StoreError::Database(format!("no database connection: {}", with_causes(&error))))
     }
+}
+
+/// An error with the errors that caused it (a TLS handshake failure says why), outermost first.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let more = error.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = error.source();
+    }
+    text
 }
 
 /// The connection settings: the URL's, with [`SESSION_OPTIONS`] (which options in the URL can override)

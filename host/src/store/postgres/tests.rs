@@ -385,3 +385,56 @@ async fn generic_plan(client: &tokio_postgres::Client, name: &str, sql: &str) ->
         .collect();
     lines.join("\n")
 }
+
+/// `url` with `parameters` added to its query.
+fn with_query(url: &str, parameters: &str) -> String {
+    format!("{url}{}{parameters}", if url.contains('?') { '&' } else { '?' })
+}
+
+/// With `sslmode=verify-full` the connection is TLS and the server's certificate is checked: refused when
+/// no trusted CA signed it, accepted with the CA given as `sslrootcert`. (This machine's server has TLS on
+/// with its `localhost` certificate; a server without TLS must refuse such a connection instead.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_connections_verify_the_server() {
+    let backend = PostgresBackend::new().await;
+    let plain = backend.connect().await;
+    let setting = |name: &'static str| {
+        let store = plain.clone();
+        async move {
+            store
+                .client()
+                .await
+                .unwrap()
+                .query_one(&format!("SHOW {name}"), &[])
+                .await
+                .unwrap()
+                .get::<_, String>(0)
+        }
+    };
+    let (tls_on, certificate) = (setting("ssl").await == "on", setting("ssl_cert_file").await);
+
+    let url = with_query(&database_url(), "sslmode=verify-full");
+    let refused = PostgresStore::connect_with_schema(&url, &backend.schema)
+        .await
+        .err()
+        .expect("a server whose certificate no trusted CA signed is refused")
+        .to_string();
+    if !tls_on {
+        assert!(refused.contains("TLS") || refused.contains("SSL"), "{refused}");
+        return;
+    }
+    assert!(refused.contains("certificate"), "{refused}");
+
+    let by_name = database_url().replacen("127.0.0.1", "localhost", 1);
+    let url = with_query(&by_name, &format!("sslmode=verify-full&sslrootcert={certificate}"));
+    let store = PostgresStore::connect_with_schema(&url, &backend.schema)
+        .await
+        .unwrap_or_else(|error| panic!("connecting with sslrootcert={certificate}: {error}"));
+    let client = store.client().await.unwrap();
+    let encrypted: bool = client
+        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(encrypted, "the connection is not encrypted");
+}
