@@ -644,6 +644,21 @@ pub async fn plugin_retries_are_claimed_and_replaced(backend: &impl Backend) {
     assert!(store.get_delivery("acme", "dlv_4").await.unwrap().is_none());
     assert!(store.claim_plugin_retries(10, LEASE, T0 + 10 * LEASE).await.unwrap().is_empty());
     assert_eq!(claimed_ids(&*store, T0 + 200).await, ["dlv_3"]);
+
+    // A disabled subscription's retries wait until it is enabled again.
+    let paused = Subscription { enabled: false, ..subscription("acme", "sub_paused") };
+    store.create_subscription(&paused).await.unwrap();
+    let waiting = NewDelivery {
+        status: DeliveryStatus::PluginError,
+        request: None,
+        error: Some("plugin timed out".to_owned()),
+        ..pending("dlv_paused", "acme", "evt_2", "sub_paused", T0 + 300)
+    };
+    seed(&*store, "evt_2", vec![waiting]).await;
+    assert!(store.claim_plugin_retries(10, LEASE, T0 + 400).await.unwrap().is_empty(), "disabled");
+    store.update_subscription(&subscription("acme", "sub_paused")).await.unwrap();
+    let claimed = store.claim_plugin_retries(10, LEASE, T0 + 400).await.unwrap();
+    assert_eq!(claimed.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["dlv_paused"]);
 }
 
 pub async fn retry_delivery_makes_it_due(backend: &impl Backend) {

@@ -364,7 +364,8 @@ pub trait Store: Send + Sync + 'static {
     /// delivery over the rate is not returned but deferred to its send slot.
     async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Claims up to `limit` `plugin_error` deliveries whose `next_attempt_at <= now` (transient plugin
-    /// errors to run again), returning their events; the rows are leased like deliveries.
+    /// errors to run again) and whose subscription is enabled, returning their events; the rows are leased
+    /// like deliveries.
     async fn claim_plugin_retries(
         &self,
         limit: u32,

@@ -260,7 +260,8 @@ pub(super) async fn claim(
     Ok(claimed.into_iter().map(|(_, delivery)| delivery).collect())
 }
 
-/// Leases (`$2`) up to `$3` due (at `$1`), unleased transient plugin errors, oldest due first, with their
+/// Leases (`$2`) up to `$3` due (at `$1`), unleased transient plugin errors of enabled subscriptions, oldest
+/// due first, with their
 /// events (kept while a delivery refers to them). The inner select walks the `deliveries_plugin_retries`
 /// index in order, locking the rows it takes and skipping those another claim has locked; the update then
 /// finds them by physical address. Both run in one statement, so the locks hold until the leases are written.
@@ -270,6 +271,7 @@ pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "UPDATE deliveries AS d SET le
              SELECT ctid FROM deliveries
              WHERE status = 'plugin_error' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
                  AND lease_until <= $1
+                 AND (SELECT enabled FROM subscriptions WHERE id = deliveries.subscription_id)
              ORDER BY next_attempt_at
              LIMIT $3
              FOR UPDATE SKIP LOCKED

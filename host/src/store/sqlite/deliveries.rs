@@ -144,12 +144,14 @@ fn lease(conn: &Connection, rowids: impl Iterator<Item = i64>, until: Millis) ->
     Ok(())
 }
 
-/// Due (at `?1`), unleased transient plugin errors with their events, oldest due first, at most `?2`.
+/// Due (at `?1`), unleased transient plugin errors of enabled subscriptions with their events, oldest due
+/// first, at most `?2`.
 pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "SELECT d.rowid, d.id,
          e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at
      FROM deliveries AS d CROSS JOIN events AS e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
      WHERE d.status = 'plugin_error' AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?1
          AND d.lease_until <= ?1
+         AND (SELECT enabled FROM subscriptions WHERE id = d.subscription_id) = 1
      ORDER BY d.next_attempt_at
      LIMIT ?2";
 
