@@ -4,7 +4,7 @@
 //! long). Attempts are recorded in batches. Per-endpoint limits (concurrency, rate) are the claim's: the
 //! store keeps them across every instance.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,30 +40,45 @@ pub struct DeliveryWorker {
 struct Shared {
     worker: Arc<DeliveryWorker>,
     records: mpsc::Sender<AttemptRecord>,
-    /// Deliveries sent whose attempts are not recorded yet: no longer in flight, though still leased.
-    sent: Arc<Mutex<HashSet<String>>>,
+    sent: Arc<Mutex<SentUnrecorded>>,
+}
+
+/// Deliveries sent whose attempts are not recorded yet: no longer in flight, though still leased. By
+/// delivery id: the subscription, and when the lease runs out.
+type SentUnrecorded = HashMap<String, (String, Millis)>;
+
+/// Per subscription, how many sent deliveries are still leased at `now`, for the claim.
+fn sent_counts(sent: &SentUnrecorded, now: Millis) -> Vec<(String, u32)> {
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    for (subscription_id, lease_until) in sent.values() {
+        if *lease_until > now {
+            *counts.entry(subscription_id).or_default() += 1;
+        }
+    }
+    counts.into_iter().map(|(id, count)| (id.to_owned(), count)).collect()
 }
 
 impl DeliveryWorker {
     /// Sends due deliveries until `shutdown`; then finishes the sends in flight and records them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let (records, receiver) = mpsc::channel(4096);
-        let sent = Arc::new(Mutex::new(HashSet::new()));
+        let sent = Arc::new(Mutex::new(SentUnrecorded::new()));
         let recorder =
             tokio::spawn(record_attempts(self.store.clone(), receiver, sent.clone(), self.wake.clone()));
         let shared = Arc::new(Shared { worker: self.clone(), records, sent });
         let in_flight = Arc::new(Semaphore::new(self.max_in_flight));
         while !shutdown.is_cancelled() {
             let room = in_flight.available_permits().min(self.batch_size as usize) as u32;
+            let now = now_millis();
             let claimed = if room == 0 {
                 Ok(Vec::new())
             } else {
-                let sent: Vec<String> = shared.sent.lock().expect("sent set lock").iter().cloned().collect();
+                let sent = sent_counts(&shared.sent.lock().expect("sent set lock"), now);
                 self.store
                     .claim_deliveries(DeliveryClaim {
                         limit: room,
                         lease_ms: self.lease_ms,
-                        now: now_millis(),
+                        now,
                         default_max_in_flight: self.max_in_flight_per_endpoint,
                         sent: &sent,
                     })
@@ -84,11 +99,13 @@ impl DeliveryWorker {
                 }
                 continue;
             }
+            // The store leased them until exactly this.
+            let leased_until = now.saturating_add(self.lease_ms);
             for delivery in claimed {
                 let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    shared.deliver(delivery).await;
+                    shared.deliver(delivery, leased_until).await;
                     drop(permit);
                 });
             }
@@ -101,7 +118,7 @@ impl DeliveryWorker {
 }
 
 impl Shared {
-    async fn deliver(&self, delivery: ClaimedDelivery) {
+    async fn deliver(&self, delivery: ClaimedDelivery, leased_until: Millis) {
         let worker = &self.worker;
         let timestamp = now_millis() / 1000;
         let outcome = match signing::sign(&delivery.secrets, &delivery.id, timestamp, &delivery.request.body)
@@ -130,7 +147,8 @@ impl Shared {
         let record = self.judge(&delivery, outcome).await;
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
         // Its endpoint has a free slot now, before the attempt is recorded.
-        self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone());
+        let sent = (record.subscription_id.clone(), leased_until);
+        self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone(), sent);
         let _ = self.records.send(record).await;
     }
 
@@ -202,7 +220,7 @@ fn request_headers(delivery: &ClaimedDelivery, timestamp: i64, signature: String
 async fn record_attempts(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<AttemptRecord>,
-    sent: Arc<Mutex<HashSet<String>>>,
+    sent: Arc<Mutex<SentUnrecorded>>,
     wake: Wakeups,
 ) {
     let mut batch = Vec::with_capacity(512);

@@ -133,18 +133,23 @@ const CLAIM_LOCK_SQL: &str =
 
 /// Up to `$2` due (at `$1`), unleased deliveries of enabled subscriptions whose endpoint has a free
 /// concurrency slot, oldest due first, locked, each with its subscription's limits and state for
-/// [`throttle::plan`] (`$3`: the default concurrency bound; `$4`: deliveries the claimer has sent, leased
-/// but no longer in flight). The walk follows the `deliveries_due` index,
+/// [`throttle::plan`] (`$3`: the default concurrency bound; `$4`, `$5`: per subscription, how many of its
+/// leased deliveries the claimer has sent, no longer in flight). The walk follows the `deliveries_due` index,
 /// skipping rows another transaction has locked; the subscription check is a subquery per row rather than
 /// a join, so that the planner has one table to walk in index order whatever it guesses about the join.
 /// The in-flight counts read only leased rows (the `deliveries_in_flight` index).
 pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
-         SELECT subscription_id, count(*)::integer AS in_flight FROM deliveries
-         WHERE lease_until > 0 AND lease_until > $1 AND status IN ('pending', 'failed') AND id <> ALL($4)
-         GROUP BY subscription_id
+         SELECT l.subscription_id, GREATEST(l.leased - COALESCE(s.sent, 0), 0)::integer AS in_flight
+         FROM (
+             SELECT subscription_id, count(*) AS leased FROM deliveries
+             WHERE lease_until > 0 AND lease_until > $1 AND status IN ('pending', 'failed')
+             GROUP BY subscription_id
+         ) AS l
+         LEFT JOIN UNNEST($4::text[], $5::integer[]) AS s(subscription_id, sent)
+             ON s.subscription_id = l.subscription_id
      ),
      candidates AS (
-         SELECT id, subscription_id, next_attempt_at, rate_slot FROM deliveries
+         SELECT ctid, subscription_id, next_attempt_at, rate_slot FROM deliveries
          WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND lease_until <= $1
              AND request_method IS NOT NULL
              AND (SELECT enabled FROM subscriptions WHERE id = deliveries.subscription_id)
@@ -155,7 +160,7 @@ pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
          LIMIT $2
          FOR UPDATE SKIP LOCKED
      )
-     SELECT c.id, c.subscription_id, c.next_attempt_at, c.rate_slot, COALESCE(b.in_flight, 0),
+     SELECT c.ctid::text, c.subscription_id, c.next_attempt_at, c.rate_slot, COALESCE(b.in_flight, 0),
          COALESCE(s.max_in_flight, $3), s.rate_limit, r.next_slot_at
      FROM candidates AS c JOIN subscriptions AS s ON s.id = c.subscription_id
          LEFT JOIN busy AS b ON b.subscription_id = c.subscription_id
@@ -163,11 +168,12 @@ pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
 
 /// Writes a [`throttle::ClaimPlan`]: defers `$3` to the times `$4`, holding their rate-limit slots; sets
 /// the next free slots `$6` of the subscriptions `$5`; and leases (until `$2`) the deliveries `$1`,
-/// returning each with its subscription's secrets and headers.
+/// returning each with its subscription's secrets and headers. Deliveries are named by physical address
+/// (`ctid`, as text): the claim's transaction holds their row locks, so the addresses cannot change.
 pub(super) const LEASE_SQL: &str = "WITH deferred AS (
          UPDATE deliveries AS d SET next_attempt_at = x.at, rate_slot = TRUE
-         FROM UNNEST($3::text[], $4::bigint[]) AS x(id, at)
-         WHERE d.id = x.id
+         FROM UNNEST($3::text[], $4::bigint[]) AS x(address, at)
+         WHERE d.ctid = x.address::tid
      ),
      slots AS (
          INSERT INTO rate_limit_slots (subscription_id, next_slot_at)
@@ -176,7 +182,7 @@ pub(super) const LEASE_SQL: &str = "WITH deferred AS (
      )
      UPDATE deliveries AS d SET lease_until = $2, rate_slot = FALSE
      FROM subscriptions AS s
-     WHERE d.id = ANY($1) AND s.id = d.subscription_id
+     WHERE d.ctid = ANY($1::text[]::tid[]) AND s.id = d.subscription_id
      RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.request_method, d.request_url,
          d.request_headers, d.request_body, d.attempts, d.next_attempt_at,
          s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers";
@@ -189,12 +195,17 @@ pub(super) async fn claim(
     let DeliveryClaim { limit: max, lease_ms, now, default_max_in_flight, sent } = claim;
     let default_max_in_flight = default_max_in_flight.min(i32::MAX as u32) as i32;
     let tx = client.transaction().await?;
-    query(&tx, CLAIM_LOCK_SQL, &[]).await?;
-    let rows = query(&tx, CANDIDATES_SQL, &[&now, &limit(max), &default_max_in_flight, &sent]).await?;
+    // Sent together: the candidates statement runs (with a fresh snapshot) once the lock is held.
+    let max = limit(max);
+    let sent_subscriptions: Vec<&str> = sent.iter().map(|(id, _)| id.as_str()).collect();
+    let sent_counts: Vec<i32> = sent.iter().map(|&(_, count)| count.min(i32::MAX as u32) as i32).collect();
+    let parameters: [Param<'_>; 5] = [&now, &max, &default_max_in_flight, &sent_subscriptions, &sent_counts];
+    let (_, rows) =
+        tokio::try_join!(query(&tx, CLAIM_LOCK_SQL, &[]), query(&tx, CANDIDATES_SQL, &parameters))?;
     let mut candidates = rows
         .iter()
         .map(|row| {
-            let id: String = row.try_get(0)?;
+            let address: String = row.try_get(0)?;
             let due: Option<Millis> = row.try_get(2)?;
             let candidate = throttle::Candidate {
                 subscription_id: row.try_get(1)?,
@@ -204,7 +215,7 @@ pub(super) async fn claim(
                 rate_limit: row.try_get::<_, Option<i32>>(6)?.map(|rate| rate.max(1) as u32),
                 next_slot_at: row.try_get(7)?,
             };
-            Ok((due, id, candidate))
+            Ok((due, address, candidate))
         })
         .collect::<StoreResult<Vec<_>>>()?;
     if candidates.is_empty() {
@@ -212,8 +223,13 @@ pub(super) async fn claim(
     }
     // The join returns them in no defined order; the plan goes oldest due first.
     candidates.sort_by_key(|(due, _, _)| *due);
-    let ids: Vec<&str> = candidates.iter().map(|(_, id, _)| id.as_str()).collect();
-    let plan = throttle::plan(&candidates.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>(), now);
+    let (addresses, candidates): (Vec<String>, Vec<throttle::Candidate>) =
+        candidates.into_iter().map(|(_, address, candidate)| (address, candidate)).unzip();
+    let ids: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let plan = throttle::plan(&candidates, now);
+    if plan.lease.is_empty() && plan.defer.is_empty() {
+        return Ok(Vec::new());
+    }
     let leased: Vec<&str> = plan.lease.iter().map(|&index| ids[index]).collect();
     let deferred: Vec<&str> = plan.defer.iter().map(|&(index, _)| ids[index]).collect();
     let deferred_to: Vec<Millis> = plan.defer.iter().map(|&(_, at)| at).collect();

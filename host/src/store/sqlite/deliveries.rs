@@ -46,14 +46,17 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
 
 /// Due (at `?1`), unleased deliveries of enabled subscriptions whose endpoint has a free concurrency slot,
 /// oldest due first, at most `?2`, each with its subscription's limits and state for [`throttle::plan`]
-/// (`?3`: the default concurrency bound; `?4`: a JSON array of the deliveries the claimer has sent, leased
-/// but no longer in flight). `CROSS JOIN` keeps SQLite from reordering the join: the walk must
+/// (`?3`: the default concurrency bound; `?4`: a JSON object giving, per subscription, how many of its leased
+/// deliveries the claimer has sent, no longer in flight). `CROSS JOIN` keeps SQLite from reordering the join: the walk must
 /// follow the `deliveries_due` index. The in-flight counts read only leased rows (`deliveries_in_flight`).
 pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
-         SELECT subscription_id, count(*) AS in_flight FROM deliveries
-         WHERE lease_until > 0 AND lease_until > ?1 AND status IN ('pending', 'failed')
-             AND id NOT IN (SELECT value FROM json_each(?4))
-         GROUP BY subscription_id
+         SELECT l.subscription_id, MAX(l.leased - COALESCE(s.value, 0), 0) AS in_flight
+         FROM (
+             SELECT subscription_id, count(*) AS leased FROM deliveries
+             WHERE lease_until > 0 AND lease_until > ?1 AND status IN ('pending', 'failed')
+             GROUP BY subscription_id
+         ) AS l
+         LEFT JOIN json_each(?4) AS s ON s.key = l.subscription_id
      )
      SELECT d.rowid, d.id, d.tenant_id, d.event_id, d.subscription_id,
          d.request_method, d.request_url, d.request_headers, d.request_body, d.attempts,
@@ -116,11 +119,19 @@ pub(super) fn claim(
             Ok((row.get::<_, i64>(0)?, delivery, candidate))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let plan = throttle::plan(&candidates.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>(), now);
+    let mut handles = Vec::with_capacity(candidates.len());
+    let mut deliveries = Vec::with_capacity(candidates.len());
+    let mut limits = Vec::with_capacity(candidates.len());
+    for (rowid, delivery, candidate) in candidates {
+        handles.push(rowid);
+        deliveries.push(Some(delivery));
+        limits.push(candidate);
+    }
+    let plan = throttle::plan(&limits, now);
     let mut defer =
         conn.prepare_cached("UPDATE deliveries SET next_attempt_at = ?1, rate_slot = 1 WHERE rowid = ?2")?;
     for &(index, at) in &plan.defer {
-        defer.execute([at, candidates[index].0])?;
+        defer.execute([at, handles[index]])?;
     }
     let mut slot = conn.prepare_cached(
         "INSERT INTO rate_limit_slots (subscription_id, next_slot_at) VALUES (?1, ?2)
@@ -129,10 +140,8 @@ pub(super) fn claim(
     for (subscription_id, next_slot_at) in &plan.next_slots {
         slot.execute(params![subscription_id, next_slot_at])?;
     }
-    lease(conn, plan.lease.iter().map(|&index| candidates[index].0), now.saturating_add(lease_ms))?;
-    let mut candidates: Vec<Option<ClaimedDelivery>> =
-        candidates.into_iter().map(|(_, delivery, _)| Some(delivery)).collect();
-    Ok(plan.lease.iter().filter_map(|&index| candidates[index].take()).collect())
+    lease(conn, plan.lease.iter().map(|&index| handles[index]), now.saturating_add(lease_ms))?;
+    Ok(plan.lease.iter().filter_map(|&index| deliveries[index].take()).collect())
 }
 
 fn lease(conn: &Connection, rowids: impl Iterator<Item = i64>, until: Millis) -> StoreResult<()> {
