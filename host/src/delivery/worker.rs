@@ -5,6 +5,7 @@
 //! store keeps them across every instance.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,21 +42,22 @@ struct Shared {
     worker: Arc<DeliveryWorker>,
     records: mpsc::Sender<AttemptRecord>,
     sent: Arc<Mutex<SentUnrecorded>>,
+    /// Sends finished since the last claim.
+    finished_since_claim: AtomicUsize,
 }
 
-/// Deliveries sent whose attempts are not recorded yet: no longer in flight, though still leased. By
-/// delivery id: the subscription, and when the lease runs out.
-type SentUnrecorded = HashMap<String, (String, Millis)>;
+/// After this many sends have finished, their slots are worth a claim (fewer wait for the recorder's
+/// wake-up, or the poll).
+const CLAIM_AFTER_SENDS: usize = 16;
 
-/// Per subscription, how many sent deliveries are still leased at `now`, for the claim.
-fn sent_counts(sent: &SentUnrecorded, now: Millis) -> Vec<(String, u32)> {
-    let mut counts: HashMap<&str, u32> = HashMap::new();
-    for (subscription_id, lease_until) in sent.values() {
-        if *lease_until > now {
-            *counts.entry(subscription_id).or_default() += 1;
-        }
-    }
-    counts.into_iter().map(|(id, count)| (id.to_owned(), count)).collect()
+/// Deliveries sent whose attempts are not recorded yet: no longer in flight, though still leased. By
+/// delivery id: when its lease runs out.
+type SentUnrecorded = HashMap<String, Millis>;
+
+/// The sent deliveries whose leases (ours) still run at `now`, for the claim: one whose lease ran out may
+/// be another claimer's now.
+fn still_ours(sent: &SentUnrecorded, now: Millis) -> Vec<String> {
+    sent.iter().filter(|(_, lease_until)| **lease_until > now).map(|(id, _)| id.clone()).collect()
 }
 
 impl DeliveryWorker {
@@ -65,15 +67,21 @@ impl DeliveryWorker {
         let sent = Arc::new(Mutex::new(SentUnrecorded::new()));
         let recorder =
             tokio::spawn(record_attempts(self.store.clone(), receiver, sent.clone(), self.wake.clone()));
-        let shared = Arc::new(Shared { worker: self.clone(), records, sent });
+        let shared = Arc::new(Shared {
+            worker: self.clone(),
+            records,
+            sent,
+            finished_since_claim: AtomicUsize::new(0),
+        });
         let in_flight = Arc::new(Semaphore::new(self.max_in_flight));
         while !shutdown.is_cancelled() {
             let room = in_flight.available_permits().min(self.batch_size as usize) as u32;
             let now = now_millis();
+            shared.finished_since_claim.store(0, Ordering::Relaxed);
             let claimed = if room == 0 {
                 Ok(Vec::new())
             } else {
-                let sent = sent_counts(&shared.sent.lock().expect("sent set lock"), now);
+                let sent = still_ours(&shared.sent.lock().expect("sent set lock"), now);
                 self.store
                     .claim_deliveries(DeliveryClaim {
                         limit: room,
@@ -91,29 +99,44 @@ impl DeliveryWorker {
                     Vec::new()
                 }
             };
-            if claimed.is_empty() {
+            // Fewer than it had room for: the queue is drained, or what is left waits for a full endpoint
+            // or a rate limit. Claiming again at once would find nothing, the hard way (walking what
+            // waits); wait for new deliveries, freed slots (sends finished, attempts recorded) or the poll.
+            // (No room at all: wait for sends to finish.)
+            let wait = claimed.len() < room as usize || room == 0;
+            for delivery in claimed {
+                self.spawn_send(&shared, &in_flight, delivery, now).await;
+            }
+            if wait {
                 tokio::select! {
                     _ = self.wake.deliveries.notified() => {}
                     _ = tokio::time::sleep(self.poll_interval) => {}
                     _ = shutdown.cancelled() => {}
                 }
-                continue;
-            }
-            // The store leased them until exactly this.
-            let leased_until = now.saturating_add(self.lease_ms);
-            for delivery in claimed {
-                let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    shared.deliver(delivery, leased_until).await;
-                    drop(permit);
-                });
             }
         }
         // Finish what is in flight (each send is bounded by the delivery timeout), then flush the records.
         let _ = in_flight.acquire_many(self.max_in_flight as u32).await;
         drop(shared);
         let _ = recorder.await;
+    }
+
+    /// Sends a delivery claimed at `claimed_at` in a task of its own, holding an in-flight permit.
+    async fn spawn_send(
+        &self,
+        shared: &Arc<Shared>,
+        in_flight: &Arc<Semaphore>,
+        delivery: ClaimedDelivery,
+        claimed_at: Millis,
+    ) {
+        // The store leased it until exactly this.
+        let leased_until = claimed_at.saturating_add(self.lease_ms);
+        let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            shared.deliver(delivery, leased_until).await;
+            drop(permit);
+        });
     }
 }
 
@@ -147,8 +170,10 @@ impl Shared {
         let record = self.judge(&delivery, outcome).await;
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
         // Its endpoint has a free slot now, before the attempt is recorded.
-        let sent = (record.subscription_id.clone(), leased_until);
-        self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone(), sent);
+        self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone(), leased_until);
+        if self.finished_since_claim.fetch_add(1, Ordering::Relaxed) + 1 == CLAIM_AFTER_SENDS {
+            worker.wake.deliveries.notify_one();
+        }
         let _ = self.records.send(record).await;
     }
 

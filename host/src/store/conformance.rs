@@ -427,10 +427,10 @@ pub async fn claims_keep_each_endpoints_concurrency_bound(backend: &impl Backend
     deliveries.extend((0..5).map(|n| pending(&format!("dlv_d{n}"), "acme", "evt_1", "sub_1", T0 + 10 + n)));
     seed(&*store, "evt_1", deliveries).await;
 
-    let claim_sent = |max: u32, now: Millis, sent: &'static [(&'static str, u32)]| {
+    let claim_sent = |max: u32, now: Millis, sent: &'static [&'static str]| {
         let store = store.clone();
         async move {
-            let sent: Vec<(String, u32)> = sent.iter().map(|(id, count)| (id.to_string(), *count)).collect();
+            let sent: Vec<String> = sent.iter().map(|id| id.to_string()).collect();
             let claim = DeliveryClaim { default_max_in_flight: 3, sent: &sent, ..claim(max, LEASE, now) };
             let claimed = store.claim_deliveries(claim).await.unwrap();
             claimed.into_iter().map(|claimed| claimed.id).collect::<Vec<_>>()
@@ -441,17 +441,22 @@ pub async fn claims_keep_each_endpoints_concurrency_bound(backend: &impl Backend
     assert_eq!(claim(100, T0 + 100).await, ["dlv_b0", "dlv_b1", "dlv_d0", "dlv_d1", "dlv_d2"]);
     assert!(claim(100, T0 + 101).await.is_empty(), "both endpoints are full");
     // A delivery the claimer has sent but not recorded yet is no longer in flight.
-    assert_eq!(claim_sent(100, T0 + 102, &[("sub_bounded", 1), ("sub_other", 3)]).await, ["dlv_b2"]);
+    assert_eq!(claim_sent(100, T0 + 102, &["dlv_b1"]).await, ["dlv_b2"]);
+    // Once recorded, a sent delivery is neither in flight nor subtracted again.
+    let record = outcome("dlv_b2", "sub_bounded", T0 + 103, DeliveryStatus::Succeeded);
+    store.record_attempts(&[record]).await.unwrap();
+    assert_eq!(claim_sent(100, T0 + 104, &["dlv_b1", "dlv_b2"]).await, ["dlv_b3"]);
+    assert!(claim_sent(100, T0 + 105, &["dlv_b1", "dlv_b2"]).await.is_empty(), "b0 and b3 are in flight");
     // A recorded attempt frees its slot, whatever its outcome.
     let records = [
         outcome("dlv_b0", "sub_bounded", T0 + 200, DeliveryStatus::Succeeded),
         outcome("dlv_d0", "sub_1", T0 + 200, DeliveryStatus::Failed),
     ];
     store.record_attempts(&records).await.unwrap();
-    assert_eq!(claim(100, T0 + 300).await, ["dlv_d3"], "b1 and b2 are in flight");
+    assert_eq!(claim(100, T0 + 300).await, ["dlv_d3"], "b1 and b3 are in flight");
     // Leases that run out (an instance that died) free their slots too: the leased deliveries come back.
     let after_lease = T0 + 300 + LEASE;
-    assert_eq!(claim(100, after_lease).await, ["dlv_b1", "dlv_b2", "dlv_d1", "dlv_d2", "dlv_d3"]);
+    assert_eq!(claim(100, after_lease).await, ["dlv_b1", "dlv_b3", "dlv_d1", "dlv_d2", "dlv_d3"]);
     // The bound counts across claims: one at a time still stops at it.
     assert_eq!(claim(1, after_lease + 1).await, Vec::<String>::new());
 }

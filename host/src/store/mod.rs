@@ -213,10 +213,9 @@ pub struct DeliveryClaim<'a> {
     pub now: Millis,
     /// An endpoint's concurrency bound when its subscription sets none.
     pub default_max_in_flight: u32,
-    /// Per subscription, how many deliveries the claimer has finished sending whose attempts are not
-    /// recorded yet, their leases still running: leased, but no longer in flight, so they do not count
-    /// against the endpoint's bound.
-    pub sent: &'a [(String, u32)],
+    /// Deliveries the claimer has finished sending whose attempts are not recorded yet, their leases still
+    /// running: leased, but no longer in flight, so they do not count against their endpoints' bounds.
+    pub sent: &'a [String],
 }
 
 /// A due delivery claimed by a delivery worker, with what it needs to send it.
@@ -361,7 +360,7 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// Keeps each subscription's endpoint limits across every claimer of the database (see `throttle`):
     /// no more in flight at once than its `max_in_flight` (`default_max_in_flight` when unset), counting
-    /// the leased deliveries less the claimer's `sent` ones, and no faster than its `rate_limit` — a
+    /// the leased deliveries other than the claimer's `sent` ones, and no faster than its `rate_limit` — a
     /// delivery over the rate is not returned but deferred to its send slot.
     async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Claims up to `limit` `plugin_error` deliveries whose `next_attempt_at <= now` (transient plugin

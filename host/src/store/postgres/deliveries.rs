@@ -133,20 +133,16 @@ const CLAIM_LOCK_SQL: &str =
 
 /// Up to `$2` due (at `$1`), unleased deliveries of enabled subscriptions whose endpoint has a free
 /// concurrency slot, oldest due first, locked, each with its subscription's limits and state for
-/// [`throttle::plan`] (`$3`: the default concurrency bound; `$4`, `$5`: per subscription, how many of its
-/// leased deliveries the claimer has sent, no longer in flight). The walk follows the `deliveries_due` index,
+/// [`throttle::plan`] (`$3`: the default concurrency bound; `$4`: the deliveries the claimer has sent,
+/// leased but no longer in flight). The walk follows the `deliveries_due` index,
 /// skipping rows another transaction has locked; the subscription check is a subquery per row rather than
 /// a join, so that the planner has one table to walk in index order whatever it guesses about the join.
 /// The in-flight counts read only leased rows (the `deliveries_in_flight` index).
 pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
-         SELECT l.subscription_id, GREATEST(l.leased - COALESCE(s.sent, 0), 0)::integer AS in_flight
-         FROM (
-             SELECT subscription_id, count(*) AS leased FROM deliveries
-             WHERE lease_until > 0 AND lease_until > $1 AND status IN ('pending', 'failed')
-             GROUP BY subscription_id
-         ) AS l
-         LEFT JOIN UNNEST($4::text[], $5::integer[]) AS s(subscription_id, sent)
-             ON s.subscription_id = l.subscription_id
+         SELECT subscription_id, count(*)::integer AS in_flight FROM deliveries
+         WHERE lease_until > 0 AND lease_until > $1 AND status IN ('pending', 'failed')
+             AND id NOT IN (SELECT unnest($4::text[]))
+         GROUP BY subscription_id
      ),
      candidates AS (
          SELECT ctid, subscription_id, next_attempt_at, rate_slot FROM deliveries
@@ -197,9 +193,7 @@ pub(super) async fn claim(
     let tx = client.transaction().await?;
     // Sent together: the candidates statement runs (with a fresh snapshot) once the lock is held.
     let max = limit(max);
-    let sent_subscriptions: Vec<&str> = sent.iter().map(|(id, _)| id.as_str()).collect();
-    let sent_counts: Vec<i32> = sent.iter().map(|&(_, count)| count.min(i32::MAX as u32) as i32).collect();
-    let parameters: [Param<'_>; 5] = [&now, &max, &default_max_in_flight, &sent_subscriptions, &sent_counts];
+    let parameters: [Param<'_>; 4] = [&now, &max, &default_max_in_flight, &sent];
     let (_, rows) =
         tokio::try_join!(query(&tx, CLAIM_LOCK_SQL, &[]), query(&tx, CANDIDATES_SQL, &parameters))?;
     let mut candidates = rows
@@ -242,6 +236,11 @@ pub(super) async fn claim(
     )
     .await?;
     tx.commit().await?;
+    claimed_deliveries(&rows, now)
+}
+
+/// The rows [`LEASE_SQL`] returns, oldest due first.
+fn claimed_deliveries(rows: &[Row], now: Millis) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut claimed = rows
         .iter()
         .map(|row| {

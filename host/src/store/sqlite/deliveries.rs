@@ -46,17 +46,14 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
 
 /// Due (at `?1`), unleased deliveries of enabled subscriptions whose endpoint has a free concurrency slot,
 /// oldest due first, at most `?2`, each with its subscription's limits and state for [`throttle::plan`]
-/// (`?3`: the default concurrency bound; `?4`: a JSON object giving, per subscription, how many of its leased
-/// deliveries the claimer has sent, no longer in flight). `CROSS JOIN` keeps SQLite from reordering the join: the walk must
+/// (`?3`: the default concurrency bound; `?4`: a JSON array of the deliveries the claimer has sent, leased
+/// but no longer in flight). `CROSS JOIN` keeps SQLite from reordering the join: the walk must
 /// follow the `deliveries_due` index. The in-flight counts read only leased rows (`deliveries_in_flight`).
 pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
-         SELECT l.subscription_id, MAX(l.leased - COALESCE(s.value, 0), 0) AS in_flight
-         FROM (
-             SELECT subscription_id, count(*) AS leased FROM deliveries
-             WHERE lease_until > 0 AND lease_until > ?1 AND status IN ('pending', 'failed')
-             GROUP BY subscription_id
-         ) AS l
-         LEFT JOIN json_each(?4) AS s ON s.key = l.subscription_id
+         SELECT subscription_id, count(*) AS in_flight FROM deliveries
+         WHERE lease_until > 0 AND lease_until > ?1 AND status IN ('pending', 'failed')
+             AND id NOT IN (SELECT value FROM json_each(?4))
+         GROUP BY subscription_id
      )
      SELECT d.rowid, d.id, d.tenant_id, d.event_id, d.subscription_id,
          d.request_method, d.request_url, d.request_headers, d.request_body, d.attempts,

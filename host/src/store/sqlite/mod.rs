@@ -330,10 +330,8 @@ impl Store for SqliteStore {
     async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
         let (limit, lease_ms, now, default_max_in_flight) =
             (claim.limit, claim.lease_ms, claim.now, claim.default_max_in_flight);
-        // As the JSON object (subscription → count) the claim reads with `json_each`.
-        let sent: serde_json::Map<String, serde_json::Value> =
-            claim.sent.iter().map(|(id, count)| (id.clone(), (*count).into())).collect();
-        let sent = serde_json::Value::Object(sent).to_string();
+        // As the JSON array the claim reads with `json_each`.
+        let sent = serde_json::to_string(claim.sent).unwrap_or_else(|_| "[]".to_owned());
         self.write(move |tx| deliveries::claim(tx, limit, lease_ms, now, default_max_in_flight, &sent)).await
     }
 
