@@ -117,7 +117,11 @@ pub async fn run(
     });
     let worker = Arc::new(DeliveryWorker {
         store: store.clone(),
-        sender: Arc::new(HttpSender::new(guard, Duration::from_secs(config.delivery.timeout_secs))),
+        sender: Arc::new(HttpSender::new(
+            guard,
+            Duration::from_secs(config.delivery.timeout_secs),
+            (config.delivery.max_in_flight_per_endpoint as usize).min(config.delivery.max_in_flight),
+        )),
         schedule: config.delivery.retry.clone(),
         metrics: metrics.clone(),
         wake: wake.clone(),

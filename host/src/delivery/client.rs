@@ -25,9 +25,6 @@ const EXCERPT_BYTES: usize = 1024;
 /// How long an unused connection stays open for the next delivery to the same endpoint.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Idle connections kept per endpoint host: enough for a burst of concurrent deliveries to one receiver.
-const MAX_IDLE_PER_HOST: usize = 32;
-
 const DEFAULT_USER_AGENT: &str = concat!("Gancho/", env!("CARGO_PKG_VERSION"));
 
 type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
@@ -79,8 +76,9 @@ impl SendOutcome {
 
 impl HttpSender {
     /// A sender whose connections only reach addresses `guard` accepts, and whose exchanges each last at
-    /// most `timeout`.
-    pub fn new(guard: DestinationGuard, timeout: Duration) -> HttpSender {
+    /// most `timeout`. Up to `max_idle_per_host` connections to one host stay open between deliveries: as
+    /// many as may be in flight to it, or every send beyond that opens (and closes) a connection of its own.
+    pub fn new(guard: DestinationGuard, timeout: Duration, max_idle_per_host: usize) -> HttpSender {
         let mut http = HttpConnector::new_with_resolver(GuardedResolver::new(guard.clone()));
         // The TLS layer above decides between http and https; the TCP layer must accept both.
         http.enforce_http(false);
@@ -94,7 +92,7 @@ impl HttpSender {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+            .pool_max_idle_per_host(max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(https);
@@ -296,7 +294,7 @@ mod tests {
     }
 
     fn local_sender(timeout: Duration) -> HttpSender {
-        HttpSender::new(DestinationGuard::new(parse_allowed("127.0.0.0/8, ::1").unwrap()), timeout)
+        HttpSender::new(DestinationGuard::new(parse_allowed("127.0.0.0/8, ::1").unwrap()), timeout, 8)
     }
 
     fn post<'a>(url: &'a str, headers: &'a [(String, String)]) -> SendRequest<'a> {
@@ -360,7 +358,7 @@ mod tests {
     #[tokio::test]
     async fn private_destinations_are_refused_before_any_request() {
         let receiver = Receiver::start(Router::new().route("/hook", any(|| async { "reached" }))).await;
-        let sender = HttpSender::new(DestinationGuard::default(), Duration::from_secs(5));
+        let sender = HttpSender::new(DestinationGuard::default(), Duration::from_secs(5), 8);
         let port = receiver.addr.port();
         for (url, destination) in [
             (format!("http://127.0.0.1:{port}/hook"), "destination 127.0.0.1 is in a loopback range"),
