@@ -7,6 +7,7 @@
 //! its own (`synchronous_commit` as the server has it; on by default, so a returned ingest is durable).
 
 mod catalog;
+mod claims;
 mod deliveries;
 mod events;
 mod retention;
@@ -342,7 +343,7 @@ impl Store for PostgresStore {
         if claim.limit == 0 {
             return Ok(Vec::new());
         }
-        deliveries::claim(&mut self.client().await?, claim).await
+        claims::claim(&mut self.client().await?, claim).await
     }
 
     async fn claim_plugin_retries(

@@ -307,7 +307,7 @@ async fn record_attempts_batches_match_sqlite() {
 /// (a new installation) as on full ones without statistics (autovacuum off).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plans_use_indexes_whatever_the_statistics() {
-    use super::{deliveries, events};
+    use super::{claims, deliveries, events};
 
     let backend = PostgresBackend::new().await;
     drop(backend.connect().await);
@@ -316,7 +316,7 @@ async fn plans_use_indexes_whatever_the_statistics() {
         ("claim_events", events::CLAIM_SQL, &["Index Scan using events_unprocessed", "Tid Scan"]),
         (
             "claim_deliveries",
-            deliveries::CANDIDATES_SQL,
+            claims::CANDIDATES_SQL,
             &["Index Scan using deliveries_due", "Scan using deliveries_in_flight"],
         ),
         (
@@ -328,7 +328,7 @@ async fn plans_use_indexes_whatever_the_statistics() {
     let writes = [
         ("insert_events", events::INSERT_SQL),
         ("complete_events", events::COMPLETE_SQL),
-        ("lease_deliveries", deliveries::LEASE_SQL),
+        ("lease_deliveries", claims::LEASE_SQL),
         ("replace_plugin_retry", deliveries::REPLACE_PLUGIN_RETRY_SQL),
         ("record_attempts", deliveries::RECORD_ATTEMPTS_SQL),
     ];
