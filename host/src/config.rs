@@ -24,6 +24,7 @@ pub struct Config {
     pub allowed_destinations: String,
     pub ingest: IngestConfig,
     pub limits: Limits,
+    pub plugins: PluginsConfig,
     pub delivery: DeliveryConfig,
     pub workers: WorkerConfig,
     pub retention: RetentionConfig,
@@ -34,6 +35,61 @@ pub struct Config {
 pub struct IngestConfig {
     pub max_body_bytes: usize,
     pub max_batch: usize,
+}
+
+/// How plugin runs share the machine; a 0 is resolved from the number of cores by [`PluginsConfig::resolve`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    pub threads: usize,
+    pub threads_per_tenant: usize,
+    pub slow_run_ms: u64,
+    pub slow_lane_threads: usize,
+    pub max_queued_ms_per_tenant: u64,
+    pub max_in_flight: usize,
+    pub max_in_flight_per_tenant: usize,
+    pub pause_after_timeouts: u32,
+    pub max_instances: u32,
+    pub core_instances_per_instance: u32,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> PluginsConfig {
+        PluginsConfig {
+            threads: 0,
+            threads_per_tenant: 0,
+            slow_run_ms: 20,
+            slow_lane_threads: 0,
+            max_queued_ms_per_tenant: 2000,
+            max_in_flight: 0,
+            max_in_flight_per_tenant: 0,
+            pause_after_timeouts: 20,
+            max_instances: 0,
+            core_instances_per_instance: 16,
+        }
+    }
+}
+
+impl PluginsConfig {
+    /// The settings with every 0 replaced by its value for a machine of `cores` cores and claims of
+    /// `batch_size`.
+    pub fn resolve(&self, cores: usize, batch_size: u32) -> PluginsConfig {
+        let or = |value: usize, default: usize| if value == 0 { default } else { value };
+        let threads = or(self.threads, 2 * cores.max(1));
+        let max_in_flight = or(self.max_in_flight, 2 * batch_size as usize);
+        PluginsConfig {
+            threads,
+            threads_per_tenant: or(self.threads_per_tenant, (threads / 2).max(1)),
+            slow_lane_threads: or(
+                self.slow_lane_threads,
+                (cores / 2).clamp(1, threads.saturating_sub(1).max(1)),
+            ),
+            max_in_flight,
+            max_in_flight_per_tenant: or(self.max_in_flight_per_tenant, (max_in_flight * 3 / 4).max(1)),
+            max_instances: if self.max_instances == 0 { threads as u32 } else { self.max_instances },
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +139,7 @@ impl Default for Config {
             allowed_destinations: String::new(),
             ingest: IngestConfig::default(),
             limits: Limits::default(),
+            plugins: PluginsConfig::default(),
             delivery: DeliveryConfig::default(),
             workers: WorkerConfig::default(),
             retention: RetentionConfig::default(),
@@ -182,6 +239,27 @@ impl Config {
             if value == 0 {
                 return Err(format!("key `{key}` must be greater than 0"));
             }
+        }
+        let plugins = &self.plugins;
+        if plugins.threads != 0 && plugins.slow_lane_threads >= plugins.threads {
+            return Err(format!(
+                "key `plugins.slow_lane_threads` ({}) must be below `plugins.threads` ({}), or slow plugins could \
+                 hold every thread",
+                plugins.slow_lane_threads, plugins.threads
+            ));
+        }
+        if plugins.threads != 0
+            && plugins.max_instances != 0
+            && (plugins.max_instances as usize) < plugins.threads
+        {
+            return Err(format!(
+                "key `plugins.max_instances` ({}) must be at least `plugins.threads` ({}): each thread runs one \
+                 plugin instance at a time",
+                plugins.max_instances, plugins.threads
+            ));
+        }
+        if plugins.core_instances_per_instance == 0 {
+            return Err("key `plugins.core_instances_per_instance` must be greater than 0".to_owned());
         }
         Ok(())
     }
@@ -302,6 +380,32 @@ mod tests {
         assert!(error.contains("allowed_destinations"), "{error}");
         let error = Config::load(None, env(&[("GANCHO_WORKERS__LEASE_SECS", "10")])).unwrap_err();
         assert!(error.contains("workers.lease_secs"), "{error}");
+    }
+
+    #[test]
+    fn plugin_threads_are_sized_from_the_cores() {
+        let resolved = PluginsConfig::default().resolve(2, 256);
+        assert_eq!(
+            (
+                resolved.threads,
+                resolved.threads_per_tenant,
+                resolved.slow_lane_threads,
+                resolved.max_instances
+            ),
+            (4, 2, 1, 4)
+        );
+        assert_eq!((resolved.max_in_flight, resolved.max_in_flight_per_tenant), (512, 384));
+        let resolved = PluginsConfig::default().resolve(16, 256);
+        assert_eq!((resolved.threads, resolved.slow_lane_threads), (32, 8));
+        let set = PluginsConfig { threads: 3, slow_lane_threads: 2, ..PluginsConfig::default() };
+        assert_eq!(set.resolve(64, 256).slow_lane_threads, 2, "what is set stays");
+
+        let error = Config::load(
+            None,
+            env(&[("GANCHO_PLUGINS__THREADS", "2"), ("GANCHO_PLUGINS__SLOW_LANE_THREADS", "2")]),
+        )
+        .unwrap_err();
+        assert!(error.contains("plugins.slow_lane_threads"), "{error}");
     }
 
     #[test]

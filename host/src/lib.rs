@@ -7,25 +7,33 @@
 //!
 //! ## Layout
 //! - [`api`]: the HTTP API (ingest, tenants, plugins, subscriptions, deliveries, health, metrics, OpenAPI).
-//! - [`pipeline`]: claimed events → matching subscriptions → plugin runs → deliveries.
+//! - [`pipeline`]: claimed events → matching subscriptions → plugin runs → deliveries, committed as each
+//!   event's runs end; plugins that keep hitting their deadline are paused.
+//! - [`executor`]: the threads that run plugins, shared fairly between tenants (a fair queue, a slow lane).
+//! - [`plugins`]: plugin references and the cache of compiled plugins (filled by the API, used by the
+//!   pipeline).
 //! - [`delivery`]: claimed deliveries → signing → destination guard → HTTP → attempts and retries.
 //! - [`runtime`]: the wasmtime engine, plugin loading and precompile cache, limits, one invocation.
 //! - [`store`]: the storage interface and its SQLite implementation; claims with leases on due work.
 //! - [`event`]: the event envelope the platform posts, and its validation.
 //! - [`config`]: settings from the default file, a config file and `GANCHO_*` variables.
-//! - [`metrics`], [`wake`], [`ids`]: Prometheus metrics, wake-ups between stages, identifiers.
+//! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
+//!   wall-clock time.
 //! - [`cli`]: the `gancho` command line (`serve`, `plugin check`, `plugin run`).
 //!
 //! [`run`] wires it all together on a listener the caller binds, so tests can use `127.0.0.1:0`.
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod event;
+pub mod executor;
 pub mod ids;
 pub mod metrics;
 pub mod pipeline;
+pub mod plugins;
 pub mod runtime;
 pub mod store;
 pub mod wake;
@@ -40,7 +48,9 @@ use config::Config;
 use delivery::client::HttpSender;
 use delivery::guard::DestinationGuard;
 use delivery::worker::DeliveryWorker;
-use pipeline::{Pipeline, PluginCache};
+use executor::{ExecutorSettings, PluginExecutor, Shares};
+use pipeline::{Pipeline, PipelineSettings};
+use plugins::PluginCache;
 use runtime::{Runtime, RuntimeSettings};
 use store::{PostgresStore, SqliteStore, Store};
 
@@ -90,11 +100,25 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let store = open_store(&config).await?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let sharing = config.plugins.resolve(cores, config.workers.batch_size);
     let runtime = Arc::new(Runtime::new(RuntimeSettings {
         limits: config.limits.clone(),
         cache_dir: Some(config.data_dir.join("plugin-cache")),
-        max_instances: 64,
+        max_instances: sharing.max_instances,
+        core_instances_per_instance: sharing.core_instances_per_instance,
     })?);
+    let executor = Arc::new(
+        PluginExecutor::start(ExecutorSettings {
+            threads: sharing.threads,
+            shares: Shares {
+                per_tenant: sharing.threads_per_tenant,
+                slow_lane: sharing.slow_lane_threads,
+                slow_run: Duration::from_millis(sharing.slow_run_ms),
+            },
+        })
+        .context("failed to start the plugin threads")?,
+    );
     let plugins = Arc::new(PluginCache::new(store.clone(), runtime.clone()));
     let metrics = Arc::new(metrics::Metrics::default());
     let wake = wake::Wakeups::default();
@@ -103,18 +127,25 @@ pub async fn run(
     let lease_ms = (config.workers.lease_secs * 1000) as i64;
     let poll_interval = Duration::from_millis(config.workers.poll_interval_ms);
     let retry_window_ms = config.delivery.retry.delays_secs.iter().sum::<u64>() as i64 * 1000;
-    let pipeline = Arc::new(Pipeline {
-        store: store.clone(),
-        runtime: runtime.clone(),
-        plugins: plugins.clone(),
-        metrics: metrics.clone(),
-        wake: wake.clone(),
-        batch_size: config.workers.batch_size,
-        lease_ms,
-        poll_interval,
-        plugin_retry_delay_ms: 5_000,
-        plugin_retry_window_ms: retry_window_ms,
-    });
+    let pipeline = Arc::new(Pipeline::new(
+        store.clone(),
+        runtime.clone(),
+        plugins.clone(),
+        executor,
+        metrics.clone(),
+        wake.clone(),
+        PipelineSettings {
+            batch_size: config.workers.batch_size,
+            lease_ms,
+            poll_interval,
+            plugin_retry_delay_ms: 5_000,
+            plugin_retry_window_ms: retry_window_ms,
+            max_in_flight: sharing.max_in_flight,
+            max_in_flight_per_tenant: sharing.max_in_flight_per_tenant,
+            max_tenant_backlog: Duration::from_millis(sharing.max_queued_ms_per_tenant),
+            pause_after_timeouts: sharing.pause_after_timeouts,
+        },
+    ));
     let worker = Arc::new(DeliveryWorker {
         store: store.clone(),
         sender: Arc::new(HttpSender::new(
@@ -161,7 +192,7 @@ pub async fn run(
 async fn purge_old_work(store: Arc<dyn Store>, retention: config::RetentionConfig, stop: CancellationToken) {
     let interval = Duration::from_secs(retention.interval_secs);
     while !stop.is_cancelled() {
-        let older_than = api::now_millis() - (retention.max_age_secs * 1000) as i64;
+        let older_than = clock::now_millis() - (retention.max_age_secs * 1000) as i64;
         let mut purged = 0;
         loop {
             match store.purge(older_than, retention.batch_size).await {

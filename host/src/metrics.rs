@@ -1,5 +1,6 @@
-//! Prometheus metrics: events in, plugin runs and their duration, deliveries by outcome, attempts and
-//! their latency, queue depth and the oldest pending item's age.
+//! Prometheus metrics: events in, plugin runs and their duration, plugin failures by plugin version and
+//! kind, paused subscriptions, plugin runs waiting for a thread, deliveries by outcome, attempts and their
+//! latency, queue depth and the oldest pending item's age.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -11,12 +12,17 @@ use prometheus_client::registry::Registry;
 use crate::store::{Inserted, QueueStats};
 
 type Labels = Vec<(&'static str, &'static str)>;
+/// Labels with a value known only at run time (a plugin's `name@version`).
+type OwnedLabels = Vec<(&'static str, String)>;
 
 pub struct Metrics {
     registry: Registry,
     events: Family<Labels, Counter>,
     plugin_runs: Family<Labels, Counter>,
     plugin_seconds: Histogram,
+    plugin_failures: Family<OwnedLabels, Counter>,
+    subscriptions_paused: Counter,
+    plugin_runs_waiting: Gauge,
     deliveries: Family<Labels, Counter>,
     attempt_seconds: Histogram,
     events_pending: Gauge,
@@ -44,6 +50,24 @@ impl Default for Metrics {
             "plugin_run_duration_seconds",
             "Time of one plugin invocation",
             plugin_seconds.clone(),
+        );
+        let plugin_failures = Family::<OwnedLabels, Counter>::default();
+        registry.register(
+            "plugin_failures",
+            "Failed plugin invocations, by plugin version (name@version) and kind (timeout, trap, memory_limit, …)",
+            plugin_failures.clone(),
+        );
+        let subscriptions_paused = Counter::default();
+        registry.register(
+            "subscriptions_paused",
+            "Subscriptions whose plugin runs were paused after hitting their deadline too often in a row",
+            subscriptions_paused.clone(),
+        );
+        let plugin_runs_waiting = Gauge::default();
+        registry.register(
+            "plugin_runs_waiting",
+            "Plugin runs queued for a plugin thread, across tenants",
+            plugin_runs_waiting.clone(),
         );
         let deliveries = Family::<Labels, Counter>::default();
         registry.register(
@@ -80,6 +104,9 @@ impl Default for Metrics {
             events,
             plugin_runs,
             plugin_seconds,
+            plugin_failures,
+            subscriptions_paused,
+            plugin_runs_waiting,
             deliveries,
             attempt_seconds,
             events_pending,
@@ -102,6 +129,21 @@ impl Metrics {
     pub fn plugin_run(&self, outcome: &'static str, seconds: f64) {
         self.plugin_runs.get_or_create(&vec![("outcome", outcome)]).inc();
         self.plugin_seconds.observe(seconds);
+    }
+
+    /// A failed invocation of `plugin` (`name@version`), by the error's kind.
+    pub fn plugin_failure(&self, plugin: &str, kind: &'static str) {
+        self.plugin_failures
+            .get_or_create(&vec![("plugin", plugin.to_owned()), ("kind", kind.to_owned())])
+            .inc();
+    }
+
+    pub fn subscription_paused(&self) {
+        self.subscriptions_paused.inc();
+    }
+
+    pub fn set_plugin_runs_waiting(&self, waiting: usize) {
+        self.plugin_runs_waiting.set(waiting as i64);
     }
 
     pub fn attempt(&self, status: &'static str, seconds: f64) {

@@ -18,9 +18,10 @@ pub use auth::Caller;
 pub use error::{ApiError, ApiResult};
 pub use events::IngestQueue;
 
+pub(crate) use crate::clock::{now_millis, rfc3339};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::pipeline::PluginCache;
+use crate::plugins::PluginCache;
 use crate::runtime::Runtime;
 use crate::store::Store;
 use crate::wake::Wakeups;
@@ -48,22 +49,6 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
-}
-
-/// Unix milliseconds now.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// An RFC 3339 time from Unix milliseconds.
-pub fn rfc3339(millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 /// Unix milliseconds from an RFC 3339 time, or an error naming `field`.

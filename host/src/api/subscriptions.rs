@@ -11,7 +11,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, AppState, Caller, now_millis, parse_json_body, parse_rfc3339, rfc3339};
-use crate::pipeline::{PluginRef, valid_event_type_pattern};
+use crate::pipeline::valid_event_type_pattern;
+use crate::plugins::PluginRef;
 use crate::store::Subscription;
 
 pub fn router() -> Router<AppState> {
@@ -61,6 +62,9 @@ pub struct SubscriptionPatch {
     pub headers: Option<BTreeMap<String, String>>,
     /// Enabling a subscription also clears an automatic disable.
     pub enabled: Option<bool>,
+    /// `false` resumes plugin runs paused after too many deadline hits in a row (the events that arrived
+    /// meanwhile then run); `true` pauses them by hand.
+    pub paused: Option<bool>,
     /// Make a new signing secret; the old one stays valid (both signatures are sent) for
     /// `delivery.secret_rotation_grace_secs`.
     #[serde(default)]
@@ -96,6 +100,14 @@ pub struct SubscriptionView {
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
+    /// Whether its plugin runs are paused: its events wait (as plugin errors) and run once it is resumed
+    /// with `PATCH {"paused": false}`.
+    pub paused: bool,
+    /// Why they were paused (for example a plugin that kept hitting its deadline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<String>,
     /// The endpoint's own concurrency bound, if it has one (else the service's default applies).
     pub max_in_flight: Option<u32>,
     /// Requests per second, if limited.
@@ -120,6 +132,9 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
         endpoint_url: subscription.endpoint_url,
         enabled: subscription.enabled,
         disabled_reason: subscription.disabled_reason,
+        paused: subscription.paused_reason.is_some(),
+        paused_reason: subscription.paused_reason,
+        paused_at: subscription.paused_at.map(rfc3339),
         max_in_flight: subscription.max_in_flight,
         rate_limit: subscription.rate_limit,
         secret: with_secret.then_some(subscription.secret),
@@ -253,6 +268,8 @@ pub async fn create(
         failing_since: None,
         max_in_flight,
         rate_limit,
+        paused_reason: None,
+        paused_at: None,
         created_at: now,
         updated_at: now,
     };
@@ -338,6 +355,14 @@ pub async fn update(
             subscription.disabled_reason = None;
             subscription.failing_since = None;
         }
+    }
+    match patch.paused {
+        Some(false) => (subscription.paused_reason, subscription.paused_at) = (None, None),
+        Some(true) if subscription.paused_reason.is_none() => {
+            subscription.paused_reason = Some("paused by hand (PATCH {\"paused\": true})".to_owned());
+            subscription.paused_at = Some(now);
+        }
+        _ => {}
     }
     if patch.rotate_secret {
         let grace_ms = (state.config.delivery.secret_rotation_grace_secs * 1000) as i64;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{HttpSender, SendOutcome, SendRequest};
 use super::retry::RetrySchedule;
 use super::signing;
-use crate::api::{now_millis, rfc3339};
+use crate::clock::{now_millis, rfc3339};
 use crate::metrics::Metrics;
 use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryClaim, DeliveryStatus, Millis, Store};
 use crate::wake::Wakeups;

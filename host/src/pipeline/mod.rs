@@ -1,34 +1,43 @@
-//! The pipeline: claims stored events, finds each one's matching subscriptions, runs their plugins in the
-//! sandbox, and stores the resulting deliveries together with marking the event processed — one
-//! transaction per batch. A plugin's transient failure is stored as a `plugin_error` delivery that runs
-//! again later.
+//! The pipeline: claims stored events, finds each one's matching subscriptions, runs their plugins on the
+//! [`PluginExecutor`] (fair between tenants), and commits each event — its deliveries stored, itself
+//! marked processed — as soon as its own runs have ended, grouped with whatever else ended meanwhile. A
+//! plugin's transient failure is stored as a `plugin_error` delivery that runs again later.
+//!
+//! No tenant can hold back another's events: a tenant whose queued plugin time (or number of claimed
+//! events) is at its share gets no more of its events claimed until it drains — they wait in the store,
+//! not in memory — and a subscription whose plugin keeps hitting its deadline is paused.
 
+mod commit;
+mod containment;
+mod jobs;
 mod matching;
-mod plugins;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 pub use matching::{event_type_matches, valid_event_type_pattern};
-pub use plugins::{PluginCache, PluginRef};
 
+use commit::{Finished, InFlight};
+use containment::Containment;
+use jobs::{Job, Outcome, RunContext};
+
+use crate::clock::now_millis;
+use crate::executor::PluginExecutor;
 use crate::metrics::Metrics;
-use crate::runtime::{EventInput, InvokeError, Plugin, Runtime, SubscriptionInput};
-use crate::store::{
-    ClaimedEvent, DeliveryStatus, Millis, NewDelivery, ProcessedEvent, Store, StoredRequest, Subscription,
-};
+use crate::plugins::{PluginCache, PluginRef};
+use crate::runtime::Runtime;
+use crate::store::{ClaimedEvent, Millis, NewDelivery, ProcessedEvent, Store, StoreError, Subscription};
 use crate::wake::Wakeups;
 
-/// What the pipeline worker needs.
-pub struct Pipeline {
-    pub store: Arc<dyn Store>,
-    pub runtime: Arc<Runtime>,
-    pub plugins: Arc<PluginCache>,
-    pub metrics: Arc<Metrics>,
-    pub wake: Wakeups,
+/// How the pipeline claims and runs work; see `[workers]` and `[plugins]` in `host/gancho.example.toml`.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// Most events (or plugin retries) claimed at once.
     pub batch_size: u32,
     pub lease_ms: i64,
     pub poll_interval: Duration,
@@ -36,101 +45,212 @@ pub struct Pipeline {
     pub plugin_retry_delay_ms: i64,
     /// Stop retrying a transiently failing plugin for an event this long after the event arrived.
     pub plugin_retry_window_ms: i64,
+    /// Claimed events and retries not yet committed, at most.
+    pub max_in_flight: usize,
+    /// Of those, at most this many of one tenant.
+    pub max_in_flight_per_tenant: usize,
+    /// A tenant with this much plugin time queued (by its recent mean run) gets no more events claimed
+    /// until some of it has run.
+    pub max_tenant_backlog: Duration,
+    /// Pause a subscription's plugin runs after this many deadline hits in a row (0: never).
+    pub pause_after_timeouts: u32,
 }
 
-/// One plugin run to do: an event through a subscription's plugin.
-struct Job {
-    event: Arc<ClaimedEvent>,
-    subscription: Arc<Subscription>,
-    plugin: Result<(String, Plugin), String>,
+/// The pipeline worker of one instance.
+pub struct Pipeline {
+    store: Arc<dyn Store>,
+    plugins: Arc<PluginCache>,
+    executor: Arc<PluginExecutor>,
+    metrics: Arc<Metrics>,
+    wake: Wakeups,
+    settings: PipelineSettings,
+    runs: Arc<RunContext>,
+    in_flight: InFlight,
 }
 
 impl Pipeline {
-    /// Processes batches until `shutdown`; a batch in progress is finished first.
+    pub fn new(
+        store: Arc<dyn Store>,
+        runtime: Arc<Runtime>,
+        plugins: Arc<PluginCache>,
+        executor: Arc<PluginExecutor>,
+        metrics: Arc<Metrics>,
+        wake: Wakeups,
+        settings: PipelineSettings,
+    ) -> Pipeline {
+        let runs = Arc::new(RunContext {
+            runtime,
+            metrics: metrics.clone(),
+            containment: Arc::new(Containment::new(settings.pause_after_timeouts)),
+            lease_ms: settings.lease_ms,
+            retry_delay_ms: settings.plugin_retry_delay_ms,
+            retry_window_ms: settings.plugin_retry_window_ms,
+        });
+        Pipeline { store, plugins, executor, metrics, wake, settings, runs, in_flight: InFlight::default() }
+    }
+
+    /// Claims and runs work until `shutdown`; what was claimed before is run and committed first.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let (finished, to_commit) = tokio::sync::mpsc::unbounded_channel();
+        let committer = tokio::spawn(commit::run(self.clone(), to_commit));
         while !shutdown.is_cancelled() {
-            let worked = match self.process_batch().await {
-                Ok(worked) => worked,
+            let more_waiting = match self.claim_and_start(&finished).await {
+                Ok(more_waiting) => more_waiting,
                 Err(error) => {
-                    tracing::error!(%error, "pipeline batch failed; retrying");
+                    tracing::error!(%error, "pipeline claim failed; retrying");
                     false
                 }
             };
-            if !worked {
+            if !more_waiting {
                 tokio::select! {
                     _ = self.wake.events.notified() => {}
-                    _ = tokio::time::sleep(self.poll_interval) => {}
+                    _ = self.in_flight.freed.notified() => {}
+                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
                     _ = shutdown.cancelled() => {}
                 }
             }
         }
+        // Runs in progress hold their own senders: the committer ends once the last is committed.
+        drop(finished);
+        let _ = committer.await;
     }
 
-    /// Claims and processes one batch of events and plugin retries; false if there was nothing to do.
-    pub async fn process_batch(&self) -> Result<bool, crate::store::StoreError> {
-        let now = crate::api::now_millis();
-        let events = self.store.claim_events(self.batch_size, self.lease_ms, now).await?;
-        let retries = self.store.claim_plugin_retries(self.batch_size, self.lease_ms, now).await?;
+    /// Claims as much as there is room for and starts its runs; true if a claim came back full (so there
+    /// may be more waiting now).
+    async fn claim_and_start(
+        self: &Arc<Self>,
+        finished: &UnboundedSender<Finished>,
+    ) -> Result<bool, StoreError> {
+        let room = self.settings.max_in_flight.saturating_sub(self.in_flight.total());
+        let limit = room.min(self.settings.batch_size as usize) as u32;
+        if limit == 0 {
+            return Ok(false);
+        }
+        let excluded = self.tenants_at_their_share();
+        let (lease_ms, now) = (self.settings.lease_ms, now_millis());
+        // Plugin retries take at most a quarter of the room, so new events are never starved by them.
+        let retries = self.store.claim_plugin_retries(limit.div_ceil(4), lease_ms, now, &excluded).await?;
+        let event_limit = limit - retries.len() as u32;
+        let events = self.store.claim_events(event_limit, lease_ms, now, &excluded).await?;
         if events.is_empty() && retries.is_empty() {
             return Ok(false);
         }
+
         let mut subscriptions: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
         for tenant in events.iter().chain(retries.iter().map(|(_, e)| e)).map(|e| &e.tenant_id) {
             if !subscriptions.contains_key(tenant) {
                 let list = self.store.list_subscriptions(tenant).await?;
+                for subscription in &list {
+                    self.runs.containment.observe(&subscription.id, subscription.paused_reason.is_some());
+                }
                 subscriptions
                     .insert(tenant.clone(), list.into_iter().filter(|s| s.enabled).map(Arc::new).collect());
             }
         }
-
-        // New events: every enabled subscription whose patterns match.
-        let mut jobs = Vec::new();
-        let mut job_owner = Vec::new(); // index into `processed` for each job
-        let mut processed = Vec::with_capacity(events.len());
+        let full = events.len() as u32 == event_limit;
         for event in events {
             let event = Arc::new(event);
-            for subscription in &subscriptions[&event.tenant_id] {
-                if subscription.event_types.iter().any(|p| event_type_matches(p, &event.event_type)) {
-                    jobs.push(self.job(event.clone(), subscription.clone()).await);
-                    job_owner.push(processed.len());
-                }
+            let matching: Vec<Arc<Subscription>> = subscriptions[&event.tenant_id]
+                .iter()
+                .filter(|s| s.event_types.iter().any(|p| event_type_matches(p, &event.event_type)))
+                .cloned()
+                .collect();
+            self.in_flight.add(&event.tenant_id);
+            if matching.is_empty() {
+                let _ = finished.send(Finished::Event(processed(&event, Vec::new())));
+                continue;
             }
-            processed.push(ProcessedEvent {
-                tenant_id: event.tenant_id.clone(),
-                event_id: event.id.clone(),
-                deliveries: Vec::new(),
+            let (pipeline, finished) = (self.clone(), finished.clone());
+            tokio::spawn(async move {
+                let item = pipeline.run_event(event, matching, now).await;
+                let _ = finished.send(item);
             });
         }
-        let outcomes = self.run_jobs(jobs, now).await;
-        for (deliveries, owner) in outcomes.into_iter().zip(job_owner) {
-            processed[owner].deliveries.extend(deliveries);
-        }
-        self.store.complete_events(&processed).await?;
-
-        // Plugin retries: the same subscription's plugin again; its deliveries replace the failed one.
         for (delivery_id, event) in retries {
-            let Some(failed) = self.store.get_delivery(&event.tenant_id, &delivery_id).await? else {
-                continue;
-            };
-            let subscription =
-                subscriptions[&event.tenant_id].iter().find(|s| s.id == failed.subscription_id).cloned();
-            let deliveries = match subscription {
-                Some(subscription) => {
-                    let job = self.job(Arc::new(event), subscription).await;
-                    self.run_jobs(vec![job], now).await.pop().unwrap_or_default()
-                }
-                // The subscription is gone or disabled: the failure stands.
-                None => Vec::new(),
-            };
-            if !deliveries.is_empty() {
-                self.store.replace_plugin_retry(&delivery_id, &deliveries).await?;
-            }
+            self.in_flight.add(&event.tenant_id);
+            let subscriptions = subscriptions[&event.tenant_id].clone();
+            let (pipeline, finished) = (self.clone(), finished.clone());
+            tokio::spawn(async move {
+                let item = pipeline.run_retry(delivery_id, Arc::new(event), &subscriptions, now).await;
+                let _ = finished.send(item);
+            });
         }
-        self.wake.deliveries.notify_one();
-        Ok(true)
+        Ok(full)
     }
 
-    async fn job(&self, event: Arc<ClaimedEvent>, subscription: Arc<Subscription>) -> Job {
+    /// Tenants whose claimed events should wait in the store for now: at their share of the in-flight
+    /// room, or with their share of plugin time queued.
+    fn tenants_at_their_share(&self) -> Vec<String> {
+        let per_tenant = self.settings.max_in_flight_per_tenant;
+        self.in_flight
+            .tenants()
+            .into_iter()
+            .filter(|(tenant, count)| {
+                *count >= per_tenant || self.executor.backlog(tenant) >= self.settings.max_tenant_backlog
+            })
+            .map(|(tenant, _)| tenant)
+            .collect()
+    }
+
+    /// Runs one new event through its matching subscriptions' plugins.
+    async fn run_event(
+        &self,
+        event: Arc<ClaimedEvent>,
+        matching: Vec<Arc<Subscription>>,
+        claimed_at: Millis,
+    ) -> Finished {
+        let mut runs = Vec::with_capacity(matching.len());
+        for subscription in matching {
+            let job = self.job(event.clone(), subscription, claimed_at).await;
+            runs.push(self.start(job));
+        }
+        let mut deliveries = Vec::new();
+        for run in runs {
+            match run.await {
+                Some(new) => deliveries.extend(new),
+                None => return Finished::Abandoned { tenant_id: event.tenant_id.clone() },
+            }
+        }
+        Finished::Event(processed(&event, deliveries))
+    }
+
+    /// Runs a plugin retry again: the same subscription's plugin; its deliveries replace the failed one.
+    async fn run_retry(
+        &self,
+        delivery_id: String,
+        event: Arc<ClaimedEvent>,
+        subscriptions: &[Arc<Subscription>],
+        claimed_at: Millis,
+    ) -> Finished {
+        let abandoned = || Finished::Abandoned { tenant_id: event.tenant_id.clone() };
+        let failed = match self.store.get_delivery(&event.tenant_id, &delivery_id).await {
+            Ok(Some(failed)) => failed,
+            Ok(None) => return abandoned(),
+            Err(error) => {
+                tracing::warn!(%error, delivery = %delivery_id, "cannot read a plugin retry; it runs later");
+                return abandoned();
+            }
+        };
+        // The subscription is gone or disabled: the failure stands.
+        let Some(subscription) = subscriptions.iter().find(|s| s.id == failed.subscription_id).cloned()
+        else {
+            return abandoned();
+        };
+        let job = self.job(event.clone(), subscription, claimed_at).await;
+        match self.start(job).await {
+            Some(deliveries) => {
+                Finished::Retry { tenant_id: event.tenant_id.clone(), delivery_id, deliveries }
+            }
+            None => abandoned(),
+        }
+    }
+
+    async fn job(
+        &self,
+        event: Arc<ClaimedEvent>,
+        subscription: Arc<Subscription>,
+        claimed_at: Millis,
+    ) -> Job {
         let reference =
             PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version };
         let plugin = self
@@ -138,131 +258,49 @@ impl Pipeline {
             .resolve(&reference)
             .await
             .map(|(version, plugin)| (format!("{}@{version}", reference.name), plugin));
-        Job { event, subscription, plugin }
+        Job { event, subscription, plugin, claimed_at }
     }
 
-    /// Runs the jobs' plugins on blocking threads (they are CPU-bound), split across the cores, and turns
-    /// each outcome into deliveries.
-    async fn run_jobs(&self, jobs: Vec<Job>, now: Millis) -> Vec<Vec<NewDelivery>> {
-        if jobs.is_empty() {
-            return Vec::new();
+    /// Queues the job on the executor in its tenant's turn, at once, and resolves to its deliveries, or
+    /// `None` if it was not run (the event is then left for a later claim). A run that makes its
+    /// subscription's deadline hits reach the threshold pauses the subscription.
+    fn start(&self, job: Job) -> impl Future<Output = Option<Vec<NewDelivery>>> + '_ {
+        let subscription = job.subscription.clone();
+        let queued = if subscription.paused_reason.is_some() {
+            Err(jobs::paused_delivery(&job, now_millis()))
+        } else {
+            let (runs, tenant) = (self.runs.clone(), job.event.tenant_id.clone());
+            Ok(self.executor.submit(&tenant, move || runs.run(&job)))
+        };
+        async move {
+            match queued {
+                Err(paused) => Some(vec![paused]),
+                Ok(run) => match run.await? {
+                    Outcome::Abandoned => None,
+                    Outcome::Done { deliveries, pause } => {
+                        if let Some(reason) = pause {
+                            self.pause(&subscription, &reason).await;
+                        }
+                        Some(deliveries)
+                    }
+                },
+            }
         }
-        let threads = std::thread::available_parallelism().map_or(1, usize::from).min(jobs.len());
-        let chunk_size = jobs.len().div_ceil(threads);
-        let mut chunks = Vec::new();
-        let mut jobs = jobs.into_iter().peekable();
-        while jobs.peek().is_some() {
-            let chunk: Vec<Job> = jobs.by_ref().take(chunk_size).collect();
-            let runtime = self.runtime.clone();
-            let metrics = self.metrics.clone();
-            let (retry_delay, retry_window) = (self.plugin_retry_delay_ms, self.plugin_retry_window_ms);
-            chunks.push(tokio::task::spawn_blocking(move || {
-                chunk
-                    .iter()
-                    .map(|job| run_job(&runtime, &metrics, job, now, retry_delay, retry_window))
-                    .collect::<Vec<_>>()
-            }));
-        }
-        let mut outcomes = Vec::new();
-        for chunk in chunks {
-            outcomes.extend(chunk.await.expect("plugin runs do not panic: traps are errors"));
-        }
-        outcomes
     }
-}
 
-fn run_job(
-    runtime: &Runtime,
-    metrics: &Metrics,
-    job: &Job,
-    now: Millis,
-    retry_delay_ms: i64,
-    retry_window_ms: i64,
-) -> Vec<NewDelivery> {
-    let (event, subscription) = (&job.event, &job.subscription);
-    let delivery = |status, plugin: &str, request, error, next_attempt_at| NewDelivery {
-        id: crate::ids::new_id("dlv"),
-        tenant_id: event.tenant_id.clone(),
-        event_id: event.id.clone(),
-        subscription_id: subscription.id.clone(),
-        plugin: plugin.to_owned(),
-        status,
-        request,
-        error,
-        next_attempt_at,
-        created_at: now,
-    };
-    let (label, plugin) = match &job.plugin {
-        Ok((label, plugin)) => (label.as_str(), plugin),
-        Err(message) => {
-            metrics.plugin_run("unavailable", 0.0);
-            let retry = (now - event.received_at < retry_window_ms).then_some(now + retry_delay_ms);
-            return vec![delivery(
-                DeliveryStatus::PluginError,
-                &subscription.plugin_name,
-                None,
-                Some(message.clone()),
-                retry,
-            )];
-        }
-    };
-    let input = EventInput {
-        id: &event.id,
-        event_type: &event.event_type,
-        tenant: &event.tenant_id,
-        timestamp: &event.timestamp,
-        data_json: &event.data_json,
-    };
-    let sub_input = SubscriptionInput {
-        id: &subscription.id,
-        endpoint_url: &subscription.endpoint_url,
-        config_json: &subscription.config_json,
-    };
-    let invocation = runtime.invoke(plugin, &input, &sub_input);
-    for line in &invocation.logs {
-        tracing::info!(
-            tenant = %event.tenant_id, plugin = label, event = %event.id, subscription = %subscription.id,
-            level = ?line.level, "plugin log: {}", line.message
-        );
-    }
-    let seconds = invocation.elapsed.as_secs_f64();
-    match invocation.result {
-        Ok(requests) if requests.is_empty() => {
-            metrics.plugin_run("skipped", seconds);
-            vec![delivery(DeliveryStatus::Skipped, label, None, None, None)]
-        }
-        Ok(requests) => {
-            metrics.plugin_run("ok", seconds);
-            requests
-                .into_iter()
-                .map(|request| {
-                    let stored = StoredRequest {
-                        method: request.method.to_owned(),
-                        url: request.url,
-                        headers: request.headers,
-                        body: request.body.as_bytes().to_vec(),
-                    };
-                    delivery(DeliveryStatus::Pending, label, Some(stored), None, Some(now))
-                })
-                .collect()
-        }
-        Err(error) => {
-            metrics.plugin_run(error.kind(), seconds);
-            tracing::warn!(tenant = %event.tenant_id, plugin = label, event = %event.id, %error, "plugin failed");
-            let retry = (error.is_retryable() && now - event.received_at < retry_window_ms)
-                .then_some(now + retry_delay_ms);
-            vec![delivery(
-                DeliveryStatus::PluginError,
-                label,
-                None,
-                Some(describe(label, &event.id, &error)),
-                retry,
-            )]
+    async fn pause(&self, subscription: &Subscription, reason: &str) {
+        let (tenant, id) = (&subscription.tenant_id, &subscription.id);
+        match self.store.pause_subscription(tenant, id, reason, now_millis()).await {
+            Ok(true) => {
+                self.metrics.subscription_paused();
+                tracing::warn!(tenant = %tenant, subscription = %id, reason, "paused a subscription's plugin runs");
+            }
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, subscription = %id, "pausing a subscription failed"),
         }
     }
 }
 
-/// The error as an operator reads it on the delivery: which plugin, which event, what broke.
-fn describe(plugin: &str, event_id: &str, error: &InvokeError) -> String {
-    format!("plugin {plugin} failed on event {event_id}: {error}")
+fn processed(event: &ClaimedEvent, deliveries: Vec<NewDelivery>) -> ProcessedEvent {
+    ProcessedEvent { tenant_id: event.tenant_id.clone(), event_id: event.id.clone(), deliveries }
 }

@@ -3,6 +3,9 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
+    // `transform` is called with `call_async`, so that the invocation's deadline can end it even while the
+    // plugin waits inside an (async) WASI host call. Our own `log` import stays synchronous: it never waits.
+    exports: { default: async },
 });
 
 pub use self::gancho::plugin::log::Level as LogLevel;

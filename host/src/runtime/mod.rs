@@ -2,10 +2,15 @@
 //! precompiled on disk) and pre-instantiated, and a fresh [`Store`] and instance for every event, under
 //! [`Limits`]. It knows nothing of HTTP, storage or tenants: bytes and limits in, requests or a typed error
 //! out.
+//!
+//! Every invocation ends by its deadline, whatever the plugin does: wasm code is interrupted by the epoch
+//! (ticked every millisecond), and a wait inside a host call is an `.await` that a timer drops (the call is
+//! made with `call_async`). [`grants`] lists each granted import and why none can hold a thread.
 
 mod bindings;
 mod cache;
 mod error;
+mod grants;
 mod limits;
 mod output;
 mod sandbox;
@@ -15,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 pub use error::{InvokeError, LoadError};
@@ -40,13 +45,22 @@ pub struct RuntimeSettings {
     pub limits: Limits,
     /// Directory for precompiled plugins; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
-    /// Plugin instances that may exist at once (the size of the instance pool).
+    /// Plugin instances that may exist at once (the size of the instance pool): at least one per thread
+    /// that runs plugins, since each runs one invocation at a time.
     pub max_instances: u32,
+    /// Core wasm instances one plugin instance may use. A Rust plugin uses 2–4; components made from
+    /// JavaScript or Python up to 14 (38 with WASI stubbed out).
+    pub core_instances_per_instance: u32,
 }
 
 impl Default for RuntimeSettings {
     fn default() -> RuntimeSettings {
-        RuntimeSettings { limits: Limits::default(), cache_dir: None, max_instances: 64 }
+        RuntimeSettings {
+            limits: Limits::default(),
+            cache_dir: None,
+            max_instances: 64,
+            core_instances_per_instance: 16,
+        }
     }
 }
 
@@ -117,14 +131,13 @@ impl Runtime {
     /// Builds the engine (pooling allocator sized by `max_instances`), the linker, and starts the thread
     /// that advances the epoch every millisecond for timeouts.
     pub fn new(settings: RuntimeSettings) -> anyhow::Result<Runtime> {
-        let limits = settings.limits;
-        let engine = Engine::new(&engine_config(&limits, settings.max_instances))?;
+        let limits = settings.limits.clone();
+        let engine = Engine::new(&engine_config(&settings))?;
 
         // The linker: our `log` import, and WASI 0.2 with a context that grants nothing (Rust's std for
         // wasm32-wasip2 imports WASI even when a plugin uses none of it).
         let mut linker = Linker::new(&engine);
-        bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        grants::add_to_linker(&mut linker)?;
 
         let weak_engine = engine.weak();
         std::thread::Builder::new().name("gancho-epoch".into()).spawn(move || {
@@ -152,7 +165,7 @@ impl Runtime {
             Some(cache) => cache.load_or_compile(&self.engine, &digest, wasm)?,
             None => compile(&self.engine, wasm)?,
         };
-        let imports = check_imports(&self.engine, &component)?;
+        let imports = grants::check(&self.engine, &component)?;
         let instance_pre =
             self.linker.instantiate_pre(&component).map_err(|e| LoadError::Malformed(format!("{e:#}")))?;
         let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::WrongExports(format!("{e:#}")))?;
@@ -165,8 +178,20 @@ impl Runtime {
         Ok(Plugin { pre: Arc::new(pre), info: Arc::new(info) })
     }
 
-    /// Runs `plugin` on one event in a fresh store and instance, under the runtime's limits.
+    /// Runs `plugin` on one event in a fresh store and instance, under the runtime's limits, on this
+    /// thread. Must not be called from inside an async runtime (use [`Runtime::invoke_async`] there).
     pub fn invoke(
+        &self,
+        plugin: &Plugin,
+        event: &EventInput<'_>,
+        subscription: &SubscriptionInput<'_>,
+    ) -> Invocation {
+        block_on(self.invoke_async(plugin, event, subscription))
+    }
+
+    /// Runs `plugin` on one event in a fresh store and instance, under the runtime's limits. The future
+    /// is CPU-bound while wasm runs (at most `limits.timeout_ms`): poll it on a thread meant for plugins.
+    pub async fn invoke_async(
         &self,
         plugin: &Plugin,
         event: &EventInput<'_>,
@@ -188,15 +213,34 @@ impl Runtime {
         }
 
         let (wit_event, wit_subscription) = to_wit(event, subscription);
-        let called = plugin
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.call_transform(&mut store, &wit_event, &wit_subscription));
-        let result = to_result(called, &store, subscription.endpoint_url, limits);
+        // The epoch interrupts wasm code; this timer ends a wait inside a host call (a sleep, a poll), by
+        // dropping the call's future, which unwinds the plugin's stack.
+        let deadline = Duration::from_millis(limits.timeout_ms);
+        let called = tokio::time::timeout(deadline, async {
+            let instance = plugin.pre.instantiate_async(&mut store).await?;
+            instance.call_transform(&mut store, &wit_event, &wit_subscription).await
+        })
+        .await;
+        let result = match called {
+            Ok(called) => to_result(called, &store, subscription.endpoint_url, limits),
+            Err(_elapsed) => Err(InvokeError::Timeout { limit_ms: limits.timeout_ms }),
+        };
         let elapsed = started.elapsed();
         let (logs, logs_dropped) = store.into_data().into_logs();
         Invocation { result, logs, logs_dropped, elapsed }
     }
+}
+
+/// Runs a future to its end on this thread, on a current-thread tokio runtime kept per thread (WASI's
+/// pollables need tokio's timer).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    thread_local! {
+        static LOCAL: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread tokio runtime starts");
+    }
+    LOCAL.with(|runtime| runtime.block_on(future))
 }
 
 /// One instance kept alive across calls. Only for benchmarks that compare against the service's fresh
@@ -217,7 +261,7 @@ impl Runtime {
         if self.limits.fuel.is_some() {
             store.set_fuel(u64::MAX)?;
         }
-        let instance = plugin.pre.instantiate(&mut store)?;
+        let instance = block_on(plugin.pre.instantiate_async(&mut store))?;
         Ok(ReusedInstance { store, instance })
     }
 }
@@ -231,7 +275,7 @@ impl ReusedInstance {
         limits: &Limits,
     ) -> Result<Vec<OutgoingRequest>, InvokeError> {
         let (wit_event, wit_subscription) = to_wit(event, subscription);
-        let called = self.instance.call_transform(&mut self.store, &wit_event, &wit_subscription);
+        let called = block_on(self.instance.call_transform(&mut self.store, &wit_event, &wit_subscription));
         to_result(called, &self.store, subscription.endpoint_url, limits)
     }
 }
@@ -268,7 +312,8 @@ fn to_result(
     }
 }
 
-fn engine_config(limits: &Limits, max_instances: u32) -> Config {
+fn engine_config(settings: &RuntimeSettings) -> Config {
+    let (limits, max_instances) = (&settings.limits, settings.max_instances);
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -278,10 +323,12 @@ fn engine_config(limits: &Limits, max_instances: u32) -> Config {
     // A pool of instance slots, reused from event to event. Keeping a little memory resident and
     // resetting only dirty pages (pagemap scan) makes a fresh instance per event cheap.
     let mut pool = PoolingAllocationConfig::new();
+    // Each async call runs on a fiber stack of its own, taken from the pool too.
     pool.total_component_instances(max_instances)
-        .total_core_instances(max_instances * 4)
+        .total_core_instances(max_instances * settings.core_instances_per_instance)
         .total_memories(max_instances * 2)
         .total_tables(max_instances * 4)
+        .total_stacks(max_instances)
         .max_memory_size(limits.memory_bytes)
         .linear_memory_keep_resident(256 << 10)
         .table_keep_resident(64 << 10)
@@ -298,25 +345,6 @@ fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, LoadError> {
         ));
     }
     Component::new(engine, wasm).map_err(|e| LoadError::Malformed(format!("{e:#}")))
-}
-
-/// The component's imports, refusing any the host does not provide.
-fn check_imports(engine: &Engine, component: &Component) -> Result<Vec<String>, LoadError> {
-    const WASI_GRANTED: &[&str] =
-        &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
-    let mut imports = Vec::new();
-    for (name, item) in component.component_type().imports(engine) {
-        let provided = name == LOG_IMPORT
-            || name == format!("gancho:plugin/types@{WORLD_VERSION}")
-            || (matches!(item.ty, ComponentItem::ComponentInstance(_))
-                && name.contains("@0.2.")
-                && WASI_GRANTED.iter().any(|prefix| name.starts_with(prefix)));
-        if !provided {
-            return Err(LoadError::UnsupportedImport { import: name.to_owned() });
-        }
-        imports.push(name.to_owned());
-    }
-    Ok(imports)
 }
 
 /// Seconds since the Unix epoch at which the event happened (the Unix epoch itself if unparseable; the

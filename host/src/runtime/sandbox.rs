@@ -57,6 +57,7 @@ impl SandboxState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(super::grants::MAX_RANDOM_BYTES)
             .build();
         SandboxState {
             wasi,

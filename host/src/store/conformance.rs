@@ -33,6 +33,7 @@ macro_rules! conformance_tests {
             subscription_needs_tenant_and_unique_id,
             insert_events_reports_each_outcome,
             claim_events_leases,
+            claims_skip_excluded_tenants,
             complete_events_stores_deliveries_once,
             claim_deliveries_only_due_enabled_unleased,
             claim_deliveries_skips_deleted_subscriptions,
@@ -42,6 +43,7 @@ macro_rules! conformance_tests {
             record_attempts_moves_status_and_health,
             record_attempts_can_disable_subscription,
             plugin_retries_are_claimed_and_replaced,
+            paused_subscriptions_keep_their_retries_until_resumed,
             retry_delivery_makes_it_due,
             replay_deliveries_in_range,
             list_deliveries_filters_and_attempts,
@@ -93,6 +95,8 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         failing_since: None,
         max_in_flight: None,
         rate_limit: None,
+        paused_reason: None,
+        paused_at: None,
         created_at: T0,
         updated_at: T0,
     }
@@ -313,7 +317,7 @@ pub async fn insert_events_reports_each_outcome(backend: &impl Backend) {
     assert_eq!(store.insert_events(&[changed]).await.unwrap(), [Duplicate]);
     assert!(store.insert_events(&[]).await.unwrap().is_empty());
 
-    let claimed = store.claim_events(10, LEASE, T0 + 10).await.unwrap();
+    let claimed = store.claim_events(10, LEASE, T0 + 10, &[]).await.unwrap();
     let stored: Vec<_> =
         claimed.iter().map(|e| (e.id.as_str(), e.data_json.as_str(), e.received_at)).collect();
     assert_eq!(stored, [("evt_1", r#"{"call":"evt_1"}"#, T0), ("evt_2", r#"{"call":"evt_2"}"#, T0 + 1)]);
@@ -331,18 +335,43 @@ pub async fn claim_events_leases(backend: &impl Backend) {
     let ids = |claimed: Vec<super::ClaimedEvent>| claimed.into_iter().map(|e| e.id).collect::<Vec<_>>();
 
     let now = T0 + 100;
-    assert_eq!(ids(store.claim_events(2, LEASE, now).await.unwrap()), ["evt_1", "evt_2"], "oldest first");
-    assert_eq!(ids(store.claim_events(10, LEASE, now + 1).await.unwrap()), ["evt_3"]);
-    assert!(store.claim_events(10, LEASE, now + LEASE - 1).await.unwrap().is_empty(), "all leased");
+    assert_eq!(
+        ids(store.claim_events(2, LEASE, now, &[]).await.unwrap()),
+        ["evt_1", "evt_2"],
+        "oldest first"
+    );
+    assert_eq!(ids(store.claim_events(10, LEASE, now + 1, &[]).await.unwrap()), ["evt_3"]);
+    assert!(store.claim_events(10, LEASE, now + LEASE - 1, &[]).await.unwrap().is_empty(), "all leased");
     // The first lease has run out (a worker died): its events are claimed again, the third is still leased.
-    assert_eq!(ids(store.claim_events(10, LEASE, now + LEASE).await.unwrap()), ["evt_1", "evt_2"]);
-    assert!(store.claim_events(0, LEASE, now + 10 * LEASE).await.unwrap().is_empty(), "limit 0");
+    assert_eq!(ids(store.claim_events(10, LEASE, now + LEASE, &[]).await.unwrap()), ["evt_1", "evt_2"]);
+    assert!(store.claim_events(0, LEASE, now + 10 * LEASE, &[]).await.unwrap().is_empty(), "limit 0");
+}
+
+pub async fn claims_skip_excluded_tenants(backend: &impl Backend) {
+    let store = backend.open().await;
+    for name in ["acme", "globex"] {
+        store.create_tenant(&tenant(name)).await.unwrap();
+    }
+    // Globex's backlog is older than acme's event.
+    let mut batch: Vec<_> = (1..=3).map(|n| event("globex", &format!("evt_g{n}"), T0 + n)).collect();
+    batch.push(event("acme", "evt_a1", T0 + 10));
+    store.insert_events(&batch).await.unwrap();
+    let ids = |claimed: Vec<super::ClaimedEvent>| claimed.into_iter().map(|e| e.id).collect::<Vec<_>>();
+
+    let globex = ["globex".to_owned()];
+    assert_eq!(ids(store.claim_events(2, LEASE, T0 + 100, &globex).await.unwrap()), ["evt_a1"]);
+    assert!(store.claim_events(10, LEASE, T0 + 101, &globex).await.unwrap().is_empty());
+    assert_eq!(
+        ids(store.claim_events(10, LEASE, T0 + 102, &[]).await.unwrap()),
+        ["evt_g1", "evt_g2", "evt_g3"],
+        "left for a claim that does not exclude them"
+    );
 }
 
 pub async fn complete_events_stores_deliveries_once(backend: &impl Backend) {
     let store = acme(backend).await;
     store.insert_events(&[event("acme", "evt_1", T0)]).await.unwrap();
-    assert_eq!(store.claim_events(10, LEASE, T0).await.unwrap().len(), 1);
+    assert_eq!(store.claim_events(10, LEASE, T0, &[]).await.unwrap().len(), 1);
     let first = ProcessedEvent {
         tenant_id: "acme".to_owned(),
         event_id: "evt_1".to_owned(),
@@ -367,7 +396,7 @@ pub async fn complete_events_stores_deliveries_once(backend: &impl Backend) {
     let stored = store.list_deliveries("acme", &filter).await.unwrap();
     let stored: Vec<_> = stored.iter().map(|d| (d.id.as_str(), d.status)).collect();
     assert_eq!(stored, [("dlv_2", DeliveryStatus::Skipped), ("dlv_1", DeliveryStatus::Pending)]);
-    assert!(store.claim_events(10, LEASE, T0 + 10 * LEASE).await.unwrap().is_empty(), "processed");
+    assert!(store.claim_events(10, LEASE, T0 + 10 * LEASE, &[]).await.unwrap().is_empty(), "processed");
     let delivery = store.get_delivery("acme", "dlv_1").await.unwrap().unwrap();
     assert_eq!((delivery.request, delivery.attempts.len()), (Some(request("dlv_1")), 0));
     assert_eq!(
@@ -624,15 +653,15 @@ pub async fn plugin_retries_are_claimed_and_replaced(backend: &impl Backend) {
     let permanent = NewDelivery { id: "dlv_2".to_owned(), ..permanent };
     seed(&*store, "evt_1", vec![transient, permanent]).await;
 
-    assert!(store.claim_plugin_retries(10, LEASE, T0 + 99).await.unwrap().is_empty(), "not due yet");
-    let claimed = store.claim_plugin_retries(10, LEASE, T0 + 100).await.unwrap();
+    assert!(store.claim_plugin_retries(10, LEASE, T0 + 99, &[]).await.unwrap().is_empty(), "not due yet");
+    let claimed = store.claim_plugin_retries(10, LEASE, T0 + 100, &[]).await.unwrap();
     let [(delivery_id, claimed)] = claimed.as_slice() else { panic!("one retry: {claimed:?}") };
     assert_eq!(
         (delivery_id.as_str(), claimed.tenant_id.as_str(), claimed.id.as_str()),
         ("dlv_1", "acme", "evt_1")
     );
     assert_eq!(claimed.data_json, r#"{"call":"evt_1"}"#);
-    assert!(store.claim_plugin_retries(10, LEASE, T0 + 101).await.unwrap().is_empty(), "leased");
+    assert!(store.claim_plugin_retries(10, LEASE, T0 + 101, &[]).await.unwrap().is_empty(), "leased");
     assert!(claimed_ids(&*store, T0 + 101).await.is_empty(), "not a delivery to send");
 
     store
@@ -647,7 +676,7 @@ pub async fn plugin_retries_are_claimed_and_replaced(backend: &impl Backend) {
         .await
         .unwrap();
     assert!(store.get_delivery("acme", "dlv_4").await.unwrap().is_none());
-    assert!(store.claim_plugin_retries(10, LEASE, T0 + 10 * LEASE).await.unwrap().is_empty());
+    assert!(store.claim_plugin_retries(10, LEASE, T0 + 10 * LEASE, &[]).await.unwrap().is_empty());
     assert_eq!(claimed_ids(&*store, T0 + 200).await, ["dlv_3"]);
 
     // A disabled subscription's retries wait until it is enabled again.
@@ -660,10 +689,37 @@ pub async fn plugin_retries_are_claimed_and_replaced(backend: &impl Backend) {
         ..pending("dlv_paused", "acme", "evt_2", "sub_paused", T0 + 300)
     };
     seed(&*store, "evt_2", vec![waiting]).await;
-    assert!(store.claim_plugin_retries(10, LEASE, T0 + 400).await.unwrap().is_empty(), "disabled");
+    assert!(store.claim_plugin_retries(10, LEASE, T0 + 400, &[]).await.unwrap().is_empty(), "disabled");
     store.update_subscription(&subscription("acme", "sub_paused")).await.unwrap();
-    let claimed = store.claim_plugin_retries(10, LEASE, T0 + 400).await.unwrap();
+    let claimed = store.claim_plugin_retries(10, LEASE, T0 + 400, &[]).await.unwrap();
     assert_eq!(claimed.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["dlv_paused"]);
+}
+
+pub async fn paused_subscriptions_keep_their_retries_until_resumed(backend: &impl Backend) {
+    let store = acme(backend).await;
+    let waiting = NewDelivery {
+        status: DeliveryStatus::PluginError,
+        request: None,
+        error: Some("plugin runs paused".to_owned()),
+        ..pending("dlv_1", "acme", "evt_1", "sub_1", T0)
+    };
+    seed(&*store, "evt_1", vec![waiting]).await;
+
+    let reason = "plugin hit its deadline 20 times in a row";
+    assert!(store.pause_subscription("acme", "sub_1", reason, T0 + 5).await.unwrap());
+    assert!(!store.pause_subscription("acme", "sub_1", "again", T0 + 6).await.unwrap(), "paused already");
+    assert!(!store.pause_subscription("globex", "sub_1", reason, T0 + 6).await.unwrap(), "another tenant's");
+    let paused = store.get_subscription("acme", "sub_1").await.unwrap().unwrap();
+    assert_eq!((paused.paused_reason.as_deref(), paused.paused_at), (Some(reason), Some(T0 + 5)));
+    assert!(paused.enabled, "pausing plugin runs does not disable deliveries");
+    assert!(store.claim_plugin_retries(10, LEASE, T0 + 100, &[]).await.unwrap().is_empty(), "paused");
+
+    let resumed = Subscription { paused_reason: None, paused_at: None, ..paused };
+    store.update_subscription(&resumed).await.unwrap();
+    let acme = ["acme".to_owned()];
+    assert!(store.claim_plugin_retries(10, LEASE, T0 + 100, &acme).await.unwrap().is_empty(), "excluded");
+    let claimed = store.claim_plugin_retries(10, LEASE, T0 + 100, &[]).await.unwrap();
+    assert_eq!(claimed.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["dlv_1"]);
 }
 
 pub async fn retry_delivery_makes_it_due(backend: &impl Backend) {
@@ -921,7 +977,7 @@ pub async fn data_survives_reopening(backend: &impl Backend) {
         Some(b"wasm".to_vec())
     );
     assert_eq!(store.get_subscription("acme", "sub_1").await.unwrap(), Some(subscription("acme", "sub_1")));
-    let events = store.claim_events(10, LEASE, T0).await.unwrap();
+    let events = store.claim_events(10, LEASE, T0, &[]).await.unwrap();
     assert_eq!(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["evt_pending"]);
     assert_eq!(claimed_ids(&*store, T0).await, ["dlv_1"]);
 }
@@ -942,7 +998,7 @@ pub async fn concurrent_event_claims_are_disjoint(backend: &impl Backend) {
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let claimed = store.claim_events(7, LEASE, T0 + RACE as i64).await.unwrap();
+                    let claimed = store.claim_events(7, LEASE, T0 + RACE as i64, &[]).await.unwrap();
                     if claimed.is_empty() {
                         return mine;
                     }

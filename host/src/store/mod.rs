@@ -86,6 +86,11 @@ pub struct Subscription {
     pub max_in_flight: Option<u32>,
     /// At most this many sends per second to the endpoint, across all instances; `None`: no limit.
     pub rate_limit: Option<u32>,
+    /// Why its plugin runs are paused (the plugin kept hitting its deadline), if they are: its events wait
+    /// as plugin errors, run again once it is resumed.
+    pub paused_reason: Option<String>,
+    /// When its plugin runs were paused.
+    pub paused_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -340,6 +345,15 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces every field of the subscription with this `(tenant_id, id)`; false if there is none.
     async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool>;
     async fn delete_subscription(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
+    /// Pauses the subscription's plugin runs with `reason`, unless they are paused already; true if this
+    /// call paused them.
+    async fn pause_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        reason: &str,
+        now: Millis,
+    ) -> StoreResult<bool>;
 
     // Events.
     /// Stores a batch in one transaction (one disk sync): each event is new, a duplicate of one stored
@@ -347,8 +361,15 @@ pub trait Store: Send + Sync + 'static {
     /// Results are in the order of `events`. When this returns, the new events are durable.
     async fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>>;
     /// Claims up to `limit` unprocessed events whose lease has expired (oldest first), leasing them until
-    /// `now + lease_ms`. Another claim does not return them again before that.
-    async fn claim_events(&self, limit: u32, lease_ms: i64, now: Millis) -> StoreResult<Vec<ClaimedEvent>>;
+    /// `now + lease_ms`, except those of the tenants in `exclude_tenants` (whose share of plugin time this
+    /// claimer has already queued). Another claim does not return them again before that.
+    async fn claim_events(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+        now: Millis,
+        exclude_tenants: &[String],
+    ) -> StoreResult<Vec<ClaimedEvent>>;
     /// In one transaction: stores each processed event's deliveries and marks the event processed. An
     /// event already processed (its lease expired and another worker finished it) is left alone and its
     /// deliveries are not stored again.
@@ -364,13 +385,14 @@ pub trait Store: Send + Sync + 'static {
     /// delivery over the rate is not returned but deferred to its send slot.
     async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Claims up to `limit` `plugin_error` deliveries whose `next_attempt_at <= now` (transient plugin
-    /// errors to run again) and whose subscription is enabled, returning their events; the rows are leased
-    /// like deliveries.
+    /// errors to run again) and whose subscription is enabled and not paused, except those of the tenants
+    /// in `exclude_tenants`, returning their events; the rows are leased like deliveries.
     async fn claim_plugin_retries(
         &self,
         limit: u32,
         lease_ms: i64,
         now: Millis,
+        exclude_tenants: &[String],
     ) -> StoreResult<Vec<(String, ClaimedEvent)>>;
     /// Replaces a `plugin_error` delivery (by id) with the deliveries of a new plugin run, in one transaction.
     async fn replace_plugin_retry(&self, delivery_id: &str, deliveries: &[NewDelivery]) -> StoreResult<()>;

@@ -166,7 +166,7 @@ pub(super) async fn get_plugin(
 
 const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
      config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
-     failing_since, created_at, updated_at, max_in_flight, rate_limit";
+     failing_since, created_at, updated_at, max_in_flight, rate_limit, paused_reason, paused_at";
 
 fn subscription(row: &Row) -> StoreResult<Subscription> {
     Ok(Subscription {
@@ -188,6 +188,8 @@ fn subscription(row: &Row) -> StoreResult<Subscription> {
         updated_at: row.try_get(15)?,
         max_in_flight: row.try_get::<_, Option<i32>>(16)?.map(|limit| limit as u32),
         rate_limit: row.try_get::<_, Option<i32>>(17)?.map(|limit| limit as u32),
+        paused_reason: row.try_get(18)?,
+        paused_at: row.try_get(19)?,
     })
 }
 
@@ -200,7 +202,7 @@ pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> St
             "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
              SELECT $1::text, $2::text, $3::text[], $4::text, $5::integer, $6::text, $7::text, $8::text,
                  $9::text, $10::text, $11::bigint, $12::boolean, $13::text, $14::bigint, $15::bigint,
-                 $16::bigint, $17::integer, $18::integer
+                 $16::bigint, $17::integer, $18::integer, $19::text, $20::bigint
              WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)"
         ),
         s,
@@ -242,7 +244,8 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
         "UPDATE subscriptions SET event_types = $3, plugin_name = $4, plugin_version = $5, endpoint_url = $6,
              config_json = $7, headers = $8, secret = $9, previous_secret = $10,
              previous_secret_expires_at = $11, enabled = $12, disabled_reason = $13, failing_since = $14,
-             created_at = $15, updated_at = $16, max_in_flight = $17, rate_limit = $18
+             created_at = $15, updated_at = $16, max_in_flight = $17, rate_limit = $18,
+             paused_reason = $19, paused_at = $20
          WHERE id = $1 AND tenant_id = $2",
         s,
     )
@@ -250,7 +253,24 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
     Ok(changed == 1)
 }
 
-/// Runs `statement` with a subscription's columns as `$1`…`$18`, in `SUBSCRIPTION_COLUMNS` order (shared
+pub(super) async fn pause_subscription(
+    client: &Client,
+    tenant_id: &str,
+    id: &str,
+    reason: &str,
+    now: Millis,
+) -> StoreResult<bool> {
+    let changed = execute(
+        client,
+        "UPDATE subscriptions SET paused_reason = $3, paused_at = $4, updated_at = $4
+         WHERE id = $1 AND tenant_id = $2 AND paused_reason IS NULL",
+        &[&id, &tenant_id, &reason, &now],
+    )
+    .await?;
+    Ok(changed == 1)
+}
+
+/// Runs `statement` with a subscription's columns as `$1`…`$20`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is PostgreSQL's.
 async fn execute_subscription(
     client: &Client,
@@ -283,6 +303,8 @@ async fn execute_subscription(
             &s.updated_at,
             &max_in_flight,
             &rate_limit,
+            &s.paused_reason,
+            &s.paused_at,
         ],
     )
     .await)

@@ -135,7 +135,9 @@ pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "UPDATE deliveries AS d SET le
              SELECT ctid FROM deliveries
              WHERE status = 'plugin_error' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
                  AND lease_until <= $1
-                 AND (SELECT enabled FROM subscriptions WHERE id = deliveries.subscription_id)
+                 AND (SELECT enabled AND paused_reason IS NULL FROM subscriptions
+                      WHERE id = deliveries.subscription_id)
+                 AND tenant_id <> ALL($4::text[])
              ORDER BY next_attempt_at
              LIMIT $3
              FOR UPDATE SKIP LOCKED
@@ -149,9 +151,14 @@ pub(super) async fn claim_plugin_retries(
     max: u32,
     lease_ms: i64,
     now: Millis,
+    exclude_tenants: &[String],
 ) -> StoreResult<Vec<(String, ClaimedEvent)>> {
-    let rows =
-        query(client, CLAIM_PLUGIN_RETRIES_SQL, &[&now, &now.saturating_add(lease_ms), &limit(max)]).await?;
+    let rows = query(
+        client,
+        CLAIM_PLUGIN_RETRIES_SQL,
+        &[&now, &now.saturating_add(lease_ms), &limit(max), &exclude_tenants],
+    )
+    .await?;
     let mut claimed = rows
         .iter()
         .map(|row| {

@@ -67,13 +67,15 @@ pub(super) async fn insert(client: &Client, events: &[NewEvent]) -> StoreResult<
         .collect())
 }
 
-/// Leases (`$1`) up to `$3` unprocessed, unleased (at `$2`) events, oldest first. The inner select walks the
+/// Leases (`$1`) up to `$3` unprocessed, unleased (at `$2`) events, oldest first, of tenants not in `$4`.
+/// The inner select walks the
 /// `events_unprocessed` index in order, locking the rows it takes and skipping those another claim has
 /// locked; the update then finds them by physical address. Both run in one statement, so the locks hold
 /// until the leases are written.
 pub(super) const CLAIM_SQL: &str = "UPDATE events SET lease_until = $1
      WHERE ctid = ANY(ARRAY(
-         SELECT ctid FROM events WHERE NOT processed AND lease_until <= $2 ORDER BY received_at LIMIT $3
+         SELECT ctid FROM events WHERE NOT processed AND lease_until <= $2 AND tenant_id <> ALL($4::text[])
+         ORDER BY received_at LIMIT $3
          FOR UPDATE SKIP LOCKED
      ))
      RETURNING tenant_id, id, event_type, event_timestamp, data, received_at";
@@ -83,8 +85,11 @@ pub(super) async fn claim(
     max: u32,
     lease_ms: i64,
     now: Millis,
+    exclude_tenants: &[String],
 ) -> StoreResult<Vec<ClaimedEvent>> {
-    let rows = query(client, CLAIM_SQL, &[&now.saturating_add(lease_ms), &now, &limit(max)]).await?;
+    let rows =
+        query(client, CLAIM_SQL, &[&now.saturating_add(lease_ms), &now, &limit(max), &exclude_tenants])
+            .await?;
     let mut claimed = rows
         .iter()
         .map(|row| {

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_retention.sql"),
     include_str!("migrations/003_endpoint_limits.sql"),
+    include_str!("migrations/004_paused.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -318,6 +319,16 @@ impl Store for PostgresStore {
         catalog::delete_subscription(&mut self.client().await?, tenant_id, id).await
     }
 
+    async fn pause_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        reason: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        catalog::pause_subscription(&self.client().await?, tenant_id, id, reason, now).await
+    }
+
     async fn insert_events(&self, new_events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
         if new_events.is_empty() {
             return Ok(Vec::new());
@@ -325,11 +336,17 @@ impl Store for PostgresStore {
         events::insert(&self.client().await?, new_events).await
     }
 
-    async fn claim_events(&self, limit: u32, lease_ms: i64, now: Millis) -> StoreResult<Vec<ClaimedEvent>> {
+    async fn claim_events(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+        now: Millis,
+        exclude_tenants: &[String],
+    ) -> StoreResult<Vec<ClaimedEvent>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        events::claim(&self.client().await?, limit, lease_ms, now).await
+        events::claim(&self.client().await?, limit, lease_ms, now, exclude_tenants).await
     }
 
     async fn complete_events(&self, processed: &[ProcessedEvent]) -> StoreResult<()> {
@@ -351,11 +368,12 @@ impl Store for PostgresStore {
         limit: u32,
         lease_ms: i64,
         now: Millis,
+        exclude_tenants: &[String],
     ) -> StoreResult<Vec<(String, ClaimedEvent)>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        deliveries::claim_plugin_retries(&self.client().await?, limit, lease_ms, now).await
+        deliveries::claim_plugin_retries(&self.client().await?, limit, lease_ms, now, exclude_tenants).await
     }
 
     async fn replace_plugin_retry(&self, delivery_id: &str, new: &[NewDelivery]) -> StoreResult<()> {

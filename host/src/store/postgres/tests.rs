@@ -120,7 +120,7 @@ async fn two_instances_never_claim_the_same_event() {
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let claimed = store.claim_events(7, 30_000, T0 + RACE as i64).await.unwrap();
+                    let claimed = store.claim_events(7, 30_000, T0 + RACE as i64, &[]).await.unwrap();
                     if claimed.is_empty() {
                         return mine;
                     }
@@ -197,6 +197,8 @@ async fn record_attempts_batches_match_sqlite() {
         failing_since,
         max_in_flight: None,
         rate_limit: None,
+        paused_reason: None,
+        paused_at: None,
         created_at: T0,
         updated_at: T0,
     };

@@ -144,7 +144,7 @@ pub(super) fn get_plugin(
 
 const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
      config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
-     failing_since, created_at, updated_at, max_in_flight, rate_limit";
+     failing_since, created_at, updated_at, max_in_flight, rate_limit, paused_reason, paused_at";
 
 fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
     Ok(Subscription {
@@ -166,6 +166,8 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
         updated_at: row.get(15)?,
         max_in_flight: row.get(16)?,
         rate_limit: row.get(17)?,
+        paused_reason: row.get(18)?,
+        paused_at: row.get(19)?,
     })
 }
 
@@ -173,13 +175,13 @@ pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreR
     require_tenant(conn, &s.tenant_id)?;
     let mut statement = conn.prepare_cached(&format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
     ))?;
     execute_subscription(&mut statement, s)?.map_err(conflict_as(|| format!("subscription {}", s.id)))?;
     Ok(())
 }
 
-/// Runs `statement` with a subscription's columns as `?1`…`?18`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `?1`…`?20`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is SQLite's.
 fn execute_subscription(
     statement: &mut rusqlite::CachedStatement<'_>,
@@ -205,6 +207,8 @@ fn execute_subscription(
         s.updated_at,
         s.max_in_flight,
         s.rate_limit,
+        s.paused_reason,
+        s.paused_at,
     ]))
 }
 
@@ -233,10 +237,27 @@ pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreR
         "UPDATE subscriptions SET event_types = ?3, plugin_name = ?4, plugin_version = ?5,
              endpoint_url = ?6, config_json = ?7, headers = ?8, secret = ?9, previous_secret = ?10,
              previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
-             created_at = ?15, updated_at = ?16, max_in_flight = ?17, rate_limit = ?18
+             created_at = ?15, updated_at = ?16, max_in_flight = ?17, rate_limit = ?18,
+             paused_reason = ?19, paused_at = ?20
          WHERE id = ?1 AND tenant_id = ?2",
     )?;
     let changed = execute_subscription(&mut statement, s)??;
+    Ok(changed == 1)
+}
+
+pub(super) fn pause_subscription(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    reason: &str,
+    now: Millis,
+) -> StoreResult<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE subscriptions SET paused_reason = ?3, paused_at = ?4, updated_at = ?4
+             WHERE id = ?1 AND tenant_id = ?2 AND paused_reason IS NULL",
+        )?
+        .execute(params![id, tenant_id, reason, now])?;
     Ok(changed == 1)
 }
 

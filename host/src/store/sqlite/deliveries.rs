@@ -157,7 +157,8 @@ pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "SELECT d.rowid, d.id,
      FROM deliveries AS d CROSS JOIN events AS e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
      WHERE d.status = 'plugin_error' AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?1
          AND d.lease_until <= ?1
-         AND (SELECT enabled FROM subscriptions WHERE id = d.subscription_id) = 1
+         AND (SELECT enabled AND paused_reason IS NULL FROM subscriptions WHERE id = d.subscription_id) = 1
+         AND d.tenant_id NOT IN (SELECT value FROM json_each(?3))
      ORDER BY d.next_attempt_at
      LIMIT ?2";
 
@@ -166,10 +167,11 @@ pub(super) fn claim_plugin_retries(
     max: u32,
     lease_ms: i64,
     now: Millis,
+    exclude_tenants_json: &str,
 ) -> StoreResult<Vec<(String, ClaimedEvent)>> {
     let mut select = conn.prepare_cached(CLAIM_PLUGIN_RETRIES_SQL)?;
     let claimed = select
-        .query_map(params![now, limit(max)], |row| {
+        .query_map(params![now, limit(max), exclude_tenants_json], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
                 row.get::<_, String>(1)?,

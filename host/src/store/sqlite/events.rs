@@ -42,12 +42,14 @@ pub(super) fn insert(conn: &Connection, events: &[NewEvent]) -> StoreResult<Vec<
     Ok(results)
 }
 
-/// Leases (`?1`) up to `?3` unprocessed, unleased (at `?2`) events, oldest first. The inner select walks
-/// the `events_unprocessed` index in order; the `UPDATE` and the select are one statement in the writer's
-/// transaction, so no two claims can take the same row.
+/// Leases (`?1`) up to `?3` unprocessed, unleased (at `?2`) events, oldest first, of tenants not in the
+/// JSON array `?4`. The inner select walks the `events_unprocessed` index in order; the `UPDATE` and the
+/// select are one statement in the writer's transaction, so no two claims can take the same row.
 pub(super) const CLAIM_SQL: &str = "UPDATE events SET lease_until = ?1
      WHERE rowid IN (
-         SELECT rowid FROM events WHERE processed = 0 AND lease_until <= ?2 ORDER BY received_at LIMIT ?3
+         SELECT rowid FROM events WHERE processed = 0 AND lease_until <= ?2
+             AND tenant_id NOT IN (SELECT value FROM json_each(?4))
+         ORDER BY received_at LIMIT ?3
      )
      RETURNING rowid, tenant_id, id, event_type, event_timestamp, data, received_at";
 
@@ -56,10 +58,11 @@ pub(super) fn claim(
     max: u32,
     lease_ms: i64,
     now: Millis,
+    exclude_tenants_json: &str,
 ) -> StoreResult<Vec<ClaimedEvent>> {
     let mut statement = conn.prepare_cached(CLAIM_SQL)?;
     let mut claimed = statement
-        .query_map(params![now.saturating_add(lease_ms), now, limit(max)], |row| {
+        .query_map(params![now.saturating_add(lease_ms), now, limit(max), exclude_tenants_json], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
                 ClaimedEvent {

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_retention.sql"),
     include_str!("migrations/003_endpoint_limits.sql"),
+    include_str!("migrations/004_paused.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -307,6 +308,17 @@ impl Store for SqliteStore {
         self.write(move |tx| catalog::delete_subscription(tx, &tenant_id, &id)).await
     }
 
+    async fn pause_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        reason: &str,
+        now: Millis,
+    ) -> StoreResult<bool> {
+        let (tenant_id, id, reason) = (tenant_id.to_owned(), id.to_owned(), reason.to_owned());
+        self.write(move |tx| catalog::pause_subscription(tx, &tenant_id, &id, &reason, now)).await
+    }
+
     async fn insert_events(&self, new_events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
         if new_events.is_empty() {
             return Ok(Vec::new());
@@ -315,8 +327,15 @@ impl Store for SqliteStore {
         self.write(move |tx| events::insert(tx, &new_events)).await
     }
 
-    async fn claim_events(&self, limit: u32, lease_ms: i64, now: Millis) -> StoreResult<Vec<ClaimedEvent>> {
-        self.write(move |tx| events::claim(tx, limit, lease_ms, now)).await
+    async fn claim_events(
+        &self,
+        limit: u32,
+        lease_ms: i64,
+        now: Millis,
+        exclude_tenants: &[String],
+    ) -> StoreResult<Vec<ClaimedEvent>> {
+        let excluded = json_array(exclude_tenants);
+        self.write(move |tx| events::claim(tx, limit, lease_ms, now, &excluded)).await
     }
 
     async fn complete_events(&self, processed: &[ProcessedEvent]) -> StoreResult<()> {
@@ -331,7 +350,7 @@ impl Store for SqliteStore {
         let (limit, lease_ms, now, default_max_in_flight) =
             (claim.limit, claim.lease_ms, claim.now, claim.default_max_in_flight);
         // As the JSON array the claim reads with `json_each`.
-        let sent = serde_json::to_string(claim.sent).unwrap_or_else(|_| "[]".to_owned());
+        let sent = json_array(claim.sent);
         self.write(move |tx| deliveries::claim(tx, limit, lease_ms, now, default_max_in_flight, &sent)).await
     }
 
@@ -340,8 +359,10 @@ impl Store for SqliteStore {
         limit: u32,
         lease_ms: i64,
         now: Millis,
+        exclude_tenants: &[String],
     ) -> StoreResult<Vec<(String, ClaimedEvent)>> {
-        self.write(move |tx| deliveries::claim_plugin_retries(tx, limit, lease_ms, now)).await
+        let excluded = json_array(exclude_tenants);
+        self.write(move |tx| deliveries::claim_plugin_retries(tx, limit, lease_ms, now, &excluded)).await
     }
 
     async fn replace_plugin_retry(&self, delivery_id: &str, new: &[NewDelivery]) -> StoreResult<()> {
@@ -400,6 +421,11 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.read(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
+}
+
+/// A list as the JSON array a statement reads with `json_each`.
+fn json_array<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Plugin references (`slack`, `slack@2`) and the cache of compiled plugins: each version is fetched
-//! from the store and compiled (or loaded precompiled) once per instance; "latest" is looked up again
-//! every few seconds, so a version uploaded to any instance is picked up by all.
+//! Plugin references (`slack`, `slack@2`) and the cache of compiled plugins, shared by the API (which
+//! fills it on upload) and the pipeline (which runs them): each version is fetched from the store and
+//! compiled (or loaded precompiled) once per instance; "latest" is looked up again every few seconds, so
+//! a version uploaded to any instance is picked up by all.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,168 @@
+//! The plugin executor: a fixed set of threads that run plugin invocations, fed by a [`FairQueue`] so that
+//! each tenant gets a fair share of plugin time and a slow or failing tenant cannot hold every thread.
+//!
+//! An invocation is CPU-bound and ends by its deadline (see [`crate::runtime`]), so a thread is never held
+//! longer than one deadline by one task. There are more threads than cores (by default twice as many):
+//! a task of a well-behaved tenant finds a free thread at once, even while slow tenants' tasks fill the
+//! slow lane, and the operating system shares the cores between them.
+
+mod queue;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub use queue::{FairQueue, Shares};
+
+/// How the executor is sized; see `[plugins]` in `host/gancho.example.toml`.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecutorSettings {
+    /// Threads that run plugins.
+    pub threads: usize,
+    pub shares: Shares,
+}
+
+/// One queued run: does its work, hands its result over by itself, and returns the plugin time it took.
+type Task = Box<dyn FnOnce() -> Duration + Send>;
+
+/// The threads and their shared queue. Dropping it lets the threads finish what is queued and exit.
+pub struct PluginExecutor {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Signalled when a task is queued, and on shutdown.
+    work: Condvar,
+}
+
+struct Queue {
+    fair: FairQueue<Task>,
+    stopping: bool,
+}
+
+impl PluginExecutor {
+    /// Starts `settings.threads` threads.
+    pub fn start(settings: ExecutorSettings) -> std::io::Result<PluginExecutor> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue { fair: FairQueue::new(settings.shares), stopping: false }),
+            work: Condvar::new(),
+        });
+        for index in 0..settings.threads.max(1) {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("gancho-plugin-{index}"))
+                .spawn(move || shared.serve())?;
+        }
+        Ok(PluginExecutor { shared })
+    }
+
+    /// Queues `work` at once, to run on a plugin thread in `tenant`'s turn; the future resolves to its
+    /// result (`None` if the work panicked). `work` returns its result and the plugin time it used (what
+    /// the tenant is charged).
+    pub fn submit<R, W>(&self, tenant: &str, work: W) -> impl Future<Output = Option<R>> + Send + use<R, W>
+    where
+        R: Send + 'static,
+        W: FnOnce() -> (R, Duration) + Send + 'static,
+    {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let task: Task = Box::new(move || {
+            let (result, took) = work();
+            let _ = sender.send(result);
+            took
+        });
+        self.shared.lock().fair.push(tenant, task);
+        self.shared.work.notify_one();
+        async move { receiver.await.ok() }
+    }
+
+    /// The plugin time `tenant`'s queued and running work is expected to take.
+    pub fn backlog(&self, tenant: &str) -> Duration {
+        self.shared.lock().fair.backlog(tenant)
+    }
+
+    /// Runs waiting for a thread, across tenants.
+    pub fn waiting(&self) -> usize {
+        self.shared.lock().fair.waiting()
+    }
+}
+
+impl Drop for PluginExecutor {
+    fn drop(&mut self) {
+        self.shared.lock().stopping = true;
+        self.shared.work.notify_all();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A task runs outside the lock, so a poisoned lock only means a panic in the queue's own code,
+        // whose state is still consistent between its calls.
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One thread's loop: take the next task the fair queue allows, run it, report its time.
+    fn serve(&self) {
+        let mut queue = self.lock();
+        loop {
+            let Some((task, ticket)) = queue.fair.pop() else {
+                if queue.stopping && queue.fair.waiting() == 0 {
+                    return;
+                }
+                queue = self.work.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+                continue;
+            };
+            drop(queue);
+            // A panicking task drops its result sender, so its caller gets `None`; the thread goes on.
+            let took = std::panic::catch_unwind(AssertUnwindSafe(task)).unwrap_or(Duration::ZERO);
+            queue = self.lock();
+            queue.fair.finish(ticket, took);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn executor(threads: usize, per_tenant: usize, slow_lane: usize) -> PluginExecutor {
+        let shares = Shares { per_tenant, slow_lane, slow_run: Duration::from_millis(20) };
+        PluginExecutor::start(ExecutorSettings { threads, shares }).unwrap()
+    }
+
+    /// Work that holds its thread for `duration`, like a plugin running to its deadline.
+    fn hold(duration: Duration) -> impl FnOnce() -> ((), Duration) + Send + 'static {
+        move || {
+            std::thread::sleep(duration);
+            ((), duration)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tenant_holding_its_share_does_not_hold_back_another() {
+        let executor = executor(4, 2, 1);
+        // The slow tenant queues many long runs…
+        let mut slow = Vec::new();
+        for _ in 0..20 {
+            slow.push(executor.submit("slow", hold(Duration::from_millis(200))));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // …and another tenant's runs still start at once, on the threads beyond the slow tenant's share.
+        let started = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(executor.submit("fast", || (7, Duration::from_micros(50))).await, Some(7));
+        }
+        assert!(started.elapsed() < Duration::from_millis(150), "took {:?}", started.elapsed());
+        drop(slow);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_gives_none_and_the_thread_goes_on() {
+        let executor = executor(1, 1, 1);
+        let panicked = executor.submit("a", || -> ((), Duration) { panic!("boom") }).await;
+        assert_eq!(panicked, None);
+        assert_eq!(executor.submit("a", || (1, Duration::ZERO)).await, Some(1));
+    }
+}

@@ -1,0 +1,135 @@
+//! Committing finished work: each event is committed (its deliveries stored, itself marked processed) as
+//! soon as all its plugin runs have ended, together with whatever else finished meanwhile — one
+//! transaction per group, so no event waits for a slow run of another. Also the count of claimed work in
+//! flight, per tenant, that decides how much more to claim and whose events to leave in the store.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::{Notify, mpsc};
+
+use super::Pipeline;
+use crate::store::{NewDelivery, ProcessedEvent};
+
+/// Finished work of one claimed item, sent to the committer.
+pub(super) enum Finished {
+    Event(ProcessedEvent),
+    /// A plugin retry's new deliveries, replacing the failed one (by id).
+    Retry {
+        tenant_id: String,
+        delivery_id: String,
+        deliveries: Vec<NewDelivery>,
+    },
+    /// A claimed item not run (its lease would have run out): nothing to store, only to count as done.
+    Abandoned {
+        tenant_id: String,
+    },
+}
+
+impl Finished {
+    fn tenant(&self) -> &str {
+        match self {
+            Finished::Event(event) => &event.tenant_id,
+            Finished::Retry { tenant_id, .. } | Finished::Abandoned { tenant_id } => tenant_id,
+        }
+    }
+}
+
+/// Claimed items (events and plugin retries) not yet committed, in total and per tenant.
+#[derive(Default)]
+pub(super) struct InFlight {
+    counts: Mutex<Counts>,
+    /// Signalled when items are committed: the claim loop may have room again.
+    pub freed: Notify,
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    per_tenant: HashMap<String, usize>,
+}
+
+impl InFlight {
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn add(&self, tenant: &str) {
+        let mut counts = self.counts();
+        counts.total += 1;
+        match counts.per_tenant.get_mut(tenant) {
+            Some(count) => *count += 1,
+            None => {
+                counts.per_tenant.insert(tenant.to_owned(), 1);
+            }
+        }
+    }
+
+    fn release<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
+        let mut counts = self.counts();
+        for tenant in tenants {
+            counts.total -= 1;
+            if let Some(count) = counts.per_tenant.get_mut(tenant) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.per_tenant.remove(tenant);
+                }
+            }
+        }
+        drop(counts);
+        self.freed.notify_one();
+    }
+
+    pub fn total(&self) -> usize {
+        self.counts().total
+    }
+
+    /// Tenants with work in flight, and how many items each.
+    pub fn tenants(&self) -> Vec<(String, usize)> {
+        self.counts().per_tenant.iter().map(|(tenant, count)| (tenant.clone(), *count)).collect()
+    }
+}
+
+/// Commits finished work until every sender is gone, a group at a time.
+pub(super) async fn run(pipeline: std::sync::Arc<Pipeline>, mut finished: mpsc::UnboundedReceiver<Finished>) {
+    let max_group = pipeline.settings.batch_size as usize;
+    let mut group = Vec::with_capacity(max_group);
+    while finished.recv_many(&mut group, max_group).await > 0 {
+        let tenants: Vec<String> = group.iter().map(|item| item.tenant().to_owned()).collect();
+        commit(&pipeline, std::mem::take(&mut group)).await;
+        pipeline.in_flight.release(tenants.iter().map(String::as_str));
+        pipeline.metrics.set_plugin_runs_waiting(pipeline.executor.waiting());
+    }
+}
+
+/// Stores one group. A failed commit leaves the events leased: they are claimed and run again once their
+/// lease runs out, so nothing is lost (the error is logged).
+async fn commit(pipeline: &Pipeline, group: Vec<Finished>) {
+    let mut events = Vec::with_capacity(group.len());
+    let mut retries = Vec::new();
+    for finished in group {
+        match finished {
+            Finished::Event(event) => events.push(event),
+            Finished::Retry { delivery_id, deliveries, .. } => retries.push((delivery_id, deliveries)),
+            Finished::Abandoned { .. } => {}
+        }
+    }
+    let mut stored_any = false;
+    if !events.is_empty() {
+        match pipeline.store.complete_events(&events).await {
+            Ok(()) => stored_any = true,
+            Err(error) => {
+                tracing::error!(%error, events = events.len(), "committing processed events failed")
+            }
+        }
+    }
+    for (delivery_id, deliveries) in retries {
+        match pipeline.store.replace_plugin_retry(&delivery_id, &deliveries).await {
+            Ok(()) => stored_any = true,
+            Err(error) => tracing::error!(%error, delivery = %delivery_id, "storing a plugin retry failed"),
+        }
+    }
+    if stored_any {
+        pipeline.wake.deliveries.notify_one();
+    }
+}

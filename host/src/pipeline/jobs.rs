@@ -1,0 +1,170 @@
+//! One plugin run: an event through a subscription's plugin, on a plugin thread, turned into the
+//! deliveries to store — requests to send, a skip, or a plugin error (retried later when transient).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::containment::{Containment, Verdict};
+use crate::clock::now_millis;
+use crate::metrics::Metrics;
+use crate::runtime::{EventInput, InvokeError, Plugin, Runtime, SubscriptionInput};
+use crate::store::{ClaimedEvent, DeliveryStatus, Millis, NewDelivery, StoredRequest, Subscription};
+
+/// One plugin run to do.
+pub(super) struct Job {
+    pub event: Arc<ClaimedEvent>,
+    pub subscription: Arc<Subscription>,
+    /// The plugin as `name@version` and compiled, or why it could not be had.
+    pub plugin: Result<(String, Plugin), String>,
+    /// When the event (or plugin retry) was claimed: its lease runs from here.
+    pub claimed_at: Millis,
+}
+
+/// What every run needs, shared by all of them.
+pub(super) struct RunContext {
+    pub runtime: Arc<Runtime>,
+    pub metrics: Arc<Metrics>,
+    pub containment: Arc<Containment>,
+    pub lease_ms: i64,
+    /// Delay before a plugin that failed transiently runs again.
+    pub retry_delay_ms: i64,
+    /// Stop retrying a transiently failing plugin for an event this long after the event arrived.
+    pub retry_window_ms: i64,
+}
+
+/// How a run ended.
+pub(super) enum Outcome {
+    /// The deliveries to store; `pause` is set when this run made the subscription's deadline hits reach
+    /// the threshold (the reason to store).
+    Done { deliveries: Vec<NewDelivery>, pause: Option<String> },
+    /// Not run: it waited so long that the event's lease could run out before the commit. The event is
+    /// left to be claimed again.
+    Abandoned,
+}
+
+impl RunContext {
+    /// Runs the job (on the calling plugin thread) and returns its outcome and the plugin time it used.
+    pub fn run(&self, job: &Job) -> (Outcome, Duration) {
+        let now = now_millis();
+        if now - job.claimed_at > self.lease_ms / 2 {
+            return (Outcome::Abandoned, Duration::ZERO);
+        }
+        let (event, subscription) = (&job.event, &job.subscription);
+        if self.containment.is_paused(&subscription.id) {
+            let deliveries = vec![paused_delivery(job, now)];
+            return (Outcome::Done { deliveries, pause: None }, Duration::ZERO);
+        }
+        let (label, plugin) = match &job.plugin {
+            Ok((label, plugin)) => (label.as_str(), plugin),
+            Err(message) => {
+                self.metrics.plugin_run("unavailable", 0.0);
+                let retry =
+                    (now - event.received_at < self.retry_window_ms).then_some(now + self.retry_delay_ms);
+                let failed = delivery(job, &subscription.plugin_name, DeliveryStatus::PluginError, now)
+                    .error(message.clone(), retry);
+                return (Outcome::Done { deliveries: vec![failed], pause: None }, Duration::ZERO);
+            }
+        };
+        let input = EventInput {
+            id: &event.id,
+            event_type: &event.event_type,
+            tenant: &event.tenant_id,
+            timestamp: &event.timestamp,
+            data_json: &event.data_json,
+        };
+        let sub_input = SubscriptionInput {
+            id: &subscription.id,
+            endpoint_url: &subscription.endpoint_url,
+            config_json: &subscription.config_json,
+        };
+        let invocation = self.runtime.invoke(plugin, &input, &sub_input);
+        for line in &invocation.logs {
+            tracing::info!(
+                tenant = %event.tenant_id, plugin = label, event = %event.id, subscription = %subscription.id,
+                level = ?line.level, "plugin log: {}", line.message
+            );
+        }
+        let seconds = invocation.elapsed.as_secs_f64();
+        let timed_out = matches!(invocation.result, Err(InvokeError::Timeout { .. }));
+        let pause = match self.containment.record(&subscription.id, timed_out) {
+            Verdict::Pause { timeouts } => {
+                Some(Containment::reason(timeouts, self.runtime.limits().timeout_ms))
+            }
+            Verdict::Keep => None,
+        };
+        let deliveries = match invocation.result {
+            Ok(requests) if requests.is_empty() => {
+                self.metrics.plugin_run("skipped", seconds);
+                vec![delivery(job, label, DeliveryStatus::Skipped, now).build()]
+            }
+            Ok(requests) => {
+                self.metrics.plugin_run("ok", seconds);
+                requests
+                    .into_iter()
+                    .map(|request| {
+                        let stored = StoredRequest {
+                            method: request.method.to_owned(),
+                            url: request.url,
+                            headers: request.headers,
+                            body: request.body.as_bytes().to_vec(),
+                        };
+                        delivery(job, label, DeliveryStatus::Pending, now).request(stored, now)
+                    })
+                    .collect()
+            }
+            Err(error) => {
+                self.metrics.plugin_run(error.kind(), seconds);
+                self.metrics.plugin_failure(label, error.kind());
+                tracing::warn!(tenant = %event.tenant_id, plugin = label, event = %event.id, %error, "plugin failed");
+                let retry = (error.is_retryable() && now - event.received_at < self.retry_window_ms)
+                    .then_some(now + self.retry_delay_ms);
+                let message = format!("plugin {label} failed on event {}: {error}", event.id);
+                vec![delivery(job, label, DeliveryStatus::PluginError, now).error(message, retry)]
+            }
+        };
+        (Outcome::Done { deliveries, pause }, invocation.elapsed)
+    }
+}
+
+/// The delivery that stands for a run not made because the subscription's plugin runs are paused: a
+/// plugin error due at once, which the retry claim takes up once the subscription is resumed.
+pub(super) fn paused_delivery(job: &Job, now: Millis) -> NewDelivery {
+    let message = format!(
+        "plugin runs of subscription {} are paused (its `paused_reason` says why); this event runs when it \
+         is resumed",
+        job.subscription.id
+    );
+    delivery(job, &job.subscription.plugin_name, DeliveryStatus::PluginError, now).error(message, Some(now))
+}
+
+/// A delivery of `job`'s event and subscription, completed by one of [`DeliveryDraft`]'s methods.
+fn delivery(job: &Job, plugin: &str, status: DeliveryStatus, now: Millis) -> DeliveryDraft {
+    DeliveryDraft(NewDelivery {
+        id: crate::ids::new_id("dlv"),
+        tenant_id: job.event.tenant_id.clone(),
+        event_id: job.event.id.clone(),
+        subscription_id: job.subscription.id.clone(),
+        plugin: plugin.to_owned(),
+        status,
+        request: None,
+        error: None,
+        next_attempt_at: None,
+        created_at: now,
+    })
+}
+
+struct DeliveryDraft(NewDelivery);
+
+impl DeliveryDraft {
+    fn build(self) -> NewDelivery {
+        self.0
+    }
+
+    fn request(self, request: StoredRequest, due: Millis) -> NewDelivery {
+        NewDelivery { request: Some(request), next_attempt_at: Some(due), ..self.0 }
+    }
+
+    fn error(self, message: String, retry_at: Option<Millis>) -> NewDelivery {
+        NewDelivery { error: Some(message), next_attempt_at: retry_at, ..self.0 }
+    }
+}
