@@ -147,3 +147,99 @@ fn malformed_binaries_are_refused_at_load() {
     assert!(matches!(runtime.load(core_module), Err(LoadError::Malformed(_))));
     assert_normal_plugin_still_works(&runtime);
 }
+
+/// The deadline for the waiting plugins below, and how far past it the host may take to hand back the
+/// thread: generous, because the tests run in parallel on a loaded machine (the benchmark measures it).
+const DEADLINE_MS: u64 = 200;
+const MARGIN: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// Runs a plugin that tries to hold its thread in the host, and checks that it ends with `timeout` by the
+/// deadline plus the margin, and that a normal plugin runs right after it.
+fn assert_ends_at_the_deadline(behaviour: &str) {
+    let runtime = runtime_with_timeout(DEADLINE_MS);
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).expect("misbehaving plugin loads");
+    let started = std::time::Instant::now();
+    let error = behave(&runtime, &plugin, behaviour).unwrap_err();
+    let held = started.elapsed();
+    assert_eq!(error, InvokeError::Timeout { limit_ms: DEADLINE_MS }, "{behaviour}");
+    assert!(
+        held < std::time::Duration::from_millis(DEADLINE_MS) + MARGIN,
+        "{behaviour}: the host thread was held for {held:?}, past the {DEADLINE_MS} ms deadline"
+    );
+    assert_normal_plugin_still_works(&runtime);
+}
+
+fn behave(
+    runtime: &Runtime,
+    plugin: &Plugin,
+    behaviour: &str,
+) -> Result<Vec<gancho::runtime::OutgoingRequest>, InvokeError> {
+    run(runtime, plugin, &format!(r#"{{"behaviour": "{behaviour}"}}"#)).result
+}
+
+#[test]
+fn a_plugin_sleeping_an_hour_in_a_wasi_call_times_out() {
+    assert_ends_at_the_deadline("sleep-in-host-call");
+}
+
+#[test]
+fn a_plugin_blocked_on_stdin_times_out() {
+    assert_ends_at_the_deadline("blocked-on-stdin");
+}
+
+#[test]
+fn a_plugin_polling_in_a_loop_times_out() {
+    assert_ends_at_the_deadline("poll-loop");
+}
+
+#[test]
+fn a_plugin_waiting_on_a_pollable_forever_times_out() {
+    assert_ends_at_the_deadline("poll-forever");
+}
+
+#[test]
+fn a_plugin_flooding_stdout_times_out_with_its_output_capped() {
+    assert_ends_at_the_deadline("stdout-flood");
+    let runtime = runtime_with_timeout(DEADLINE_MS);
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).unwrap();
+    let invocation = run(&runtime, &plugin, r#"{"behaviour": "stdout-flood"}"#);
+    assert!(invocation.logs[0].message.starts_with("flooding stdout, line 0"), "{:?}", invocation.logs[0]);
+    let kept: usize = invocation.logs.iter().map(|line| line.message.len()).sum();
+    assert!(kept <= 16 * 1024 + 4 * 100, "stdout is captured up to its cap, not without bound: {kept} bytes");
+}
+
+#[test]
+fn a_plugin_asking_for_a_gigabyte_of_random_bytes_is_refused_at_once() {
+    let runtime = runtime_with_timeout(DEADLINE_MS);
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).unwrap();
+    let started = std::time::Instant::now();
+    let error = behave(&runtime, &plugin, "random-flood").unwrap_err();
+    let InvokeError::Trap { message } = &error else { panic!("expected a trap, got {error:?}") };
+    assert!(message.contains("exceeds limit"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(DEADLINE_MS), "refused before the deadline");
+    assert_normal_plugin_still_works(&runtime);
+}
+
+#[test]
+fn many_waiting_plugins_at_once_never_hold_the_threads_past_the_deadline() {
+    // Four sleepers on four threads at once (as four events of a bad tenant would be): all end at the
+    // deadline, not one after another.
+    let runtime = std::sync::Arc::new(runtime_with_timeout(DEADLINE_MS));
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).unwrap();
+    let started = std::time::Instant::now();
+    let sleepers: Vec<_> = (0..4)
+        .map(|_| {
+            let (runtime, plugin) = (runtime.clone(), plugin.clone());
+            std::thread::spawn(move || behave(&runtime, &plugin, "sleep-in-host-call"))
+        })
+        .collect();
+    for sleeper in sleepers {
+        assert_eq!(sleeper.join().unwrap().unwrap_err(), InvokeError::Timeout { limit_ms: DEADLINE_MS });
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(DEADLINE_MS) + MARGIN,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_normal_plugin_still_works(&runtime);
+}

@@ -38,6 +38,47 @@ fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Req
             Ok(vec![])
         }
         "probe" => Ok(vec![Request::json(&probe(&event))?]),
+        // Ways of waiting inside the host, each of which must still end at the deadline.
+        "sleep-in-host-call" => {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            Ok(vec![Request::text("woke up after an hour")])
+        }
+        "blocked-on-stdin" => {
+            let mut everything = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut everything);
+            let stdin = wasip2::cli::stdin::get_stdin();
+            loop {
+                let _ = stdin.blocking_read(4096);
+            }
+        }
+        "poll-loop" => {
+            let stdin = wasip2::cli::stdin::get_stdin();
+            loop {
+                let now = wasip2::clocks::monotonic_clock::subscribe_duration(0);
+                let soon = wasip2::clocks::monotonic_clock::subscribe_duration(1_000_000);
+                let readable = stdin.subscribe();
+                std::hint::black_box(wasip2::io::poll::poll(&[&now, &soon, &readable]));
+            }
+        }
+        "poll-forever" => {
+            let an_hour = wasip2::clocks::monotonic_clock::subscribe_duration(3_600_000_000_000);
+            loop {
+                an_hour.block();
+            }
+        }
+        "stdout-flood" => {
+            let stdout = wasip2::cli::stdout::get_stdout();
+            let chunk = vec![b'x'; 4096];
+            for line in 0u64.. {
+                println!("flooding stdout, line {line}");
+                let _ = stdout.blocking_write_and_flush(&chunk);
+            }
+            unreachable!()
+        }
+        "random-flood" => {
+            let bytes = wasip2::random::random::get_random_bytes(1 << 30);
+            Ok(vec![Request::text(format!("{} random bytes", bytes.len()))])
+        }
         other => Err(PluginError::permanent(format!("unknown behaviour `{other}`"))),
     }
 }
