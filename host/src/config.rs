@@ -76,17 +76,19 @@ impl PluginsConfig {
     pub fn resolve(&self, cores: usize, batch_size: u32) -> PluginsConfig {
         let or = |value: usize, default: usize| if value == 0 { default } else { value };
         let threads = or(self.threads, 2 * cores.max(1));
+        let slow_lane_threads = or(self.slow_lane_threads, (cores / 2).max(1));
         let max_in_flight = or(self.max_in_flight, 2 * batch_size as usize);
         PluginsConfig {
             threads,
             threads_per_tenant: or(self.threads_per_tenant, (threads / 2).max(1)),
-            slow_lane_threads: or(
-                self.slow_lane_threads,
-                (cores / 2).clamp(1, threads.saturating_sub(1).max(1)),
-            ),
+            slow_lane_threads,
             max_in_flight,
             max_in_flight_per_tenant: or(self.max_in_flight_per_tenant, (max_in_flight * 3 / 4).max(1)),
-            max_instances: if self.max_instances == 0 { threads as u32 } else { self.max_instances },
+            max_instances: if self.max_instances == 0 {
+                (threads + slow_lane_threads) as u32
+            } else {
+                self.max_instances
+            },
             ..self.clone()
         }
     }
@@ -241,21 +243,16 @@ impl Config {
             }
         }
         let plugins = &self.plugins;
-        if plugins.threads != 0 && plugins.slow_lane_threads >= plugins.threads {
-            return Err(format!(
-                "key `plugins.slow_lane_threads` ({}) must be below `plugins.threads` ({}), or slow plugins could \
-                 hold every thread",
-                plugins.slow_lane_threads, plugins.threads
-            ));
-        }
+        let all_threads = plugins.threads + plugins.slow_lane_threads;
         if plugins.threads != 0
+            && plugins.slow_lane_threads != 0
             && plugins.max_instances != 0
-            && (plugins.max_instances as usize) < plugins.threads
+            && (plugins.max_instances as usize) < all_threads
         {
             return Err(format!(
-                "key `plugins.max_instances` ({}) must be at least `plugins.threads` ({}): each thread runs one \
-                 plugin instance at a time",
-                plugins.max_instances, plugins.threads
+                "key `plugins.max_instances` ({}) must be at least `plugins.threads` + `plugins.slow_lane_threads` \
+                 ({all_threads}): each thread runs one plugin instance at a time",
+                plugins.max_instances
             ));
         }
         if plugins.core_instances_per_instance == 0 {
@@ -392,7 +389,7 @@ mod tests {
                 resolved.slow_lane_threads,
                 resolved.max_instances
             ),
-            (4, 2, 1, 4)
+            (4, 2, 1, 5)
         );
         assert_eq!((resolved.max_in_flight, resolved.max_in_flight_per_tenant), (512, 384));
         let resolved = PluginsConfig::default().resolve(16, 256);
@@ -402,10 +399,14 @@ mod tests {
 
         let error = Config::load(
             None,
-            env(&[("GANCHO_PLUGINS__THREADS", "2"), ("GANCHO_PLUGINS__SLOW_LANE_THREADS", "2")]),
+            env(&[
+                ("GANCHO_PLUGINS__THREADS", "4"),
+                ("GANCHO_PLUGINS__SLOW_LANE_THREADS", "2"),
+                ("GANCHO_PLUGINS__MAX_INSTANCES", "5"),
+            ]),
         )
         .unwrap_err();
-        assert!(error.contains("plugins.slow_lane_threads"), "{error}");
+        assert!(error.contains("plugins.max_instances"), "{error}");
     }
 
     #[test]

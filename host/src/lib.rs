@@ -111,9 +111,9 @@ pub async fn run(
     let executor = Arc::new(
         PluginExecutor::start(ExecutorSettings {
             threads: sharing.threads,
+            slow_lane_threads: sharing.slow_lane_threads,
             shares: Shares {
                 per_tenant: sharing.threads_per_tenant,
-                slow_lane: sharing.slow_lane_threads,
                 slow_run: Duration::from_millis(sharing.slow_run_ms),
             },
         })

@@ -2,6 +2,11 @@
 //! Slack plugin's deliveries on a local receiver, and reports accepted/s, delivered/s and the latency from
 //! posting an event to receiving its delivery (p50, p99, max).
 //!
+//! With `--plugin misbehaving --plugin-config '{"behaviour": "endless-loop"}'` (or a receiver that answers
+//! late, `--receiver-delay-ms`) and `--neighbour`, it is instead a badly behaved tenant next to another
+//! run's well-behaved one: it posts, and neither waits for nor checks deliveries (see
+//! `tests/load/fairness.sh`).
+//!
 //! ```sh
 //! GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_OPERATOR_TOKEN=op GANCHO_INGEST_TOKEN=in \
 //!     cargo run --release -p gancho -- serve &
@@ -43,6 +48,18 @@ struct Args {
     /// How long to wait for the last deliveries after posting stops.
     #[arg(long, default_value_t = 60)]
     drain_seconds: u64,
+    /// The plugin the tenant's subscription runs: an example plugin, or a test plugin (`misbehaving`).
+    #[arg(long, default_value = "slack")]
+    plugin: String,
+    /// The subscription's plugin config (JSON).
+    #[arg(long, default_value = "{}")]
+    plugin_config: String,
+    /// The receiver answers each delivery this late (a hanging endpoint).
+    #[arg(long, default_value_t = 0)]
+    receiver_delay_ms: u64,
+    /// Act as a neighbour: post, report what was accepted, and neither wait for nor check deliveries.
+    #[arg(long)]
+    neighbour: bool,
 }
 
 /// Marks each event's sequence number inside the caller name, which the Slack plugin puts in its message.
@@ -87,9 +104,11 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let receiver_url = format!("http://{}/slack", listener.local_addr()?);
     let receiver_clock = clock.clone();
+    let receiver_delay = Duration::from_millis(args.receiver_delay_ms);
     let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
         let clock = receiver_clock.clone();
         async move {
+            tokio::time::sleep(receiver_delay).await;
             if let Some(seq) = parse_marker(&body)
                 && let Some(slot) = clock.received.get(seq as usize)
                 && slot.compare_exchange(0, clock.now(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
@@ -121,13 +140,19 @@ async fn main() -> anyhow::Result<()> {
             json!({"id": tenant, "name": "load test"}).to_string().into_bytes(),
             "application/json",
         ),
-        admin("POST", "/v1/plugins/slack/versions", support::plugin_bytes("slack"), "application/wasm"),
+        admin(
+            "POST",
+            &format!("/v1/plugins/{}/versions", args.plugin),
+            support::plugin_bytes(&args.plugin),
+            "application/wasm",
+        ),
         admin(
             "POST",
             &format!("/v1/tenants/{tenant}/subscriptions"),
-            json!({"event_types": ["call.ended"], "plugin": "slack", "endpoint_url": receiver_url})
-                .to_string()
-                .into_bytes(),
+            json!({"event_types": ["call.ended"], "plugin": args.plugin, "endpoint_url": receiver_url,
+                   "config": serde_json::from_str::<serde_json::Value>(&args.plugin_config)?})
+            .to_string()
+            .into_bytes(),
             "application/json",
         ),
     ];
@@ -185,6 +210,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let posting = posting_started.elapsed();
     let accepted = clock.accepted.load(Ordering::Relaxed);
+    if args.neighbour {
+        println!(
+            "neighbour        {} {} posted {accepted} events in {:.2} s",
+            args.plugin,
+            args.plugin_config,
+            posting.as_secs_f64()
+        );
+        return Ok(());
+    }
     let drain_deadline = Instant::now() + Duration::from_secs(args.drain_seconds);
     while clock.delivered.load(Ordering::Relaxed) < accepted && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

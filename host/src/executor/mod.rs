@@ -1,10 +1,12 @@
-//! The plugin executor: a fixed set of threads that run plugin invocations, fed by a [`FairQueue`] so that
-//! each tenant gets a fair share of plugin time and a slow or failing tenant cannot hold every thread.
+//! The plugin executor: threads that run plugin invocations, fed by a [`FairQueue`] so that each tenant
+//! gets a fair share of plugin time and a slow or failing tenant cannot hold back the others.
 //!
 //! An invocation is CPU-bound and ends by its deadline (see [`crate::runtime`]), so a thread is never held
-//! longer than one deadline by one task. There are more threads than cores (by default twice as many):
-//! a task of a well-behaved tenant finds a free thread at once, even while slow tenants' tasks fill the
-//! slow lane, and the operating system shares the cores between them.
+//! longer than one deadline by one task. There are two lanes: the normal threads (by default twice the
+//! cores, so a well-behaved tenant's task finds a free thread at once) and the slow lane (by default half
+//! the cores), which alone runs the tasks of tenants whose runs are slow. The slow lane's threads run at
+//! the lowest CPU priority (Linux `nice` 19): a plugin spinning to its deadline there uses only the CPU
+//! the others leave.
 
 mod queue;
 
@@ -13,13 +15,15 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use queue::{FairQueue, Shares};
+pub use queue::{FairQueue, Lane, Shares};
 
 /// How the executor is sized; see `[plugins]` in `host/gancho.example.toml`.
 #[derive(Debug, Clone, Copy)]
 pub struct ExecutorSettings {
-    /// Threads that run plugins.
+    /// Threads that run the tasks of tenants whose runs are fast.
     pub threads: usize,
+    /// Threads that run the tasks of tenants whose runs are slow, at the lowest CPU priority.
+    pub slow_lane_threads: usize,
     pub shares: Shares,
 }
 
@@ -33,8 +37,10 @@ pub struct PluginExecutor {
 
 struct Shared {
     queue: Mutex<Queue>,
-    /// Signalled when a task is queued, and on shutdown.
-    work: Condvar,
+    /// Signalled when a task for the normal threads is queued, and on shutdown.
+    normal_work: Condvar,
+    /// The same for the slow lane's threads.
+    slow_work: Condvar,
 }
 
 struct Queue {
@@ -43,17 +49,27 @@ struct Queue {
 }
 
 impl PluginExecutor {
-    /// Starts `settings.threads` threads.
+    /// Starts the threads of both lanes.
     pub fn start(settings: ExecutorSettings) -> std::io::Result<PluginExecutor> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue { fair: FairQueue::new(settings.shares), stopping: false }),
-            work: Condvar::new(),
+            normal_work: Condvar::new(),
+            slow_work: Condvar::new(),
         });
-        for index in 0..settings.threads.max(1) {
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name(format!("gancho-plugin-{index}"))
-                .spawn(move || shared.serve())?;
+        let lanes = [
+            (Lane::Normal, settings.threads, "plugin"),
+            (Lane::Slow, settings.slow_lane_threads, "slow-plugin"),
+        ];
+        for (lane, threads, name) in lanes {
+            for index in 0..threads.max(1) {
+                let shared = shared.clone();
+                std::thread::Builder::new().name(format!("gancho-{name}-{index}")).spawn(move || {
+                    if lane == Lane::Slow {
+                        lower_this_threads_priority();
+                    }
+                    shared.serve(lane)
+                })?;
+            }
         }
         Ok(PluginExecutor { shared })
     }
@@ -72,8 +88,8 @@ impl PluginExecutor {
             let _ = sender.send(result);
             took
         });
-        self.shared.lock().fair.push(tenant, task);
-        self.shared.work.notify_one();
+        let lane = self.shared.lock().fair.push(tenant, task);
+        self.shared.work(lane).notify_one();
         async move { receiver.await.ok() }
     }
 
@@ -91,7 +107,8 @@ impl PluginExecutor {
 impl Drop for PluginExecutor {
     fn drop(&mut self) {
         self.shared.lock().stopping = true;
-        self.shared.work.notify_all();
+        self.shared.normal_work.notify_all();
+        self.shared.slow_work.notify_all();
     }
 }
 
@@ -102,22 +119,45 @@ impl Shared {
         self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// One thread's loop: take the next task the fair queue allows, run it, report its time.
-    fn serve(&self) {
+    fn work(&self, lane: Lane) -> &Condvar {
+        match lane {
+            Lane::Normal => &self.normal_work,
+            Lane::Slow => &self.slow_work,
+        }
+    }
+
+    /// One thread's loop: take the next task of its lane that the fair queue allows, run it, report its
+    /// time.
+    fn serve(&self, lane: Lane) {
         let mut queue = self.lock();
         loop {
-            let Some((task, ticket)) = queue.fair.pop() else {
+            let Some((task, ticket)) = queue.fair.pop(lane) else {
                 if queue.stopping && queue.fair.waiting() == 0 {
                     return;
                 }
-                queue = self.work.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+                queue = self.work(lane).wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
                 continue;
             };
             drop(queue);
             // A panicking task drops its result sender, so its caller gets `None`; the thread goes on.
             let took = std::panic::catch_unwind(AssertUnwindSafe(task)).unwrap_or(Duration::ZERO);
             queue = self.lock();
-            queue.fair.finish(ticket, took);
+            if let Some(moved_to) = queue.fair.finish(ticket, took) {
+                self.work(moved_to).notify_one();
+            }
+        }
+    }
+}
+
+/// Gives the calling thread the lowest CPU priority. Linux applies `nice` per thread; elsewhere the slow
+/// lane runs at the normal priority (its own threads still keep it off the normal ones).
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority with PRIO_PROCESS and the caller's own thread id changes only this thread.
+    unsafe {
+        let thread_id = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, thread_id, 19) != 0 {
+            tracing::warn!("could not lower the slow plugin lane's CPU priority; it runs at the normal one");
         }
     }
 }
@@ -127,9 +167,9 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    fn executor(threads: usize, per_tenant: usize, slow_lane: usize) -> PluginExecutor {
-        let shares = Shares { per_tenant, slow_lane, slow_run: Duration::from_millis(20) };
-        PluginExecutor::start(ExecutorSettings { threads, shares }).unwrap()
+    fn executor(threads: usize, per_tenant: usize, slow_lane_threads: usize) -> PluginExecutor {
+        let shares = Shares { per_tenant, slow_run: Duration::from_millis(20) };
+        PluginExecutor::start(ExecutorSettings { threads, slow_lane_threads, shares }).unwrap()
     }
 
     /// Work that holds its thread for `duration`, like a plugin running to its deadline.

@@ -1,11 +1,11 @@
 //! The fair queue of plugin runs: one first-in-first-out queue per tenant, served in start-time fair
-//! queueing order by the plugin time each tenant has used, with two caps that keep a slow tenant from
-//! holding the threads — its own runs at once, and all *slow* tenants' runs at once (the slow lane).
+//! queueing order by the plugin time each tenant has used, in two lanes, with a cap on each tenant's runs
+//! at once.
 //!
 //! Plugin time is only known once a run ends, so a run is charged its tenant's recent mean cost when it
 //! starts and corrected by what it really took when it ends. A tenant whose mean cost is above
-//! `slow_run` is slow: its runs go through the slow lane, which has fewer threads than the pool, so a
-//! thread is always left for the others however many slow tenants there are.
+//! `slow_run` is slow: its runs are served only to the threads of the slow lane, and the others' only to
+//! the normal threads — so however many slow tenants there are, they never hold a normal thread.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -16,10 +16,15 @@ use std::time::Duration;
 pub struct Shares {
     /// Runs of one tenant at once.
     pub per_tenant: usize,
-    /// Runs of slow tenants at once, all together.
-    pub slow_lane: usize,
     /// A tenant whose recent mean run takes longer than this is slow.
     pub slow_run: Duration,
+}
+
+/// Which tasks a thread takes: those of tenants whose runs are fast (so far), or of slow ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Normal,
+    Slow,
 }
 
 /// What [`FairQueue::pop`] hands out with a task, to give back to [`FairQueue::finish`].
@@ -27,7 +32,6 @@ pub struct Shares {
 pub struct Ticket {
     tenant: Arc<str>,
     charged_us: u64,
-    slow: bool,
 }
 
 /// Per-tenant queues served fairly; see the module's documentation.
@@ -37,7 +41,6 @@ pub struct FairQueue<T> {
     /// The start tag of the run that started last: a tenant that was idle starts from here, so it gets
     /// no credit for the time it did not use.
     virtual_now: u64,
-    slow_running: usize,
 }
 
 struct Tenant<T> {
@@ -51,11 +54,15 @@ struct Tenant<T> {
 
 impl<T> FairQueue<T> {
     pub fn new(shares: Shares) -> FairQueue<T> {
-        FairQueue { shares, tenants: HashMap::new(), virtual_now: 0, slow_running: 0 }
+        FairQueue { shares, tenants: HashMap::new(), virtual_now: 0 }
     }
 
-    /// Queues `task` behind the tenant's earlier ones.
-    pub fn push(&mut self, tenant: &str, task: T) {
+    fn lane_of(&self, mean_us: u64) -> Lane {
+        if mean_us > self.shares.slow_run.as_micros() as u64 { Lane::Slow } else { Lane::Normal }
+    }
+
+    /// Queues `task` behind the tenant's earlier ones; returns the lane that will take it.
+    pub fn push(&mut self, tenant: &str, task: T) -> Lane {
         let virtual_now = self.virtual_now;
         let entry = match self.tenants.get_mut(tenant) {
             Some(entry) => entry,
@@ -70,45 +77,50 @@ impl<T> FairQueue<T> {
             entry.finish = entry.finish.max(virtual_now);
         }
         entry.waiting.push_back(task);
+        let mean_us = entry.mean_us;
+        self.lane_of(mean_us)
     }
 
-    /// The next task to run: the oldest of the tenant that has used the least plugin time, among those
-    /// under their caps. `None` if every waiting task is held by a cap (or none waits).
-    pub fn pop(&mut self) -> Option<(T, Ticket)> {
-        let shares = self.shares;
-        let slow_lane_full = self.slow_running >= shares.slow_lane;
-        let slow_us = shares.slow_run.as_micros() as u64;
+    /// The next task for a thread of `lane`: the oldest of the tenant (of that lane) that has used the
+    /// least plugin time, among those under their cap. `None` if every such task is held by the cap (or
+    /// none waits).
+    pub fn pop(&mut self, lane: Lane) -> Option<(T, Ticket)> {
+        let per_tenant = self.shares.per_tenant;
+        let slow_us = self.shares.slow_run.as_micros() as u64;
         let (name, tenant) = self
             .tenants
             .iter_mut()
-            .filter(|(_, t)| !t.waiting.is_empty() && t.running < shares.per_tenant)
-            .filter(|(_, t)| !(slow_lane_full && t.mean_us > slow_us))
+            .filter(|(_, t)| !t.waiting.is_empty() && t.running < per_tenant)
+            .filter(|(_, t)| (t.mean_us > slow_us) == (lane == Lane::Slow))
             // Ties go by name, so the order never depends on the map's.
             .min_by(|(a_name, a), (b_name, b)| (a.finish, a_name).cmp(&(b.finish, b_name)))?;
         let task = tenant.waiting.pop_front().expect("filtered on a waiting task");
-        let slow = tenant.mean_us > slow_us;
         // At least a microsecond, so that even a tenant of free runs takes its turn.
         let charged_us = tenant.mean_us.max(1);
         self.virtual_now = self.virtual_now.max(tenant.finish);
         tenant.finish += charged_us;
         tenant.running += 1;
-        self.slow_running += usize::from(slow);
-        Some((task, Ticket { tenant: name.clone(), charged_us, slow }))
+        Some((task, Ticket { tenant: name.clone(), charged_us }))
     }
 
-    /// Records that the run of `ticket` ended after `took` of plugin time.
-    pub fn finish(&mut self, ticket: Ticket, took: Duration) {
+    /// Records that the run of `ticket` ended after `took` of plugin time. Returns the lane that should
+    /// look again for work: the other one, if the tenant changed lanes with tasks waiting.
+    pub fn finish(&mut self, ticket: Ticket, took: Duration) -> Option<Lane> {
         let took_us = took.as_micros() as u64;
-        self.slow_running -= usize::from(ticket.slow);
-        let Some(tenant) = self.tenants.get_mut(&ticket.tenant) else { return };
+        let virtual_now = self.virtual_now;
+        let tenant = self.tenants.get_mut(&ticket.tenant)?;
+        let before = tenant.mean_us;
         tenant.running -= 1;
         tenant.finish = (tenant.finish + took_us).saturating_sub(ticket.charged_us);
         tenant.mean_us = if tenant.mean_us == 0 { took_us } else { (tenant.mean_us * 3 + took_us) / 4 };
+        let (after, waiting) = (tenant.mean_us, !tenant.waiting.is_empty());
         // An idle tenant is forgotten once it has no advance over the others (its state is then what a
         // new tenant would get), so the map holds only tenants with recent work.
-        if tenant.waiting.is_empty() && tenant.running == 0 && tenant.finish <= self.virtual_now {
+        if !waiting && tenant.running == 0 && tenant.finish <= virtual_now {
             self.tenants.remove(&ticket.tenant);
         }
+        let moved = self.lane_of(before) != self.lane_of(after);
+        (moved && waiting).then(|| self.lane_of(after))
     }
 
     /// The plugin time a tenant's queued and running tasks are expected to take, from its mean cost.
@@ -128,7 +140,7 @@ impl<T> FairQueue<T> {
 mod tests {
     use super::*;
 
-    const SHARES: Shares = Shares { per_tenant: 2, slow_lane: 1, slow_run: Duration::from_millis(10) };
+    const SHARES: Shares = Shares { per_tenant: 2, slow_run: Duration::from_millis(10) };
 
     fn ms(ms: u64) -> Duration {
         Duration::from_millis(ms)
@@ -137,7 +149,7 @@ mod tests {
     /// Runs every task to its end one at a time, each taking `cost(tenant)`, and returns the order.
     fn serve(queue: &mut FairQueue<&'static str>, cost: impl Fn(&str) -> Duration) -> Vec<&'static str> {
         let mut order = Vec::new();
-        while let Some((task, ticket)) = queue.pop() {
+        while let Some((task, ticket)) = queue.pop(Lane::Normal) {
             order.push(task);
             let took = cost(&ticket.tenant);
             queue.finish(ticket, took);
@@ -178,35 +190,37 @@ mod tests {
         for _ in 0..5 {
             queue.push("a", "a");
         }
-        let first = queue.pop().unwrap();
-        let second = queue.pop().unwrap();
-        assert!(queue.pop().is_none(), "a third run of the same tenant waits");
+        let first = queue.pop(Lane::Normal).unwrap();
+        let second = queue.pop(Lane::Normal).unwrap();
+        assert!(queue.pop(Lane::Normal).is_none(), "a third run of the same tenant waits");
         queue.push("b", "b");
-        assert_eq!(queue.pop().unwrap().0, "b", "another tenant is not held behind it");
+        assert_eq!(queue.pop(Lane::Normal).unwrap().0, "b", "another tenant is not held behind it");
         queue.finish(first.1, ms(1));
-        assert_eq!(queue.pop().unwrap().0, "a");
+        assert_eq!(queue.pop(Lane::Normal).unwrap().0, "a");
         queue.finish(second.1, ms(1));
     }
 
     #[test]
-    fn slow_tenants_share_the_slow_lane_and_leave_threads_to_the_others() {
+    fn slow_tenants_go_to_the_slow_lane_and_never_to_the_normal_threads() {
         let mut queue = FairQueue::new(SHARES);
-        // Both learn that their runs are slow.
-        for tenant in ["slow1", "slow2"] {
-            queue.push(tenant, "warm-up");
-            let (_, ticket) = queue.pop().unwrap();
-            queue.finish(ticket, ms(100));
-        }
-        for _ in 0..3 {
-            queue.push("slow1", "slow1");
-            queue.push("slow2", "slow2");
-        }
-        let (_, in_lane) = queue.pop().unwrap();
-        assert!(queue.pop().is_none(), "one slow run at a time in a lane of one");
+        assert_eq!(queue.push("slow", "warm-up"), Lane::Normal, "a new tenant is not slow yet");
+        let (_, ticket) = queue.pop(Lane::Normal).unwrap();
+        queue.push("slow", "slow 1");
+        assert_eq!(queue.finish(ticket, ms(100)), Some(Lane::Slow), "it moved, with a task waiting");
+        assert_eq!(queue.push("slow", "slow 2"), Lane::Slow);
         queue.push("fast", "fast");
-        assert_eq!(queue.pop().unwrap().0, "fast", "a fast tenant still runs");
-        queue.finish(in_lane, ms(100));
-        assert!(queue.pop().is_some(), "the lane is free again");
+        assert_eq!(queue.pop(Lane::Normal).unwrap().0, "fast");
+        assert!(queue.pop(Lane::Normal).is_none(), "a normal thread never takes a slow tenant's task");
+        let (task, mut ticket) = queue.pop(Lane::Slow).unwrap();
+        assert_eq!(task, "slow 1");
+        // Once its runs are fast again, it leaves the slow lane.
+        let mut lane = Lane::Slow;
+        for _ in 0..20 {
+            queue.finish(ticket, ms(1));
+            lane = queue.push("slow", "again");
+            ticket = queue.pop(lane).expect("its next task, in the lane it is in now").1;
+        }
+        assert_eq!(lane, Lane::Normal);
     }
 
     #[test]
@@ -230,7 +244,7 @@ mod tests {
     fn backlog_is_the_expected_plugin_time_of_queued_and_running_work() {
         let mut queue = FairQueue::new(SHARES);
         queue.push("a", "a");
-        let (_, ticket) = queue.pop().unwrap();
+        let (_, ticket) = queue.pop(Lane::Normal).unwrap();
         queue.finish(ticket, ms(40));
         for _ in 0..3 {
             queue.push("a", "a");
