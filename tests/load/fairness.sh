@@ -2,7 +2,9 @@
 # Fairness benchmark: a well-behaved tenant (the Slack plugin, 100 events/s) measured alone and next to each
 # kind of bad neighbour on the same instance (SQLite): a plugin that runs to its deadline on every event
 # (30/s), one that sleeps inside a host call (30/s), a hanging endpoint (100/s), and ten times the load
-# (1,000/s through the Slack plugin). Prints the well-behaved tenant's ingest→receipt p50/p99/max per case.
+# (1,000/s through the Slack plugin). Prints the well-behaved tenant's ingest→receipt p50/p99/max per case,
+# and, as the reference for the last case, one tenant alone at the same total rate (1,100/s): what the extra
+# load itself costs, whoever sends it.
 #
 #   tests/load/fairness.sh [SECONDS]        (default 10)
 #
@@ -14,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
 binary=${GANCHO_BENCH_BINARY:-./target/release/gancho}
-cases=${GANCHO_BENCH_CASES:-alone spinning sleeper hanging flood}
+cases=${GANCHO_BENCH_CASES:-alone spinning sleeper hanging flood same-load-alone}
 serve_env=${GANCHO_BENCH_SERVE_ENV-GANCHO_PLUGINS__PAUSE_AFTER_TIMEOUTS=0}
 cargo build --release -p gancho --bin gancho --example loadgen
 work=$(mktemp -d)
@@ -39,6 +41,7 @@ for case in $cases; do
     sleeper) neighbour=(--plugin misbehaving --plugin-config '{"behaviour": "sleep-in-host-call"}' --rate 30) ;;
     hanging) neighbour=(--receiver-delay-ms 60000 --rate 100) ;;
     flood) neighbour=(--rate 1000) ;;
+    same-load-alone) ;;
     *) echo "unknown case $case" >&2; exit 2 ;;
   esac
   if [ "$case" != alone ]; then
@@ -47,7 +50,9 @@ for case in $cases; do
     sleep 2 # the neighbour's backlog builds up first
   fi
   echo "== $case"
-  "$loadgen" --url "$url" --rate 100 --seconds "$seconds" --connections 8 --drain-seconds 30 | tee "$work/$case.txt" || true
+  rate=100
+  [ "$case" = same-load-alone ] && rate=1100
+  "$loadgen" --url "$url" --rate "$rate" --seconds "$seconds" --connections 8 --drain-seconds 30 | tee "$work/$case.txt" || true
   latency=$(awk '/^ingest/ {print $3 " / " $6 " / " $9 " ms"}' "$work/$case.txt")
   delivered=$(awk '/^delivered/ {print $2 " of " $4}' "$work/$case.txt")
   rows+=("$(printf '%-9s %-8s %s' "$case" "${delivered:-?}" "${latency:-(no latency: see above)}")")
@@ -56,6 +61,6 @@ for case in $cases; do
 done
 
 echo
-echo "well-behaved tenant, 100 events/s for $seconds s, next to:"
+echo "well-behaved tenant, 100 events/s for $seconds s, next to (same-load-alone: the tenant alone at 1,100/s):"
 echo "case      delivered  ingest→receipt p50 / p99 / max"
 for row in "${rows[@]}"; do echo "$row"; done
