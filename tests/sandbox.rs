@@ -243,3 +243,13 @@ fn many_waiting_plugins_at_once_never_hold_the_threads_past_the_deadline() {
     );
     assert_normal_plugin_still_works(&runtime);
 }
+
+#[test]
+fn a_plugin_hoarding_host_resources_is_stopped_at_the_cap() {
+    // It makes 20,000 handles and never drops them: twice the sandbox's cap (wasmtime's own is a million).
+    let runtime = runtime();
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).unwrap();
+    let error = behave(&runtime, &plugin, "resource-hoard").unwrap_err();
+    assert!(matches!(&error, InvokeError::Trap { .. }), "{error:?}");
+    assert_normal_plugin_still_works(&runtime);
+}

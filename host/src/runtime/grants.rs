@@ -19,9 +19,10 @@
 //! | `wasi:cli/stdin`, `stdout`, `stderr`, `terminal-*` | the streams above; no terminal | constant answers |
 //! | `wasi:random/random`, `insecure`, `insecure-seed` | a CSPRNG | at most [`MAX_RANDOM_BYTES`] per call, so a plugin cannot make the host generate (and allocate) a large buffer |
 //! | `wasi:filesystem/types`, `preopens` | no preopened directory | without a descriptor no file call can be made; `get-directories` is empty |
-//! | `wasi:sockets/*` | TCP, UDP and name lookup refused | socket creation and `resolve-addresses` fail at once with `access-denied` |
+//! | `wasi:sockets/*` | TCP, UDP and name lookup refused | creating a TCP or UDP socket fails at once with `access-denied`, and `resolve-addresses` with `permanent-resolver-failure`, before any system call |
 //!
-//! Nothing else links: [`check`] refuses any other import before the plugin is accepted.
+//! Nothing else links: [`check`] refuses any other import before the plugin is accepted. Whatever a plugin
+//! calls, it holds at most [`MAX_RESOURCES`] host resources at once; one more traps.
 
 use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
@@ -34,6 +35,10 @@ use super::{LOG_IMPORT, WORLD_VERSION};
 
 /// Most random bytes one `get-random-bytes` call may ask for (WASI's default is 64 MiB).
 pub(crate) const MAX_RANDOM_BYTES: u64 = 64 << 10;
+
+/// Most host resources (pollables, streams, …) one instance may hold at once (wasmtime's default is a
+/// million), so that a plugin cannot use the host's memory by making handles and never dropping them.
+pub(crate) const MAX_RESOURCES: usize = 10_000;
 
 /// WASI 0.2 packages whose interfaces are granted (as the table above describes).
 const WASI_GRANTED: &[&str] =

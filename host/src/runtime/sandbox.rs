@@ -59,9 +59,11 @@ impl SandboxState {
             .allow_ip_name_lookup(false)
             .max_random_size(super::grants::MAX_RANDOM_BYTES)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(super::grants::MAX_RESOURCES);
         SandboxState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             limiter: MemoryLimiter { limit_bytes: memory_limit_bytes, refused: false },
             logs: LogBuffer { lines: Vec::new(), dropped: 0, max_lines: max_log_lines },
             stdout,

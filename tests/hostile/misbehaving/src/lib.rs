@@ -75,6 +75,13 @@ fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Req
             }
             unreachable!()
         }
+        "resource-hoard" => {
+            // Handles the host must keep until the plugin drops them, and it never does: twice the cap.
+            for _ in 0..20_000 {
+                std::mem::forget(wasip2::clocks::monotonic_clock::subscribe_duration(0));
+            }
+            Ok(vec![Request::text("kept 20000 host resources")])
+        }
         "random-flood" => {
             let bytes = wasip2::random::random::get_random_bytes(1 << 30);
             Ok(vec![Request::text(format!("{} random bytes", bytes.len()))])
