@@ -1,6 +1,6 @@
 //! Prometheus metrics: events in, plugin runs and their duration, plugin failures by plugin version and
-//! kind, paused subscriptions, plugin runs waiting for a thread, deliveries by outcome, attempts and their
-//! latency, queue depth and the oldest pending item's age.
+//! kind, paused subscriptions, plugin runs waiting for a thread, items per pipeline commit, deliveries by
+//! outcome, attempts and their latency, queue depth and the oldest pending item's age.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -23,6 +23,7 @@ pub struct Metrics {
     plugin_failures: Family<OwnedLabels, Counter>,
     subscriptions_paused: Counter,
     plugin_runs_waiting: Gauge,
+    commit_group: Histogram,
     deliveries: Family<Labels, Counter>,
     attempt_seconds: Histogram,
     events_pending: Gauge,
@@ -69,6 +70,12 @@ impl Default for Metrics {
             "Plugin runs queued for a plugin thread, across tenants",
             plugin_runs_waiting.clone(),
         );
+        let commit_group = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register(
+            "pipeline_commit_items",
+            "Events and plugin retries committed together in one pipeline commit",
+            commit_group.clone(),
+        );
         let deliveries = Family::<Labels, Counter>::default();
         registry.register(
             "delivery_attempts",
@@ -107,6 +114,7 @@ impl Default for Metrics {
             plugin_failures,
             subscriptions_paused,
             plugin_runs_waiting,
+            commit_group,
             deliveries,
             attempt_seconds,
             events_pending,
@@ -144,6 +152,10 @@ impl Metrics {
 
     pub fn set_plugin_runs_waiting(&self, waiting: usize) {
         self.plugin_runs_waiting.set(waiting as i64);
+    }
+
+    pub fn pipeline_commit(&self, items: usize) {
+        self.commit_group.observe(items as f64);
     }
 
     pub fn attempt(&self, status: &'static str, seconds: f64) {

@@ -98,6 +98,11 @@ impl PluginExecutor {
         self.shared.lock().fair.backlog(tenant)
     }
 
+    /// Runs of tenants whose runs are fast, queued or running: how many will end within moments.
+    pub fn pending_fast(&self) -> usize {
+        self.shared.lock().fair.pending(Lane::Normal)
+    }
+
     /// Runs waiting for a thread, across tenants.
     pub fn waiting(&self) -> usize {
         self.shared.lock().fair.waiting()

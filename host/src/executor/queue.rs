@@ -130,6 +130,15 @@ impl<T> FairQueue<T> {
         })
     }
 
+    /// Tasks of `lane`'s tenants queued or running.
+    pub fn pending(&self, lane: Lane) -> usize {
+        self.tenants
+            .values()
+            .filter(|t| self.lane_of(t.mean_us) == lane)
+            .map(|t| t.waiting.len() + t.running)
+            .sum()
+    }
+
     /// Tasks waiting (not running), across tenants.
     pub fn waiting(&self) -> usize {
         self.tenants.values().map(|t| t.waiting.len()).sum()
@@ -251,6 +260,7 @@ mod tests {
         }
         assert_eq!(queue.backlog("a"), ms(120));
         assert_eq!(queue.backlog("nobody"), Duration::ZERO);
+        assert_eq!((queue.pending(Lane::Normal), queue.pending(Lane::Slow)), (0, 3), "40 ms runs are slow");
         assert_eq!(queue.waiting(), 3);
     }
 }

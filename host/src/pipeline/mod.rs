@@ -56,6 +56,18 @@ pub struct PipelineSettings {
     pub pause_after_timeouts: u32,
 }
 
+/// What a claim found, which says what to wait for before the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claimed {
+    /// It took all it had room for: there may be more waiting.
+    MaybeMore,
+    /// It took everything claimable: wait for new events.
+    Drained,
+    /// It took everything claimable, but left some tenants' events in the store: also claim again when
+    /// work is committed (their share may have room then).
+    HeldBack,
+}
+
 /// The pipeline worker of one instance.
 pub struct Pipeline {
     store: Arc<dyn Store>,
@@ -66,6 +78,8 @@ pub struct Pipeline {
     settings: PipelineSettings,
     runs: Arc<RunContext>,
     in_flight: InFlight,
+    /// When a claim last found no plugin retry due (`None`: the last one found some).
+    retries_last_empty: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Pipeline {
@@ -86,7 +100,17 @@ impl Pipeline {
             retry_delay_ms: settings.plugin_retry_delay_ms,
             retry_window_ms: settings.plugin_retry_window_ms,
         });
-        Pipeline { store, plugins, executor, metrics, wake, settings, runs, in_flight: InFlight::default() }
+        Pipeline {
+            store,
+            plugins,
+            executor,
+            metrics,
+            wake,
+            settings,
+            runs,
+            in_flight: InFlight::default(),
+            retries_last_empty: std::sync::Mutex::new(None),
+        }
     }
 
     /// Claims and runs work until `shutdown`; what was claimed before is run and committed first.
@@ -94,19 +118,22 @@ impl Pipeline {
         let (finished, to_commit) = tokio::sync::mpsc::unbounded_channel();
         let committer = tokio::spawn(commit::run(self.clone(), to_commit));
         while !shutdown.is_cancelled() {
-            let more_waiting = match self.claim_and_start(&finished).await {
-                Ok(more_waiting) => more_waiting,
-                Err(error) => {
-                    tracing::error!(%error, "pipeline claim failed; retrying");
-                    false
-                }
-            };
-            if !more_waiting {
-                tokio::select! {
-                    _ = self.wake.events.notified() => {}
-                    _ = self.in_flight.freed.notified() => {}
-                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
-                    _ = shutdown.cancelled() => {}
+            let claimed = self.claim_and_start(&finished).await.unwrap_or_else(|error| {
+                tracing::error!(%error, "pipeline claim failed; retrying");
+                Claimed::Drained
+            });
+            match claimed {
+                // Claim again once half a batch has room (at once if it has already): one claim per
+                // commit would double the transactions under load.
+                Claimed::MaybeMore => self.wait_for_room(&shutdown).await,
+                Claimed::Drained | Claimed::HeldBack => {
+                    let held_back = claimed == Claimed::HeldBack;
+                    tokio::select! {
+                        _ = self.wake.events.notified() => {}
+                        _ = self.in_flight.freed.notified(), if held_back => {}
+                        _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                        _ = shutdown.cancelled() => {}
+                    }
                 }
             }
         }
@@ -115,25 +142,58 @@ impl Pipeline {
         let _ = committer.await;
     }
 
-    /// Claims as much as there is room for and starts its runs; true if a claim came back full (so there
-    /// may be more waiting now).
+    fn retries_due(&self) -> bool {
+        let last_empty = self.retries_last_empty.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        last_empty.is_none_or(|at| at.elapsed() >= self.settings.poll_interval)
+    }
+
+    fn retries_found(&self, found: bool) {
+        let mut last_empty = self.retries_last_empty.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *last_empty = (!found).then(std::time::Instant::now);
+    }
+
+    /// Room for more claimed work.
+    fn room(&self) -> usize {
+        self.settings.max_in_flight.saturating_sub(self.in_flight.total())
+    }
+
+    async fn wait_for_room(&self, shutdown: &CancellationToken) {
+        let refill = (self.settings.batch_size as usize / 2).clamp(1, self.settings.max_in_flight);
+        while self.room() < refill && !shutdown.is_cancelled() {
+            tokio::select! {
+                _ = self.in_flight.freed.notified() => {}
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    /// Claims as much as there is room for and starts its runs.
     async fn claim_and_start(
         self: &Arc<Self>,
         finished: &UnboundedSender<Finished>,
-    ) -> Result<bool, StoreError> {
-        let room = self.settings.max_in_flight.saturating_sub(self.in_flight.total());
-        let limit = room.min(self.settings.batch_size as usize) as u32;
+    ) -> Result<Claimed, StoreError> {
+        let limit = self.room().min(self.settings.batch_size as usize) as u32;
         if limit == 0 {
-            return Ok(false);
+            return Ok(Claimed::MaybeMore);
         }
         let excluded = self.tenants_at_their_share();
         let (lease_ms, now) = (self.settings.lease_ms, now_millis());
-        // Plugin retries take at most a quarter of the room, so new events are never starved by them.
-        let retries = self.store.claim_plugin_retries(limit.div_ceil(4), lease_ms, now, &excluded).await?;
+        // Plugin retries take at most a quarter of the room, so new events are never starved by them; they
+        // are looked for again at once only while some were found, else once per poll interval.
+        let retries = if self.retries_due() {
+            let retries =
+                self.store.claim_plugin_retries(limit.div_ceil(4), lease_ms, now, &excluded).await?;
+            self.retries_found(!retries.is_empty());
+            retries
+        } else {
+            Vec::new()
+        };
         let event_limit = limit - retries.len() as u32;
         let events = self.store.claim_events(event_limit, lease_ms, now, &excluded).await?;
+        let held_back = if excluded.is_empty() { Claimed::Drained } else { Claimed::HeldBack };
         if events.is_empty() && retries.is_empty() {
-            return Ok(false);
+            return Ok(held_back);
         }
 
         let mut subscriptions: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
@@ -147,7 +207,7 @@ impl Pipeline {
                     .insert(tenant.clone(), list.into_iter().filter(|s| s.enabled).map(Arc::new).collect());
             }
         }
-        let full = events.len() as u32 == event_limit;
+        let claimed = if events.len() as u32 == event_limit { Claimed::MaybeMore } else { held_back };
         for event in events {
             let event = Arc::new(event);
             let matching: Vec<Arc<Subscription>> = subscriptions[&event.tenant_id]
@@ -175,7 +235,7 @@ impl Pipeline {
                 let _ = finished.send(item);
             });
         }
-        Ok(full)
+        Ok(claimed)
     }
 
     /// Tenants whose claimed events should wait in the store for now: at their share of the in-flight
