@@ -198,3 +198,32 @@ fn check_refuses_what_is_not_a_plugin() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("acme:net/sockets@0.1.0"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn a_plugin_sleeping_in_a_host_call_ends_with_timeout_at_the_deadline() {
+    // `gancho plugin run` on a plugin that sleeps an hour in a WASI call ends at the 100 ms deadline with
+    // the ordinary timeout error (it used to run until killed).
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, r#"{"behaviour": "sleep-in-host-call"}"#).unwrap();
+    let plugin = support::plugin_path("misbehaving");
+    let event = support::sample_path("call.ended.missed.json");
+    let args = ["plugin", "run", plugin.to_str().unwrap(), "--event", event.to_str().unwrap()];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gancho"));
+    command.args(args).args(["--config", config.to_str().unwrap()]);
+    let mut child =
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // Generous: the command also compiles the plugin; a plugin that really slept would take an hour.
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("gancho plugin run was still running after a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("timeout: the plugin ran longer than 100 ms"), "{stderr}");
+}
