@@ -253,3 +253,20 @@ fn a_plugin_hoarding_host_resources_is_stopped_at_the_cap() {
     assert!(matches!(&error, InvokeError::Trap { .. }), "{error:?}");
     assert_normal_plugin_still_works(&runtime);
 }
+
+#[test]
+fn a_plugin_polling_a_huge_list_does_not_hold_the_thread() {
+    // Three million entries over 5,000 pollables: lending each entry counts against wasmtime's limit of
+    // handles per store, so the host refuses the list before walking it for long.
+    let runtime = runtime_with_timeout(DEADLINE_MS);
+    let plugin = runtime.load(&support::plugin_bytes("misbehaving")).unwrap();
+    let started = std::time::Instant::now();
+    let result = behave(&runtime, &plugin, "poll-huge-list");
+    let held = started.elapsed();
+    assert!(result.is_err(), "{result:?}");
+    assert!(
+        held < std::time::Duration::from_millis(DEADLINE_MS) + MARGIN,
+        "the host thread was held for {held:?} by one poll: {result:?}"
+    );
+    assert_normal_plugin_still_works(&runtime);
+}

@@ -11,7 +11,7 @@
 //! | `gancho:plugin/log` | appends a line to a capped buffer | no I/O; lines and line lengths capped |
 //! | `gancho:plugin/types` | types only | nothing to call |
 //! | `wasi:clocks/wall-clock`, `monotonic-clock` | clocks frozen at the event's timestamp | `now` reads a constant; `subscribe-duration` / `subscribe-instant` make a pollable whose wait is a tokio sleep, awaited, so the deadline ends it |
-//! | `wasi:io/poll` | `poll` over the plugin's pollables | an async wait, ended by the deadline |
+//! | `wasi:io/poll` | `poll` over the plugin's pollables | an async wait, ended by the deadline; a huge list is refused while it is lifted (each entry is a lent handle, counted against wasmtime's handles per store: 3 million entries trap in about 25 ms) |
 //! | `wasi:io/streams` | stdin closed; stdout/stderr captured | reads of stdin answer "closed" at once; writes copy at most [`super::sandbox`]'s capture size and are always ready; `blocking-*` variants are capped at 4 KiB by WASI and await readiness (immediate) |
 //! | `wasi:io/error` | error strings | no I/O |
 //! | `wasi:cli/environment` | no variables, no arguments, no working directory | constant answers |

@@ -82,6 +82,14 @@ fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Req
             }
             Ok(vec![Request::text("kept 20000 host resources")])
         }
+        "poll-huge-list" => {
+            // One poll over millions of entries (all the same ready pollable): the host walks the list
+            // before it can wait, and answers with as many indices.
+            let ready: Vec<_> = (0..5_000).map(|_| wasip2::clocks::monotonic_clock::subscribe_duration(0)).collect();
+            let list: Vec<&wasip2::io::poll::Pollable> = (0..3_000_000).map(|i| &ready[i % ready.len()]).collect();
+            let answered = wasip2::io::poll::poll(&list);
+            Ok(vec![Request::text(format!("{} ready", answered.len()))])
+        }
         "random-flood" => {
             let bytes = wasip2::random::random::get_random_bytes(1 << 30);
             Ok(vec![Request::text(format!("{} random bytes", bytes.len()))])
