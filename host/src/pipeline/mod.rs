@@ -326,7 +326,9 @@ impl Pipeline {
     /// subscription's deadline hits reach the threshold pauses the subscription.
     fn start(&self, job: Job) -> impl Future<Output = Option<Vec<NewDelivery>>> + '_ {
         let subscription = job.subscription.clone();
-        let queued = if subscription.paused_reason.is_some() {
+        // The containment knows both the pauses in the store (seen when subscriptions are listed) and
+        // this instance's own; a run queued before a pause is checked again when it starts.
+        let queued = if self.runs.containment.is_paused(&subscription.id) {
             Err(jobs::paused_delivery(&job, now_millis()))
         } else {
             let (runs, tenant) = (self.runs.clone(), job.event.tenant_id.clone());
