@@ -20,6 +20,8 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// Most log lines (including stdout/stderr lines) kept from one invocation; the rest are counted.
     pub max_log_lines: usize,
+    /// Most bytes of log text kept from one invocation; lines beyond it are counted, not kept.
+    pub max_log_bytes: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +33,23 @@ impl Default for Limits {
             max_requests: 16,
             max_output_bytes: 4 << 20,
             max_log_lines: 100,
+            max_log_bytes: 16 << 10,
+        }
+    }
+}
+
+impl Limits {
+    /// These limits, each lowered to `ceiling`'s where it is lower: what a tenant's own limits mean on a
+    /// runtime whose limits are `ceiling`. Fuel stays the ceiling's (it is an engine setting).
+    pub fn capped_by(&self, ceiling: &Limits) -> Limits {
+        Limits {
+            memory_bytes: self.memory_bytes.min(ceiling.memory_bytes),
+            timeout_ms: self.timeout_ms.min(ceiling.timeout_ms),
+            fuel: ceiling.fuel,
+            max_requests: self.max_requests.min(ceiling.max_requests),
+            max_output_bytes: self.max_output_bytes.min(ceiling.max_output_bytes),
+            max_log_lines: self.max_log_lines.min(ceiling.max_log_lines),
+            max_log_bytes: self.max_log_bytes.min(ceiling.max_log_bytes),
         }
     }
 }
@@ -61,5 +80,21 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenants_limits_never_exceed_the_runtimes() {
+        let ceiling = Limits { timeout_ms: 100, memory_bytes: 32 << 20, ..Limits::default() };
+        let lower = Limits { timeout_ms: 20, memory_bytes: 64 << 20, max_requests: 2, ..Limits::default() };
+        let capped = lower.capped_by(&ceiling);
+        assert_eq!(capped.timeout_ms, 20);
+        assert_eq!(capped.memory_bytes, 32 << 20);
+        assert_eq!(capped.max_requests, 2);
+        assert_eq!(capped.max_output_bytes, ceiling.max_output_bytes);
     }
 }

@@ -113,7 +113,7 @@ pub struct PluginInfo {
 pub struct Invocation {
     pub result: Result<Vec<OutgoingRequest>, InvokeError>,
     pub logs: Vec<LogLine>,
-    /// Log lines beyond [`Limits::max_log_lines`], counted but not kept.
+    /// Log lines beyond [`Limits::max_log_lines`] or [`Limits::max_log_bytes`], counted but not kept.
     pub logs_dropped: usize,
     /// Time from creating the store to having the requests.
     pub elapsed: Duration,
@@ -197,12 +197,25 @@ impl Runtime {
         event: &EventInput<'_>,
         subscription: &SubscriptionInput<'_>,
     ) -> Invocation {
+        self.invoke_limited_async(plugin, event, subscription, &self.limits).await
+    }
+
+    /// [`Runtime::invoke_async`] under `limits` (a tenant's, at most the runtime's own: see
+    /// [`Limits::capped_by`]). Memory beyond the runtime's limit is never granted, whatever `limits` says,
+    /// since the instance pool's slots are sized by it.
+    pub async fn invoke_limited_async(
+        &self,
+        plugin: &Plugin,
+        event: &EventInput<'_>,
+        subscription: &SubscriptionInput<'_>,
+        limits: &Limits,
+    ) -> Invocation {
         let started = Instant::now();
-        let limits = &self.limits;
+        let limits = &limits.capped_by(&self.limits);
         let event_time = parse_event_time(event.timestamp);
         let mut store = Store::new(
             &self.engine,
-            SandboxState::new(event_time, limits.memory_bytes, limits.max_log_lines),
+            SandboxState::new(event_time, limits.memory_bytes, limits.max_log_lines, limits.max_log_bytes),
         );
         store.limiter(|state| &mut state.limiter);
         // One epoch tick per millisecond; one extra tick so a deadline never fires early.
@@ -255,7 +268,7 @@ impl Runtime {
     #[doc(hidden)]
     pub fn reused_instance(&self, plugin: &Plugin) -> anyhow::Result<ReusedInstance> {
         let mut store =
-            Store::new(&self.engine, SandboxState::new(Duration::ZERO, self.limits.memory_bytes, 0));
+            Store::new(&self.engine, SandboxState::new(Duration::ZERO, self.limits.memory_bytes, 0, 0));
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(u64::MAX / 2);
         if self.limits.fuel.is_some() {

@@ -46,7 +46,12 @@ pub(crate) struct SandboxState {
 
 impl SandboxState {
     /// A sandbox whose clocks read `event_time` (seconds and nanoseconds since the Unix epoch).
-    pub fn new(event_time: Duration, memory_limit_bytes: usize, max_log_lines: usize) -> SandboxState {
+    pub fn new(
+        event_time: Duration,
+        memory_limit_bytes: usize,
+        max_log_lines: usize,
+        max_log_bytes: usize,
+    ) -> SandboxState {
         let stdout = CapturedOutput::default();
         let stderr = CapturedOutput::default();
         let wasi = WasiCtx::builder()
@@ -65,7 +70,13 @@ impl SandboxState {
             wasi,
             table,
             limiter: MemoryLimiter { limit_bytes: memory_limit_bytes, refused: false },
-            logs: LogBuffer { lines: Vec::new(), dropped: 0, max_lines: max_log_lines },
+            logs: LogBuffer {
+                lines: Vec::new(),
+                dropped: 0,
+                bytes: 0,
+                max_lines: max_log_lines,
+                max_bytes: max_log_bytes,
+            },
             stdout,
             stderr,
         }
@@ -108,18 +119,22 @@ impl gancho::plugin::log::Host for SandboxState {
     }
 }
 
-/// Log lines of one invocation, bounded so a chatty plugin cannot use the host's memory.
+/// Log lines of one invocation, bounded in lines and bytes so a chatty plugin cannot use the host's
+/// memory (nor the database's, where the lines are kept with the delivery).
 pub(crate) struct LogBuffer {
     lines: Vec<LogLine>,
     dropped: usize,
+    /// Bytes of message text kept so far.
+    bytes: usize,
     max_lines: usize,
+    max_bytes: usize,
 }
 
 impl LogBuffer {
     const MAX_LINE_CHARS: usize = 4096;
 
     fn push(&mut self, level: LogLevelName, mut message: String) {
-        if self.lines.len() >= self.max_lines {
+        if self.lines.len() >= self.max_lines || self.bytes >= self.max_bytes {
             self.dropped += 1;
             return;
         }
@@ -127,6 +142,13 @@ impl LogBuffer {
             message.truncate(cut);
             message.push_str(" …");
         }
+        let room = self.max_bytes - self.bytes;
+        if message.len() > room {
+            let cut = message.char_indices().map(|(i, _)| i).take_while(|i| *i <= room).last().unwrap_or(0);
+            message.truncate(cut);
+            message.push_str(" …");
+        }
+        self.bytes += message.len();
         self.lines.push(LogLine { level, message });
     }
 }
@@ -217,5 +239,31 @@ impl tokio::io::AsyncWrite for CapturedOutput {
     }
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buffer(max_lines: usize, max_bytes: usize) -> LogBuffer {
+        LogBuffer { lines: Vec::new(), dropped: 0, bytes: 0, max_lines, max_bytes }
+    }
+
+    #[test]
+    fn logs_are_capped_in_lines_and_bytes() {
+        let mut lines = buffer(2, 1 << 20);
+        for n in 0..5 {
+            lines.push(LogLevelName::Info, format!("line {n}"));
+        }
+        assert_eq!((lines.lines.len(), lines.dropped), (2, 3));
+
+        let mut bytes = buffer(100, 10);
+        bytes.push(LogLevelName::Info, "12345678".into());
+        bytes.push(LogLevelName::Warn, "abcdefgh".into());
+        bytes.push(LogLevelName::Warn, "never kept".into());
+        assert_eq!(bytes.lines[0].message, "12345678");
+        assert_eq!(bytes.lines[1].message, "ab …");
+        assert_eq!(bytes.dropped, 1);
     }
 }
