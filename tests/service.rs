@@ -90,7 +90,7 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing_behind() {
         OPERATOR,
         &json!({"event_types": ["*"], "plugin": "slack@9", "endpoint_url": receiver.url}),
     );
-    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("plugin")), "{body}");
+    assert_eq!((status, body["error"]["field"].as_str()), (404, Some("plugin")), "{body}");
     for (limit, field) in
         [(json!({"max_in_flight": 0}), "max_in_flight"), (json!({"rate_limit": 1_000_000}), "rate_limit")]
     {

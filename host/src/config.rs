@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::retry::RetrySchedule;
 use crate::runtime::Limits;
+use crate::tenancy::Quotas;
 
 /// Every setting of the service. See `host/gancho.example.toml` for what each one means.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,8 @@ pub struct Config {
     pub allowed_destinations: String,
     pub ingest: IngestConfig,
     pub limits: Limits,
+    /// What a tenant may store of its own plugins, unless the operator set otherwise for it.
+    pub quotas: Quotas,
     pub plugins: PluginsConfig,
     pub delivery: DeliveryConfig,
     pub workers: WorkerConfig,
@@ -141,6 +144,7 @@ impl Default for Config {
             allowed_destinations: String::new(),
             ingest: IngestConfig::default(),
             limits: Limits::default(),
+            quotas: Quotas::default(),
             plugins: PluginsConfig::default(),
             delivery: DeliveryConfig::default(),
             workers: WorkerConfig::default(),

@@ -15,6 +15,7 @@
 //! - [`delivery`]: claimed deliveries → signing → destination guard → HTTP → attempts and retries.
 //! - [`runtime`]: the wasmtime engine, plugin loading and precompile cache, limits, one invocation.
 //! - [`store`]: the storage interface and its SQLite implementation; claims with leases on due work.
+//! - [`tenancy`]: what each tenant may use: quotas on its own plugins, lower per-invocation limits.
 //! - [`event`]: the event envelope the platform posts, and its validation.
 //! - [`config`]: settings from the default file, a config file and `GANCHO_*` variables.
 //! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
@@ -36,6 +37,7 @@ pub mod pipeline;
 pub mod plugins;
 pub mod runtime;
 pub mod store;
+pub mod tenancy;
 pub mod wake;
 
 use std::sync::Arc;
@@ -53,6 +55,7 @@ use pipeline::{Pipeline, PipelineSettings};
 use plugins::PluginCache;
 use runtime::{Runtime, RuntimeSettings};
 use store::{PostgresStore, SqliteStore, Store};
+use tenancy::Policies;
 
 /// Opens the database the configuration names: the embedded SQLite database by default, or PostgreSQL
 /// (shared by several instances) for a `postgres://` URL.
@@ -120,6 +123,7 @@ pub async fn run(
         .context("failed to start the plugin threads")?,
     );
     let plugins = Arc::new(PluginCache::new(store.clone(), runtime.clone()));
+    let policies = Arc::new(Policies::new(store.clone(), config.quotas, config.limits.clone()));
     let metrics = Arc::new(metrics::Metrics::default());
     let wake = wake::Wakeups::default();
     let guard = DestinationGuard::new(config.allowed_networks().map_err(anyhow::Error::msg)?);
@@ -131,7 +135,8 @@ pub async fn run(
         store.clone(),
         runtime.clone(),
         plugins.clone(),
-        executor,
+        policies.clone(),
+        executor.clone(),
         metrics.clone(),
         wake.clone(),
         PipelineSettings {
@@ -168,10 +173,22 @@ pub async fn run(
     let retention_task =
         tokio::spawn(purge_old_work(store.clone(), config.retention.clone(), workers_stop.clone()));
     let pipeline_task = tokio::spawn(pipeline.run(workers_stop.clone()));
+    // The first event for a version on a new instance should not wait for it to compile.
+    tokio::spawn(plugins.clone().precompile_live_versions());
     let delivery_task = tokio::spawn(worker.run(workers_stop.clone()));
 
     let ingest = api::IngestQueue::start(store.clone(), config.ingest.max_batch);
-    let state = api::AppState { config: config.clone(), store, runtime, plugins, ingest, metrics, wake };
+    let state = api::AppState {
+        config: config.clone(),
+        store,
+        runtime,
+        plugins,
+        policies,
+        executor,
+        ingest,
+        metrics,
+        wake,
+    };
     let address = listener.local_addr()?;
     // Said once the database is open and every worker runs: from here on, requests are answered.
     eprintln!("gancho: listening on http://{address}");

@@ -1,19 +1,21 @@
-//! Plugin references (`slack`, `slack@2`) and the cache of compiled plugins, shared by the API (which
-//! fills it on upload) and the pipeline (which runs them): each version is fetched from the store and
-//! compiled (or loaded precompiled) once per instance; "latest" is looked up again every few seconds, so
-//! a version uploaded to any instance is picked up by all.
+//! Plugin references (`slack`, `slack@2`, a tenant's own `acme/crm@3`) and the cache of compiled plugins,
+//! shared by the API (which fills it on upload) and the pipeline (which runs them): each version is
+//! fetched from the store and compiled (or loaded precompiled) once per instance; "latest" is looked up
+//! again every few seconds, so a version uploaded to any instance is picked up by all. At start, every
+//! live version is loaded in the background, so the first event for it does not wait for a compile.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::runtime::{Plugin, Runtime};
-use crate::store::{PluginVersion, Store};
+use crate::store::{PluginScope, PluginVersion, Store};
 
 /// How long the latest version of each plugin is trusted before asking the store again.
 const LATEST_TTL: Duration = Duration::from_secs(2);
 
-/// A plugin as a subscription names it: pinned (`slack@2`) or following the latest (`slack`).
+/// A plugin as a subscription names it: pinned (`slack@2`) or following the latest (`slack`); a tenant's
+/// own plugin has its tenant before a `/` (`acme/crm@3`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PluginRef {
     pub name: String,
@@ -35,8 +37,20 @@ impl std::str::FromStr for PluginRef {
             }
             None => (text, None),
         };
-        if name.is_empty() {
-            return Err("`plugin` must name a plugin, like `slack` or `slack@2`".into());
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 256
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        let valid = match name.split_once('/') {
+            Some((tenant, plugin)) => valid(tenant) && valid(plugin),
+            None => valid(name),
+        };
+        if !valid {
+            return Err(format!(
+                "`{text}` is not a plugin: name a shared plugin (`slack`, `slack@2`) or one of your own \
+                 (`<tenant>/<name>`, `<tenant>/<name>@3`)"
+            ));
         }
         Ok(PluginRef { name: name.to_owned(), version })
     }
@@ -98,6 +112,28 @@ impl PluginCache {
         Ok((version, loaded))
     }
 
+    /// Loads every live version (the latest of each plugin, and every pinned one) into this cache, one at
+    /// a time on a blocking thread, newest uploads included as they were at start. Failures are logged:
+    /// the pipeline reports them on the events that need the version.
+    pub async fn precompile_live_versions(self: Arc<Self>) {
+        let live = match self.store.live_plugin_versions().await {
+            Ok(live) => live,
+            Err(error) => return tracing::warn!(%error, "cannot list plugin versions to precompile"),
+        };
+        let started = Instant::now();
+        for (name, version) in &live {
+            let reference = PluginRef { name: name.clone(), version: Some(*version) };
+            if let Err(error) = self.resolve(&reference).await {
+                tracing::warn!(plugin = %reference, %error, "cannot precompile a plugin version");
+            }
+        }
+        tracing::info!(
+            versions = live.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "plugin versions ready"
+        );
+    }
+
     async fn latest_version(&self, name: &str) -> Result<u32, String> {
         {
             let latest = self.latest.lock().expect("cache lock");
@@ -110,7 +146,7 @@ impl PluginCache {
         }
         let versions: HashMap<String, u32> = self
             .store
-            .list_plugins()
+            .list_plugins(PluginScope::All)
             .await
             .map_err(|e| e.to_string())?
             .into_iter()
@@ -133,5 +169,10 @@ mod tests {
         assert!("slack@0".parse::<PluginRef>().is_err());
         assert!("slack@latest".parse::<PluginRef>().is_err());
         assert!("@2".parse::<PluginRef>().is_err());
+        let own = "acme/crm@3".parse::<PluginRef>().unwrap();
+        assert_eq!((own.name.as_str(), own.version), ("acme/crm", Some(3)));
+        assert!("acme/crm/x".parse::<PluginRef>().is_err());
+        assert!("/crm".parse::<PluginRef>().is_err());
+        assert!("Slack Bot".parse::<PluginRef>().is_err());
     }
 }

@@ -118,6 +118,10 @@ impl Service {
         self.send("PATCH", path, token, Some(body))
     }
 
+    pub fn delete(&self, path: &str, token: &str) -> (u16, Value) {
+        self.send("DELETE", path, token, None)
+    }
+
     fn send(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
         let request = ureq::request(method, &format!("{}{path}", self.url))
             .set("authorization", &format!("Bearer {token}"));

@@ -8,6 +8,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, AppState, Caller, now_millis, rfc3339};
+use crate::runtime::{LogLine, LoggedLines};
 use crate::store::{Delivery, DeliveryFilter, DeliveryStatus};
 
 pub fn router() -> Router<AppState> {
@@ -40,11 +41,24 @@ pub struct DeliveryView {
     pub request: Option<RequestView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a plugin error: `timeout`, `trap`, `memory_limit`, `plugin_error_permanent`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+    /// What the plugin logged (the `log` import, stdout, stderr) on the run that made this delivery.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<LogLine>,
+    /// Log lines beyond the per-invocation limits, counted but not kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub logs_dropped: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub attempts: Vec<AttemptView>,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -72,7 +86,13 @@ pub struct AttemptView {
 }
 
 fn view(delivery: Delivery) -> DeliveryView {
+    let logged: Option<LoggedLines<Vec<LogLine>>> =
+        delivery.logs_json.as_deref().and_then(|json| serde_json::from_str(json).ok());
+    let (logs, logs_dropped) = logged.map_or_else(Default::default, |logged| (logged.lines, logged.dropped));
     DeliveryView {
+        error_kind: delivery.error_kind,
+        logs,
+        logs_dropped,
         id: delivery.id,
         event_id: delivery.event_id,
         subscription_id: delivery.subscription_id,

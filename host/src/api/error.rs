@@ -74,6 +74,11 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists"))
             }
             StoreError::NotFound(what) => ApiError::not_found(what),
+            StoreError::QuotaExceeded { quota, limit, used } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "quota_exceeded",
+                format!("quota {quota} is {limit} and {used} is used; ask the operator to raise it"),
+            ),
             StoreError::Database(message) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",

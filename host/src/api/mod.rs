@@ -6,6 +6,7 @@ mod deliveries;
 mod error;
 mod events;
 mod ops;
+mod plugin_runs;
 mod plugins;
 mod subscriptions;
 mod tenants;
@@ -20,10 +21,12 @@ pub use events::IngestQueue;
 
 pub(crate) use crate::clock::{now_millis, rfc3339};
 use crate::config::Config;
+use crate::executor::PluginExecutor;
 use crate::metrics::Metrics;
 use crate::plugins::PluginCache;
 use crate::runtime::Runtime;
 use crate::store::Store;
+use crate::tenancy::Policies;
 use crate::wake::Wakeups;
 
 /// What every handler can reach.
@@ -33,6 +36,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub runtime: Arc<Runtime>,
     pub plugins: Arc<PluginCache>,
+    pub policies: Arc<Policies>,
+    /// Plugin runs the API makes (tests of a plugin, config checks) take their turn with the pipeline's.
+    pub executor: Arc<PluginExecutor>,
     pub ingest: IngestQueue,
     pub metrics: Arc<Metrics>,
     pub wake: Wakeups,
@@ -44,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(tenants::router())
         .merge(plugins::router())
+        .merge(plugin_runs::router())
         .merge(subscriptions::router())
         .merge(deliveries::router())
         .merge(ops::router())

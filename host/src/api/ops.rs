@@ -59,14 +59,51 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The answers every operation can give, added to each so that no handler has to list them: 401 for a
+/// missing or unknown token (every operation with a bearer), 400 for a malformed request (a path or query
+/// that does not parse, a body that is not JSON).
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        let error = || {
+            ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody"))).build()
+        };
+        let response = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new().description(description).content("application/json", error()).build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if operation.security.as_ref().is_some_and(|security| !security.is_empty()) {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        response("Missing or unknown bearer token: send `Authorization: Bearer <token>`")
+                    });
+                }
+                responses.entry("400".into()).or_insert_with(|| {
+                    response("Malformed request: a path or query parameter that does not parse, or a body that is not valid JSON")
+                });
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Gancho", description = "Events in, each tenant's plugins run in a sandbox, requests delivered."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     paths(
         super::events::ingest,
-        super::tenants::create_tenant, super::tenants::get_tenant, super::tenants::create_key,
-        super::plugins::upload_version, super::plugins::list_plugins, super::plugins::list_versions,
+        super::tenants::create_tenant, super::tenants::get_tenant, super::tenants::update_tenant,
+        super::tenants::create_key,
+        super::plugins::upload_shared, super::plugins::list_plugins, super::plugins::list_shared_versions,
+        super::plugins::upload_own, super::plugins::list_own, super::plugins::list_own_versions,
+        super::plugins::delete_own_version, super::plugin_runs::run,
         super::subscriptions::create, super::subscriptions::list, super::subscriptions::read,
         super::subscriptions::update, super::subscriptions::remove, super::subscriptions::replay,
         super::deliveries::list, super::deliveries::read, super::deliveries::retry,

@@ -1,30 +1,45 @@
-//! Plugins: uploading immutable, numbered versions (validated and precompiled before they are accepted)
-//! and listing them.
+//! Plugins: the operator's shared catalog (`/v1/plugins`) and each tenant's own plugins
+//! (`/v1/tenants/{tenant}/plugins`, named `<tenant>/<name>` in subscriptions). Versions are immutable
+//! and numbered; a version is validated (imports first, before any compile) and precompiled before it is
+//! accepted, and a tenant's uploads are held to its quotas.
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use http_body_util::BodyExt;
 use serde::Serialize;
 
 use super::{ApiError, ApiResult, AppState, Caller, now_millis, rfc3339};
-use crate::store::PluginVersion;
+use crate::plugins::PluginRef;
+use crate::runtime::Plugin;
+use crate::store::{
+    NewPluginVersion, PluginQuota, PluginScope, PluginVersion, StoreError, tenant_plugin_prefix,
+};
+use crate::tenancy::plugin_owner;
 
-/// Largest plugin accepted (a Python component is about 18 MB).
-const MAX_PLUGIN_BYTES: usize = 64 << 20;
+/// Largest shared plugin the operator may upload (a Python component is about 18 MB). A tenant's own
+/// are held to its `quotas.max_plugin_bytes`.
+const MAX_SHARED_PLUGIN_BYTES: u64 = 128 << 20;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/plugins", get(list_plugins)).route(
-        "/v1/plugins/{name}/versions",
-        post(upload_version).get(list_versions).layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES)),
-    )
+    Router::new()
+        .route("/v1/plugins", get(list_plugins))
+        .route("/v1/plugins/{name}/versions", post(upload_shared).get(list_shared_versions))
+        .route("/v1/tenants/{tenant}/plugins", get(list_own))
+        .route("/v1/tenants/{tenant}/plugins/{name}/versions", post(upload_own).get(list_own_versions))
+        .route("/v1/tenants/{tenant}/plugins/{name}/versions/{version}", delete(delete_own_version))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PluginVersionView {
+    /// What a subscription names: `slack` for a shared plugin, `acme/crm` for tenant `acme`'s own.
     pub name: String,
     pub version: u32,
+    /// The tenant that owns it; absent for a shared plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     pub digest: String,
     pub size_bytes: u64,
     pub created_at: String,
@@ -33,6 +48,7 @@ pub struct PluginVersionView {
 impl From<PluginVersion> for PluginVersionView {
     fn from(v: PluginVersion) -> PluginVersionView {
         PluginVersionView {
+            tenant: plugin_owner(&v.name).map(str::to_owned),
             name: v.name,
             version: v.version,
             digest: v.digest,
@@ -40,6 +56,10 @@ impl From<PluginVersion> for PluginVersionView {
             created_at: rfc3339(v.created_at),
         }
     }
+}
+
+fn views(versions: Vec<PluginVersion>) -> Json<Vec<PluginVersionView>> {
+    Json(versions.into_iter().map(Into::into).collect())
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
@@ -57,56 +77,258 @@ fn check_name(name: &str) -> ApiResult<()> {
     }
 }
 
-/// Upload a new version of a plugin (operator); the body is the `.wasm` component.
-#[utoipa::path(post, path = "/v1/plugins/{name}/versions", tag = "plugins",
-    request_body(content = Vec<u8>, content_type = "application/wasm"),
-    responses((status = 201, body = PluginVersionView), (status = 422, description = "Not a valid plugin; the message says why", body = super::error::ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn upload_version(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-    wasm: Bytes,
-) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
-    caller.require_operator()?;
-    check_name(&name)?;
-    // Validate and precompile before accepting: a version that is stored can run.
+/// Reads a plugin's bytes, refusing (413) more than `max_bytes`, named as `quota`.
+pub(super) async fn read_plugin_body(
+    headers: &HeaderMap,
+    body: Body,
+    max_bytes: u64,
+    quota: &str,
+) -> ApiResult<axum::body::Bytes> {
+    let too_large = |size: Option<u64>| {
+        let size = size.map_or_else(|| format!("more than {max_bytes}"), |size| size.to_string());
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "quota_exceeded",
+            format!(
+                "the plugin is {size} bytes; {quota} is {max_bytes} bytes. Build it smaller (the release \
+                 profile with `opt-level`, `lto`, `strip`) or ask the operator to raise {quota}"
+            ),
+        )
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|size| size > max_bytes) {
+        return Err(too_large(declared));
+    }
+    let limited = http_body_util::Limited::new(body, max_bytes as usize);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large(None)),
+        Err(error) => Err(ApiError::bad_request(format!("failed to read the plugin: {error}"))),
+    }
+}
+
+/// Validates and precompiles a binary on a blocking thread: a 422 says why it is no plugin. Imports are
+/// checked before anything is compiled, so a refusal is quick whatever the binary's size.
+pub(super) async fn load_plugin(state: &AppState, name: &str, wasm: axum::body::Bytes) -> ApiResult<Plugin> {
     let runtime = state.runtime.clone();
-    let bytes = wasm.clone();
     let loaded =
-        tokio::task::spawn_blocking(move || runtime.load(&bytes)).await.map_err(ApiError::internal)?;
-    let plugin = loaded.map_err(|error| {
+        tokio::task::spawn_blocking(move || runtime.load(&wasm)).await.map_err(ApiError::internal)?;
+    loaded.map_err(|error| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_plugin",
             format!("plugin `{name}` refused: {error}"),
         )
-    })?;
+    })
+}
+
+/// Stores a validated version and puts it in this instance's cache.
+async fn store_version(
+    state: &AppState,
+    name: &str,
+    wasm: &[u8],
+    plugin: Plugin,
+    quota: Option<PluginQuota<'_>>,
+) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
     let digest = plugin.info().digest.clone();
-    let version = state.store.add_plugin_version(&name, &digest, &wasm, now_millis()).await?;
+    let new = NewPluginVersion { name, digest: &digest, wasm, created_at: now_millis(), quota };
+    let version = state.store.add_plugin_version(&new).await.map_err(|error| match error {
+        StoreError::QuotaExceeded { quota, limit, used } => quota_exceeded(name, quota, limit, used),
+        other => other.into(),
+    })?;
     state.plugins.insert(&version, plugin);
     Ok((StatusCode::CREATED, Json(version.into())))
 }
 
-/// The latest version of every plugin.
-#[utoipa::path(get, path = "/v1/plugins", tag = "plugins", responses((status = 200, body = Vec<PluginVersionView>)), security(("bearer" = [])))]
-pub async fn list_plugins(
-    State(state): State<AppState>,
-    _caller: Caller,
-) -> ApiResult<Json<Vec<PluginVersionView>>> {
-    Ok(Json(state.store.list_plugins().await?.into_iter().map(Into::into).collect()))
+fn quota_exceeded(name: &str, quota: &str, limit: u64, used: u64) -> ApiError {
+    let message = match quota {
+        "max_versions_per_plugin" => format!(
+            "quota {quota} reached: plugin `{name}` has {used} versions and may keep {limit}; delete an unused \
+             old version (DELETE …/plugins/<name>/versions/<version>) or ask the operator to raise it"
+        ),
+        _ => format!(
+            "quota {quota} reached: your plugins use {used} bytes and this version would go past {limit}; \
+             delete unused old versions or ask the operator to raise it"
+        ),
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "quota_exceeded", message)
 }
 
-/// Every version of a plugin.
-#[utoipa::path(get, path = "/v1/plugins/{name}/versions", tag = "plugins", responses((status = 200, body = Vec<PluginVersionView>), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn list_versions(
+/// Upload a new version of a shared plugin (operator); the body is the `.wasm` component.
+#[utoipa::path(post, path = "/v1/plugins/{name}/versions", tag = "plugins",
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses((status = 201, body = PluginVersionView),
+        (status = 403, description = "Not the operator", body = super::error::ErrorBody),
+        (status = 413, description = "Larger than 128 MiB", body = super::error::ErrorBody),
+        (status = 422, description = "Not a valid plugin (the message says why: an import the host does not provide, no `transform` export, …) or a bad name", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn upload_shared(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
+    caller.require_operator()?;
+    check_name(&name)?;
+    let wasm =
+        read_plugin_body(&headers, body, MAX_SHARED_PLUGIN_BYTES, "the shared plugin size limit").await?;
+    let plugin = load_plugin(&state, &name, wasm.clone()).await?;
+    store_version(&state, &name, &wasm, plugin, None).await
+}
+
+/// Upload a new version of one of the tenant's own plugins (the tenant's key, or the operator). Subscriptions
+/// name it `<tenant>/<name>`. Held to the tenant's quotas.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "plugins",
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses((status = 201, body = PluginVersionView),
+        (status = 404, description = "No such tenant (or not yours)", body = super::error::ErrorBody),
+        (status = 413, description = "Over the tenant's quotas.max_plugin_bytes", body = super::error::ErrorBody),
+        (status = 422, description = "Not a valid plugin, a bad name, or over quotas.max_versions_per_plugin or quotas.max_plugin_bytes_total (code `quota_exceeded`)", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn upload_own(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
+    caller.require_tenant(&tenant)?;
+    check_name(&name)?;
+    if state.store.get_tenant(&tenant).await?.is_none() {
+        return Err(ApiError::not_found(format!("tenant {tenant}")));
+    }
+    let policy = state.policies.get(&tenant).await;
+    let quotas = policy.quotas;
+    let wasm = read_plugin_body(&headers, body, quotas.max_plugin_bytes, "quotas.max_plugin_bytes").await?;
+    let full_name = format!("{}{name}", tenant_plugin_prefix(&tenant));
+    let plugin = load_plugin(&state, &full_name, wasm.clone()).await?;
+    let quota = PluginQuota {
+        tenant_id: &tenant,
+        max_versions_per_plugin: quotas.max_versions_per_plugin,
+        max_total_bytes: quotas.max_plugin_bytes_total,
+    };
+    store_version(&state, &full_name, &wasm, plugin, Some(quota)).await
+}
+
+/// The latest version of every plugin the caller may use: the shared catalog and, for a tenant, its own;
+/// for the operator, every tenant's too.
+#[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
+    responses((status = 200, body = Vec<PluginVersionView>), (status = 403, description = "The ingest token", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_plugins(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<PluginVersionView>>> {
+    let mut plugins = match &caller {
+        Caller::Operator => state.store.list_plugins(PluginScope::All).await?,
+        Caller::Tenant(tenant) => {
+            let mut plugins = state.store.list_plugins(PluginScope::Shared).await?;
+            plugins.extend(state.store.list_plugins(PluginScope::Tenant(tenant)).await?);
+            plugins
+        }
+        Caller::Ingest => return Err(ApiError::forbidden("the ingest token may only post events")),
+    };
+    plugins.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(views(plugins))
+}
+
+/// Every version of a shared plugin.
+#[utoipa::path(get, path = "/v1/plugins/{name}/versions", tag = "plugins",
+    responses((status = 200, body = Vec<PluginVersionView>), (status = 403, description = "The ingest token", body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_shared_versions(
+    State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<PluginVersionView>>> {
-    let versions = state.store.list_plugin_versions(&name).await?;
+    if caller == Caller::Ingest {
+        return Err(ApiError::forbidden("the ingest token may only post events"));
+    }
+    // A tenant's plugin is listed under its tenant only (`%2F` would otherwise reach it here).
+    if plugin_owner(&name).is_some() {
+        return Err(ApiError::not_found(format!("plugin {name}")));
+    }
+    versions_of(&state, &name).await
+}
+
+async fn versions_of(state: &AppState, name: &str) -> ApiResult<Json<Vec<PluginVersionView>>> {
+    let versions = state.store.list_plugin_versions(name).await?;
     if versions.is_empty() {
         return Err(ApiError::not_found(format!("plugin {name}")));
     }
-    Ok(Json(versions.into_iter().map(Into::into).collect()))
+    Ok(views(versions))
+}
+
+/// The latest version of each of the tenant's own plugins.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins", tag = "plugins",
+    responses((status = 200, body = Vec<PluginVersionView>), (status = 404, description = "No such tenant (or not yours)", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_own(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<Vec<PluginVersionView>>> {
+    caller.require_tenant(&tenant)?;
+    Ok(views(state.store.list_plugins(PluginScope::Tenant(&tenant)).await?))
+}
+
+/// Every version of one of the tenant's own plugins.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "plugins",
+    responses((status = 200, body = Vec<PluginVersionView>), (status = 404, description = "No such plugin of this tenant", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_own_versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<PluginVersionView>>> {
+    caller.require_tenant(&tenant)?;
+    check_name(&name)?;
+    versions_of(&state, &format!("{}{name}", tenant_plugin_prefix(&tenant))).await
+}
+
+/// Delete an old version of one of the tenant's own plugins, to make room under its quotas. The latest
+/// version cannot be deleted (its number is never given again), nor one a subscription pins.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/plugins/{name}/versions/{version}", tag = "plugins",
+    responses((status = 204, description = "Deleted"),
+        (status = 404, description = "No such version of this tenant's plugin", body = super::error::ErrorBody),
+        (status = 409, description = "The latest version, or pinned by a subscription (named)", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_own_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name, version)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require_tenant(&tenant)?;
+    let version: u32 = version.parse().map_err(|_| {
+        ApiError::field(StatusCode::BAD_REQUEST, "version", format!("version `{version}` must be a number"))
+    })?;
+    let full_name = format!("{}{name}", tenant_plugin_prefix(&tenant));
+    let reference = PluginRef { name: full_name.clone(), version: Some(version) };
+    let versions = state.store.list_plugin_versions(&full_name).await?;
+    let latest = versions.iter().map(|v| v.version).max();
+    if !versions.iter().any(|v| v.version == version) {
+        return Err(ApiError::not_found(format!("plugin {reference}")));
+    }
+    let conflict = |message: String| ApiError::new(StatusCode::CONFLICT, "in_use", message);
+    if latest == Some(version) {
+        return Err(conflict(format!(
+            "{reference} is the latest version of `{full_name}`; only older versions can be deleted"
+        )));
+    }
+    let subscriptions = state.store.list_subscriptions(&tenant).await?;
+    if let Some(pinned) =
+        subscriptions.iter().find(|s| s.plugin_name == full_name && s.plugin_version == Some(version))
+    {
+        return Err(conflict(format!(
+            "subscription {} runs {reference}; move it to another version first",
+            pinned.id
+        )));
+    }
+    if !state.store.delete_plugin_version(&full_name, version).await? {
+        return Err(ApiError::not_found(format!("plugin {reference}")));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -80,7 +80,7 @@ pub struct SubscriptionPatch {
 }
 
 /// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(super) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
@@ -211,21 +211,34 @@ fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<Vec<(String, S
     Ok(headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect())
 }
 
-/// Parses `plugin` and checks that the named version (or any version) exists.
-async fn check_plugin(state: &AppState, text: &str) -> ApiResult<PluginRef> {
+/// Parses `plugin` and checks that the named version (or any version) exists and that `tenant` may use
+/// it: a shared plugin, or one of its own. Another tenant's plugin is answered exactly as one that does
+/// not exist.
+async fn check_plugin(state: &AppState, tenant: &str, text: &str) -> ApiResult<PluginRef> {
     let plugin: PluginRef = text.parse().map_err(|message| invalid("plugin", message))?;
-    let versions = state.store.list_plugin_versions(&plugin.name).await?;
+    let owner = crate::tenancy::plugin_owner(&plugin.name);
+    let visible = owner.is_none_or(|owner| owner == tenant);
+    let versions = if visible { state.store.list_plugin_versions(&plugin.name).await? } else { Vec::new() };
     let exists = match plugin.version {
         Some(version) => versions.iter().any(|v| v.version == version),
         None => !versions.is_empty(),
     };
     if !exists {
-        return Err(invalid(
-            "plugin",
-            format!(
-                "plugin `{plugin}` does not exist; upload it with POST /v1/plugins/{}/versions",
+        let upload = match owner {
+            Some(_) => format!(
+                "upload it with POST /v1/tenants/{tenant}/plugins/{}/versions",
+                plugin.name.split_once('/').map_or(plugin.name.as_str(), |(_, name)| name)
+            ),
+            None => format!(
+                "name one of GET /v1/plugins, or your own as `{tenant}/<name>`; the operator uploads shared \
+                 plugins with POST /v1/plugins/{}/versions",
                 plugin.name
             ),
+        };
+        return Err(ApiError::field(
+            StatusCode::NOT_FOUND,
+            "plugin",
+            format!("plugin `{plugin}` does not exist; {upload}"),
         ));
     }
     Ok(plugin)
@@ -249,7 +262,7 @@ pub async fn create(
     let headers = check_headers(&request.headers)?;
     let max_in_flight = check_limit("max_in_flight", request.max_in_flight, MAX_IN_FLIGHT)?;
     let rate_limit = check_limit("rate_limit", request.rate_limit, RATE_LIMIT)?;
-    let plugin = check_plugin(&state, &request.plugin).await?;
+    let plugin = check_plugin(&state, &tenant, &request.plugin).await?;
     let now = now_millis();
     let subscription = Subscription {
         id: crate::ids::new_id("sub"),
@@ -329,7 +342,7 @@ pub async fn update(
         subscription.event_types = event_types;
     }
     if let Some(plugin) = patch.plugin {
-        let plugin = check_plugin(&state, &plugin).await?;
+        let plugin = check_plugin(&state, &tenant, &plugin).await?;
         subscription.plugin_name = plugin.name;
         subscription.plugin_version = plugin.version;
     }

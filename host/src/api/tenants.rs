@@ -3,6 +3,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+
+use crate::store::PluginUsage;
+use crate::tenancy::{Resolved, TenantPolicy};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +18,7 @@ pub const API_KEY_PREFIX: &str = "gk_";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/tenants", post(create_tenant))
-        .route("/v1/tenants/{tenant}", get(get_tenant))
+        .route("/v1/tenants/{tenant}", get(get_tenant).patch(update_tenant))
         .route("/v1/tenants/{tenant}/keys", post(create_key))
 }
 
@@ -32,12 +35,36 @@ pub struct TenantView {
     pub id: String,
     pub name: String,
     pub created_at: String,
+    /// What the operator set for this tenant (absent: the service's defaults).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<TenantPolicy>,
+    /// What applies to it now: its quotas and per-invocation limits.
+    pub effective: Resolved,
+    /// What its own plugins use of its quotas.
+    pub plugin_usage: PluginUsage,
 }
 
-impl From<Tenant> for TenantView {
-    fn from(tenant: Tenant) -> TenantView {
-        TenantView { id: tenant.id, name: tenant.name, created_at: rfc3339(tenant.created_at) }
-    }
+async fn view(state: &AppState, tenant: Tenant) -> ApiResult<TenantView> {
+    let effective = state.policies.resolve(tenant.policy_json.as_deref());
+    let plugin_usage = state.store.tenant_plugin_usage(&tenant.id).await?;
+    Ok(TenantView {
+        policy: tenant.policy_json.as_deref().map(|json| TenantPolicy::from_stored(Some(json))),
+        id: tenant.id,
+        name: tenant.name,
+        created_at: rfc3339(tenant.created_at),
+        effective,
+        plugin_usage,
+    })
+}
+
+/// A change to a tenant (operator).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    /// Quotas on its own plugins and lower per-invocation limits; `null` returns it to the defaults.
+    #[serde(default, deserialize_with = "super::subscriptions::present")]
+    #[schema(value_type = Option<TenantPolicy>)]
+    pub policy: Option<Option<TenantPolicy>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -68,9 +95,9 @@ pub async fn create_tenant(
             "`id` must be 1 to 256 letters, digits, `-`, `_` or `.`",
         ));
     }
-    let tenant = Tenant { id: request.id, name: request.name, created_at: now_millis() };
+    let tenant = Tenant { id: request.id, name: request.name, created_at: now_millis(), policy_json: None };
     state.store.create_tenant(&tenant).await?;
-    Ok((StatusCode::CREATED, Json(tenant.into())))
+    Ok((StatusCode::CREATED, Json(view(&state, tenant).await?)))
 }
 
 /// Get a tenant.
@@ -87,7 +114,48 @@ pub async fn get_tenant(
         .get_tenant(&tenant)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("tenant {tenant}")))?;
-    Ok(Json(found.into()))
+    Ok(Json(view(&state, found).await?))
+}
+
+/// Change a tenant (operator): its policy — quotas on its own plugins (higher or lower than
+/// the defaults) and per-invocation limits (only lower than the service's).
+#[utoipa::path(patch, path = "/v1/tenants/{tenant}", tag = "tenants", request_body = TenantPatch,
+    responses((status = 200, body = TenantView), (status = 403, description = "Not the operator", body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 422, description = "A bad field, or a limit above the service's (named)", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<TenantView>> {
+    caller.require_operator()?;
+    let patch: TenantPatch = super::parse_json_body(&body)?;
+    let mut found = state
+        .store
+        .get_tenant(&tenant)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("tenant {tenant}")))?;
+    if let Some(policy) = patch.policy {
+        if let Some((key, set, max)) =
+            policy.as_ref().and_then(|p| p.limits.first_above(state.policies.defaults().1))
+        {
+            return Err(ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("policy.{key}"),
+                format!(
+                    "policy.{key} is {set}, above the service's {max}: a tenant's limits may only be lower"
+                ),
+            ));
+        }
+        let json = policy.map(|p| serde_json::to_string(&p)).transpose().map_err(ApiError::internal)?;
+        if !state.store.set_tenant_policy(&tenant, json.as_deref()).await? {
+            return Err(ApiError::not_found(format!("tenant {tenant}")));
+        }
+        found.policy_json = json;
+        state.policies.forget(&tenant);
+    }
+    Ok(Json(view(&state, found).await?))
 }
 
 /// Create an API key for a tenant (operator). The key is in the answer and nowhere else.

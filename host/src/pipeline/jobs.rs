@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::containment::{Containment, Verdict};
 use crate::clock::now_millis;
 use crate::metrics::Metrics;
-use crate::runtime::{EventInput, InvokeError, Plugin, Runtime, SubscriptionInput};
+use crate::runtime::{EventInput, Invocation, InvokeError, Limits, Plugin, Runtime, SubscriptionInput};
 use crate::store::{ClaimedEvent, DeliveryStatus, Millis, NewDelivery, StoredRequest, Subscription};
 
 /// One plugin run to do.
@@ -18,6 +18,8 @@ pub(super) struct Job {
     pub plugin: Result<(String, Plugin), String>,
     /// When the event (or plugin retry) was claimed: its lease runs from here.
     pub claimed_at: Millis,
+    /// The tenant's limits for one invocation.
+    pub limits: Arc<Limits>,
 }
 
 /// What every run needs, shared by all of them.
@@ -77,9 +79,10 @@ impl RunContext {
             endpoint_url: &subscription.endpoint_url,
             config_json: &subscription.config_json,
         };
-        let invocation = self.runtime.invoke(plugin, &input, &sub_input);
+        let invocation = self.runtime.invoke_limited(plugin, &input, &sub_input, &job.limits);
+        let logs = logs_json(&invocation);
         for line in &invocation.logs {
-            tracing::info!(
+            tracing::debug!(
                 tenant = %event.tenant_id, plugin = label, event = %event.id, subscription = %subscription.id,
                 level = ?line.level, "plugin log: {}", line.message
             );
@@ -95,7 +98,7 @@ impl RunContext {
         let deliveries = match invocation.result {
             Ok(requests) if requests.is_empty() => {
                 self.metrics.plugin_run("skipped", seconds);
-                vec![delivery(job, label, DeliveryStatus::Skipped, now).build()]
+                vec![delivery(job, label, DeliveryStatus::Skipped, now).logs(logs).build()]
             }
             Ok(requests) => {
                 self.metrics.plugin_run("ok", seconds);
@@ -108,7 +111,9 @@ impl RunContext {
                             headers: request.headers,
                             body: request.body.as_bytes().to_vec(),
                         };
-                        delivery(job, label, DeliveryStatus::Pending, now).request(stored, now)
+                        delivery(job, label, DeliveryStatus::Pending, now)
+                            .logs(logs.clone())
+                            .request(stored, now)
                     })
                     .collect()
             }
@@ -119,7 +124,8 @@ impl RunContext {
                 let retry = (error.is_retryable() && now - event.received_at < self.retry_window_ms)
                     .then_some(now + self.retry_delay_ms);
                 let message = format!("plugin {label} failed on event {}: {error}", event.id);
-                vec![delivery(job, label, DeliveryStatus::PluginError, now).error(message, retry)]
+                let failed = delivery(job, label, DeliveryStatus::PluginError, now).logs(logs);
+                vec![failed.kind(error.kind()).error(message, retry)]
             }
         };
         (Outcome::Done { deliveries, pause }, invocation.elapsed)
@@ -148,9 +154,21 @@ fn delivery(job: &Job, plugin: &str, status: DeliveryStatus, now: Millis) -> Del
         status,
         request: None,
         error: None,
+        error_kind: None,
+        logs_json: None,
         next_attempt_at: None,
         created_at: now,
     })
+}
+
+/// What the plugin logged, as stored with its deliveries: `None` when it logged nothing, so that the
+/// common case stores (and encodes) nothing.
+fn logs_json(invocation: &Invocation) -> Option<String> {
+    if invocation.logs.is_empty() && invocation.logs_dropped == 0 {
+        return None;
+    }
+    let logs = crate::runtime::LoggedLines { lines: &invocation.logs, dropped: invocation.logs_dropped };
+    serde_json::to_string(&logs).ok()
 }
 
 struct DeliveryDraft(NewDelivery);
@@ -162,6 +180,14 @@ impl DeliveryDraft {
 
     fn request(self, request: StoredRequest, due: Millis) -> NewDelivery {
         NewDelivery { request: Some(request), next_attempt_at: Some(due), ..self.0 }
+    }
+
+    fn logs(self, logs_json: Option<String>) -> DeliveryDraft {
+        DeliveryDraft(NewDelivery { logs_json, ..self.0 })
+    }
+
+    fn kind(self, kind: &str) -> DeliveryDraft {
+        DeliveryDraft(NewDelivery { error_kind: Some(kind.to_owned()), ..self.0 })
     }
 
     fn error(self, message: String, retry_at: Option<Millis>) -> NewDelivery {

@@ -32,6 +32,7 @@ use crate::metrics::Metrics;
 use crate::plugins::{PluginCache, PluginRef};
 use crate::runtime::Runtime;
 use crate::store::{ClaimedEvent, Millis, NewDelivery, ProcessedEvent, Store, StoreError, Subscription};
+use crate::tenancy::Policies;
 use crate::wake::Wakeups;
 
 /// How the pipeline claims and runs work; see `[workers]` and `[plugins]` in `host/gancho.example.toml`.
@@ -72,6 +73,7 @@ enum Claimed {
 pub struct Pipeline {
     store: Arc<dyn Store>,
     plugins: Arc<PluginCache>,
+    policies: Arc<Policies>,
     executor: Arc<PluginExecutor>,
     metrics: Arc<Metrics>,
     wake: Wakeups,
@@ -87,6 +89,7 @@ impl Pipeline {
         store: Arc<dyn Store>,
         runtime: Arc<Runtime>,
         plugins: Arc<PluginCache>,
+        policies: Arc<Policies>,
         executor: Arc<PluginExecutor>,
         metrics: Arc<Metrics>,
         wake: Wakeups,
@@ -103,6 +106,7 @@ impl Pipeline {
         Pipeline {
             store,
             plugins,
+            policies,
             executor,
             metrics,
             wake,
@@ -313,12 +317,20 @@ impl Pipeline {
     ) -> Job {
         let reference =
             PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version };
-        let plugin = self
-            .plugins
-            .resolve(&reference)
-            .await
-            .map(|(version, plugin)| (format!("{}@{version}", reference.name), plugin));
-        Job { event, subscription, plugin, claimed_at }
+        // The API lets a subscription name only its own tenant's plugins; checked again here, so that no
+        // path to the store can make one tenant's events run another's code.
+        let plugin = match crate::tenancy::plugin_owner(&reference.name) {
+            Some(owner) if owner != subscription.tenant_id => {
+                Err(format!("plugin {} does not belong to tenant {}", reference.name, subscription.tenant_id))
+            }
+            _ => self
+                .plugins
+                .resolve(&reference)
+                .await
+                .map(|(version, plugin)| (format!("{}@{version}", reference.name), plugin)),
+        };
+        let limits = self.policies.get(&subscription.tenant_id).await;
+        Job { event, subscription, plugin, claimed_at, limits: Arc::new(limits.limits.clone()) }
     }
 
     /// Queues the job on the executor in its tenant's turn, at once, and resolves to its deliveries, or

@@ -26,7 +26,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 pub use error::{InvokeError, LoadError};
 pub use limits::Limits;
 pub use output::OutgoingRequest;
-pub use sandbox::{LogLevelName, LogLine};
+pub use sandbox::{LogLevelName, LogLine, LoggedLines};
 
 use bindings::{PluginPre, wit};
 use cache::PrecompiledCache;
@@ -187,6 +187,17 @@ impl Runtime {
         subscription: &SubscriptionInput<'_>,
     ) -> Invocation {
         block_on(self.invoke_async(plugin, event, subscription))
+    }
+
+    /// [`Runtime::invoke`] under `limits` (a tenant's; see [`Runtime::invoke_limited_async`]).
+    pub fn invoke_limited(
+        &self,
+        plugin: &Plugin,
+        event: &EventInput<'_>,
+        subscription: &SubscriptionInput<'_>,
+        limits: &Limits,
+    ) -> Invocation {
+        block_on(self.invoke_limited_async(plugin, event, subscription, limits))
     }
 
     /// Runs `plugin` on one event in a fresh store and instance, under the runtime's limits. The future

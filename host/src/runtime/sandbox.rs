@@ -17,14 +17,27 @@ use super::bindings::{LogLevel, gancho};
 use super::limits::MemoryLimiter;
 
 /// One line a plugin logged.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct LogLine {
     pub level: LogLevelName,
     pub message: String,
 }
 
+/// The log lines of one invocation as they are kept with its deliveries and shown by the API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LoggedLines<L> {
+    pub lines: L,
+    /// Lines beyond the limits, counted but not kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
 /// The level of a [`LogLine`]; stdout is `info`, stderr is `warn`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevelName {
     Trace,

@@ -9,8 +9,12 @@ use async_trait::async_trait;
 
 use super::{
     AttemptRecord, DeliveryClaim, DeliveryFilter, DeliveryStatus, Inserted, Millis, NewDelivery, NewEvent,
-    ProcessedEvent, QueueStats, Store, StoreError, StoredRequest, Subscription, Tenant,
+    NewPluginVersion, PluginScope, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult,
+    StoredRequest, Subscription, Tenant,
 };
+
+mod tenancy;
+pub use tenancy::*;
 
 /// A database to run one behaviour against.
 #[async_trait]
@@ -29,6 +33,13 @@ macro_rules! conformance_tests {
             api_keys_map_to_tenants,
             plugin_versions_are_numbered_per_name,
             plugin_get_latest_or_pinned,
+            tenant_plugins_are_listed_by_scope,
+            tenant_plugin_quotas_store_nothing_when_exceeded,
+            old_plugin_versions_can_be_deleted_but_never_the_latest,
+            live_plugin_versions_are_latest_and_pinned,
+            tenant_policies_are_kept,
+            plugin_logs_and_error_kinds_are_kept_with_deliveries,
+            stored_events_can_be_read_back,
             subscriptions_crud,
             subscription_needs_tenant_and_unique_id,
             insert_events_reports_each_outcome,
@@ -74,7 +85,7 @@ const LEASE: i64 = 30_000;
 const ENDPOINT_BOUND: u32 = 1_000;
 
 fn tenant(id: &str) -> Tenant {
-    Tenant { id: id.to_owned(), name: format!("{id} inc."), created_at: T0 }
+    Tenant { id: id.to_owned(), name: format!("{id} inc."), created_at: T0, policy_json: None }
 }
 
 fn subscription(tenant_id: &str, id: &str) -> Subscription {
@@ -133,6 +144,8 @@ fn pending(id: &str, tenant_id: &str, event_id: &str, subscription_id: &str, due
         status: DeliveryStatus::Pending,
         request: Some(request(id)),
         error: None,
+        error_kind: None,
+        logs_json: None,
         next_attempt_at: Some(due),
         created_at: due,
     }
@@ -173,6 +186,17 @@ async fn seed(store: &dyn Store, event_id: &str, deliveries: Vec<NewDelivery>) {
     let processed =
         ProcessedEvent { tenant_id: "acme".to_owned(), event_id: event_id.to_owned(), deliveries };
     store.complete_events(&[processed]).await.unwrap();
+}
+
+/// Adds a shared plugin version (no quota).
+pub(super) async fn add_plugin(
+    store: &dyn Store,
+    name: &str,
+    digest: &str,
+    wasm: &[u8],
+    at: Millis,
+) -> StoreResult<PluginVersion> {
+    store.add_plugin_version(&NewPluginVersion { name, digest, wasm, created_at: at, quota: None }).await
 }
 
 async fn claimed_ids(store: &dyn Store, now: Millis) -> Vec<String> {
@@ -218,19 +242,19 @@ pub async fn api_keys_map_to_tenants(backend: &impl Backend) {
 pub async fn plugin_versions_are_numbered_per_name(backend: &impl Backend) {
     let store = backend.open().await;
     for (n, digest) in ["sha256:01", "sha256:02", "sha256:03"].into_iter().enumerate() {
-        let added = store.add_plugin_version("slack", digest, b"wasm", T0 + n as i64).await.unwrap();
+        let added = add_plugin(&*store, "slack", digest, b"wasm", T0 + n as i64).await.unwrap();
         assert_eq!((added.version, added.digest.as_str(), added.size_bytes), (n as u32 + 1, digest, 4));
     }
     // The latest binary uploaded again: the existing version, unchanged.
-    let same = store.add_plugin_version("slack", "sha256:03", b"wasm", T0 + 99).await.unwrap();
+    let same = add_plugin(&*store, "slack", "sha256:03", b"wasm", T0 + 99).await.unwrap();
     assert_eq!((same.version, same.created_at), (3, T0 + 2));
     // An older binary again is a new version: rolling back is a deliberate step forward.
-    assert_eq!(store.add_plugin_version("slack", "sha256:01", b"wasm", T0).await.unwrap().version, 4);
-    assert_eq!(store.add_plugin_version("hubspot", "sha256:aa", b"hub", T0).await.unwrap().version, 1);
+    assert_eq!(add_plugin(&*store, "slack", "sha256:01", b"wasm", T0).await.unwrap().version, 4);
+    assert_eq!(add_plugin(&*store, "hubspot", "sha256:aa", b"hub", T0).await.unwrap().version, 1);
 
     let versions = store.list_plugin_versions("slack").await.unwrap();
     assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2, 3, 4]);
-    let latest = store.list_plugins().await.unwrap();
+    let latest = store.list_plugins(PluginScope::All).await.unwrap();
     let latest: Vec<_> = latest.iter().map(|v| (v.name.as_str(), v.version)).collect();
     assert_eq!(latest, [("hubspot", 1), ("slack", 4)]);
     assert!(store.list_plugin_versions("nope").await.unwrap().is_empty());
@@ -238,8 +262,8 @@ pub async fn plugin_versions_are_numbered_per_name(backend: &impl Backend) {
 
 pub async fn plugin_get_latest_or_pinned(backend: &impl Backend) {
     let store = backend.open().await;
-    store.add_plugin_version("slack", "sha256:01", b"first", T0).await.unwrap();
-    store.add_plugin_version("slack", "sha256:02", b"second", T0 + 1).await.unwrap();
+    add_plugin(&*store, "slack", "sha256:01", b"first", T0).await.unwrap();
+    add_plugin(&*store, "slack", "sha256:02", b"second", T0 + 1).await.unwrap();
     let (latest, wasm) = store.get_plugin("slack", None).await.unwrap().unwrap();
     assert_eq!((latest.version, latest.digest.as_str(), wasm.as_slice()), (2, "sha256:02", &b"second"[..]));
     let (pinned, wasm) = store.get_plugin("slack", Some(1)).await.unwrap().unwrap();
@@ -964,7 +988,7 @@ pub async fn purge_removes_only_old_finished_work(backend: &impl Backend) {
 pub async fn data_survives_reopening(backend: &impl Backend) {
     let store = acme(backend).await;
     store.create_api_key("acme", "ab12", T0).await.unwrap();
-    store.add_plugin_version("slack", "sha256:01", b"wasm", T0).await.unwrap();
+    add_plugin(&*store, "slack", "sha256:01", b"wasm", T0).await.unwrap();
     store.insert_events(&[event("acme", "evt_pending", T0)]).await.unwrap();
     seed(&*store, "evt_done", vec![pending("dlv_1", "acme", "evt_done", "sub_1", T0)]).await;
     drop(store);

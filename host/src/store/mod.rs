@@ -33,6 +33,9 @@ pub enum StoreError {
     /// The database failed; the message says how.
     #[error("database error: {0}")]
     Database(String),
+    /// Adding this would take a tenant past one of its quotas (`quota` names it); nothing was stored.
+    #[error("quota {quota} is {limit} and {used} is used")]
+    QuotaExceeded { quota: &'static str, limit: u64, used: u64 },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -42,6 +45,55 @@ pub struct Tenant {
     pub id: String,
     pub name: String,
     pub created_at: Millis,
+    /// The quotas and limits the operator set for this tenant (JSON, read by [`crate::tenancy`]); `None`:
+    /// the service's defaults.
+    pub policy_json: Option<String>,
+}
+
+/// Which plugins to list. A tenant's own plugins are named `<tenant>/<name>`; shared ones have no `/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginScope<'a> {
+    /// The operator's catalog, which every tenant may use.
+    Shared,
+    /// One tenant's own plugins.
+    Tenant(&'a str),
+    /// Every plugin.
+    All,
+}
+
+/// A plugin version to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPluginVersion<'a> {
+    /// The plugin's full name (`slack`, or `acme/crm` for tenant `acme`'s own).
+    pub name: &'a str,
+    /// `sha256:<hex>` of `wasm`.
+    pub digest: &'a str,
+    pub wasm: &'a [u8],
+    pub created_at: Millis,
+    /// The owner's quotas, checked in the same transaction as the insert; `None`: no quota (shared plugins).
+    pub quota: Option<PluginQuota<'a>>,
+}
+
+/// What a tenant may store of its own plugins.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginQuota<'a> {
+    pub tenant_id: &'a str,
+    /// Versions of one plugin kept at once (`quotas.max_versions_per_plugin`).
+    pub max_versions_per_plugin: u64,
+    /// Bytes of all the tenant's plugin versions together (`quotas.max_plugin_bytes_total`).
+    pub max_total_bytes: u64,
+}
+
+/// What a tenant's own plugins use of its quotas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PluginUsage {
+    pub versions: u64,
+    pub bytes: u64,
+}
+
+/// The names of `tenant_id`'s own plugins start with this.
+pub fn tenant_plugin_prefix(tenant_id: &str) -> String {
+    format!("{tenant_id}/")
 }
 
 /// An immutable, numbered version of a plugin. The binary itself is stored with it.
@@ -195,6 +247,10 @@ pub struct NewDelivery {
     pub request: Option<StoredRequest>,
     /// The plugin's error, for `PluginError`.
     pub error: Option<String>,
+    /// The kind of the plugin's error (`trap`, `timeout`, `plugin_error_permanent`, …), for `PluginError`.
+    pub error_kind: Option<String>,
+    /// What the plugin logged on this run (JSON, as [`crate::runtime::LogLine`]s); `None` when nothing.
+    pub logs_json: Option<String>,
     /// When to attempt it (or, for a transient plugin error, when to run the plugin again); `None`: never.
     pub next_attempt_at: Option<Millis>,
     pub created_at: Millis,
@@ -279,6 +335,9 @@ pub struct Delivery {
     pub status: DeliveryStatus,
     pub request: Option<StoredRequest>,
     pub error: Option<String>,
+    pub error_kind: Option<String>,
+    /// What the plugin logged on the run that made this delivery (JSON), if anything.
+    pub logs_json: Option<String>,
     pub next_attempt_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -316,20 +375,25 @@ pub trait Store: Send + Sync + 'static {
     async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()>;
     /// The tenant an API key (by its SHA-256) belongs to.
     async fn tenant_for_api_key(&self, key_sha256: &str) -> StoreResult<Option<String>>;
+    /// Sets (or with `None` clears) a tenant's policy; false if there is no such tenant.
+    async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool>;
 
     // Plugins: immutable versions, numbered from 1 per name, binaries stored with them.
-    /// Stores a new version of `name` with the next number. If the latest version has the same digest,
-    /// returns that version instead of adding one.
-    async fn add_plugin_version(
-        &self,
-        name: &str,
-        digest: &str,
-        wasm: &[u8],
-        created_at: Millis,
-    ) -> StoreResult<PluginVersion>;
-    /// The latest version of every plugin.
-    async fn list_plugins(&self) -> StoreResult<Vec<PluginVersion>>;
+    /// Stores a new version with the next number for its name. If the latest version has the same digest,
+    /// returns that version instead of adding one. With a quota, fails with `QuotaExceeded` (storing
+    /// nothing) when the plugin has `max_versions_per_plugin` versions already, or the tenant's plugins
+    /// would take more than `max_total_bytes`.
+    async fn add_plugin_version(&self, new: &NewPluginVersion<'_>) -> StoreResult<PluginVersion>;
+    /// The latest version of every plugin in `scope`, by name.
+    async fn list_plugins(&self, scope: PluginScope<'_>) -> StoreResult<Vec<PluginVersion>>;
     async fn list_plugin_versions(&self, name: &str) -> StoreResult<Vec<PluginVersion>>;
+    /// The versions that may run: the latest of every plugin, and every version a subscription pins.
+    async fn live_plugin_versions(&self) -> StoreResult<Vec<(String, u32)>>;
+    /// What a tenant's own plugins use: their versions and bytes.
+    async fn tenant_plugin_usage(&self, tenant_id: &str) -> StoreResult<PluginUsage>;
+    /// Deletes one version, unless it is the plugin's latest (so a number is never given twice); false
+    /// if there is no such version or it is the latest.
+    async fn delete_plugin_version(&self, name: &str, version: u32) -> StoreResult<bool>;
     /// A version's metadata and binary; `version: None` is the latest.
     async fn get_plugin(
         &self,
@@ -370,6 +434,8 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         exclude_tenants: &[String],
     ) -> StoreResult<Vec<ClaimedEvent>>;
+    /// One stored event of a tenant (processed or not), until retention purges it.
+    async fn get_event(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>>;
     /// In one transaction: stores each processed event's deliveries and marks the event processed. An
     /// event already processed (its lease expired and another worker finished it) is left alone and its
     /// deliveries are not stored again.

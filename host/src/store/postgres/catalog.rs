@@ -6,13 +6,16 @@ use deadpool_postgres::{Client, GenericClient};
 use tokio_postgres::Row;
 
 use super::{constraint_error, execute, from_json, query, to_json};
-use crate::store::{Millis, PluginVersion, StoreError, StoreResult, Subscription, Tenant};
+use crate::store::{
+    Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult, Subscription,
+    Tenant, tenant_plugin_prefix,
+};
 
 pub(super) async fn create_tenant(client: &Client, tenant: &Tenant) -> StoreResult<()> {
     execute(
         client,
-        "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)",
-        &[&tenant.id, &tenant.name, &tenant.created_at],
+        "INSERT INTO tenants (id, name, created_at, policy) VALUES ($1, $2, $3, $4)",
+        &[&tenant.id, &tenant.name, &tenant.created_at, &tenant.policy_json],
     )
     .await
     .map_err(constraint_error(|| format!("tenant {}", tenant.id), || format!("tenant {}", tenant.id)))?;
@@ -20,10 +23,26 @@ pub(super) async fn create_tenant(client: &Client, tenant: &Tenant) -> StoreResu
 }
 
 pub(super) async fn get_tenant(client: &Client, id: &str) -> StoreResult<Option<Tenant>> {
-    let rows = query(client, "SELECT id, name, created_at FROM tenants WHERE id = $1", &[&id]).await?;
+    let rows =
+        query(client, "SELECT id, name, created_at, policy FROM tenants WHERE id = $1", &[&id]).await?;
     rows.first()
-        .map(|row| Ok(Tenant { id: row.try_get(0)?, name: row.try_get(1)?, created_at: row.try_get(2)? }))
+        .map(|row| {
+            Ok(Tenant {
+                id: row.try_get(0)?,
+                name: row.try_get(1)?,
+                created_at: row.try_get(2)?,
+                policy_json: row.try_get(3)?,
+            })
+        })
         .transpose()
+}
+
+pub(super) async fn set_tenant_policy(
+    client: &Client,
+    id: &str,
+    policy_json: Option<&str>,
+) -> StoreResult<bool> {
+    Ok(execute(client, "UPDATE tenants SET policy = $2 WHERE id = $1", &[&id, &policy_json]).await? == 1)
 }
 
 /// Inserts the key if its tenant exists: the check and the insert are one statement.
@@ -63,35 +82,60 @@ fn plugin_version(row: &Row) -> StoreResult<PluginVersion> {
 }
 
 /// Numbers the new version under a lock on the plugin's name, so that two instances uploading at once
-/// get two numbers rather than one of them a conflict.
+/// get two numbers rather than one of them a conflict; with a quota, under a lock on the owner too, so
+/// that two uploads at once cannot both fit in the last room.
 pub(super) async fn add_plugin_version(
     client: &mut Client,
-    name: &str,
-    digest: &str,
-    wasm: &[u8],
-    created_at: Millis,
+    new: &NewPluginVersion<'_>,
 ) -> StoreResult<PluginVersion> {
     let tx = client.transaction().await?;
-    execute(&tx, "SELECT pg_advisory_xact_lock(hashtextextended('gancho plugin ' || $1, 0))", &[&name])
+    if let Some(quota) = &new.quota {
+        execute(
+            &tx,
+            "SELECT pg_advisory_xact_lock(hashtextextended('gancho tenant plugins ' || $1, 0))",
+            &[&quota.tenant_id],
+        )
+        .await?;
+    }
+    execute(&tx, "SELECT pg_advisory_xact_lock(hashtextextended('gancho plugin ' || $1, 0))", &[&new.name])
         .await?;
     let latest = query(
         &tx,
         &format!(
             "SELECT {PLUGIN_COLUMNS} FROM plugin_versions WHERE name = $1 ORDER BY version DESC LIMIT 1"
         ),
-        &[&name],
+        &[&new.name],
     )
     .await?;
     let latest = latest.first().map(plugin_version).transpose()?;
-    if let Some(latest) = latest.as_ref().filter(|latest| latest.digest == digest) {
+    if let Some(latest) = latest.as_ref().filter(|latest| latest.digest == new.digest) {
         return Ok(latest.clone());
     }
+    if let Some(quota) = &new.quota {
+        let rows = query(&tx, "SELECT count(*) FROM plugin_versions WHERE name = $1", &[&new.name]).await?;
+        let versions = rows[0].try_get::<_, i64>(0)? as u64;
+        if versions >= quota.max_versions_per_plugin {
+            return Err(StoreError::QuotaExceeded {
+                quota: "max_versions_per_plugin",
+                limit: quota.max_versions_per_plugin,
+                used: versions,
+            });
+        }
+        let used = tenant_plugin_usage(&tx, quota.tenant_id).await?.bytes;
+        if used + new.wasm.len() as u64 > quota.max_total_bytes {
+            return Err(StoreError::QuotaExceeded {
+                quota: "max_plugin_bytes_total",
+                limit: quota.max_total_bytes,
+                used,
+            });
+        }
+    }
     let added = PluginVersion {
-        name: name.to_owned(),
+        name: new.name.to_owned(),
         version: latest.map_or(1, |latest| latest.version + 1),
-        digest: digest.to_owned(),
-        size_bytes: wasm.len() as u64,
-        created_at,
+        digest: new.digest.to_owned(),
+        size_bytes: new.wasm.len() as u64,
+        created_at: new.created_at,
     };
     execute(
         &tx,
@@ -103,7 +147,7 @@ pub(super) async fn add_plugin_version(
             &added.digest,
             &(added.size_bytes as i64),
             &added.created_at,
-            &wasm,
+            &new.wasm,
         ],
     )
     .await?;
@@ -111,16 +155,57 @@ pub(super) async fn add_plugin_version(
     Ok(added)
 }
 
-pub(super) async fn list_plugins(client: &Client) -> StoreResult<Vec<PluginVersion>> {
+pub(super) async fn list_plugins(client: &Client, scope: PluginScope<'_>) -> StoreResult<Vec<PluginVersion>> {
+    let latest = format!("SELECT DISTINCT ON (name) {PLUGIN_COLUMNS} FROM plugin_versions");
+    let order = "ORDER BY name, version DESC";
+    let rows = match scope {
+        PluginScope::All => query(client, &format!("{latest} {order}"), &[]).await?,
+        PluginScope::Shared => {
+            query(client, &format!("{latest} WHERE strpos(name, '/') = 0 {order}"), &[]).await?
+        }
+        PluginScope::Tenant(tenant_id) => {
+            let sql = format!("{latest} WHERE starts_with(name, $1) {order}");
+            query(client, &sql, &[&tenant_plugin_prefix(tenant_id)]).await?
+        }
+    };
+    rows.iter().map(plugin_version).collect()
+}
+
+/// The latest version of every plugin and every version a subscription pins.
+const LIVE_VERSIONS_SQL: &str = "SELECT name, MAX(version) FROM plugin_versions GROUP BY name
+     UNION SELECT plugin_name, plugin_version FROM subscriptions WHERE plugin_version IS NOT NULL";
+
+pub(super) async fn live_plugin_versions(client: &Client) -> StoreResult<Vec<(String, u32)>> {
+    let rows = query(client, LIVE_VERSIONS_SQL, &[]).await?;
+    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get::<_, i32>(1)? as u32))).collect()
+}
+
+pub(super) async fn tenant_plugin_usage(
+    client: &impl GenericClient,
+    tenant_id: &str,
+) -> StoreResult<PluginUsage> {
     let rows = query(
         client,
-        &format!(
-            "SELECT DISTINCT ON (name) {PLUGIN_COLUMNS} FROM plugin_versions ORDER BY name, version DESC"
-        ),
-        &[],
+        "SELECT count(*), coalesce(sum(size_bytes), 0)::bigint FROM plugin_versions
+         WHERE starts_with(name, $1)",
+        &[&tenant_plugin_prefix(tenant_id)],
     )
     .await?;
-    rows.iter().map(plugin_version).collect()
+    Ok(PluginUsage {
+        versions: rows[0].try_get::<_, i64>(0)? as u64,
+        bytes: rows[0].try_get::<_, i64>(1)? as u64,
+    })
+}
+
+pub(super) async fn delete_plugin_version(client: &Client, name: &str, version: u32) -> StoreResult<bool> {
+    let deleted = execute(
+        client,
+        "DELETE FROM plugin_versions WHERE name = $1 AND version = $2
+         AND version < (SELECT MAX(version) FROM plugin_versions WHERE name = $1)",
+        &[&name, &(version as i32)],
+    )
+    .await?;
+    Ok(deleted == 1)
 }
 
 pub(super) async fn list_plugin_versions(client: &Client, name: &str) -> StoreResult<Vec<PluginVersion>> {

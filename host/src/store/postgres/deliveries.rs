@@ -17,19 +17,21 @@ use crate::store::{
 const DEFAULT_LIST: u32 = 100;
 const MAX_LIST: u32 = 1000;
 
-/// `INSERT … SELECT` of the deliveries given as [`DeliveryArrays`] (`$1`–`$13`); `d.k` numbers them from 1,
+/// `INSERT … SELECT` of the deliveries given as [`DeliveryArrays`] (`$1`–`$15`); `d.k` numbers them from 1,
 /// for the statement that appends its `WHERE`. A macro so that statements can `concat!` it.
 macro_rules! insert_deliveries {
     () => {
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
-             request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at)
+             request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
+             error_kind, logs)
          SELECT d.id, d.tenant_id, d.event_id, d.subscription_id, d.plugin, d.status, d.request_method,
              d.request_url, d.request_headers, d.request_body, d.error, d.next_attempt_at, d.created_at,
-             d.created_at
+             d.created_at, d.error_kind, d.logs
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-             $8::text[], $9::text[], $10::bytea[], $11::text[], $12::bigint[], $13::bigint[]) WITH ORDINALITY
+             $8::text[], $9::text[], $10::bytea[], $11::text[], $12::bigint[], $13::bigint[], $14::text[],
+             $15::text[]) WITH ORDINALITY
              AS d(id, tenant_id, event_id, subscription_id, plugin, status, request_method, request_url,
-                 request_headers, request_body, error, next_attempt_at, created_at, k)"
+                 request_headers, request_body, error, next_attempt_at, created_at, error_kind, logs, k)"
     };
 }
 pub(super) use insert_deliveries;
@@ -50,6 +52,8 @@ pub(super) struct DeliveryArrays<'a> {
     error: Vec<Option<&'a str>>,
     next_attempt_at: Vec<Option<Millis>>,
     created_at: Vec<Millis>,
+    error_kind: Vec<Option<&'a str>>,
+    logs: Vec<Option<&'a str>>,
 }
 
 impl<'a> DeliveryArrays<'a> {
@@ -68,6 +72,8 @@ impl<'a> DeliveryArrays<'a> {
             error: Vec::new(),
             next_attempt_at: Vec::new(),
             created_at: Vec::new(),
+            error_kind: Vec::new(),
+            logs: Vec::new(),
         };
         for delivery in deliveries {
             let request = delivery.request.as_ref();
@@ -84,11 +90,13 @@ impl<'a> DeliveryArrays<'a> {
             arrays.error.push(delivery.error.as_deref());
             arrays.next_attempt_at.push(delivery.next_attempt_at);
             arrays.created_at.push(delivery.created_at);
+            arrays.error_kind.push(delivery.error_kind.as_deref());
+            arrays.logs.push(delivery.logs_json.as_deref());
         }
         Ok(arrays)
     }
 
-    /// `$1`–`$13`, for a statement to append its own to.
+    /// `$1`–`$15`, for a statement to append its own to.
     pub(super) fn params(&self) -> Vec<Param<'_>> {
         vec![
             &self.id,
@@ -104,6 +112,8 @@ impl<'a> DeliveryArrays<'a> {
             &self.error,
             &self.next_attempt_at,
             &self.created_at,
+            &self.error_kind,
+            &self.logs,
         ]
     }
 }
@@ -177,11 +187,11 @@ pub(super) async fn claim_plugin_retries(
     Ok(claimed.into_iter().map(|(_, id, event)| (id, event)).collect())
 }
 
-/// Replaces the plugin error `$14` with the new run's deliveries. If it is no longer there (another
+/// Replaces the plugin error `$16` with the new run's deliveries. If it is no longer there (another
 /// worker's claim, after this one's lease ran out, replaced it first), nothing is stored: that run's
 /// deliveries are.
 pub(super) const REPLACE_PLUGIN_RETRY_SQL: &str = concat!(
-    "WITH removed AS (DELETE FROM deliveries WHERE id = $14 AND status = 'plugin_error' RETURNING id) ",
+    "WITH removed AS (DELETE FROM deliveries WHERE id = $16 AND status = 'plugin_error' RETURNING id) ",
     insert_deliveries!(),
     " WHERE EXISTS (SELECT 1 FROM removed)"
 );
@@ -345,7 +355,8 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
 }
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
-     request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at";
+     request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
+     logs";
 
 /// Reads an optional JSON text column.
 pub(super) fn optional_json<T: serde::de::DeserializeOwned>(
@@ -377,6 +388,8 @@ fn delivery(row: &Row) -> StoreResult<Delivery> {
         status,
         request,
         error: row.try_get(10)?,
+        error_kind: row.try_get(14)?,
+        logs_json: row.try_get(15)?,
         next_attempt_at: row.try_get(11)?,
         created_at: row.try_get(12)?,
         updated_at: row.try_get(13)?,

@@ -108,19 +108,19 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
-/// Marks the events `$14`/`$15` (tenants, ids) processed and stores the deliveries (`$1`–`$13`) of those
-/// that were not already: `$16` says which event, by position, each delivery belongs to. An event already
+/// Marks the events `$16`/`$17` (tenants, ids) processed and stores the deliveries (`$1`–`$15`) of those
+/// that were not already: `$18` says which event, by position, each delivery belongs to. An event already
 /// processed (another worker finished it after this one's lease ran out) is left alone: that worker stored
 /// its deliveries.
 pub(super) const COMPLETE_SQL: &str = concat!(
     "WITH done AS (
          UPDATE events AS e SET processed = TRUE, lease_until = 0
-         FROM UNNEST($14::text[], $15::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
+         FROM UNNEST($16::text[], $17::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
          WHERE e.tenant_id = p.tenant_id AND e.id = p.id AND NOT e.processed
          RETURNING p.n
      ) ",
     insert_deliveries!(),
-    " WHERE ($16::bigint[])[d.k] IN (SELECT n FROM done)"
+    " WHERE ($18::bigint[])[d.k] IN (SELECT n FROM done)"
 );
 
 /// One statement for the whole batch, committed on its own.
@@ -162,4 +162,26 @@ pub(super) async fn queue_stats(client: &Client, now: Millis) -> StoreResult<Que
         deliveries_pending: deliveries_pending as u64,
         oldest_pending_age_ms: oldest.map_or(0, |since| now.saturating_sub(since).max(0) as u64),
     })
+}
+
+pub(super) async fn get(client: &Client, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
+    let rows = query(
+        client,
+        "SELECT tenant_id, id, event_type, event_timestamp, data, received_at FROM events
+         WHERE tenant_id = $1 AND id = $2",
+        &[&tenant_id, &id],
+    )
+    .await?;
+    rows.first()
+        .map(|row| {
+            Ok(ClaimedEvent {
+                tenant_id: row.try_get(0)?,
+                id: row.try_get(1)?,
+                event_type: row.try_get(2)?,
+                timestamp: row.try_get(3)?,
+                data_json: row.try_get(4)?,
+                received_at: row.try_get(5)?,
+            })
+        })
+        .transpose()
 }

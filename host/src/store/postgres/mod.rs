@@ -23,8 +23,8 @@ use tokio_postgres::error::SqlState;
 
 use super::{
     AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim, DeliveryFilter, Inserted, Millis,
-    NewDelivery, NewEvent, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult,
-    Subscription, Tenant,
+    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent,
+    QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_retention.sql"),
     include_str!("migrations/003_endpoint_limits.sql"),
     include_str!("migrations/004_paused.sql"),
+    include_str!("migrations/005_tenant_plugins.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -273,18 +274,28 @@ impl Store for PostgresStore {
         catalog::tenant_for_api_key(&self.client().await?, key_sha256).await
     }
 
-    async fn add_plugin_version(
-        &self,
-        name: &str,
-        digest: &str,
-        wasm: &[u8],
-        created_at: Millis,
-    ) -> StoreResult<PluginVersion> {
-        catalog::add_plugin_version(&mut self.client().await?, name, digest, wasm, created_at).await
+    async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {
+        catalog::set_tenant_policy(&self.client().await?, id, policy_json).await
     }
 
-    async fn list_plugins(&self) -> StoreResult<Vec<PluginVersion>> {
-        catalog::list_plugins(&self.client().await?).await
+    async fn add_plugin_version(&self, new: &NewPluginVersion<'_>) -> StoreResult<PluginVersion> {
+        catalog::add_plugin_version(&mut self.client().await?, new).await
+    }
+
+    async fn list_plugins(&self, scope: PluginScope<'_>) -> StoreResult<Vec<PluginVersion>> {
+        catalog::list_plugins(&self.client().await?, scope).await
+    }
+
+    async fn live_plugin_versions(&self) -> StoreResult<Vec<(String, u32)>> {
+        catalog::live_plugin_versions(&self.client().await?).await
+    }
+
+    async fn tenant_plugin_usage(&self, tenant_id: &str) -> StoreResult<PluginUsage> {
+        catalog::tenant_plugin_usage(&self.client().await?, tenant_id).await
+    }
+
+    async fn delete_plugin_version(&self, name: &str, version: u32) -> StoreResult<bool> {
+        catalog::delete_plugin_version(&self.client().await?, name, version).await
     }
 
     async fn list_plugin_versions(&self, name: &str) -> StoreResult<Vec<PluginVersion>> {
@@ -347,6 +358,10 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         events::claim(&self.client().await?, limit, lease_ms, now, exclude_tenants).await
+    }
+
+    async fn get_event(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
+        events::get(&self.client().await?, tenant_id, id).await
     }
 
     async fn complete_events(&self, processed: &[ProcessedEvent]) -> StoreResult<()> {

@@ -105,7 +105,12 @@ async fn two_instances_never_claim_the_same_event() {
     let first = backend.connect().await;
     let second = backend.connect().await;
     first
-        .create_tenant(&Tenant { id: "acme".to_owned(), name: "Acme".to_owned(), created_at: T0 })
+        .create_tenant(&Tenant {
+            id: "acme".to_owned(),
+            name: "Acme".to_owned(),
+            created_at: T0,
+            policy_json: None,
+        })
         .await
         .unwrap();
     let events: Vec<_> = (0..RACE).map(event).collect();
@@ -216,6 +221,8 @@ async fn record_attempts_batches_match_sqlite() {
             body: vec![],
         }),
         error: None,
+        error_kind: None,
+        logs_json: None,
         next_attempt_at: Some(T0),
         created_at: T0 + n as i64,
     };
@@ -246,7 +253,12 @@ async fn record_attempts_batches_match_sqlite() {
     ];
     for store in &stores {
         store
-            .create_tenant(&Tenant { id: "acme".to_owned(), name: "Acme".to_owned(), created_at: T0 })
+            .create_tenant(&Tenant {
+                id: "acme".to_owned(),
+                name: "Acme".to_owned(),
+                created_at: T0,
+                policy_json: None,
+            })
             .await
             .unwrap();
         for (id, failing_since) in

@@ -5,20 +5,37 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{conflict_as, json_column, to_json};
-use crate::store::{Millis, PluginVersion, StoreError, StoreResult, Subscription, Tenant};
+use crate::store::{
+    Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult, Subscription,
+    Tenant, tenant_plugin_prefix,
+};
 
 pub(super) fn create_tenant(conn: &Connection, tenant: &Tenant) -> StoreResult<()> {
-    conn.prepare_cached("INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![tenant.id, tenant.name, tenant.created_at])
+    conn.prepare_cached("INSERT INTO tenants (id, name, created_at, policy) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![tenant.id, tenant.name, tenant.created_at, tenant.policy_json])
         .map_err(conflict_as(|| format!("tenant {}", tenant.id)))?;
     Ok(())
 }
 
 pub(super) fn get_tenant(conn: &Connection, id: &str) -> StoreResult<Option<Tenant>> {
     Ok(conn
-        .prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = ?1")?
-        .query_row([id], |row| Ok(Tenant { id: row.get(0)?, name: row.get(1)?, created_at: row.get(2)? }))
+        .prepare_cached("SELECT id, name, created_at, policy FROM tenants WHERE id = ?1")?
+        .query_row([id], |row| {
+            Ok(Tenant {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                created_at: row.get(2)?,
+                policy_json: row.get(3)?,
+            })
+        })
         .optional()?)
+}
+
+pub(super) fn set_tenant_policy(conn: &Connection, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("UPDATE tenants SET policy = ?2 WHERE id = ?1")?
+        .execute(params![id, policy_json])?
+        == 1)
 }
 
 fn require_tenant(conn: &Connection, id: &str) -> StoreResult<()> {
@@ -72,21 +89,38 @@ fn latest_plugin_version(conn: &Connection, name: &str) -> StoreResult<Option<Pl
 
 pub(super) fn add_plugin_version(
     conn: &Connection,
-    name: &str,
-    digest: &str,
-    wasm: &[u8],
-    created_at: Millis,
+    new: &NewPluginVersion<'_>,
 ) -> StoreResult<PluginVersion> {
-    let latest = latest_plugin_version(conn, name)?;
-    if let Some(latest) = latest.as_ref().filter(|latest| latest.digest == digest) {
+    let latest = latest_plugin_version(conn, new.name)?;
+    if let Some(latest) = latest.as_ref().filter(|latest| latest.digest == new.digest) {
         return Ok(latest.clone());
     }
+    if let Some(quota) = &new.quota {
+        let versions: u64 = conn
+            .prepare_cached("SELECT count(*) FROM plugin_versions WHERE name = ?1")?
+            .query_row([new.name], |row| row.get(0))?;
+        if versions >= quota.max_versions_per_plugin {
+            return Err(StoreError::QuotaExceeded {
+                quota: "max_versions_per_plugin",
+                limit: quota.max_versions_per_plugin,
+                used: versions,
+            });
+        }
+        let used = tenant_plugin_usage(conn, quota.tenant_id)?.bytes;
+        if used + new.wasm.len() as u64 > quota.max_total_bytes {
+            return Err(StoreError::QuotaExceeded {
+                quota: "max_plugin_bytes_total",
+                limit: quota.max_total_bytes,
+                used,
+            });
+        }
+    }
     let added = PluginVersion {
-        name: name.to_owned(),
+        name: new.name.to_owned(),
         version: latest.map_or(1, |latest| latest.version + 1),
-        digest: digest.to_owned(),
-        size_bytes: wasm.len() as u64,
-        created_at,
+        digest: new.digest.to_owned(),
+        size_bytes: new.wasm.len() as u64,
+        created_at: new.created_at,
     };
     conn.prepare_cached(
         "INSERT INTO plugin_versions (name, version, digest, size_bytes, created_at, wasm)
@@ -98,18 +132,64 @@ pub(super) fn add_plugin_version(
         added.digest,
         added.size_bytes,
         added.created_at,
-        wasm
+        new.wasm
     ])?;
     Ok(added)
 }
 
-pub(super) fn list_plugins(conn: &Connection) -> StoreResult<Vec<PluginVersion>> {
-    let mut statement = conn.prepare_cached(&format!(
+/// The `[from, to)` range of names that are `tenant_id`'s own plugins (`/` + 1 is `0`), which walks
+/// the primary key.
+fn tenant_name_range(tenant_id: &str) -> (String, String) {
+    (tenant_plugin_prefix(tenant_id), format!("{tenant_id}0"))
+}
+
+pub(super) fn list_plugins(conn: &Connection, scope: PluginScope<'_>) -> StoreResult<Vec<PluginVersion>> {
+    let latest = format!(
         "SELECT {PLUGIN_COLUMNS} FROM plugin_versions AS p
-         WHERE version = (SELECT MAX(version) FROM plugin_versions WHERE name = p.name)
-         ORDER BY name"
-    ))?;
-    Ok(statement.query_map([], plugin_version)?.collect::<Result<_, _>>()?)
+         WHERE version = (SELECT MAX(version) FROM plugin_versions WHERE name = p.name)"
+    );
+    let (from, to) = match scope {
+        PluginScope::Tenant(tenant_id) => tenant_name_range(tenant_id),
+        _ => Default::default(),
+    };
+    let mut statement = conn.prepare_cached(&match scope {
+        PluginScope::All => format!("{latest} ORDER BY name"),
+        PluginScope::Shared => format!("{latest} AND instr(name, '/') = 0 ORDER BY name"),
+        PluginScope::Tenant(_) => format!("{latest} AND name >= ?1 AND name < ?2 ORDER BY name"),
+    })?;
+    let rows = match scope {
+        PluginScope::Tenant(_) => statement.query_map(params![from, to], plugin_version)?,
+        _ => statement.query_map([], plugin_version)?,
+    };
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The latest version of every plugin and every version a subscription pins.
+const LIVE_VERSIONS_SQL: &str = "SELECT name, MAX(version) FROM plugin_versions GROUP BY name
+     UNION SELECT plugin_name, plugin_version FROM subscriptions WHERE plugin_version IS NOT NULL";
+
+pub(super) fn live_plugin_versions(conn: &Connection) -> StoreResult<Vec<(String, u32)>> {
+    let mut statement = conn.prepare_cached(LIVE_VERSIONS_SQL)?;
+    Ok(statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn tenant_plugin_usage(conn: &Connection, tenant_id: &str) -> StoreResult<PluginUsage> {
+    let (from, to) = tenant_name_range(tenant_id);
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(size_bytes), 0) FROM plugin_versions WHERE name >= ?1 AND name < ?2",
+        )?
+        .query_row(params![from, to], |row| Ok(PluginUsage { versions: row.get(0)?, bytes: row.get(1)? }))?)
+}
+
+pub(super) fn delete_plugin_version(conn: &Connection, name: &str, version: u32) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM plugin_versions WHERE name = ?1 AND version = ?2
+             AND version < (SELECT MAX(version) FROM plugin_versions WHERE name = ?1)",
+        )?
+        .execute(params![name, version])?
+        == 1)
 }
 
 pub(super) fn list_plugin_versions(conn: &Connection, name: &str) -> StoreResult<Vec<PluginVersion>> {

@@ -22,8 +22,9 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
     let headers = request.map(|request| to_json(&request.headers)).transpose()?;
     conn.prepare_cached(
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
-             request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+             request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
+             error_kind, logs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
     )?
     .execute(params![
         delivery.id,
@@ -39,6 +40,8 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
         delivery.error,
         delivery.next_attempt_at,
         delivery.created_at,
+        delivery.error_kind,
+        delivery.logs_json,
     ])
     .map_err(super::conflict_as(|| format!("delivery {}", delivery.id)))?;
     Ok(())
@@ -270,7 +273,8 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
 }
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
-     request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at";
+     request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
+     logs";
 
 fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let status: String = row.get(5)?;
@@ -299,6 +303,8 @@ fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         status,
         request,
         error: row.get(10)?,
+        error_kind: row.get(14)?,
+        logs_json: row.get(15)?,
         next_attempt_at: row.get(11)?,
         created_at: row.get(12)?,
         updated_at: row.get(13)?,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{catalog, deliveries, limit};
 use crate::store::{ClaimedEvent, Inserted, Millis, NewEvent, ProcessedEvent, QueueStats, StoreResult};
@@ -113,4 +113,23 @@ pub(super) fn queue_stats(conn: &Connection, now: Millis) -> StoreResult<QueueSt
         deliveries_pending,
         oldest_pending_age_ms: oldest.map_or(0, |since| now.saturating_sub(since).max(0) as u64),
     })
+}
+
+pub(super) fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT tenant_id, id, event_type, event_timestamp, data, received_at FROM events
+             WHERE tenant_id = ?1 AND id = ?2",
+        )?
+        .query_row(params![tenant_id, id], |row| {
+            Ok(ClaimedEvent {
+                tenant_id: row.get(0)?,
+                id: row.get(1)?,
+                event_type: row.get(2)?,
+                timestamp: row.get(3)?,
+                data_json: row.get(4)?,
+                received_at: row.get(5)?,
+            })
+        })
+        .optional()?)
 }

@@ -21,8 +21,8 @@ use serde::de::DeserializeOwned;
 
 use super::{
     AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim, DeliveryFilter, Inserted, Millis,
-    NewDelivery, NewEvent, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult,
-    Subscription, Tenant,
+    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent,
+    QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_retention.sql"),
     include_str!("migrations/003_endpoint_limits.sql"),
     include_str!("migrations/004_paused.sql"),
+    include_str!("migrations/005_tenant_plugins.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -254,19 +255,58 @@ impl Store for SqliteStore {
         self.read(move |tx| catalog::tenant_for_api_key(tx, &key_sha256)).await
     }
 
-    async fn add_plugin_version(
-        &self,
-        name: &str,
-        digest: &str,
-        wasm: &[u8],
-        created_at: Millis,
-    ) -> StoreResult<PluginVersion> {
-        let (name, digest, wasm) = (name.to_owned(), digest.to_owned(), wasm.to_vec());
-        self.write(move |tx| catalog::add_plugin_version(tx, &name, &digest, &wasm, created_at)).await
+    async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {
+        let (id, policy_json) = (id.to_owned(), policy_json.map(str::to_owned));
+        self.write(move |tx| catalog::set_tenant_policy(tx, &id, policy_json.as_deref())).await
     }
 
-    async fn list_plugins(&self) -> StoreResult<Vec<PluginVersion>> {
-        self.read(|tx| catalog::list_plugins(tx)).await
+    async fn add_plugin_version(&self, new: &NewPluginVersion<'_>) -> StoreResult<PluginVersion> {
+        let (name, digest, wasm) = (new.name.to_owned(), new.digest.to_owned(), new.wasm.to_vec());
+        let quota = new.quota.map(|q| (q.tenant_id.to_owned(), q.max_versions_per_plugin, q.max_total_bytes));
+        let created_at = new.created_at;
+        self.write(move |tx| {
+            let quota = quota.as_ref().map(|(tenant_id, max_versions_per_plugin, max_total_bytes)| {
+                super::PluginQuota {
+                    tenant_id,
+                    max_versions_per_plugin: *max_versions_per_plugin,
+                    max_total_bytes: *max_total_bytes,
+                }
+            });
+            let new = NewPluginVersion { name: &name, digest: &digest, wasm: &wasm, created_at, quota };
+            catalog::add_plugin_version(tx, &new)
+        })
+        .await
+    }
+
+    async fn list_plugins(&self, scope: PluginScope<'_>) -> StoreResult<Vec<PluginVersion>> {
+        let tenant = match scope {
+            PluginScope::Tenant(tenant) => Some(tenant.to_owned()),
+            _ => None,
+        };
+        let shared = scope == PluginScope::Shared;
+        self.read(move |tx| {
+            let scope = match &tenant {
+                Some(tenant) => PluginScope::Tenant(tenant),
+                None if shared => PluginScope::Shared,
+                None => PluginScope::All,
+            };
+            catalog::list_plugins(tx, scope)
+        })
+        .await
+    }
+
+    async fn live_plugin_versions(&self) -> StoreResult<Vec<(String, u32)>> {
+        self.read(|tx| catalog::live_plugin_versions(tx)).await
+    }
+
+    async fn tenant_plugin_usage(&self, tenant_id: &str) -> StoreResult<PluginUsage> {
+        let tenant_id = tenant_id.to_owned();
+        self.read(move |tx| catalog::tenant_plugin_usage(tx, &tenant_id)).await
+    }
+
+    async fn delete_plugin_version(&self, name: &str, version: u32) -> StoreResult<bool> {
+        let name = name.to_owned();
+        self.write(move |tx| catalog::delete_plugin_version(tx, &name, version)).await
     }
 
     async fn list_plugin_versions(&self, name: &str) -> StoreResult<Vec<PluginVersion>> {
@@ -336,6 +376,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<ClaimedEvent>> {
         let excluded = json_array(exclude_tenants);
         self.write(move |tx| events::claim(tx, limit, lease_ms, now, &excluded)).await
+    }
+
+    async fn get_event(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.read(move |tx| events::get(tx, &tenant_id, &id)).await
     }
 
     async fn complete_events(&self, processed: &[ProcessedEvent]) -> StoreResult<()> {

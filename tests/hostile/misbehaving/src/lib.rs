@@ -9,6 +9,13 @@ pub struct Config {
 
 gancho_sdk::plugin!(transform);
 
+fn log_everywhere(event: &Event) {
+    gancho_sdk::info!("mapping event {}", event.id);
+    gancho_sdk::warn!("contact has no email");
+    println!("stdout: {}", event.event_type);
+    eprintln!("stderr: checked");
+}
+
 fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Request>, PluginError> {
     match subscription.config.behaviour.as_str() {
         "endless-loop" => {
@@ -38,6 +45,20 @@ fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Req
             Ok(vec![])
         }
         "probe" => Ok(vec![Request::json(&probe(&event))?]),
+        // Logging through every channel a plugin has, then sending, skipping or panicking: what the
+        // integrator reads on the delivery.
+        "log-then-send" => {
+            log_everywhere(&event);
+            Ok(vec![Request::json(&serde_json::json!({"event": event.id}))?])
+        }
+        "log-then-skip" => {
+            log_everywhere(&event);
+            Ok(vec![])
+        }
+        "log-then-panic" => {
+            log_everywhere(&event);
+            panic!("no phone number in event {}", event.id)
+        }
         // Ways of waiting inside the host, each of which must still end at the deadline.
         "sleep-in-host-call" => {
             std::thread::sleep(std::time::Duration::from_secs(3600));

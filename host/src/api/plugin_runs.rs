@@ -1,0 +1,268 @@
+//! Trying a plugin without sending anything: `POST /v1/tenants/{tenant}/plugin-runs` runs a plugin (a
+//! stored version the tenant may use, or a candidate's bytes) on an event (given, or one of the tenant's
+//! stored events) with a configuration (given, or a subscription's), in the same sandbox, limits and fair
+//! share of plugin time as the service, and answers with the requests it would send, its logs and its
+//! error. Nothing is sent and nothing is stored. The console's live preview calls this.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::plugins::load_plugin;
+use super::{ApiError, ApiResult, AppState, Caller, parse_json_body};
+use crate::event::Event;
+use crate::plugins::PluginRef;
+use crate::runtime::{LogLine, OutgoingRequest, Plugin, SubscriptionInput};
+use crate::store::Subscription;
+
+/// Largest request body: a candidate's bytes in base64 with an event (the tenant's own
+/// `quotas.max_plugin_bytes` applies to the decoded plugin).
+const MAX_BODY_BYTES: usize = 192 << 20;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/v1/tenants/{tenant}/plugin-runs",
+        post(run).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)),
+    )
+}
+
+/// What to run, on what, with which configuration. Give `plugin` or `wasm_base64` (or neither, with a
+/// `subscription_id`: its plugin); `event` or `event_id`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginRunRequest {
+    /// A plugin the tenant may use, as a subscription names it: `slack`, `slack@2`, `acme/crm@3`.
+    pub plugin: Option<String>,
+    /// Or a candidate plugin's `.wasm`, in base64: validated and run, never stored.
+    pub wasm_base64: Option<String>,
+    /// The event, as the platform posts it; `tenant` may be left out.
+    #[schema(value_type = Option<Object>)]
+    pub event: Option<serde_json::Value>,
+    /// Or the id of one of the tenant's stored events.
+    pub event_id: Option<String>,
+    /// A subscription of the tenant: its configuration, endpoint URL and (with neither `plugin` nor
+    /// `wasm_base64`) its plugin.
+    pub subscription_id: Option<String>,
+    /// The plugin's configuration (a JSON object); over the subscription's, if both are given.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
+    /// Where requests without their own URL would go.
+    pub endpoint_url: Option<String>,
+}
+
+/// What the plugin did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PluginRunView {
+    /// The plugin that ran: `name@version`, or `candidate sha256:…`.
+    pub plugin: String,
+    /// `requests` (it would send them), `skipped` (nothing to send) or `plugin_error`.
+    pub outcome: &'static str,
+    /// The requests it would send, as the service would deliver them (before signing).
+    #[schema(value_type = Vec<Object>)]
+    pub requests: Vec<OutgoingRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunError>,
+    pub logs: Vec<LogLine>,
+    /// Log lines beyond the limits, counted but not kept.
+    pub logs_dropped: usize,
+    /// Time in the sandbox, in milliseconds.
+    pub elapsed_ms: f64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunError {
+    /// `timeout`, `trap`, `memory_limit`, `plugin_error_permanent`, …
+    pub kind: &'static str,
+    /// The error, with the panic or exception text.
+    pub message: String,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
+}
+
+/// Run a plugin on an event without sending or storing anything.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugin-runs", tag = "plugins", request_body = PluginRunRequest,
+    responses((status = 200, description = "The plugin ran (or failed: see `outcome` and `error`)", body = PluginRunView),
+        (status = 404, description = "No such tenant, plugin, subscription or stored event of this tenant (named in `field`)", body = super::error::ErrorBody),
+        (status = 413, description = "The candidate is over the tenant's quotas.max_plugin_bytes", body = super::error::ErrorBody),
+        (status = 422, description = "A bad field (named), or a candidate that is no valid plugin", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<PluginRunView>> {
+    caller.require_tenant(&tenant)?;
+    let request: PluginRunRequest = parse_json_body(&body)?;
+    let policy = state.policies.get(&tenant).await;
+
+    let subscription = match &request.subscription_id {
+        Some(id) => Some(state.store.get_subscription(&tenant, id).await?.ok_or_else(|| {
+            ApiError::field(StatusCode::NOT_FOUND, "subscription_id", format!("subscription {id} not found"))
+        })?),
+        None => None,
+    };
+    let (label, plugin) =
+        plugin_to_run(&state, &tenant, &request, subscription.as_ref(), policy.quotas.max_plugin_bytes)
+            .await?;
+    let event = event_to_run(&state, &tenant, &request).await?;
+    let config_json = match (&request.config, &subscription) {
+        (Some(config @ serde_json::Value::Object(_)), _) => config.to_string(),
+        (Some(_), _) => return Err(invalid("config", "`config` must be a JSON object")),
+        (None, Some(subscription)) => subscription.config_json.clone(),
+        (None, None) => "{}".to_owned(),
+    };
+    let endpoint_url = request
+        .endpoint_url
+        .clone()
+        .or_else(|| subscription.as_ref().map(|s| s.endpoint_url.clone()))
+        .unwrap_or_else(|| "https://endpoint.example/webhook".to_owned());
+    let subscription_id = subscription.as_ref().map_or_else(|| "sub_test".to_owned(), |s| s.id.clone());
+
+    // On a plugin thread, in the tenant's turn, under the tenant's limits: as the pipeline runs it.
+    let (runtime, limits) = (state.runtime.clone(), policy.limits.clone());
+    let invocation = state
+        .executor
+        .submit(&tenant, move || {
+            let subscription = SubscriptionInput {
+                id: &subscription_id,
+                endpoint_url: &endpoint_url,
+                config_json: &config_json,
+            };
+            let invocation = runtime.invoke_limited(&plugin, &event.as_input(), &subscription, &limits);
+            let took = invocation.elapsed;
+            (invocation, took)
+        })
+        .await
+        .ok_or_else(|| ApiError::internal("the plugin run was lost"))?;
+
+    let (outcome, requests, error) = match invocation.result {
+        Ok(requests) if requests.is_empty() => ("skipped", requests, None),
+        Ok(requests) => ("requests", requests, None),
+        Err(error) => {
+            let message = format!("plugin {label} failed on event {}: {error}", request_event_id(&request));
+            ("plugin_error", Vec::new(), Some(RunError { kind: error.kind(), message }))
+        }
+    };
+    Ok(Json(PluginRunView {
+        plugin: label,
+        outcome,
+        requests,
+        error,
+        logs: invocation.logs,
+        logs_dropped: invocation.logs_dropped,
+        elapsed_ms: invocation.elapsed.as_secs_f64() * 1000.0,
+    }))
+}
+
+fn request_event_id(request: &PluginRunRequest) -> String {
+    request
+        .event_id
+        .clone()
+        .or_else(|| request.event.as_ref()?.get("id")?.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The stored plugin named, the candidate given, or the subscription's plugin; with its label.
+async fn plugin_to_run(
+    state: &AppState,
+    tenant: &str,
+    request: &PluginRunRequest,
+    subscription: Option<&Subscription>,
+    max_plugin_bytes: u64,
+) -> ApiResult<(String, Plugin)> {
+    let reference = match (&request.plugin, &request.wasm_base64, subscription) {
+        (Some(_), Some(_), _) => {
+            return Err(invalid("wasm_base64", "give `plugin` or `wasm_base64`, not both"));
+        }
+        (None, Some(encoded), _) => {
+            let wasm = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|e| invalid("wasm_base64", format!("`wasm_base64` is not base64: {e}")))?;
+            if wasm.len() as u64 > max_plugin_bytes {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "quota_exceeded",
+                    format!(
+                        "the candidate is {} bytes; quotas.max_plugin_bytes is {max_plugin_bytes} bytes",
+                        wasm.len()
+                    ),
+                ));
+            }
+            let plugin = load_plugin(state, "candidate", wasm.into()).await?;
+            return Ok((format!("candidate {}", plugin.info().digest), plugin));
+        }
+        (Some(text), None, _) => text.parse::<PluginRef>().map_err(|message| invalid("plugin", message))?,
+        (None, None, Some(subscription)) => {
+            PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version }
+        }
+        (None, None, None) => {
+            return Err(invalid(
+                "plugin",
+                "name a `plugin`, give a candidate's `wasm_base64`, or a `subscription_id`",
+            ));
+        }
+    };
+    let not_found =
+        || ApiError::field(StatusCode::NOT_FOUND, "plugin", format!("plugin `{reference}` does not exist"));
+    if crate::tenancy::plugin_owner(&reference.name).is_some_and(|owner| owner != tenant) {
+        return Err(not_found());
+    }
+    let (version, plugin) = state.plugins.resolve(&reference).await.map_err(|message| {
+        if message.contains("does not exist") || message.contains("has no version") {
+            not_found()
+        } else {
+            ApiError::internal(message)
+        }
+    })?;
+    Ok((format!("{}@{version}", reference.name), plugin))
+}
+
+/// The event given (its `tenant` filled in), or the tenant's stored event.
+async fn event_to_run(state: &AppState, tenant: &str, request: &PluginRunRequest) -> ApiResult<Event> {
+    match (&request.event, &request.event_id) {
+        (Some(_), Some(_)) => Err(invalid("event_id", "give `event` or `event_id`, not both")),
+        (Some(serde_json::Value::Object(envelope)), None) => {
+            let mut envelope = envelope.clone();
+            match envelope.get("tenant").and_then(|t| t.as_str()) {
+                Some(other) if other != tenant => {
+                    return Err(invalid(
+                        "event.tenant",
+                        format!("the event is of tenant `{other}`, not `{tenant}`"),
+                    ));
+                }
+                _ => envelope.insert("tenant".into(), tenant.into()),
+            };
+            let bytes = serde_json::to_vec(&envelope).map_err(ApiError::internal)?;
+            Event::parse(&bytes).map_err(|error| {
+                let field = error.field().map_or_else(|| "event".to_owned(), |f| format!("event.{f}"));
+                invalid(&field, format!("event: {error}"))
+            })
+        }
+        (Some(_), None) => Err(invalid("event", "`event` must be an event envelope (a JSON object)")),
+        (None, Some(id)) => {
+            let stored = state.store.get_event(tenant, id).await?.ok_or_else(|| {
+                ApiError::field(
+                    StatusCode::NOT_FOUND,
+                    "event_id",
+                    format!("event {id} not found among tenant {tenant}'s stored events"),
+                )
+            })?;
+            let data =
+                serde_json::value::RawValue::from_string(stored.data_json).map_err(ApiError::internal)?;
+            Ok(Event {
+                id: stored.id,
+                event_type: stored.event_type,
+                tenant: stored.tenant_id,
+                timestamp: stored.timestamp,
+                data,
+            })
+        }
+        (None, None) => Err(invalid("event", "give an `event` envelope or a stored `event_id`")),
+    }
+}
