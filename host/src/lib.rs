@@ -51,7 +51,7 @@ use delivery::client::HttpSender;
 use delivery::guard::DestinationGuard;
 use delivery::worker::DeliveryWorker;
 use executor::{ExecutorSettings, PluginExecutor, Shares};
-use pipeline::{Pipeline, PipelineSettings};
+use pipeline::{Pipeline, PipelineParts, PipelineSettings};
 use plugins::PluginCache;
 use runtime::{Runtime, RuntimeSettings};
 use store::{PostgresStore, SqliteStore, Store};
@@ -131,14 +131,17 @@ pub async fn run(
     let lease_ms = (config.workers.lease_secs * 1000) as i64;
     let poll_interval = Duration::from_millis(config.workers.poll_interval_ms);
     let retry_window_ms = config.delivery.retry.delays_secs.iter().sum::<u64>() as i64 * 1000;
+    let parts = PipelineParts {
+        store: store.clone(),
+        runtime: runtime.clone(),
+        plugins: plugins.clone(),
+        policies: policies.clone(),
+        executor: executor.clone(),
+        metrics: metrics.clone(),
+        wake: wake.clone(),
+    };
     let pipeline = Arc::new(Pipeline::new(
-        store.clone(),
-        runtime.clone(),
-        plugins.clone(),
-        policies.clone(),
-        executor.clone(),
-        metrics.clone(),
-        wake.clone(),
+        parts,
         PipelineSettings {
             batch_size: config.workers.batch_size,
             lease_ms,

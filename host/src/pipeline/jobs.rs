@@ -7,8 +7,9 @@ use std::time::Duration;
 use super::containment::{Containment, Verdict};
 use crate::clock::now_millis;
 use crate::metrics::Metrics;
-use crate::runtime::{EventInput, Invocation, InvokeError, Limits, Plugin, Runtime, SubscriptionInput};
+use crate::runtime::{EventInput, Invocation, InvokeError, Plugin, Runtime, SubscriptionInput};
 use crate::store::{ClaimedEvent, DeliveryStatus, Millis, NewDelivery, StoredRequest, Subscription};
+use crate::tenancy::Resolved;
 
 /// One plugin run to do.
 pub(super) struct Job {
@@ -18,8 +19,8 @@ pub(super) struct Job {
     pub plugin: Result<(String, Plugin), String>,
     /// When the event (or plugin retry) was claimed: its lease runs from here.
     pub claimed_at: Millis,
-    /// The tenant's limits for one invocation.
-    pub limits: Arc<Limits>,
+    /// What applies to the tenant: its limits for one invocation.
+    pub policy: Arc<Resolved>,
 }
 
 /// What every run needs, shared by all of them.
@@ -79,7 +80,7 @@ impl RunContext {
             endpoint_url: &subscription.endpoint_url,
             config_json: &subscription.config_json,
         };
-        let invocation = self.runtime.invoke_limited(plugin, &input, &sub_input, &job.limits);
+        let invocation = self.runtime.invoke_limited(plugin, &input, &sub_input, &job.policy.limits);
         let logs = logs_json(&invocation);
         for line in &invocation.logs {
             tracing::debug!(

@@ -84,17 +84,21 @@ pub struct Pipeline {
     retries_last_empty: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
+/// The parts of the service a pipeline works with.
+pub struct PipelineParts {
+    pub store: Arc<dyn Store>,
+    pub runtime: Arc<Runtime>,
+    pub plugins: Arc<PluginCache>,
+    /// Each tenant's limits, applied to its runs.
+    pub policies: Arc<Policies>,
+    pub executor: Arc<PluginExecutor>,
+    pub metrics: Arc<Metrics>,
+    pub wake: Wakeups,
+}
+
 impl Pipeline {
-    pub fn new(
-        store: Arc<dyn Store>,
-        runtime: Arc<Runtime>,
-        plugins: Arc<PluginCache>,
-        policies: Arc<Policies>,
-        executor: Arc<PluginExecutor>,
-        metrics: Arc<Metrics>,
-        wake: Wakeups,
-        settings: PipelineSettings,
-    ) -> Pipeline {
+    pub fn new(parts: PipelineParts, settings: PipelineSettings) -> Pipeline {
+        let PipelineParts { store, runtime, plugins, policies, executor, metrics, wake } = parts;
         let runs = Arc::new(RunContext {
             runtime,
             metrics: metrics.clone(),
@@ -329,8 +333,8 @@ impl Pipeline {
                 .await
                 .map(|(version, plugin)| (format!("{}@{version}", reference.name), plugin)),
         };
-        let limits = self.policies.get(&subscription.tenant_id).await;
-        Job { event, subscription, plugin, claimed_at, limits: Arc::new(limits.limits.clone()) }
+        let policy = self.policies.get(&subscription.tenant_id).await;
+        Job { event, subscription, plugin, claimed_at, policy }
     }
 
     /// Queues the job on the executor in its tenant's turn, at once, and resolves to its deliveries, or
