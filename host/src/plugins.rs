@@ -65,17 +65,29 @@ impl std::fmt::Display for PluginRef {
     }
 }
 
+/// A plugin version: its name and number.
+type VersionKey = (String, u32);
+
 /// Compiled plugins by name and version, shared by the pipeline and the API.
 pub struct PluginCache {
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
-    compiled: Mutex<HashMap<(String, u32), Plugin>>,
+    compiled: Mutex<HashMap<VersionKey, Plugin>>,
+    /// Versions being loaded now, so that two callers (the start-up precompile and the first event, say)
+    /// wait for one compile instead of each making their own.
+    loading: Mutex<HashMap<VersionKey, Arc<tokio::sync::Mutex<()>>>>,
     latest: Mutex<Option<(Instant, HashMap<String, u32>)>>,
 }
 
 impl PluginCache {
     pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>) -> PluginCache {
-        PluginCache { store, runtime, compiled: Mutex::default(), latest: Mutex::default() }
+        PluginCache {
+            store,
+            runtime,
+            compiled: Mutex::default(),
+            loading: Mutex::default(),
+            latest: Mutex::default(),
+        }
     }
 
     /// Adds a plugin this instance just validated (an upload), so it is not compiled twice.
@@ -97,6 +109,21 @@ impl PluginCache {
         if let Some(compiled) = self.compiled.lock().expect("cache lock").get(&key) {
             return Ok((version, compiled.clone()));
         }
+        let guard = self.loading.lock().expect("cache lock").entry(key.clone()).or_default().clone();
+        let _loading = guard.lock().await;
+        if let Some(compiled) = self.compiled.lock().expect("cache lock").get(&key) {
+            return Ok((version, compiled.clone()));
+        }
+        let loaded = self.load(plugin, version).await;
+        if let Ok(loaded) = &loaded {
+            self.compiled.lock().expect("cache lock").insert(key.clone(), loaded.clone());
+        }
+        self.loading.lock().expect("cache lock").remove(&key);
+        loaded.map(|loaded| (version, loaded))
+    }
+
+    /// Fetches a version and compiles it (or loads it precompiled) on a blocking thread.
+    async fn load(&self, plugin: &PluginRef, version: u32) -> Result<Plugin, String> {
         let (_, wasm) = self
             .store
             .get_plugin(&plugin.name, Some(version))
@@ -108,8 +135,7 @@ impl PluginCache {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("plugin {}@{version} cannot be loaded: {e}", plugin.name))?;
-        self.compiled.lock().expect("cache lock").insert(key, loaded.clone());
-        Ok((version, loaded))
+        Ok(loaded)
     }
 
     /// Loads every live version (the latest of each plugin, and every pinned one) into this cache, one at
