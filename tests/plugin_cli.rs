@@ -1,9 +1,11 @@
 //! `gancho plugin check` and `gancho plugin run`, through the real binary and the real compiled plugins:
 //! every example plugin, on every sample event, with its `config.example.json`, prints exactly the
-//! requests the same mapping produces natively — the sandbox changes nothing about the output.
+//! requests the same mapping produces natively — the sandbox changes nothing about the output. Both keep
+//! precompiled plugins in a cache directory, and an unusable one only costs a warning.
 
 mod support;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use gancho_sdk::testing::{self, samples};
@@ -11,8 +13,28 @@ use serde_json::{Value, json};
 
 const ENDPOINT: &str = "https://endpoint.example/webhook";
 
+/// `gancho` with the tests' own precompiled cache, so that they never write to the user's `~/.cache`.
 fn gancho(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gancho")).args(args).output().expect("gancho runs")
+    gancho_command().args(args).output().expect("gancho runs")
+}
+
+fn gancho_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gancho"));
+    command.env("GANCHO_CACHE_DIR", target_dir().join("plugin-cli-cache"));
+    command
+}
+
+/// The target directory the `gancho` binary was built into (`<target>/debug/gancho`).
+fn target_dir() -> PathBuf {
+    let binary = Path::new(env!("CARGO_BIN_EXE_gancho"));
+    binary.parent().and_then(Path::parent).expect("the binary is in <target>/<profile>/").to_owned()
+}
+
+/// The `.cwasm` files in `dir`.
+fn precompiled_in(dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).map(|entries| entries.flatten().map(|e| e.path()).collect());
+    let entries: Vec<PathBuf> = entries.unwrap_or_default();
+    entries.into_iter().filter(|path| path.extension().is_some_and(|ext| ext == "cwasm")).collect()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -209,7 +231,7 @@ fn a_plugin_sleeping_in_a_host_call_ends_with_timeout_at_the_deadline() {
     let plugin = support::plugin_path("misbehaving");
     let event = support::sample_path("call.ended.missed.json");
     let args = ["plugin", "run", plugin.to_str().unwrap(), "--event", event.to_str().unwrap()];
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gancho"));
+    let mut command = gancho_command();
     command.args(args).args(["--config", config.to_str().unwrap()]);
     let mut child =
         command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
@@ -226,4 +248,73 @@ fn a_plugin_sleeping_in_a_host_call_ends_with_timeout_at_the_deadline() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("timeout: the plugin ran longer than 100 ms"), "{stderr}");
+}
+
+#[test]
+fn check_fills_the_precompiled_cache_and_run_uses_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().join("precompiled");
+    let slack = support::plugin_path("slack");
+    let output =
+        gancho(&["plugin", "check", slack.to_str().unwrap(), "--cache-dir", cache_dir.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let cached = precompiled_in(&cache_dir);
+    assert_eq!(cached.len(), 1, "one precompiled plugin in {}", cache_dir.display());
+    let stored = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
+
+    let event = support::sample_path("call.ended.missed.json");
+    let output = gancho_command()
+        .args(["plugin", "run", slack.to_str().unwrap(), "--event", event.to_str().unwrap()])
+        .env("GANCHO_CACHE_DIR", &cache_dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(printed[0]["body"].as_str().unwrap().contains("Missed call"), "{printed}");
+    assert!(output.stderr.is_empty(), "no warning: {}", text(&output.stderr));
+    assert_eq!(precompiled_in(&cache_dir), cached, "run loaded the same precompiled plugin");
+    assert_eq!(std::fs::metadata(&cached[0]).unwrap().modified().unwrap(), stored, "and did not rewrite it");
+}
+
+#[test]
+fn the_default_cache_is_under_xdg_cache_home_then_home() {
+    let slack = support::plugin_path("slack");
+    let (xdg, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let check = |xdg_cache_home: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gancho"));
+        command.args(["plugin", "check", slack.to_str().unwrap()]).env_remove("GANCHO_CACHE_DIR");
+        command.env("HOME", home.path());
+        match xdg_cache_home {
+            Some(dir) => command.env("XDG_CACHE_HOME", dir),
+            None => command.env_remove("XDG_CACHE_HOME"),
+        };
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+    };
+    check(Some(xdg.path()));
+    assert_eq!(precompiled_in(&xdg.path().join("gancho/precompiled")).len(), 1);
+    check(None);
+    assert_eq!(precompiled_in(&home.path().join(".cache/gancho/precompiled")).len(), 1);
+}
+
+#[test]
+fn an_unusable_cache_dir_is_a_warning_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let cache_dir = file.join("precompiled");
+    let slack = support::plugin_path("slack");
+    let event = support::sample_path("call.ended.missed.json");
+    for args in [
+        vec!["plugin", "check", slack.to_str().unwrap()],
+        vec!["plugin", "run", slack.to_str().unwrap(), "--event", event.to_str().unwrap()],
+    ] {
+        let output = gancho_command().args(&args).env("GANCHO_CACHE_DIR", &cache_dir).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("warning: cannot use") && stderr.contains("a-file/precompiled"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

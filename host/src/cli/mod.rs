@@ -1,6 +1,7 @@
 //! The `gancho` command line: argument parsing and dispatch to the subcommands.
 
 mod plugin;
+mod precompiled;
 mod receive;
 mod serve;
 
