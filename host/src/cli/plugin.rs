@@ -1,6 +1,6 @@
-//! `gancho plugin check` and `gancho plugin run`: validate a plugin against the world, and run it once on
-//! an event file exactly as the service would, printing the requests it produced. Loading goes through the
-//! precompiled cache (`precompiled`).
+//! `gancho plugin`: scaffold a plugin crate (`new`), build it into a component (`build`), validate a
+//! component against the world (`check`), and run it once on an event file exactly as the service would,
+//! printing the requests it produced (`run`). Loading goes through the precompiled cache (`precompiled`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,11 +8,23 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::precompiled::CacheArgs;
+use super::{build, scaffold};
 use crate::event::Event;
 use crate::runtime::{LoadError, LogLevelName, Runtime, RuntimeSettings, SubscriptionInput};
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
+    /// Create a plugin crate that builds, tests and runs as it is: a typed `transform`, its tests, a README.
+    New(scaffold::NewArgs),
+    /// Build a plugin crate into a component (`cargo build --release --target wasm32-wasip2` with the
+    /// settings Gancho's plugins need), then check it.
+    Build {
+        /// The plugin crate's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
     /// Validate a plugin against the gancho:plugin world and print its world version, imports and size.
     Check {
         /// The plugin's `.wasm` component.
@@ -38,7 +50,7 @@ pub enum PluginCommand {
     },
 }
 
-/// Exit code for input the user must fix (a file, a field, a plugin that does not load).
+/// Exit code for input the user must fix (a file, a field, a plugin that does not load or build).
 const BAD_INPUT: u8 = 2;
 /// Exit code for a plugin that ran and failed.
 const PLUGIN_FAILED: u8 = 1;
@@ -55,6 +67,15 @@ pub fn run(command: PluginCommand) -> ExitCode {
 
 fn execute(command: PluginCommand) -> Result<ExitCode, String> {
     match command {
+        PluginCommand::New(args) => {
+            scaffold::new(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Build { dir, cache } => {
+            let wasm = build::build(&dir)?;
+            println!("built {}", wasm.display());
+            check(&wasm, &cache)
+        }
         PluginCommand::Check { plugin, cache } => check(&plugin, &cache),
         PluginCommand::Run { plugin, event, config, endpoint, cache } => {
             let (runtime, loaded) = load(&plugin, &cache)?;
@@ -94,7 +115,7 @@ fn execute(command: PluginCommand) -> Result<ExitCode, String> {
     }
 }
 
-/// `plugin check`'s report.
+/// `plugin check`'s report, also the end of `plugin build`.
 fn check(plugin: &Path, cache: &CacheArgs) -> Result<ExitCode, String> {
     let (_, loaded) = load(plugin, cache)?;
     let info = loaded.info();
