@@ -325,15 +325,7 @@ fn an_unusable_cache_dir_is_a_warning_not_a_failure() {
 fn scaffold_command(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     let mut command = Command::new(program);
     command.current_dir(dir);
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_") && key != "CARGO_HOME"
-            || key == "RUSTFLAGS"
-            || key == "RUSTC_WORKSPACE_WRAPPER"
-        {
-            command.env_remove(key.as_ref());
-        }
-    }
+    support::without_outer_cargo(&mut command);
     command
         .env("CARGO_TARGET_DIR", target_dir().join("scaffold-test"))
         .env("GANCHO_CACHE_DIR", target_dir().join("plugin-cli-cache"));
