@@ -20,7 +20,8 @@
 //! - [`config`]: settings from the default file, a config file and `GANCHO_*` variables.
 //! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
 //!   wall-clock time.
-//! - [`cli`]: the `gancho` command line (`serve`, `plugin check`, `plugin run`).
+//! - [`cli`]: the `gancho` command line (`serve`, `receive`, `plugin new`, `plugin build`, `plugin check`,
+//!   `plugin run`).
 //!
 //! [`run`] wires it all together on a listener the caller binds, so tests can use `127.0.0.1:0`.
 

@@ -1,6 +1,7 @@
 //! Testing a plugin natively with `cargo test`: no wasm, no host. [`run`] takes the same path as the
-//! plugin's entry point inside Gancho (envelope → typed event, config JSON → typed config), and
-//! [`take_logs`] returns what the plugin logged on this thread.
+//! plugin's entry point inside Gancho (envelope → typed event, config JSON → typed config),
+//! [`take_logs`] returns what the plugin logged on this thread, and [`Request::body_form`] decodes a form
+//! body as `body_json` parses a JSON one.
 
 use std::cell::RefCell;
 
@@ -42,6 +43,19 @@ pub fn run<C: DeserializeOwned>(
 /// Returns and clears the lines logged on this thread.
 pub fn take_logs() -> Vec<(Level, String)> {
     LOGS.with(|logs| std::mem::take(&mut *logs.borrow_mut()))
+}
+
+impl Request {
+    /// The body decoded as `application/x-www-form-urlencoded` name–value pairs, in order, for tests: the
+    /// other side of [`Request::form`], as [`Request::body_json`] is of [`Request::json`].
+    ///
+    /// ```
+    /// let request = gancho_sdk::Request::form([("from", "+5491155551234"), ("note", "Ñandú & Cía")]);
+    /// assert_eq!(request.body_form()[1], ("note".to_owned(), "Ñandú & Cía".to_owned()));
+    /// ```
+    pub fn body_form(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(&self.body).into_owned().collect()
+    }
 }
 
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
@@ -114,7 +128,18 @@ pub mod samples {
 #[cfg(test)]
 mod tests {
     use super::samples;
-    use crate::{Event, EventData};
+    use crate::{Event, EventData, Request};
+
+    #[test]
+    fn a_form_body_decodes_to_its_pairs() {
+        let fields =
+            [("from", "+54 9 11 5555-1234"), ("note", "a&b=c ñ 🚀"), ("empty", ""), ("from", "again")];
+        let request = Request::form(fields);
+        let expected: Vec<(String, String)> =
+            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(request.body_form(), expected);
+        assert_eq!(Request::text("").body_form(), vec![]);
+    }
 
     #[test]
     fn every_sample_parses_into_its_type() {

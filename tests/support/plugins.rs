@@ -62,6 +62,13 @@ fn cargo(root: &Path, target_dir: &Path) -> Command {
         .current_dir(root)
         .args(["build", "--quiet", "--target", "wasm32-wasip2", "--profile", "plugin", "--target-dir"])
         .arg(target_dir);
+    without_outer_cargo(&mut command);
+    command
+}
+
+/// Removes the outer cargo's settings (`CARGO_*` but `CARGO_HOME`, `RUSTFLAGS`, a workspace wrapper) from
+/// `command`, so that a cargo it runs builds as it would from a shell.
+pub fn without_outer_cargo(command: &mut Command) {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
         if key.starts_with("CARGO_") && key != "CARGO_HOME"
@@ -71,7 +78,6 @@ fn cargo(root: &Path, target_dir: &Path) -> Command {
             command.env_remove(key.as_ref());
         }
     }
-    command
 }
 
 fn run(mut command: Command, what: &str) {

@@ -1,7 +1,10 @@
 //! The `gancho` command line: argument parsing and dispatch to the subcommands.
 
+mod build;
 mod plugin;
+mod precompiled;
 mod receive;
+mod scaffold;
 mod serve;
 
 use std::process::ExitCode;
@@ -21,7 +24,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Listen for webhooks locally and print them (a stand-in destination for trying Gancho).
     Receive(receive::ReceiveArgs),
-    /// Check and run plugins locally, as the service would.
+    /// Create, build, check and run plugins locally, as the service would.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
 }

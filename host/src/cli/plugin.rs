@@ -1,20 +1,36 @@
-//! `gancho plugin check` and `gancho plugin run`: validate a plugin against the world, and run it once on
-//! an event file exactly as the service would, printing the requests it produced.
+//! `gancho plugin`: scaffold a plugin crate (`new`), build it into a component (`build`), validate a
+//! component against the world (`check`), and run it once on an event file exactly as the service would,
+//! printing the requests it produced (`run`). Loading goes through the precompiled cache (`precompiled`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::precompiled::CacheArgs;
+use super::{build, scaffold};
 use crate::event::Event;
-use crate::runtime::{LogLevelName, Runtime, RuntimeSettings, SubscriptionInput};
+use crate::runtime::{LoadError, LogLevelName, Runtime, RuntimeSettings, SubscriptionInput};
 
 #[derive(Subcommand)]
 pub enum PluginCommand {
+    /// Create a plugin crate that builds, tests and runs as it is: a typed `transform`, its tests, a README.
+    New(scaffold::NewArgs),
+    /// Build a plugin crate into a component (`cargo build --release --target wasm32-wasip2` with the
+    /// settings Gancho's plugins need), then check it.
+    Build {
+        /// The plugin crate's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
     /// Validate a plugin against the gancho:plugin world and print its world version, imports and size.
     Check {
         /// The plugin's `.wasm` component.
         plugin: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Run a plugin once on an event and print the requests it produced as a JSON array.
     Run {
@@ -29,10 +45,12 @@ pub enum PluginCommand {
         /// The subscription's endpoint URL, where requests without their own URL go.
         #[arg(long, default_value = "https://endpoint.example/webhook")]
         endpoint: String,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
 }
 
-/// Exit code for input the user must fix (a file, a field, a plugin that does not load).
+/// Exit code for input the user must fix (a file, a field, a plugin that does not load or build).
 const BAD_INPUT: u8 = 2;
 /// Exit code for a plugin that ran and failed.
 const PLUGIN_FAILED: u8 = 1;
@@ -48,24 +66,19 @@ pub fn run(command: PluginCommand) -> ExitCode {
 }
 
 fn execute(command: PluginCommand) -> Result<ExitCode, String> {
-    let runtime = Runtime::new(RuntimeSettings::default())
-        .map_err(|e| format!("failed to start the plugin runtime: {e:#}"))?;
     match command {
-        PluginCommand::Check { plugin } => {
-            let loaded = load(&runtime, &plugin)?;
-            let info = loaded.info();
-            println!("{}: ok", plugin.display());
-            println!("  world:   gancho:plugin/plugin@{}", info.world_version);
-            println!("  size:    {} bytes", info.size_bytes);
-            println!("  digest:  {}", info.digest);
-            println!("  imports:");
-            for import in &info.imports {
-                println!("    {import}");
-            }
+        PluginCommand::New(args) => {
+            scaffold::new(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Run { plugin, event, config, endpoint } => {
-            let loaded = load(&runtime, &plugin)?;
+        PluginCommand::Build { dir, cache } => {
+            let wasm = build::build(&dir)?;
+            println!("built {}", wasm.display());
+            check(&wasm, &cache)
+        }
+        PluginCommand::Check { plugin, cache } => check(&plugin, &cache),
+        PluginCommand::Run { plugin, event, config, endpoint, cache } => {
+            let (runtime, loaded) = load(&plugin, &cache)?;
             let event_bytes = read(&event)?;
             let event = Event::parse(&event_bytes).map_err(|e| format!("{}: {e}", event.display()))?;
             let config_json = match &config {
@@ -102,13 +115,50 @@ fn execute(command: PluginCommand) -> Result<ExitCode, String> {
     }
 }
 
+/// `plugin check`'s report, also the end of `plugin build`.
+fn check(plugin: &Path, cache: &CacheArgs) -> Result<ExitCode, String> {
+    let (_, loaded) = load(plugin, cache)?;
+    let info = loaded.info();
+    println!("{}: ok", plugin.display());
+    println!("  world:   gancho:plugin/plugin@{}", info.world_version);
+    println!("  size:    {} bytes", info.size_bytes);
+    println!("  digest:  {}", info.digest);
+    println!("  imports:");
+    for import in &info.imports {
+        println!("    {import}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
 }
 
-fn load(runtime: &Runtime, path: &Path) -> Result<crate::runtime::Plugin, String> {
+/// Loads a plugin with the precompiled cache, and the runtime to invoke it with. A cache that fails only
+/// when the compiled plugin is stored (a full disk) costs a warning and a second compilation, not the
+/// command.
+fn load(path: &Path, cache: &CacheArgs) -> Result<(Runtime, crate::runtime::Plugin), String> {
     let wasm = read(path)?;
-    runtime.load(&wasm).map_err(|e| format!("{}: {e}", path.display()))
+    let runtime = new_runtime(cache.usable_dir())?;
+    match runtime.load(&wasm) {
+        Ok(plugin) => Ok((runtime, plugin)),
+        Err(LoadError::Cache { path: cache_path, message }) => {
+            eprintln!(
+                "warning: cannot store the precompiled plugin in {cache_path} ({message}); compiling it \
+                 without the cache"
+            );
+            drop(runtime);
+            let runtime = new_runtime(None)?;
+            let plugin = runtime.load(&wasm).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok((runtime, plugin))
+        }
+        Err(error) => Err(format!("{}: {error}", path.display())),
+    }
+}
+
+fn new_runtime(cache_dir: Option<PathBuf>) -> Result<Runtime, String> {
+    Runtime::new(RuntimeSettings { cache_dir, ..RuntimeSettings::default() })
+        .map_err(|e| format!("failed to start the plugin runtime: {e:#}"))
 }
 
 fn level_name(level: LogLevelName) -> &'static str {
