@@ -8,8 +8,9 @@ pub enum LoadError {
     #[error("not a WebAssembly component: {0}")]
     Malformed(String),
     #[error(
-        "plugin imports `{import}`, which Gancho does not provide; a plugin may import only \
-         `gancho:plugin/log@0.1.0` and WASI 0.2 interfaces (which grant nothing)"
+        "plugin imports `{import}`, which Gancho does not provide; a plugin may import only {granted} \
+         (which grant nothing); remove the import, or build the plugin with gancho-sdk",
+        granted = super::grants::granted_imports()
     )]
     UnsupportedImport { import: String },
     #[error(

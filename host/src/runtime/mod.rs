@@ -35,8 +35,8 @@ use sandbox::SandboxState;
 /// The version of the `gancho:plugin` WIT package this host runs.
 pub const WORLD_VERSION: &str = "0.1.0";
 
-/// The log interface a plugin may import, with its version.
-const LOG_IMPORT: &str = "gancho:plugin/log@0.1.0";
+/// The `gancho:plugin` versions whose plugins this host loads (their `log` and `types` imports are granted).
+pub const SUPPORTED_WORLD_VERSIONS: &[&str] = &[WORLD_VERSION];
 
 /// How the runtime is set up; fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -160,6 +160,13 @@ impl Runtime {
     /// Validates a binary against the `gancho:plugin` world, compiles it (or loads it precompiled) and
     /// pre-instantiates it.
     pub fn load(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
+        if !wasm.starts_with(b"\0asm") {
+            return Err(LoadError::Malformed(
+                "the file does not start with the WebAssembly magic bytes `\\0asm`".into(),
+            ));
+        }
+        // Reading the imports takes milliseconds; compiling a large component takes seconds.
+        grants::check_binary(wasm)?;
         let digest = hex::encode(Sha256::digest(wasm));
         let component = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, &digest, wasm)?,
@@ -352,13 +359,8 @@ fn engine_config(settings: &RuntimeSettings) -> Config {
     config
 }
 
-/// Compiles a binary, with a clear error when it is no component at all.
+/// Compiles a binary that [`grants::check_binary`] accepted.
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, LoadError> {
-    if !wasm.starts_with(b"\0asm") {
-        return Err(LoadError::Malformed(
-            "the file does not start with the WebAssembly magic bytes `\\0asm`".into(),
-        ));
-    }
     Component::new(engine, wasm).map_err(|e| LoadError::Malformed(format!("{e:#}")))
 }
 
