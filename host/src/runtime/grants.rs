@@ -51,7 +51,7 @@ const WASI_GRANTED: &[&str] =
 
 /// Adds every granted import to `linker`: our `log` interface, and WASI 0.2's async implementation.
 pub(crate) fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
-    bindings::Plugin::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
+    bindings::PluginBase::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     wasmtime_wasi::p2::add_to_linker_async(linker)
 }
 
