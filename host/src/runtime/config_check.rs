@@ -77,3 +77,68 @@ pub(super) fn find_export(component: &Component) -> Result<Option<ComponentExpor
     }
     Ok(Some(index))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_encoder as enc;
+
+    /// A component exporting `name` as a function taking nothing and returning nothing.
+    fn component_exporting(name: &str) -> Vec<u8> {
+        let mut types = enc::TypeSection::new();
+        types.ty().function([], []);
+        let mut functions = enc::FunctionSection::new();
+        functions.function(0);
+        let mut exports = enc::ExportSection::new();
+        exports.export("f", enc::ExportKind::Func, 0);
+        let mut code = enc::CodeSection::new();
+        let mut body = enc::Function::new([]);
+        body.instruction(&enc::Instruction::End);
+        code.function(&body);
+        let mut module = enc::Module::new();
+        module.section(&types).section(&functions).section(&exports).section(&code);
+
+        let mut component = enc::Component::new();
+        component.section(&enc::ModuleSection(&module));
+        let mut instances = enc::InstanceSection::new();
+        instances.instantiate(0, Vec::<(&str, enc::ModuleArg)>::new());
+        component.section(&instances);
+        let mut aliases = enc::ComponentAliasSection::new();
+        aliases.alias(enc::Alias::CoreInstanceExport { instance: 0, kind: enc::ExportKind::Func, name: "f" });
+        component.section(&aliases);
+        let mut func_types = enc::ComponentTypeSection::new();
+        func_types.function().async_(false).params(Vec::<(&str, enc::ComponentValType)>::new()).result(None);
+        component.section(&func_types);
+        let mut lifted = enc::CanonicalFunctionSection::new();
+        lifted.lift(0, 0, []);
+        component.section(&lifted);
+        let mut component_exports = enc::ComponentExportSection::new();
+        component_exports.export(name, enc::ComponentExportKind::Func, 0, None);
+        component.section(&component_exports);
+        component.finish()
+    }
+
+    fn compile(wasm: &[u8]) -> Component {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        Component::new(&wasmtime::Engine::new(&config).unwrap(), wasm).unwrap()
+    }
+
+    #[test]
+    fn a_validate_config_export_of_the_wrong_type_is_refused_at_load() {
+        let error = find_export(&compile(&component_exporting(VALIDATE_CONFIG))).unwrap_err();
+        assert!(matches!(&error, LoadError::WrongExports(m) if m.contains("validate-config")), "{error:?}");
+    }
+
+    #[test]
+    fn a_plugin_without_validate_config_has_nothing_to_check() {
+        assert!(find_export(&compile(&component_exporting("something-else"))).unwrap().is_none());
+    }
+
+    /// Compiles only if the check can run in the API's multi-threaded handlers (its future is `Send`).
+    #[allow(dead_code)]
+    fn the_check_can_be_awaited_on_any_thread(runtime: &Runtime, plugin: &Plugin, limits: &Limits) {
+        fn send<T: Send>(_: T) {}
+        send(runtime.check_config_async(plugin, "{}", limits));
+    }
+}
