@@ -30,7 +30,8 @@
 //! ## Layout
 //! - [`events`]: the envelope and a typed struct for every event in the catalog.
 //! - [`request`]: [`Request`] and its JSON, form and text builders.
-//! - [`subscription`]: the subscription and the customer's typed configuration.
+//! - [`subscription`]: the subscription, the customer's typed configuration, and [`ConfigError`] for refusing
+//!   one when it is set.
 //! - [`error`]: [`PluginError`], permanent or transient.
 //! - [`log`](mod@log): logging through the host ([`info!`], [`warn!`], …).
 //! - [`testing`]: run a plugin natively in `cargo test`.
