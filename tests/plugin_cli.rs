@@ -78,7 +78,8 @@ fn every_example_plugin_checks_ok() {
         let output = gancho(&["plugin", "check", path.to_str().unwrap()]);
         let stdout = text(&output.stdout);
         assert!(output.status.success(), "{name}: {}", text(&output.stderr));
-        assert!(stdout.contains("world:   gancho:plugin/plugin@0.1.0"), "{name}: {stdout}");
+        let world = format!("world:   gancho:plugin/plugin@{}", gancho::runtime::WORLD_VERSION);
+        assert!(stdout.contains(&world), "{name}: {stdout}");
         assert!(stdout.contains("digest:  sha256:"), "{name}: {stdout}");
         // Every import is either our log interface or WASI (granting nothing): no network, no HTTP.
         let imports: Vec<&str> =

@@ -30,7 +30,8 @@
 //! ## Layout
 //! - [`events`]: the envelope and a typed struct for every event in the catalog.
 //! - [`request`]: [`Request`] and its JSON, form and text builders.
-//! - [`subscription`]: the subscription and the customer's typed configuration.
+//! - [`subscription`]: the subscription, the customer's typed configuration, and [`ConfigError`] for refusing
+//!   one when it is set.
 //! - [`error`]: [`PluginError`], permanent or transient.
 //! - [`log`](mod@log): logging through the host ([`info!`], [`warn!`], …).
 //! - [`testing`]: run a plugin natively in `cargo test`.
@@ -49,14 +50,14 @@ pub mod testing;
 pub use error::{ErrorKind, PluginError};
 pub use events::*;
 pub use request::{Method, Request, form_encode, percent_encode};
-pub use subscription::Subscription;
+pub use subscription::{ConfigError, Subscription};
 
 #[cfg(all(target_arch = "wasm32", feature = "arena-allocator"))]
 #[global_allocator]
 static ALLOCATOR: arena::Arena = arena::Arena::new();
 
 /// The version of the WIT package (`gancho:plugin`) this SDK builds plugins against.
-pub const WORLD_VERSION: &str = "0.1.0";
+pub const WORLD_VERSION: &str = "0.1.1";
 
 /// The code generated from `wit/`. Plugin authors do not use it directly.
 #[doc(hidden)]
@@ -76,9 +77,18 @@ pub mod bindings {
 /// `fn(Event, Subscription<C>) -> Result<Vec<Request>, PluginError>` for any configuration type `C` that
 /// implements `serde::Deserialize`. On targets other than wasm32 the macro expands to nothing, so the same
 /// crate can be unit-tested natively.
+///
+/// The plugin also gets `validate-config`: Gancho calls it when a customer sets a subscription's
+/// configuration, and a configuration that does not deserialize into `C` (a misspelt key with
+/// `#[serde(deny_unknown_fields)]`, a missing or mistyped field) is refused then, naming the field. For
+/// checks serde cannot make, add a function `fn(&C) -> Result<(), ConfigError>`:
+/// `plugin!(transform, validate = check_config)`; it runs on every configuration that deserializes.
 #[macro_export]
 macro_rules! plugin {
-    ($transform:path) => {
+    ($transform:path $(,)?) => {
+        $crate::plugin!($transform, validate = $crate::__private::no_further_checks);
+    };
+    ($transform:path, validate = $validate:path $(,)?) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct GanchoPlugin;
@@ -93,6 +103,12 @@ macro_rules! plugin {
                 > {
                     $crate::__private::transform_wit(event, subscription, $transform)
                 }
+
+                fn validate_config(
+                    config: $crate::__private::String,
+                ) -> ::core::result::Result<(), $crate::bindings::ConfigError> {
+                    $crate::__private::validate_config_wit(&config, $transform, $validate)
+                }
             }
 
     $crate::bindings::__export_plugin_world!(GanchoPlugin with_types_in $crate::bindings);
@@ -103,11 +119,29 @@ macro_rules! plugin {
 /// Glue between the generated bindings and the typed API, used by [`plugin!`].
 #[doc(hidden)]
 pub mod __private {
+    pub use std::string::String;
     pub use std::vec::Vec;
     pub use wit_bindgen;
 
     use crate::bindings::gancho::plugin::types as wit;
-    use crate::{ErrorKind, Event, Method, PluginError, Request, Subscription};
+    use crate::{ConfigError, ErrorKind, Event, Method, PluginError, Request, Subscription};
+
+    /// `validate-config`: the configuration must deserialize into the `C` that `transform` takes, then
+    /// pass `validate`. `transform` is only there to name `C`.
+    pub fn validate_config_wit<C: serde::de::DeserializeOwned>(
+        config_json: &str,
+        _transform: fn(Event, Subscription<C>) -> Result<Vec<Request>, PluginError>,
+        validate: fn(&C) -> Result<(), ConfigError>,
+    ) -> Result<(), wit::ConfigError> {
+        crate::subscription::parse_config(config_json)
+            .and_then(|config| validate(&config))
+            .map_err(|error| wit::ConfigError { field: error.field, message: error.message })
+    }
+
+    /// The `validate` of a plugin that asks for none: what deserializes is accepted.
+    pub fn no_further_checks<C>(_config: &C) -> Result<(), ConfigError> {
+        Ok(())
+    }
 
     pub fn transform_wit<C: serde::de::DeserializeOwned>(
         event: wit::Event,

@@ -24,18 +24,68 @@ impl<C: DeserializeOwned> Subscription<C> {
         endpoint_url: impl Into<String>,
         config_json: &str,
     ) -> Result<Subscription<C>, PluginError> {
-        let config_json = if config_json.trim().is_empty() { "{}" } else { config_json };
-        let mut deserializer = serde_json::Deserializer::from_str(config_json);
-        let config = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            if path == "." {
-                PluginError::permanent(format!("invalid plugin config: {}", e.inner()))
-            } else {
-                PluginError::permanent(format!("invalid plugin config: field `{path}`: {}", e.inner()))
-            }
-        })?;
+        let config = parse_config(config_json).map_err(|e| PluginError::permanent(e.to_string()))?;
         Ok(Subscription { id: id.into(), endpoint_url: endpoint_url.into(), config })
     }
+}
+
+/// Why a configuration was refused: where (a path such as `channel` or `sheet.columns[2]`) and what to
+/// change. [`plugin!`](crate::plugin) returns it when the configuration does not fit the plugin's type `C`
+/// (for an unknown or missing field, the path names that field); a `validate = …` function returns it for
+/// what serde cannot check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The path of the offending field; `None` for the configuration as a whole.
+    pub field: Option<String>,
+    /// What is wrong and what to set instead, shown to the customer.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A problem with the configuration as a whole.
+    pub fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError { field: None, message: message.into() }
+    }
+
+    /// A problem with one field, by its path (`channel`, `columns[2]`).
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { field: Some(field.into()), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "invalid plugin config: field `{field}`: {}", self.message),
+            None => write!(f, "invalid plugin config: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<ConfigError> for PluginError {
+    fn from(error: ConfigError) -> PluginError {
+        PluginError::permanent(error.to_string())
+    }
+}
+
+/// Parses a configuration into `C` (empty text counts as `{}`), naming the field of the first error.
+pub fn parse_config<C: DeserializeOwned>(config_json: &str) -> Result<C, ConfigError> {
+    let config_json = if config_json.trim().is_empty() { "{}" } else { config_json };
+    let mut deserializer = serde_json::Deserializer::from_str(config_json);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let message = e.inner().to_string();
+        let path = Some(e.path().to_string()).filter(|path| path != ".");
+        // A missing field is reported at its parent (an unknown one at itself): name the field.
+        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+        let field = match (missing, path) {
+            (Some(name), Some(parent)) => Some(format!("{parent}.{name}")),
+            (Some(name), None) => Some(name.to_owned()),
+            (None, path) => path,
+        };
+        ConfigError { field, message }
+    })
 }
 
 #[cfg(test)]
@@ -59,6 +109,32 @@ mod tests {
         let error = Subscription::<Config>::parse("s", "https://x.example", r#"{"sheet": {"columns": "a"}}"#)
             .unwrap_err();
         assert!(error.message.contains("field `sheet.columns`"), "{}", error.message);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict {
+        channel: String,
+        #[serde(default)]
+        columns: Vec<u32>,
+    }
+
+    #[test]
+    fn an_unknown_or_missing_field_is_named_itself() {
+        let error = parse_config::<Strict>(r#"{"channel": "x", "chanel": "y"}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("chanel"), "{error}");
+        assert!(error.message.starts_with("unknown field `chanel`"), "{error}");
+        let error = parse_config::<Strict>("{}").unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("channel"), "{error}");
+        let error = parse_config::<Config>(r#"{"sheet": {}}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("sheet.columns"), "{error}");
+    }
+
+    #[test]
+    fn a_wrongly_typed_list_entry_is_named_with_its_index() {
+        let error = parse_config::<Strict>(r#"{"channel": "x", "columns": [1, 2, "three"]}"#).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("columns[2]"), "{error}");
     }
 
     #[test]

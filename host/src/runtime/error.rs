@@ -8,8 +8,9 @@ pub enum LoadError {
     #[error("not a WebAssembly component: {0}")]
     Malformed(String),
     #[error(
-        "plugin imports `{import}`, which Gancho does not provide; a plugin may import only \
-         `gancho:plugin/log@0.1.0` and WASI 0.2 interfaces (which grant nothing)"
+        "plugin imports `{import}`, which Gancho does not provide; a plugin may import only {granted} \
+         (which grant nothing); remove the import, or build the plugin with gancho-sdk",
+        granted = super::grants::granted_imports()
     )]
     UnsupportedImport { import: String },
     #[error(
@@ -19,6 +20,24 @@ pub enum LoadError {
     WrongExports(String),
     #[error("failed to store the precompiled plugin in {path}: {message}")]
     Cache { path: String, message: String },
+}
+
+/// Why a plugin did not accept a subscription's configuration ([`super::Runtime::check_config`]).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ConfigCheckError {
+    /// The plugin looked at the configuration and refused it; its message says what to change.
+    #[error(
+        "the plugin refused the configuration: {}{message}; fix the subscription's config and set it again",
+        field.as_deref().map(|field| format!("field `{field}`: ")).unwrap_or_default()
+    )]
+    Refused {
+        /// Where the problem is (`channel`, `columns[2]`), when the plugin said.
+        field: Option<String>,
+        message: String,
+    },
+    /// The check itself failed (a trap, the deadline, a limit): the configuration was not judged.
+    #[error("the plugin failed while checking the configuration: {0}")]
+    Failed(#[from] InvokeError),
 }
 
 /// Why one invocation of a plugin produced no requests.

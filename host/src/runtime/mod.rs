@@ -6,9 +6,14 @@
 //! Every invocation ends by its deadline, whatever the plugin does: wasm code is interrupted by the epoch
 //! (ticked every millisecond), and a wait inside a host call is an `.await` that a timer drops (the call is
 //! made with `call_async`). [`grants`] lists each granted import and why none can hold a thread.
+//!
+//! Plugins built against `gancho:plugin` 0.1.0 and 0.1.1 load alike; a plugin that exports the optional
+//! `validate-config` (0.1.1) can refuse a subscription's configuration when it is set
+//! ([`Runtime::check_config`], in `config_check`), in the same kind of sandbox as `transform`.
 
 mod bindings;
 mod cache;
+mod config_check;
 mod error;
 mod grants;
 mod limits;
@@ -20,23 +25,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
-pub use error::{InvokeError, LoadError};
+pub use error::{ConfigCheckError, InvokeError, LoadError};
 pub use limits::Limits;
 pub use output::OutgoingRequest;
 pub use sandbox::{LogLevelName, LogLine, LoggedLines};
 
-use bindings::{PluginPre, wit};
+use bindings::{PluginBasePre, wit};
 use cache::PrecompiledCache;
 use sandbox::SandboxState;
 
-/// The version of the `gancho:plugin` WIT package this host runs.
-pub const WORLD_VERSION: &str = "0.1.0";
+/// The version of the `gancho:plugin` WIT package this host runs (`wit/plugin.wit`).
+pub const WORLD_VERSION: &str = "0.1.1";
 
-/// The log interface a plugin may import, with its version.
-const LOG_IMPORT: &str = "gancho:plugin/log@0.1.0";
+/// The `gancho:plugin` versions whose plugins this host loads (their `log` and `types` imports are
+/// granted). All are 0.1.x: wasmtime's linker satisfies a plugin's `log@0.1.0` import with our `log@0.1.1`.
+pub const SUPPORTED_WORLD_VERSIONS: &[&str] = &["0.1.0", WORLD_VERSION];
 
 /// How the runtime is set up; fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -86,7 +92,9 @@ pub struct SubscriptionInput<'a> {
 /// A validated, compiled, pre-instantiated plugin; cheap to clone and share across threads.
 #[derive(Clone)]
 pub struct Plugin {
-    pre: Arc<PluginPre<SandboxState>>,
+    pre: Arc<PluginBasePre<SandboxState>>,
+    /// The plugin's `validate-config` export, if it has one (from 0.1.1 on, optional).
+    validate_config: Option<ComponentExportIndex>,
     info: Arc<PluginInfo>,
 }
 
@@ -106,6 +114,9 @@ pub struct PluginInfo {
     pub world_version: String,
     /// Every interface the plugin imports.
     pub imports: Vec<String>,
+    /// Whether the plugin exports `validate-config`, so that [`Runtime::check_config`] can refuse a bad
+    /// configuration when it is set (plugins built with gancho-sdk for 0.1.1 or later do).
+    pub validates_config: bool,
 }
 
 /// The outcome of one invocation, with what the plugin logged.
@@ -160,6 +171,13 @@ impl Runtime {
     /// Validates a binary against the `gancho:plugin` world, compiles it (or loads it precompiled) and
     /// pre-instantiates it.
     pub fn load(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
+        if !wasm.starts_with(b"\0asm") {
+            return Err(LoadError::Malformed(
+                "the file does not start with the WebAssembly magic bytes `\\0asm`".into(),
+            ));
+        }
+        // Reading the imports takes milliseconds; compiling a large component takes seconds.
+        grants::check_binary(wasm)?;
         let digest = hex::encode(Sha256::digest(wasm));
         let component = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, &digest, wasm)?,
@@ -168,14 +186,20 @@ impl Runtime {
         let imports = grants::check(&self.engine, &component)?;
         let instance_pre =
             self.linker.instantiate_pre(&component).map_err(|e| LoadError::Malformed(format!("{e:#}")))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::WrongExports(format!("{e:#}")))?;
+        let pre = PluginBasePre::new(instance_pre).map_err(|e| LoadError::WrongExports(format!("{e:#}")))?;
+        let validate_config = config_check::find_export(&component)?;
         let world_version = imports
             .iter()
             .find_map(|name| name.strip_prefix("gancho:plugin/")?.split_once('@').map(|(_, v)| v.to_owned()))
             .unwrap_or_else(|| WORLD_VERSION.to_owned());
-        let info =
-            PluginInfo { digest: format!("sha256:{digest}"), size_bytes: wasm.len(), world_version, imports };
-        Ok(Plugin { pre: Arc::new(pre), info: Arc::new(info) })
+        let info = PluginInfo {
+            digest: format!("sha256:{digest}"),
+            size_bytes: wasm.len(),
+            world_version,
+            imports,
+            validates_config: validate_config.is_some(),
+        };
+        Ok(Plugin { pre: Arc::new(pre), validate_config, info: Arc::new(info) })
     }
 
     /// Runs `plugin` on one event in a fresh store and instance, under the runtime's limits, on this
@@ -223,7 +247,23 @@ impl Runtime {
     ) -> Invocation {
         let started = Instant::now();
         let limits = &limits.capped_by(&self.limits);
-        let event_time = parse_event_time(event.timestamp);
+        let mut store = self.sandbox_store(limits, parse_event_time(event.timestamp));
+        let (wit_event, wit_subscription) = to_wit(event, subscription);
+        let called = within_deadline(limits, async {
+            let instance = plugin.pre.instantiate_async(&mut store).await?;
+            instance.call_transform(&mut store, &wit_event, &wit_subscription).await
+        })
+        .await;
+        let result = settle(called, &store, limits)
+            .and_then(|returned| to_result(returned, subscription.endpoint_url, limits));
+        let elapsed = started.elapsed();
+        let (logs, logs_dropped) = store.into_data().into_logs();
+        Invocation { result, logs, logs_dropped, elapsed }
+    }
+
+    /// A fresh store for one call into a plugin under `limits` (already capped by the runtime's): its
+    /// clocks read `event_time`; memory, fuel and the epoch deadline are set.
+    fn sandbox_store(&self, limits: &Limits, event_time: Duration) -> Store<SandboxState> {
         let mut store = Store::new(
             &self.engine,
             SandboxState::new(event_time, limits.memory_bytes, limits.max_log_lines, limits.max_log_bytes),
@@ -235,23 +275,31 @@ impl Runtime {
         if let Some(fuel) = limits.fuel {
             store.set_fuel(fuel).expect("fuel is enabled in the engine when limits.fuel is set");
         }
+        store
+    }
+}
 
-        let (wit_event, wit_subscription) = to_wit(event, subscription);
-        // The epoch interrupts wasm code; this timer ends a wait inside a host call (a sleep, a poll), by
-        // dropping the call's future, which unwinds the plugin's stack.
-        let deadline = Duration::from_millis(limits.timeout_ms);
-        let called = tokio::time::timeout(deadline, async {
-            let instance = plugin.pre.instantiate_async(&mut store).await?;
-            instance.call_transform(&mut store, &wit_event, &wit_subscription).await
-        })
-        .await;
-        let result = match called {
-            Ok(called) => to_result(called, &store, subscription.endpoint_url, limits),
-            Err(_elapsed) => Err(InvokeError::Timeout { limit_ms: limits.timeout_ms }),
-        };
-        let elapsed = started.elapsed();
-        let (logs, logs_dropped) = store.into_data().into_logs();
-        Invocation { result, logs, logs_dropped, elapsed }
+/// Runs `call` (instantiating a plugin in a [`Runtime::sandbox_store`] and calling one export) until
+/// `limits.timeout_ms`; `None` when the deadline came first. The epoch interrupts wasm code; this timer
+/// ends a wait inside a host call (a sleep, a poll), by dropping the call's future, which unwinds the
+/// plugin's stack.
+async fn within_deadline<T>(
+    limits: &Limits,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> Option<wasmtime::Result<T>> {
+    tokio::time::timeout(Duration::from_millis(limits.timeout_ms), call).await.ok()
+}
+
+/// What a call returned, or the typed error for the deadline or the trap that ended it.
+fn settle<T>(
+    called: Option<wasmtime::Result<T>>,
+    store: &Store<SandboxState>,
+    limits: &Limits,
+) -> Result<T, InvokeError> {
+    match called {
+        Some(Ok(returned)) => Ok(returned),
+        Some(Err(error)) => Err(classify_trap(&error, store.data(), limits)),
+        None => Err(InvokeError::Timeout { limit_ms: limits.timeout_ms }),
     }
 }
 
@@ -272,7 +320,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 #[doc(hidden)]
 pub struct ReusedInstance {
     store: Store<SandboxState>,
-    instance: bindings::Plugin,
+    instance: bindings::PluginBase,
 }
 
 impl Runtime {
@@ -300,7 +348,8 @@ impl ReusedInstance {
     ) -> Result<Vec<OutgoingRequest>, InvokeError> {
         let (wit_event, wit_subscription) = to_wit(event, subscription);
         let called = block_on(self.instance.call_transform(&mut self.store, &wit_event, &wit_subscription));
-        to_result(called, &self.store, subscription.endpoint_url, limits)
+        settle(Some(called), &self.store, limits)
+            .and_then(|returned| to_result(returned, subscription.endpoint_url, limits))
     }
 }
 
@@ -320,19 +369,18 @@ fn to_wit(event: &EventInput<'_>, subscription: &SubscriptionInput<'_>) -> (wit:
     (event, subscription)
 }
 
+/// What `transform` returned, as checked requests or the plugin's own error.
 fn to_result(
-    called: wasmtime::Result<Result<Vec<wit::Request>, wit::PluginError>>,
-    store: &Store<SandboxState>,
+    returned: Result<Vec<wit::Request>, wit::PluginError>,
     endpoint_url: &str,
     limits: &Limits,
 ) -> Result<Vec<OutgoingRequest>, InvokeError> {
-    match called {
-        Ok(Ok(requests)) => output::check(requests, endpoint_url, limits),
-        Ok(Err(error)) => Err(InvokeError::Plugin {
+    match returned {
+        Ok(requests) => output::check(requests, endpoint_url, limits),
+        Err(error) => Err(InvokeError::Plugin {
             permanent: error.kind == wit::ErrorKind::Permanent,
             message: error.message,
         }),
-        Err(error) => Err(classify_trap(&error, store.data(), limits)),
     }
 }
 
@@ -363,13 +411,8 @@ fn engine_config(settings: &RuntimeSettings) -> Config {
     config
 }
 
-/// Compiles a binary, with a clear error when it is no component at all.
+/// Compiles a binary that [`grants::check_binary`] accepted.
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, LoadError> {
-    if !wasm.starts_with(b"\0asm") {
-        return Err(LoadError::Malformed(
-            "the file does not start with the WebAssembly magic bytes `\\0asm`".into(),
-        ));
-    }
     Component::new(engine, wasm).map_err(|e| LoadError::Malformed(format!("{e:#}")))
 }
 

@@ -1,13 +1,25 @@
 //! A plugin that misbehaves in the way its config's `behaviour` names, to show the sandbox contains it.
 
-use gancho_sdk::{Event, PluginError, Request, Subscription};
+use gancho_sdk::{ConfigError, Event, PluginError, Request, Subscription};
 
 #[derive(serde::Deserialize)]
 pub struct Config {
     behaviour: String,
 }
 
-gancho_sdk::plugin!(transform);
+gancho_sdk::plugin!(transform, validate = validate);
+
+/// Misbehaves when its configuration is checked, too: the check runs under the same limits.
+fn validate(config: &Config) -> Result<(), ConfigError> {
+    match config.behaviour.as_str() {
+        "endless-loop" => loop {
+            std::hint::black_box(0u64);
+        },
+        "panic" => panic!("boom: checking the config"),
+        "" => Err(ConfigError::field("behaviour", "set it to the way to misbehave, e.g. \"panic\"")),
+        _ => Ok(()),
+    }
+}
 
 fn log_everywhere(event: &Event) {
     gancho_sdk::info!("mapping event {}", event.id);
