@@ -359,7 +359,9 @@ fn a_new_plugin_builds_checks_runs_and_tests_as_it_is() {
         stdout.lines().find_map(|line| line.strip_prefix("built ")).expect("the path of the component");
     assert!(wasm.ends_with("wasm32-wasip2/release/acme_crm.wasm"), "{stdout}");
     assert!(stdout.contains(&format!("{wasm}: ok")), "{stdout}");
-    assert!(stdout.contains("world:   gancho:plugin/plugin@0.1.0"), "{stdout}");
+    let world = format!("world:   gancho:plugin/plugin@{}", gancho::runtime::WORLD_VERSION);
+    assert!(stdout.contains(&world), "{stdout}");
+    assert!(stdout.contains("config:  checked when a subscription sets it"), "{stdout}");
 
     let event = support::sample_path("call.ended.missed.json");
     let config = dir.join("config.example.json");

@@ -320,3 +320,35 @@ fn the_api_document_lists_every_operation_with_its_answers() {
     }
     assert!(operations >= 22, "{operations} operations");
 }
+
+#[test]
+fn a_misspelt_config_key_is_refused_when_the_subscription_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(&dir.path().join("data"), &[]);
+    let receiver = Receiver::start();
+    let key = tenant_with_key(&service, "acme");
+    assert_eq!(upload(&service, "/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
+
+    let (status, body) = service.post(
+        "/v1/tenants/acme/subscriptions",
+        &key,
+        &json!({"event_types": ["call.*"], "plugin": "slack", "endpoint_url": receiver.url, "config": {"chanel": "#ventas"}}),
+    );
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("config.chanel")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("slack@1 refused the config") && message.contains("`channel`"), "{message}");
+    assert_eq!(service.get("/v1/tenants/acme/subscriptions", &key).1, json!([]), "nothing stored");
+
+    let (status, subscription) = service.post(
+        "/v1/tenants/acme/subscriptions",
+        &key,
+        &json!({"event_types": ["call.*"], "plugin": "slack", "endpoint_url": receiver.url, "config": {"channel": "#ventas"}}),
+    );
+    assert_eq!(status, 201, "{subscription}");
+    let path = format!("/v1/tenants/acme/subscriptions/{}", subscription["id"].as_str().unwrap());
+    let (status, body) = service.patch(&path, &key, &json!({"config": {"channel": 7}}));
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("config.channel")), "{body}");
+    assert_eq!(service.get(&path, &key).1["config"], json!({"channel": "#ventas"}), "unchanged");
+    let (status, body) = service.patch(&path, &key, &json!({"config": {"channel": "#soporte"}}));
+    assert_eq!(status, 200, "{body}");
+}

@@ -24,7 +24,8 @@
 //! gancho_sdk::plugin!(transform);
 //! ```
 //!
-//! Build it with `cargo build --target wasm32-wasip2 --release` and check it with
+//! Start from `gancho plugin new NAME`; build it with `gancho plugin build` (which needs no `.cargo/config.toml`)
+//! and try it with
 //! `gancho plugin run target/wasm32-wasip2/release/<name>.wasm --event event.json --config config.json`.
 //!
 //! ## Layout

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, ApiResult, AppState, Caller, now_millis, parse_json_body, parse_rfc3339, rfc3339};
 use crate::pipeline::valid_event_type_pattern;
 use crate::plugins::PluginRef;
+use crate::runtime::ConfigCheckError;
 use crate::store::Subscription;
 
 pub fn router() -> Router<AppState> {
@@ -244,6 +245,51 @@ async fn check_plugin(state: &AppState, tenant: &str, text: &str) -> ApiResult<P
     Ok(plugin)
 }
 
+/// Lets the plugin check the configuration (its optional `validate-config` export), on a plugin thread in
+/// the tenant's turn and under its limits: a refusal is a 422 naming the field, with the plugin's message.
+/// A plugin built without the export accepts any configuration here, as before.
+async fn check_plugin_accepts(
+    state: &AppState,
+    tenant: &str,
+    plugin: &PluginRef,
+    config_json: &str,
+) -> ApiResult<()> {
+    let (version, loaded) = state.plugins.resolve(plugin).await.map_err(|message| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", format!("{message}; try again"))
+    })?;
+    if !loaded.info().validates_config {
+        return Ok(());
+    }
+    let policy = state.policies.get(tenant).await;
+    let (runtime, config) = (state.runtime.clone(), config_json.to_owned());
+    let checked = state
+        .executor
+        .submit(tenant, move || {
+            let started = std::time::Instant::now();
+            let checked = runtime.check_config(&loaded, &config, &policy.limits);
+            (checked, started.elapsed())
+        })
+        .await
+        .ok_or_else(|| ApiError::internal("the configuration check was lost"))?;
+    let label = format!("{}@{version}", plugin.name);
+    match checked {
+        Ok(()) => Ok(()),
+        Err(ConfigCheckError::Refused { field, message }) => Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field.as_deref().map_or_else(|| "config".to_owned(), |field| format!("config.{field}")),
+            format!(
+                "plugin {label} refused the config{}: {message}",
+                field.map(|field| format!(" at `{field}`")).unwrap_or_default()
+            ),
+        )),
+        Err(ConfigCheckError::Failed(error)) => Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "config",
+            format!("plugin {label} failed while checking the config: {error}"),
+        )),
+    }
+}
+
 /// Create a subscription (operator, or the tenant's own key).
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/subscriptions", tag = "subscriptions", request_body = NewSubscription,
     responses((status = 201, body = SubscriptionView), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
@@ -263,6 +309,7 @@ pub async fn create(
     let max_in_flight = check_limit("max_in_flight", request.max_in_flight, MAX_IN_FLIGHT)?;
     let rate_limit = check_limit("rate_limit", request.rate_limit, RATE_LIMIT)?;
     let plugin = check_plugin(&state, &tenant, &request.plugin).await?;
+    check_plugin_accepts(&state, &tenant, &plugin, &config_json).await?;
     let now = now_millis();
     let subscription = Subscription {
         id: crate::ids::new_id("sub"),
@@ -337,6 +384,8 @@ pub async fn update(
     let patch: SubscriptionPatch = parse_json_body(&body)?;
     let mut subscription = find(&state, &tenant, &id).await?;
     let now = now_millis();
+    // The plugin checks its configuration whenever either changes, before anything is stored.
+    let plugin_or_config_changed = patch.plugin.is_some() || patch.config.is_some();
     if let Some(event_types) = patch.event_types {
         check_event_types(&event_types)?;
         subscription.event_types = event_types;
@@ -355,6 +404,11 @@ pub async fn update(
     }
     if let Some(headers) = patch.headers {
         subscription.headers = check_headers(&headers)?;
+    }
+    if plugin_or_config_changed {
+        let plugin =
+            PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version };
+        check_plugin_accepts(&state, &tenant, &plugin, &subscription.config_json).await?;
     }
     if let Some(max_in_flight) = patch.max_in_flight {
         subscription.max_in_flight = check_limit("max_in_flight", max_in_flight, MAX_IN_FLIGHT)?;

@@ -121,6 +121,14 @@ fn check(plugin: &Path, cache: &CacheArgs) -> Result<ExitCode, String> {
     let info = loaded.info();
     println!("{}: ok", plugin.display());
     println!("  world:   gancho:plugin/plugin@{}", info.world_version);
+    println!(
+        "  config:  {}",
+        if info.validates_config {
+            "checked when a subscription sets it (exports validate-config)"
+        } else {
+            "not checked when set (built without validate-config)"
+        }
+    );
     println!("  size:    {} bytes", info.size_bytes);
     println!("  digest:  {}", info.digest);
     println!("  imports:");
