@@ -82,10 +82,10 @@ fn a_check_runs_under_the_same_deadline_and_limits_as_transform() {
     let runtime = runtime();
     let plugin = runtime.load(&support::plugin_bytes("misbehaving")).unwrap();
     let started = std::time::Instant::now();
-    let error = runtime.check_config(&plugin, r#"{"behaviour": "endless-loop"}"#, &limits).unwrap_err();
+    let error = runtime.check_config(&plugin, r#"{"behaviour": "check-endless-loop"}"#, &limits).unwrap_err();
     assert_eq!(error, ConfigCheckError::Failed(InvokeError::Timeout { limit_ms: 200 }));
     assert!(started.elapsed() < std::time::Duration::from_millis(600), "{:?}", started.elapsed());
-    let error = runtime.check_config(&plugin, r#"{"behaviour": "panic"}"#, &limits).unwrap_err();
+    let error = runtime.check_config(&plugin, r#"{"behaviour": "check-panic"}"#, &limits).unwrap_err();
     assert!(
         matches!(&error, ConfigCheckError::Failed(InvokeError::Trap { message }) if message.contains("boom: checking")),
         "{error:?}"

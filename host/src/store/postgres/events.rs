@@ -90,19 +90,7 @@ pub(super) async fn claim(
     let rows =
         query(client, CLAIM_SQL, &[&now.saturating_add(lease_ms), &now, &limit(max), &exclude_tenants])
             .await?;
-    let mut claimed = rows
-        .iter()
-        .map(|row| {
-            Ok(ClaimedEvent {
-                tenant_id: row.try_get(0)?,
-                id: row.try_get(1)?,
-                event_type: row.try_get(2)?,
-                timestamp: row.try_get(3)?,
-                data_json: row.try_get(4)?,
-                received_at: row.try_get(5)?,
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut claimed = rows.iter().map(event).collect::<StoreResult<Vec<_>>>()?;
     // `RETURNING` has no defined order.
     claimed.sort_by_key(|event| event.received_at);
     Ok(claimed)
@@ -172,16 +160,17 @@ pub(super) async fn get(client: &Client, tenant_id: &str, id: &str) -> StoreResu
         &[&tenant_id, &id],
     )
     .await?;
-    rows.first()
-        .map(|row| {
-            Ok(ClaimedEvent {
-                tenant_id: row.try_get(0)?,
-                id: row.try_get(1)?,
-                event_type: row.try_get(2)?,
-                timestamp: row.try_get(3)?,
-                data_json: row.try_get(4)?,
-                received_at: row.try_get(5)?,
-            })
-        })
-        .transpose()
+    rows.first().map(event).transpose()
+}
+
+/// An event from a row of `tenant_id, id, event_type, event_timestamp, data, received_at`.
+fn event(row: &tokio_postgres::Row) -> StoreResult<ClaimedEvent> {
+    Ok(ClaimedEvent {
+        tenant_id: row.try_get(0)?,
+        id: row.try_get(1)?,
+        event_type: row.try_get(2)?,
+        timestamp: row.try_get(3)?,
+        data_json: row.try_get(4)?,
+        received_at: row.try_get(5)?,
+    })
 }

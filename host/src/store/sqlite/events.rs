@@ -63,17 +63,7 @@ pub(super) fn claim(
     let mut statement = conn.prepare_cached(CLAIM_SQL)?;
     let mut claimed = statement
         .query_map(params![now.saturating_add(lease_ms), now, limit(max), exclude_tenants_json], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                ClaimedEvent {
-                    tenant_id: row.get(1)?,
-                    id: row.get(2)?,
-                    event_type: row.get(3)?,
-                    timestamp: row.get(4)?,
-                    data_json: row.get(5)?,
-                    received_at: row.get(6)?,
-                },
-            ))
+            Ok((row.get::<_, i64>(0)?, event(row, 1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     // `RETURNING` has no defined order.
@@ -121,15 +111,19 @@ pub(super) fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<O
             "SELECT tenant_id, id, event_type, event_timestamp, data, received_at FROM events
              WHERE tenant_id = ?1 AND id = ?2",
         )?
-        .query_row(params![tenant_id, id], |row| {
-            Ok(ClaimedEvent {
-                tenant_id: row.get(0)?,
-                id: row.get(1)?,
-                event_type: row.get(2)?,
-                timestamp: row.get(3)?,
-                data_json: row.get(4)?,
-                received_at: row.get(5)?,
-            })
-        })
+        .query_row(params![tenant_id, id], |row| event(row, 0))
         .optional()?)
+}
+
+/// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at` of a row,
+/// starting at `first`.
+fn event(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ClaimedEvent> {
+    Ok(ClaimedEvent {
+        tenant_id: row.get(first)?,
+        id: row.get(first + 1)?,
+        event_type: row.get(first + 2)?,
+        timestamp: row.get(first + 3)?,
+        data_json: row.get(first + 4)?,
+        received_at: row.get(first + 5)?,
+    })
 }

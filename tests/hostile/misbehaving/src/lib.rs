@@ -9,13 +9,15 @@ pub struct Config {
 
 gancho_sdk::plugin!(transform, validate = validate);
 
-/// Misbehaves when its configuration is checked, too: the check runs under the same limits.
+/// Misbehaves when its configuration is checked, too, with the `check-` behaviours (the others must pass
+/// the check, so that subscriptions misbehaving on events can be made): the check runs under the same
+/// limits as `transform`.
 fn validate(config: &Config) -> Result<(), ConfigError> {
     match config.behaviour.as_str() {
-        "endless-loop" => loop {
+        "check-endless-loop" => loop {
             std::hint::black_box(0u64);
         },
-        "panic" => panic!("boom: checking the config"),
+        "check-panic" => panic!("boom: checking the config"),
         "" => Err(ConfigError::field("behaviour", "set it to the way to misbehave, e.g. \"panic\"")),
         _ => Ok(()),
     }
