@@ -75,7 +75,12 @@ pub fn parse_config<C: DeserializeOwned>(config_json: &str) -> Result<C, ConfigE
     let config_json = if config_json.trim().is_empty() { "{}" } else { config_json };
     let mut deserializer = serde_json::Deserializer::from_str(config_json);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let message = e.inner().to_string();
+        // serde_json ends its messages with where in the text the problem is; the field path says it better.
+        let (inner, mut message) = (e.inner(), e.inner().to_string());
+        let position = format!(" at line {} column {}", inner.line(), inner.column());
+        if message.ends_with(&position) {
+            message.truncate(message.len() - position.len());
+        }
         let path = Some(e.path().to_string()).filter(|path| path != ".");
         // A missing field is reported at its parent (an unknown one at itself): name the field.
         let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
@@ -125,6 +130,10 @@ mod tests {
         let error = parse_config::<Strict>(r#"{"channel": "x", "chanel": "y"}"#).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("chanel"), "{error}");
         assert!(error.message.starts_with("unknown field `chanel`"), "{error}");
+        assert!(
+            error.message.ends_with("expected `channel` or `columns`"),
+            "no position in the text: {error}"
+        );
         let error = parse_config::<Strict>("{}").unwrap_err();
         assert_eq!(error.field.as_deref(), Some("channel"), "{error}");
         let error = parse_config::<Config>(r#"{"sheet": {}}"#).unwrap_err();
