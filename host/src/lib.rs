@@ -29,6 +29,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod delivery;
 pub mod event;
 pub mod executor;

@@ -34,9 +34,18 @@ pub struct NewSubscription {
     /// The plugin's configuration (a JSON object).
     #[serde(default)]
     pub config: Option<serde_json::Value>,
-    /// Headers added to every request (for example the destination's `authorization`).
+    /// Headers added to the requests for this endpoint (its scheme, host and port) — never to a URL the
+    /// plugin chose elsewhere. Not for secrets: those go in connections.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// The tenant's connections whose credentials the requests may carry, by name; each goes only to the
+    /// hosts it belongs to.
+    #[serde(default)]
+    pub connections: Vec<String>,
+    /// The hosts the plugin may send requests to (`api.hubapi.com`, `*.example.com`); a request to any
+    /// other is a plugin error naming the host. Absent: any host the destination guard allows.
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<String>>,
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
     /// At most this many requests in flight to the endpoint at once, across all instances (1–10000);
@@ -61,6 +70,11 @@ pub struct SubscriptionPatch {
     pub endpoint_url: Option<String>,
     pub config: Option<serde_json::Value>,
     pub headers: Option<BTreeMap<String, String>>,
+    pub connections: Option<Vec<String>>,
+    /// A list sets the hosts the plugin may send to; `null` allows any again.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, nullable)]
+    pub allowed_hosts: Option<Option<Vec<String>>>,
     /// Enabling a subscription also clears an automatic disable.
     pub enabled: Option<bool>,
     /// `false` resumes plugin runs paused after too many deadline hits in a row (the events that arrived
@@ -98,6 +112,9 @@ pub struct SubscriptionView {
     pub endpoint_url: String,
     pub config: serde_json::Value,
     pub headers: BTreeMap<String, String>,
+    pub connections: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_hosts: Option<Vec<String>>,
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
@@ -131,6 +148,8 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
         event_types: subscription.event_types,
         plugin,
         endpoint_url: subscription.endpoint_url,
+        connections: subscription.connections,
+        allowed_hosts: subscription.allowed_hosts,
         enabled: subscription.enabled,
         disabled_reason: subscription.disabled_reason,
         paused: subscription.paused_reason.is_some(),
@@ -146,6 +165,33 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
 
 fn invalid(field: &str, message: String) -> ApiError {
     ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
+}
+
+/// Checks that each named connection is one of the tenant's.
+async fn check_connections(state: &AppState, tenant: &str, names: &[String]) -> ApiResult<Vec<String>> {
+    for name in names {
+        if state.store.get_connection(tenant, name).await?.is_none() {
+            return Err(ApiError::field(
+                StatusCode::NOT_FOUND,
+                "connections",
+                format!(
+                    "connection `{name}` not found; create it with POST /v1/tenants/{tenant}/connections"
+                ),
+            ));
+        }
+    }
+    Ok(names.to_vec())
+}
+
+fn check_allowed_hosts(hosts: Option<Vec<String>>) -> ApiResult<Option<Vec<String>>> {
+    let Some(hosts) = hosts else { return Ok(None) };
+    hosts
+        .into_iter()
+        .map(|host| {
+            crate::connections::hosts::normalize(&host).map_err(|message| invalid("allowed_hosts", message))
+        })
+        .collect::<ApiResult<Vec<_>>>()
+        .map(Some)
 }
 
 fn check_event_types(patterns: &[String]) -> ApiResult<()> {
@@ -309,6 +355,8 @@ pub async fn create(
     let max_in_flight = check_limit("max_in_flight", request.max_in_flight, MAX_IN_FLIGHT)?;
     let rate_limit = check_limit("rate_limit", request.rate_limit, RATE_LIMIT)?;
     let plugin = check_plugin(&state, &tenant, &request.plugin).await?;
+    let connections = check_connections(&state, &tenant, &request.connections).await?;
+    let allowed_hosts = check_allowed_hosts(request.allowed_hosts)?;
     check_plugin_accepts(&state, &tenant, &plugin, &config_json).await?;
     let now = now_millis();
     let subscription = Subscription {
@@ -332,6 +380,8 @@ pub async fn create(
         paused_at: None,
         created_at: now,
         updated_at: now,
+        connections,
+        allowed_hosts,
     };
     state.store.create_subscription(&subscription).await?;
     Ok((StatusCode::CREATED, Json(view(subscription, true))))
@@ -404,6 +454,12 @@ pub async fn update(
     }
     if let Some(headers) = patch.headers {
         subscription.headers = check_headers(&headers)?;
+    }
+    if let Some(connections) = patch.connections {
+        subscription.connections = check_connections(&state, &tenant, &connections).await?;
+    }
+    if let Some(allowed_hosts) = patch.allowed_hosts {
+        subscription.allowed_hosts = check_allowed_hosts(allowed_hosts)?;
     }
     if plugin_or_config_changed {
         let plugin =

@@ -147,7 +147,7 @@ impl Shared {
         let outcome = match signing::sign(&delivery.secrets, &delivery.id, timestamp, &delivery.request.body)
         {
             Ok(signature) => {
-                let headers = request_headers(&delivery, timestamp, signature);
+                let headers = request_headers(&delivery, &[], timestamp, signature);
                 let request = &delivery.request;
                 worker
                     .sender
@@ -214,27 +214,31 @@ impl Shared {
     }
 }
 
-/// The plugin's headers, the subscription's (which win on a name clash), and the Standard Webhooks
-/// headers (which always win).
-fn request_headers(delivery: &ClaimedDelivery, timestamp: i64, signature: String) -> Vec<(String, String)> {
+/// The headers a delivery goes out with: the plugin's; the subscription's, only when the request goes to the
+/// subscription's own endpoint (scheme, host and port), never to a host the plugin chose; the credentials
+/// of its connections for this host (`credentials`, already matched to it); and the Standard Webhooks
+/// headers. Later ones win on a name clash, and the Standard Webhooks headers always do.
+fn request_headers(
+    delivery: &ClaimedDelivery,
+    credentials: &[(String, String)],
+    timestamp: i64,
+    signature: String,
+) -> Vec<(String, String)> {
     const OURS: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
-    let mut headers: Vec<(String, String)> = delivery
-        .request
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            !delivery.subscription_headers.iter().any(|(own, _)| own.eq_ignore_ascii_case(name))
-                && !OURS.iter().any(|ours| ours.eq_ignore_ascii_case(name))
-        })
-        .cloned()
-        .collect();
-    headers.extend(
-        delivery
-            .subscription_headers
-            .iter()
-            .filter(|(name, _)| !OURS.iter().any(|o| o.eq_ignore_ascii_case(name)))
-            .cloned(),
-    );
+    let own_endpoint = crate::connections::hosts::same_origin(&delivery.request.url, &delivery.endpoint_url);
+    let subscription_headers: &[(String, String)] =
+        if own_endpoint { &delivery.subscription_headers } else { &[] };
+    let layers = [delivery.request.headers.as_slice(), subscription_headers, credentials];
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(delivery.request.headers.len() + 3);
+    for (index, layer) in layers.iter().enumerate() {
+        let overridden = |name: &str| {
+            OURS.iter().any(|ours| ours.eq_ignore_ascii_case(name))
+                || layers[index + 1..]
+                    .iter()
+                    .any(|later| later.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+        };
+        headers.extend(layer.iter().filter(|(name, _)| !overridden(name)).cloned());
+    }
     headers.push(("webhook-id".to_owned(), delivery.id.clone()));
     headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
     headers.push(("webhook-signature".to_owned(), signature));
@@ -278,16 +282,15 @@ mod tests {
     use super::*;
     use crate::store::StoredRequest;
 
-    #[test]
-    fn subscription_headers_win_and_signature_headers_cannot_be_forged() {
-        let delivery = ClaimedDelivery {
+    fn delivery(url: &str) -> ClaimedDelivery {
+        ClaimedDelivery {
             id: "dlv_1".into(),
             tenant_id: "t".into(),
             event_id: "e".into(),
             subscription_id: "s".into(),
             request: StoredRequest {
                 method: "POST".into(),
-                url: "https://x.example".into(),
+                url: url.into(),
                 headers: vec![
                     ("content-type".into(), "application/json".into()),
                     ("Authorization".into(), "from-plugin".into()),
@@ -298,8 +301,15 @@ mod tests {
             attempts: 0,
             secrets: vec![],
             subscription_headers: vec![("authorization".into(), "Bearer operator-set".into())],
-        };
-        let headers = request_headers(&delivery, 1_700_000_000, "v1,real".into());
+            endpoint_url: "https://x.example/hook".into(),
+            connections: vec![],
+        }
+    }
+
+    #[test]
+    fn subscription_headers_win_and_signature_headers_cannot_be_forged() {
+        let headers =
+            request_headers(&delivery("https://x.example/other"), &[], 1_700_000_000, "v1,real".into());
         assert_eq!(
             headers,
             vec![
@@ -310,5 +320,27 @@ mod tests {
                 ("webhook-signature".to_owned(), "v1,real".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn subscription_headers_go_only_to_the_subscriptions_own_endpoint() {
+        for elsewhere in ["https://hooks.slack.com/x", "http://x.example/hook", "https://x.example:8443/hook"]
+        {
+            let headers = request_headers(&delivery(elsewhere), &[], 1, "v1,s".into());
+            assert!(
+                !headers.iter().any(|(_, value)| value == "Bearer operator-set"),
+                "{elsewhere}: {headers:?}"
+            );
+            assert!(headers.contains(&("Authorization".to_owned(), "from-plugin".to_owned())));
+        }
+    }
+
+    #[test]
+    fn a_connections_credential_wins_over_the_plugins_and_the_subscriptions() {
+        let credential = [("authorization".to_owned(), "Bearer from-connection".to_owned())];
+        let headers = request_headers(&delivery("https://x.example/hook"), &credential, 1, "v1,s".into());
+        let authorization: Vec<_> =
+            headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("authorization")).collect();
+        assert_eq!(authorization, [&credential[0]]);
     }
 }

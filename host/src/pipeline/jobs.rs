@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::containment::{Containment, Verdict};
 use crate::clock::now_millis;
 use crate::metrics::Metrics;
-use crate::runtime::{EventInput, Invocation, InvokeError, Plugin, Runtime, SubscriptionInput};
+use crate::connections::hosts;
+use crate::runtime::{EventInput, Invocation, InvokeError, OutgoingRequest, Plugin, Runtime, SubscriptionInput};
 use crate::store::{ClaimedEvent, DeliveryStatus, Millis, NewDelivery, StoredRequest, Subscription};
 use crate::tenancy::Resolved;
 
@@ -96,7 +97,8 @@ impl RunContext {
             }
             Verdict::Keep => None,
         };
-        let deliveries = match invocation.result {
+        let result = invocation.result.and_then(|requests| keep_to_allowed_hosts(requests, subscription));
+        let deliveries = match result {
             Ok(requests) if requests.is_empty() => {
                 self.metrics.plugin_run("skipped", seconds);
                 vec![delivery(job, label, DeliveryStatus::Skipped, now).logs(logs).build()]
@@ -131,6 +133,26 @@ impl RunContext {
         };
         (Outcome::Done { deliveries, pause }, invocation.elapsed)
     }
+}
+
+/// The requests, if each goes to a host the subscription allows (all, when it names none); else the
+/// error naming the first that does not.
+fn keep_to_allowed_hosts(
+    requests: Vec<OutgoingRequest>,
+    subscription: &Subscription,
+) -> Result<Vec<OutgoingRequest>, InvokeError> {
+    let Some(allowed) = &subscription.allowed_hosts else { return Ok(requests) };
+    for request in &requests {
+        let host = hosts::host_of(&request.url).unwrap_or_default();
+        if !allowed.iter().any(|pattern| hosts::matches(pattern, &host)) {
+            return Err(InvokeError::InvalidOutput(format!(
+                "a request goes to host `{host}`, which is not among the subscription's allowed_hosts ({}); \
+                 add it to allowed_hosts or fix the plugin",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(requests)
 }
 
 /// The delivery that stands for a run not made because the subscription's plugin runs are paused: a

@@ -13,7 +13,9 @@ use super::{
     StoredRequest, Subscription, Tenant,
 };
 
+mod connections;
 mod tenancy;
+pub use connections::*;
 pub use tenancy::*;
 
 /// A database to run one behaviour against.
@@ -40,6 +42,9 @@ macro_rules! conformance_tests {
             tenant_policies_are_kept,
             plugin_logs_and_error_kinds_are_kept_with_deliveries,
             stored_events_can_be_read_back,
+            connections_crud_is_per_tenant,
+            connection_uses_are_recorded,
+            claimed_deliveries_carry_their_endpoint_and_connections,
             subscriptions_crud,
             subscription_needs_tenant_and_unique_id,
             insert_events_reports_each_outcome,
@@ -110,6 +115,8 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         paused_at: None,
         created_at: T0,
         updated_at: T0,
+        connections: vec!["hubspot-main".to_owned()],
+        allowed_hosts: Some(vec!["hooks.example.com".to_owned()]),
     }
 }
 

@@ -145,6 +145,49 @@ pub struct Subscription {
     pub paused_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The tenant's connections whose credentials its requests may carry, by name; each is added only to
+    /// requests for the hosts it belongs to.
+    pub connections: Vec<String>,
+    /// The hosts its plugin may send requests to; `None`: any the destination guard allows.
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+/// A tenant's credential for a destination, sealed: its secret part is only ever in `sealed`, encrypted
+/// and authenticated with the configuration's key `key_id` (see [`crate::connections`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub tenant_id: String,
+    /// Unique per tenant; what subscriptions name.
+    pub name: String,
+    /// `header`, `basic`, `oauth2_refresh_token` or `google_service_account`.
+    pub kind: String,
+    /// The hosts the credential may be sent to.
+    pub hosts: Vec<String>,
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub sealed: Vec<u8>,
+    /// Why it no longer works (its grant was revoked), until it is changed.
+    pub broken_reason: Option<String>,
+    /// The last failure to obtain a token, if the last attempt failed.
+    pub last_error: Option<String>,
+    pub last_used_at: Option<Millis>,
+    pub last_refreshed_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// What sending with a connection did, to record on it.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionUse {
+    pub at: Millis,
+    /// A token was obtained from the provider.
+    pub refreshed: bool,
+    /// The failure to obtain a token (cleared by a success).
+    pub error: Option<String>,
+    /// The grant is revoked: the connection is broken, with this reason.
+    pub broken: Option<String>,
+    /// The secret sealed anew (a rotated refresh token): `(key_id, nonce, sealed)`.
+    pub resealed: Option<(String, Vec<u8>, Vec<u8>)>,
 }
 
 /// An event to store, as accepted by the API.
@@ -291,8 +334,12 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
     /// The subscription's current signing secrets (the previous one only while within its grace period).
     pub secrets: Vec<String>,
-    /// Headers the subscription adds to every request.
+    /// Headers the subscription adds to requests for its own endpoint.
     pub subscription_headers: Vec<(String, String)>,
+    /// The subscription's endpoint URL: its headers go only to this scheme, host and port.
+    pub endpoint_url: String,
+    /// The subscription's connections, by name.
+    pub connections: Vec<String>,
 }
 
 /// The outcome of one attempt, to record.
@@ -418,6 +465,24 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         now: Millis,
     ) -> StoreResult<bool>;
+
+    // Connections.
+    /// Fails with `NotFound` if the tenant does not exist, `Conflict` if the name is taken.
+    async fn create_connection(&self, connection: &Connection) -> StoreResult<()>;
+    async fn get_connection(&self, tenant_id: &str, name: &str) -> StoreResult<Option<Connection>>;
+    async fn list_connections(&self, tenant_id: &str) -> StoreResult<Vec<Connection>>;
+    /// Every tenant's connections (for re-sealing them with a new key).
+    async fn all_connections(&self) -> StoreResult<Vec<Connection>>;
+    /// Replaces every field of the connection with this `(tenant_id, name)`; false if there is none.
+    async fn update_connection(&self, connection: &Connection) -> StoreResult<bool>;
+    async fn delete_connection(&self, tenant_id: &str, name: &str) -> StoreResult<bool>;
+    /// Records a use of the connection: when, a refresh, a failure or a breakage, a re-sealed secret.
+    async fn record_connection_use(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        used: &ConnectionUse,
+    ) -> StoreResult<()>;
 
     // Events.
     /// Stores a batch in one transaction (one disk sync): each event is new, a duplicate of one stored

@@ -251,7 +251,8 @@ pub(super) async fn get_plugin(
 
 const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
      config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
-     failing_since, created_at, updated_at, max_in_flight, rate_limit, paused_reason, paused_at";
+     failing_since, created_at, updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, \
+     allowed_hosts";
 
 fn subscription(row: &Row) -> StoreResult<Subscription> {
     Ok(Subscription {
@@ -275,6 +276,8 @@ fn subscription(row: &Row) -> StoreResult<Subscription> {
         rate_limit: row.try_get::<_, Option<i32>>(17)?.map(|limit| limit as u32),
         paused_reason: row.try_get(18)?,
         paused_at: row.try_get(19)?,
+        connections: from_json(row.try_get(20)?)?,
+        allowed_hosts: row.try_get::<_, Option<&str>>(21)?.map(from_json).transpose()?,
     })
 }
 
@@ -287,7 +290,7 @@ pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> St
             "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
              SELECT $1::text, $2::text, $3::text[], $4::text, $5::integer, $6::text, $7::text, $8::text,
                  $9::text, $10::text, $11::bigint, $12::boolean, $13::text, $14::bigint, $15::bigint,
-                 $16::bigint, $17::integer, $18::integer, $19::text, $20::bigint
+                 $16::bigint, $17::integer, $18::integer, $19::text, $20::bigint, $21::text, $22::text
              WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)"
         ),
         s,
@@ -330,7 +333,7 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
              config_json = $7, headers = $8, secret = $9, previous_secret = $10,
              previous_secret_expires_at = $11, enabled = $12, disabled_reason = $13, failing_since = $14,
              created_at = $15, updated_at = $16, max_in_flight = $17, rate_limit = $18,
-             paused_reason = $19, paused_at = $20
+             paused_reason = $19, paused_at = $20, connections = $21, allowed_hosts = $22
          WHERE id = $1 AND tenant_id = $2",
         s,
     )
@@ -366,6 +369,8 @@ async fn execute_subscription(
     let plugin_version = s.plugin_version.map(|version| version as i32);
     let max_in_flight = s.max_in_flight.map(|limit| limit.min(i32::MAX as u32) as i32);
     let rate_limit = s.rate_limit.map(|limit| limit.min(i32::MAX as u32) as i32);
+    let connections = to_json(&s.connections)?;
+    let allowed_hosts = s.allowed_hosts.as_ref().map(to_json).transpose()?;
     Ok(execute(
         client,
         statement,
@@ -390,6 +395,8 @@ async fn execute_subscription(
             &rate_limit,
             &s.paused_reason,
             &s.paused_at,
+            &connections,
+            &allowed_hosts,
         ],
     )
     .await)

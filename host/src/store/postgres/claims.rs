@@ -66,7 +66,7 @@ pub(super) const LEASE_SQL: &str = "WITH deferred AS (
      WHERE d.ctid = ANY($1::text[]::tid[]) AND s.id = d.subscription_id
      RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.request_method, d.request_url,
          d.request_headers, d.request_body, d.attempts, d.next_attempt_at,
-         s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers";
+         s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers, s.endpoint_url, s.connections";
 
 /// One transaction under the claim lock: read the candidates, plan, write the plan.
 pub(super) async fn claim(
@@ -151,6 +151,8 @@ fn claimed_deliveries(rows: &[Row], now: Millis) -> StoreResult<Vec<ClaimedDeliv
                 attempts: row.try_get::<_, i32>(8)? as u32,
                 secrets,
                 subscription_headers: from_json(row.try_get(13)?)?,
+                endpoint_url: row.try_get(14)?,
+                connections: from_json(row.try_get(15)?)?,
             };
             Ok((due, delivery))
         })

@@ -8,6 +8,7 @@
 
 mod catalog;
 mod claims;
+mod connections;
 mod deliveries;
 mod events;
 mod retention;
@@ -22,9 +23,9 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim, DeliveryFilter, Inserted, Millis,
-    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent,
-    QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
+    AttemptRecord, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse, Delivery, DeliveryClaim,
+    DeliveryFilter, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage,
+    PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_endpoint_limits.sql"),
     include_str!("migrations/004_paused.sql"),
     include_str!("migrations/005_tenant_plugins.sql"),
+    include_str!("migrations/006_connections.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -338,6 +340,39 @@ impl Store for PostgresStore {
         now: Millis,
     ) -> StoreResult<bool> {
         catalog::pause_subscription(&self.client().await?, tenant_id, id, reason, now).await
+    }
+
+    async fn create_connection(&self, connection: &Connection) -> StoreResult<()> {
+        connections::create(&self.client().await?, connection).await
+    }
+
+    async fn get_connection(&self, tenant_id: &str, name: &str) -> StoreResult<Option<Connection>> {
+        connections::get(&self.client().await?, tenant_id, name).await
+    }
+
+    async fn list_connections(&self, tenant_id: &str) -> StoreResult<Vec<Connection>> {
+        connections::list(&self.client().await?, Some(tenant_id)).await
+    }
+
+    async fn all_connections(&self) -> StoreResult<Vec<Connection>> {
+        connections::list(&self.client().await?, None).await
+    }
+
+    async fn update_connection(&self, connection: &Connection) -> StoreResult<bool> {
+        connections::update(&self.client().await?, connection).await
+    }
+
+    async fn delete_connection(&self, tenant_id: &str, name: &str) -> StoreResult<bool> {
+        connections::delete(&self.client().await?, tenant_id, name).await
+    }
+
+    async fn record_connection_use(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        used: &ConnectionUse,
+    ) -> StoreResult<()> {
+        connections::record_use(&self.client().await?, tenant_id, name, used).await
     }
 
     async fn insert_events(&self, new_events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {

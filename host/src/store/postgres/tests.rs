@@ -206,6 +206,8 @@ async fn record_attempts_batches_match_sqlite() {
         paused_at: None,
         created_at: T0,
         updated_at: T0,
+        connections: vec![],
+        allowed_hosts: None,
     };
     let delivery = |n: usize, subscription_id: &str| NewDelivery {
         id: format!("dlv_{n}"),

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{conflict_as, json_column, to_json};
+use super::{conflict_as, json_column, optional_json_column, to_json};
 use crate::store::{
     Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult, Subscription,
     Tenant, tenant_plugin_prefix,
@@ -224,7 +224,8 @@ pub(super) fn get_plugin(
 
 const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
      config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
-     failing_since, created_at, updated_at, max_in_flight, rate_limit, paused_reason, paused_at";
+     failing_since, created_at, updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, \
+     allowed_hosts";
 
 fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
     Ok(Subscription {
@@ -248,6 +249,8 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
         rate_limit: row.get(17)?,
         paused_reason: row.get(18)?,
         paused_at: row.get(19)?,
+        connections: json_column(row, 20)?,
+        allowed_hosts: optional_json_column(row, 21)?,
     })
 }
 
@@ -255,19 +258,22 @@ pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreR
     require_tenant(conn, &s.tenant_id)?;
     let mut statement = conn.prepare_cached(&format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+             ?21, ?22)"
     ))?;
     execute_subscription(&mut statement, s)?.map_err(conflict_as(|| format!("subscription {}", s.id)))?;
     Ok(())
 }
 
-/// Runs `statement` with a subscription's columns as `?1`…`?20`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `?1`…`?22`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is SQLite's.
 fn execute_subscription(
     statement: &mut rusqlite::CachedStatement<'_>,
     s: &Subscription,
 ) -> StoreResult<rusqlite::Result<usize>> {
     let (event_types, headers) = (to_json(&s.event_types)?, to_json(&s.headers)?);
+    let connections = to_json(&s.connections)?;
+    let allowed_hosts = s.allowed_hosts.as_ref().map(to_json).transpose()?;
     Ok(statement.execute(params![
         s.id,
         s.tenant_id,
@@ -289,6 +295,8 @@ fn execute_subscription(
         s.rate_limit,
         s.paused_reason,
         s.paused_at,
+        connections,
+        allowed_hosts,
     ]))
 }
 
@@ -318,7 +326,7 @@ pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreR
              endpoint_url = ?6, config_json = ?7, headers = ?8, secret = ?9, previous_secret = ?10,
              previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
              created_at = ?15, updated_at = ?16, max_in_flight = ?17, rate_limit = ?18,
-             paused_reason = ?19, paused_at = ?20
+             paused_reason = ?19, paused_at = ?20, connections = ?21, allowed_hosts = ?22
          WHERE id = ?1 AND tenant_id = ?2",
     )?;
     let changed = execute_subscription(&mut statement, s)??;

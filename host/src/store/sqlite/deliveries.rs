@@ -61,7 +61,8 @@ pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
      SELECT d.rowid, d.id, d.tenant_id, d.event_id, d.subscription_id,
          d.request_method, d.request_url, d.request_headers, d.request_body, d.attempts,
          s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers,
-         d.rate_slot, COALESCE(b.in_flight, 0), COALESCE(s.max_in_flight, ?3), s.rate_limit, r.next_slot_at
+         d.rate_slot, COALESCE(b.in_flight, 0), COALESCE(s.max_in_flight, ?3), s.rate_limit, r.next_slot_at,
+         s.endpoint_url, s.connections
      FROM deliveries AS d CROSS JOIN subscriptions AS s ON s.id = d.subscription_id
          LEFT JOIN busy AS b ON b.subscription_id = d.subscription_id
          LEFT JOIN rate_limit_slots AS r ON r.subscription_id = d.subscription_id
@@ -107,6 +108,8 @@ pub(super) fn claim(
                 attempts: row.get(9)?,
                 secrets,
                 subscription_headers: json_column(row, 13)?,
+                endpoint_url: row.get(19)?,
+                connections: json_column(row, 20)?,
             };
             let candidate = throttle::Candidate {
                 subscription_id: delivery.subscription_id.clone(),

@@ -5,6 +5,7 @@
 //! is atomic without row locks, and a batch shares one disk sync. WAL lets the readers run meanwhile.
 
 mod catalog;
+mod connections;
 mod deliveries;
 mod events;
 mod retention;
@@ -20,9 +21,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim, DeliveryFilter, Inserted, Millis,
-    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent,
-    QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
+    AttemptRecord, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery, DeliveryClaim, DeliveryFilter,
+    Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion,
+    ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_endpoint_limits.sql"),
     include_str!("migrations/004_paused.sql"),
     include_str!("migrations/005_tenant_plugins.sql"),
+    include_str!("migrations/006_connections.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -357,6 +359,45 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         let (tenant_id, id, reason) = (tenant_id.to_owned(), id.to_owned(), reason.to_owned());
         self.write(move |tx| catalog::pause_subscription(tx, &tenant_id, &id, &reason, now)).await
+    }
+
+    async fn create_connection(&self, connection: &super::Connection) -> StoreResult<()> {
+        let connection = connection.clone();
+        self.write(move |tx| connections::create(tx, &connection)).await
+    }
+
+    async fn get_connection(&self, tenant_id: &str, name: &str) -> StoreResult<Option<super::Connection>> {
+        let (tenant_id, name) = (tenant_id.to_owned(), name.to_owned());
+        self.read(move |tx| connections::get(tx, &tenant_id, &name)).await
+    }
+
+    async fn list_connections(&self, tenant_id: &str) -> StoreResult<Vec<super::Connection>> {
+        let tenant_id = tenant_id.to_owned();
+        self.read(move |tx| connections::list(tx, Some(&tenant_id))).await
+    }
+
+    async fn all_connections(&self) -> StoreResult<Vec<super::Connection>> {
+        self.read(|tx| connections::list(tx, None)).await
+    }
+
+    async fn update_connection(&self, connection: &super::Connection) -> StoreResult<bool> {
+        let connection = connection.clone();
+        self.write(move |tx| connections::update(tx, &connection)).await
+    }
+
+    async fn delete_connection(&self, tenant_id: &str, name: &str) -> StoreResult<bool> {
+        let (tenant_id, name) = (tenant_id.to_owned(), name.to_owned());
+        self.write(move |tx| connections::delete(tx, &tenant_id, &name)).await
+    }
+
+    async fn record_connection_use(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        used: &ConnectionUse,
+    ) -> StoreResult<()> {
+        let (tenant_id, name, used) = (tenant_id.to_owned(), name.to_owned(), used.clone());
+        self.write(move |tx| connections::record_use(tx, &tenant_id, &name, &used)).await
     }
 
     async fn insert_events(&self, new_events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {

@@ -1,0 +1,3 @@
+//! Connections: tenants' credentials for their destinations.
+
+pub mod hosts;
