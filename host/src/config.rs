@@ -31,6 +31,17 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub workers: WorkerConfig,
     pub retention: RetentionConfig,
+    pub connections: ConnectionsConfig,
+}
+
+/// How tenants' connection secrets are sealed at rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsConfig {
+    /// `id:base64-key` pairs (32-byte keys), comma-separated; old keys stay listed until re-sealed.
+    pub keys: String,
+    /// The key new secrets are sealed with; empty: the first listed.
+    pub active_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,6 +160,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             workers: WorkerConfig::default(),
             retention: RetentionConfig::default(),
+            connections: ConnectionsConfig::default(),
         }
     }
 }

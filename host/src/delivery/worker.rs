@@ -16,6 +16,7 @@ use super::client::{HttpSender, SendOutcome, SendRequest};
 use super::retry::RetrySchedule;
 use super::signing;
 use crate::clock::{now_millis, rfc3339};
+use crate::connections::{Credentials, Registry};
 use crate::metrics::Metrics;
 use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryClaim, DeliveryStatus, Millis, Store};
 use crate::wake::Wakeups;
@@ -23,6 +24,8 @@ use crate::wake::Wakeups;
 pub struct DeliveryWorker {
     pub store: Arc<dyn Store>,
     pub sender: Arc<HttpSender>,
+    /// The tenants' connections: the credentials a request carries for its host.
+    pub connections: Arc<Registry>,
     pub schedule: RetrySchedule,
     pub metrics: Arc<Metrics>,
     pub wake: Wakeups,
@@ -143,29 +146,23 @@ impl DeliveryWorker {
 impl Shared {
     async fn deliver(&self, delivery: ClaimedDelivery, leased_until: Millis) {
         let worker = &self.worker;
-        let timestamp = now_millis() / 1000;
-        let outcome = match signing::sign(&delivery.secrets, &delivery.id, timestamp, &delivery.request.body)
-        {
-            Ok(signature) => {
-                let headers = request_headers(&delivery, &[], timestamp, signature);
-                let request = &delivery.request;
-                worker
-                    .sender
-                    .send(SendRequest {
-                        method: &request.method,
-                        url: &request.url,
-                        headers: &headers,
-                        body: &request.body,
-                    })
-                    .await
+        let outcome = match self.credentials(&delivery).await {
+            Err(message) => failed_before_sending(message),
+            Ok(credentials) => {
+                let mut outcome = self.send(&delivery, &credentials).await;
+                // A token the provider has revoked early, or that expired in flight: one refresh, one more try.
+                if outcome.status == Some(401) && credentials.refreshable() {
+                    worker.connections.invalidate(&credentials);
+                    outcome = match self.credentials(&delivery).await {
+                        Ok(fresh) => {
+                            let outcome = self.send(&delivery, &fresh).await;
+                            redacted(outcome, &fresh)
+                        }
+                        Err(message) => failed_before_sending(message),
+                    };
+                }
+                redacted(outcome, &credentials)
             }
-            Err(error) => SendOutcome {
-                status: None,
-                latency: Duration::ZERO,
-                response_excerpt: String::new(),
-                retry_after: None,
-                error: Some(format!("cannot sign: {error}")),
-            },
         };
         let record = self.judge(&delivery, outcome).await;
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
@@ -175,6 +172,31 @@ impl Shared {
             worker.wake.deliveries.notify_one();
         }
         let _ = self.records.send(record).await;
+    }
+
+    /// The credentials the delivery's request carries (none, at no cost, for a subscription without
+    /// connections).
+    async fn credentials(&self, delivery: &ClaimedDelivery) -> Result<Credentials, String> {
+        if delivery.connections.is_empty() {
+            return Ok(Credentials::default());
+        }
+        self.worker.connections.credentials(&delivery.tenant_id, &delivery.connections, &delivery.request.url).await
+    }
+
+    /// Signs and sends the delivery once.
+    async fn send(&self, delivery: &ClaimedDelivery, credentials: &Credentials) -> SendOutcome {
+        let timestamp = now_millis() / 1000;
+        match signing::sign(&delivery.secrets, &delivery.id, timestamp, &delivery.request.body) {
+            Ok(signature) => {
+                let headers = request_headers(delivery, &credentials.headers, timestamp, signature);
+                let request = &delivery.request;
+                self.worker
+                    .sender
+                    .send(SendRequest { method: &request.method, url: &request.url, headers: &headers, body: &request.body })
+                    .await
+            }
+            Err(error) => failed_before_sending(format!("cannot sign: {error}")),
+        }
     }
 
     /// The delivery's next state after this attempt.
@@ -212,6 +234,26 @@ impl Shared {
             disable_subscription: disable,
         }
     }
+}
+
+/// An attempt that failed before anything was sent (a credential that could not be had, a signature).
+fn failed_before_sending(message: String) -> SendOutcome {
+    SendOutcome {
+        status: None,
+        latency: Duration::ZERO,
+        response_excerpt: String::new(),
+        retry_after: None,
+        error: Some(message),
+    }
+}
+
+/// The outcome with any credential the endpoint echoed back taken out of what is recorded.
+fn redacted(mut outcome: SendOutcome, credentials: &Credentials) -> SendOutcome {
+    if !credentials.headers.is_empty() {
+        outcome.response_excerpt = credentials.redact(&outcome.response_excerpt);
+        outcome.error = outcome.error.map(|error| credentials.redact(&error));
+    }
+    outcome
 }
 
 /// The headers a delivery goes out with: the plugin's; the subscription's, only when the request goes to the

@@ -6,9 +6,10 @@
 //! subscription's endpoint URL is not used.
 //!
 //! **Authentication.** The API takes an OAuth 2.0 access token with the `spreadsheets` scope. Credentials do
-//! not belong in plugin config (it is shown to operators and logged with deliveries), so set
-//! `authorization: Bearer …` in the subscription's headers in Gancho. There is no `api_key` option: Google
-//! API keys can read public sheets but never write.
+//! not belong in plugin config (it is shown to operators and logged with deliveries): give the subscription
+//! a Gancho *connection* of kind `google_service_account` for the host `sheets.googleapis.com`, and Gancho
+//! obtains the token, refreshes it every hour and adds it to each request. There is no `api_key` option:
+//! Google API keys can read public sheets but never write.
 //!
 //! **Values.** By default rows are sent with `valueInputOption=RAW`: Sheets stores each value exactly as sent,
 //! so a phone number `+573001234567` stays text instead of becoming the number 573001234567, and a chat
@@ -61,6 +62,14 @@ pub struct Config {
     /// `template.quick_reply`; `call.started`, `call.answered` and `call.recording_ready` can be added.
     #[serde(default = "default_event_types")]
     pub event_types: Vec<String>,
+    /// Where the Sheets API is: `https://sheets.googleapis.com` (default), or a stand-in for trying a
+    /// subscription without a real spreadsheet.
+    #[serde(default = "sheets_api")]
+    pub api_base: String,
+}
+
+fn sheets_api() -> String {
+    "https://sheets.googleapis.com".into()
 }
 
 fn sheet1() -> String {
@@ -120,7 +129,8 @@ pub fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec
         row.push(finish(value, user_entered));
     }
     let url = format!(
-        "https://sheets.googleapis.com/v4/spreadsheets/{}/values/{}:append?valueInputOption={}&insertDataOption=INSERT_ROWS",
+        "{}/v4/spreadsheets/{}/values/{}:append?valueInputOption={}&insertDataOption=INSERT_ROWS",
+        config.api_base.trim_end_matches('/'),
         percent_encode(&config.spreadsheet_id),
         percent_encode(&config.range),
         config.value_input_option,
@@ -144,6 +154,8 @@ impl Config {
                 "\"value_input_option\" is {:?}; set it to \"RAW\" or \"USER_ENTERED\"",
                 self.value_input_option
             )
+        } else if !self.api_base.starts_with("https://") && !self.api_base.starts_with("http://") {
+            format!("\"api_base\" is {:?}; set it to an http(s) URL, or remove it for Google's", self.api_base)
         } else if self.columns.as_ref().is_some_and(Vec::is_empty) {
             "\"columns\" is empty; list the columns to write, or remove it for the defaults".into()
         } else if let Some(unknown) = self.event_types.iter().find(|t| !is_catalog_type(t)) {
