@@ -1,0 +1,28 @@
+//! Connections: tenants' credentials for the services their deliveries call (CRMs, Google), sealed at rest,
+//! and turned into the header a request needs just before it is sent, with OAuth access tokens obtained,
+//! cached and refreshed here.
+//!
+//! - [`credential`]: what a connection holds, its validation, a `Debug` without secrets.
+//! - [`seal`]: XChaCha20-Poly1305 sealing under configured, rotatable keys.
+//!
+//! No secret (client secret, refresh or access token, private key, assertion) ever appears in an error or a
+//! log line.
+
+pub mod credential;
+pub mod seal;
+
+pub use credential::Credential;
+pub use seal::{SealError, Sealed, Sealer};
+
+/// Why no access token could be had for a connection. The message names the connection and says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    /// The grant is revoked or invalid (`invalid_grant`, `invalid_client`, `unauthorized_client`, or an
+    /// unusable key): the connection is broken until re-authorised; do not retry.
+    #[error("{0}")]
+    Revoked(String),
+    /// The token endpoint failed otherwise (5xx, timeout, refused by the guard, bad answer): retry on the
+    /// normal schedule.
+    #[error("{0}")]
+    Failed(String),
+}
