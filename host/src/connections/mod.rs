@@ -4,15 +4,21 @@
 //!
 //! - [`credential`]: what a connection holds, its validation, a `Debug` without secrets.
 //! - [`seal`]: XChaCha20-Poly1305 sealing under configured, rotatable keys.
+//! - [`tokens`]: the header for a credential; access tokens cached per connection, one refresh at a time.
+//! - `endpoint`: the token endpoint requests (refresh-token and JWT-bearer grants) through the destination
+//!   guard, and what their answers mean.
 //!
 //! No secret (client secret, refresh or access token, private key, assertion) ever appears in an error or a
 //! log line.
 
 pub mod credential;
+mod endpoint;
 pub mod seal;
+pub mod tokens;
 
 pub use credential::Credential;
 pub use seal::{SealError, Sealed, Sealer};
+pub use tokens::{Authorized, TokenService};
 
 /// Why no access token could be had for a connection. The message names the connection and says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
