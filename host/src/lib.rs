@@ -12,6 +12,8 @@
 //! - [`executor`]: the threads that run plugins, shared fairly between tenants (a fair queue, a slow lane).
 //! - [`plugins`]: plugin references and the cache of compiled plugins (filled by the API, used by the
 //!   pipeline).
+//! - [`connections`]: tenants' credentials for the services they deliver to, sealed at rest, and the
+//!   header each puts on a request (OAuth access tokens obtained, cached and refreshed here).
 //! - [`delivery`]: claimed deliveries → signing → destination guard → HTTP → attempts and retries.
 //! - [`runtime`]: the wasmtime engine, plugin loading and precompile cache, limits, one invocation.
 //! - [`store`]: the storage interface and its SQLite implementation; claims with leases on due work.

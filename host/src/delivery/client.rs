@@ -27,7 +27,7 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 const DEFAULT_USER_AGENT: &str = concat!("Gancho/", env!("CARGO_PKG_VERSION"));
 
-type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
+pub(crate) type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
 
 /// Sends deliveries. Clones share one connection pool, so one sender serves every worker.
 #[derive(Clone)]
@@ -79,23 +79,7 @@ impl HttpSender {
     /// most `timeout`. Up to `max_idle_per_host` connections to one host stay open between deliveries: as
     /// many as may be in flight to it, or every send beyond that opens (and closes) a connection of its own.
     pub fn new(guard: DestinationGuard, timeout: Duration, max_idle_per_host: usize) -> HttpSender {
-        let mut http = HttpConnector::new_with_resolver(GuardedResolver::new(guard.clone()));
-        // The TLS layer above decides between http and https; the TCP layer must accept both.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeout));
-        let https = HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(max_idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(https);
+        let client = guarded_client(&guard, timeout, max_idle_per_host);
         HttpSender { client, guard, timeout }
     }
 
@@ -156,10 +140,7 @@ impl HttpSender {
         url.set_fragment(None);
         let uri = Uri::try_from(url.as_str()).map_err(|err| format!("the endpoint URL is invalid: {err}"))?;
         let host = uri.host().unwrap_or_default().to_string();
-        // The same test the connector uses to skip resolution, so every address it dials has been checked.
-        if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-            self.guard.check(ip).map_err(|err| err.to_string())?;
-        }
+        check_ip_literal(&self.guard, &host).map_err(|err| err.to_string())?;
 
         let mut builder = Request::builder().method(method).uri(uri);
         let headers = builder.headers_mut().expect("the method and URI were already validated");
@@ -183,6 +164,42 @@ impl HttpSender {
             .body(Full::new(Bytes::copy_from_slice(request.body)))
             .map_err(|err| format!("the request could not be built: {err}"))?;
         Ok((request, host))
+    }
+}
+
+/// The pooled client behind [`HttpSender`], also used by the connections' token requests: its connector
+/// only dials addresses `guard` accepts, and gives up connecting after `timeout`. It does not check
+/// IP-literal hosts, which the connector dials without resolving: callers do, with [`check_ip_literal`].
+pub(crate) fn guarded_client(
+    guard: &DestinationGuard,
+    timeout: Duration,
+    max_idle_per_host: usize,
+) -> Client<Connector, Full<Bytes>> {
+    let mut http = HttpConnector::new_with_resolver(GuardedResolver::new(guard.clone()));
+    // The TLS layer above decides between http and https; the TCP layer must accept both.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(timeout));
+    let https = HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(max_idle_per_host)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(https)
+}
+
+/// Checks `host` (a URI's host) with the guard if it is an IP literal: the same test the connector uses to
+/// skip resolution, so every address it dials has been checked.
+pub(crate) fn check_ip_literal(guard: &DestinationGuard, host: &str) -> Result<(), GuardError> {
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        Ok(ip) => guard.check(ip),
+        Err(_) => Ok(()),
     }
 }
 
@@ -213,7 +230,7 @@ fn excerpt_text(bytes: &[u8]) -> String {
 }
 
 /// A human-readable reason for a failed exchange: the guard's refusal as is, otherwise the chain of causes.
-fn describe(err: &hyper_util::client::legacy::Error, host: &str) -> String {
+pub(crate) fn describe(err: &hyper_util::client::legacy::Error, host: &str) -> String {
     let mut causes = Vec::new();
     let mut source = err.source();
     while let Some(cause) = source {
