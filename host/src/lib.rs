@@ -61,6 +61,37 @@ use runtime::{Runtime, RuntimeSettings};
 use store::{PostgresStore, SqliteStore, Store};
 use tenancy::Policies;
 
+/// The connections' sealer (from `connections.keys`) and registry. Refuses to start when a stored connection
+/// was sealed with a key that is not configured: its deliveries could never be sent.
+async fn open_connections(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    guard: DestinationGuard,
+) -> anyhow::Result<connections::Registry> {
+    let sealer =
+        connections::Sealer::from_config(&config.connections.keys, &config.connections.active_key)
+            .map_err(|message| anyhow::anyhow!("connections.keys (GANCHO_CONNECTIONS__KEYS): {message}"))?;
+    let mut missing: Vec<String> = store
+        .all_connections()
+        .await
+        .context("failed to read the connections")?
+        .into_iter()
+        .filter(|c| !sealer.as_ref().is_some_and(|sealer| sealer.has_key(&c.key_id)))
+        .map(|c| c.key_id)
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "connections are sealed with key(s) {} that connections.keys (GANCHO_CONNECTIONS__KEYS) does not list; \
+             add them (`id:base64-key`) — without them those connections cannot be opened",
+            missing.join(", ")
+        );
+    }
+    let tokens = connections::TokenService::new(guard, Duration::from_secs(config.delivery.timeout_secs));
+    Ok(connections::Registry::new(store.clone(), sealer.map(Arc::new), tokens))
+}
+
 /// Opens the database the configuration names: the embedded SQLite database by default, or PostgreSQL
 /// (shared by several instances) for a `postgres://` URL.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -158,8 +189,10 @@ pub async fn run(
             pause_after_timeouts: sharing.pause_after_timeouts,
         },
     ));
+    let connections = Arc::new(open_connections(&config, &store, guard.clone()).await?);
     let worker = Arc::new(DeliveryWorker {
         store: store.clone(),
+        connections: connections.clone(),
         sender: Arc::new(HttpSender::new(
             guard,
             Duration::from_secs(config.delivery.timeout_secs),
@@ -192,6 +225,7 @@ pub async fn run(
         plugins,
         policies,
         executor,
+        connections,
         ingest,
         metrics,
         wake,

@@ -89,7 +89,10 @@ fn check_name(name: &str) -> ApiResult<()> {
     if valid {
         Ok(())
     } else {
-        Err(invalid("name", format!("connection name `{name}` must be 1 to 64 lowercase letters, digits, `-` or `_`")))
+        Err(invalid(
+            "name",
+            format!("connection name `{name}` must be 1 to 64 lowercase letters, digits, `-` or `_`"),
+        ))
     }
 }
 
@@ -112,7 +115,12 @@ fn check_credential(value: serde_json::Value) -> ApiResult<Credential> {
 }
 
 /// Seals `credential` for `tenant`'s connection `name`, or says keys must be configured first.
-fn seal(state: &AppState, tenant: &str, name: &str, credential: &Credential) -> ApiResult<(String, Vec<u8>, Vec<u8>)> {
+fn seal(
+    state: &AppState,
+    tenant: &str,
+    name: &str,
+    credential: &Credential,
+) -> ApiResult<(String, Vec<u8>, Vec<u8>)> {
     let sealer = state.connections.sealer().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -247,7 +255,10 @@ pub async fn remove(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "in_use",
-            format!("subscription {} uses connection `{name}`; remove it from the subscription first", user.id),
+            format!(
+                "subscription {} uses connection `{name}`; remove it from the subscription first",
+                user.id
+            ),
         ));
     }
     state.store.delete_connection(&tenant, &name).await?;

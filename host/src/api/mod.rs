@@ -2,6 +2,7 @@
 //! (health, readiness, metrics, the OpenAPI document). One file per resource, each with its `router()`.
 
 mod auth;
+mod connections;
 mod deliveries;
 mod error;
 mod events;
@@ -21,6 +22,7 @@ pub use events::IngestQueue;
 
 pub(crate) use crate::clock::{now_millis, rfc3339};
 use crate::config::Config;
+use crate::connections::Registry;
 use crate::executor::PluginExecutor;
 use crate::metrics::Metrics;
 use crate::plugins::PluginCache;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub policies: Arc<Policies>,
     /// Plugin runs the API makes (tests of a plugin, config checks) take their turn with the pipeline's.
     pub executor: Arc<PluginExecutor>,
+    /// Tenants' connections: sealing new secrets, forgetting changed ones.
+    pub connections: Arc<Registry>,
     pub ingest: IngestQueue,
     pub metrics: Arc<Metrics>,
     pub wake: Wakeups,
@@ -51,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tenants::router())
         .merge(plugins::router())
         .merge(plugin_runs::router())
+        .merge(connections::router())
         .merge(subscriptions::router())
         .merge(deliveries::router())
         .merge(ops::router())

@@ -107,6 +107,8 @@ impl utoipa::Modify for CommonResponses {
         super::subscriptions::create, super::subscriptions::list, super::subscriptions::read,
         super::subscriptions::update, super::subscriptions::remove, super::subscriptions::replay,
         super::deliveries::list, super::deliveries::read, super::deliveries::retry,
+        super::connections::create, super::connections::list, super::connections::read,
+        super::connections::update, super::connections::remove,
     )
 )]
 pub struct ApiDoc;

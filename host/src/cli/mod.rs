@@ -1,6 +1,7 @@
 //! The `gancho` command line: argument parsing and dispatch to the subcommands.
 
 mod build;
+mod keys;
 mod plugin;
 mod precompiled;
 mod receive;
@@ -27,6 +28,9 @@ enum Command {
     /// Create, build, check and run plugins locally, as the service would.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Manage the keys that seal tenants' connection secrets.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Parses the command line and runs it; the exit code says how it went (0 ok, 1 the plugin failed,
@@ -37,7 +41,7 @@ pub fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GANCHO_LOG").unwrap_or_else(|_| {
             match cli.command {
                 Command::Serve(_) => "info".into(),
-                Command::Plugin(_) | Command::Receive(_) => "warn".into(),
+                Command::Plugin(_) | Command::Receive(_) | Command::Keys(_) => "warn".into(),
             }
         }))
         .with_writer(std::io::stderr)
@@ -46,5 +50,6 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Receive(args) => receive::run(args),
         Command::Plugin(command) => plugin::run(command),
+        Command::Keys(command) => keys::run(command),
     }
 }

@@ -29,6 +29,9 @@ struct Opened {
     last_use_recorded: Mutex<Millis>,
 }
 
+/// A connection as last read: when, and what (`None`: there was none).
+type Fetched = (Instant, Option<Arc<Opened>>);
+
 /// What a request carries from its connections.
 #[derive(Default)]
 pub struct Credentials {
@@ -64,7 +67,8 @@ pub struct Registry {
     store: Arc<dyn Store>,
     sealer: Option<Arc<Sealer>>,
     tokens: TokenService,
-    opened: Mutex<HashMap<(String, String), (Instant, Option<Arc<Opened>>)>>,
+    /// By `(tenant, name)`: when it was read, and the connection (`None`: there is none).
+    opened: Mutex<HashMap<(String, String), Fetched>>,
 }
 
 /// The additional data a connection's secret is sealed with: a sealed secret only opens as the connection
@@ -91,7 +95,12 @@ impl Registry {
     /// The credentials a request to `url` carries from the connections `names` of `tenant_id`: those whose
     /// hosts include the URL's host; the others add nothing. An error says which connection failed and
     /// what to do; it never holds a secret.
-    pub async fn credentials(&self, tenant_id: &str, names: &[String], url: &str) -> Result<Credentials, String> {
+    pub async fn credentials(
+        &self,
+        tenant_id: &str,
+        names: &[String],
+        url: &str,
+    ) -> Result<Credentials, String> {
         let mut credentials = Credentials::default();
         let Some(host) = hosts::host_of(url) else { return Ok(credentials) };
         for name in names {
@@ -109,9 +118,8 @@ impl Registry {
             let now = now_millis();
             match self.tokens.authorize(&opened.token_id, name, &credential).await {
                 Ok(authorized) => {
-                    if authorized.refreshed {
-                        credentials.refreshable.push((opened.token_id.clone(), name.clone()));
-                    } else if matches!(
+                    // A token from the provider can be refreshed after a 401; a static header cannot.
+                    if matches!(
                         credential,
                         Credential::Oauth2RefreshToken { .. } | Credential::GoogleServiceAccount { .. }
                     ) {
@@ -130,7 +138,12 @@ impl Registry {
                         due
                     };
                     if due || authorized.refreshed || resealed.is_some() {
-                        let used = ConnectionUse { at: now, refreshed: authorized.refreshed, resealed, ..Default::default() };
+                        let used = ConnectionUse {
+                            at: now,
+                            refreshed: authorized.refreshed,
+                            resealed,
+                            ..Default::default()
+                        };
                         self.record(tenant_id, name, &used).await;
                     }
                     credentials.headers.push(authorized.header);
@@ -193,7 +206,9 @@ impl Registry {
     fn unseal(&self, row: Connection) -> Result<Opened, String> {
         let name = row.name.clone();
         let sealer = self.sealer.as_ref().ok_or_else(|| {
-            format!("connection `{name}` cannot be opened: no encryption key is configured (connections.keys)")
+            format!(
+                "connection `{name}` cannot be opened: no encryption key is configured (connections.keys)"
+            )
         })?;
         let sealed = Sealed { key_id: row.key_id, nonce: row.nonce, ciphertext: row.sealed };
         let plain = sealer
@@ -213,7 +228,12 @@ impl Registry {
 
     /// The credential with the provider's rotated refresh token, sealed for storing; the opened copy
     /// takes it at once.
-    fn reseal(&self, tenant_id: &str, opened: &Opened, rotated: String) -> Option<(String, Vec<u8>, Vec<u8>)> {
+    fn reseal(
+        &self,
+        tenant_id: &str,
+        opened: &Opened,
+        rotated: String,
+    ) -> Option<(String, Vec<u8>, Vec<u8>)> {
         let sealer = self.sealer.as_ref()?;
         let mut credential = opened.credential.lock().expect("credential lock");
         if let Credential::Oauth2RefreshToken { refresh_token, .. } = &mut *credential {

@@ -180,7 +180,10 @@ impl Shared {
         if delivery.connections.is_empty() {
             return Ok(Credentials::default());
         }
-        self.worker.connections.credentials(&delivery.tenant_id, &delivery.connections, &delivery.request.url).await
+        self.worker
+            .connections
+            .credentials(&delivery.tenant_id, &delivery.connections, &delivery.request.url)
+            .await
     }
 
     /// Signs and sends the delivery once.
@@ -192,7 +195,12 @@ impl Shared {
                 let request = &delivery.request;
                 self.worker
                     .sender
-                    .send(SendRequest { method: &request.method, url: &request.url, headers: &headers, body: &request.body })
+                    .send(SendRequest {
+                        method: &request.method,
+                        url: &request.url,
+                        headers: &headers,
+                        body: &request.body,
+                    })
                     .await
             }
             Err(error) => failed_before_sending(format!("cannot sign: {error}")),

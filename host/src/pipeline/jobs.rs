@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use super::containment::{Containment, Verdict};
 use crate::clock::now_millis;
-use crate::metrics::Metrics;
 use crate::connections::hosts;
-use crate::runtime::{EventInput, Invocation, InvokeError, OutgoingRequest, Plugin, Runtime, SubscriptionInput};
+use crate::metrics::Metrics;
+use crate::runtime::{
+    EventInput, Invocation, InvokeError, OutgoingRequest, Plugin, Runtime, SubscriptionInput,
+};
 use crate::store::{ClaimedEvent, DeliveryStatus, Millis, NewDelivery, StoredRequest, Subscription};
 use crate::tenancy::Resolved;
 

@@ -155,7 +155,10 @@ impl Config {
                 self.value_input_option
             )
         } else if !self.api_base.starts_with("https://") && !self.api_base.starts_with("http://") {
-            format!("\"api_base\" is {:?}; set it to an http(s) URL, or remove it for Google's", self.api_base)
+            format!(
+                "\"api_base\" is {:?}; set it to an http(s) URL, or remove it for Google's",
+                self.api_base
+            )
         } else if self.columns.as_ref().is_some_and(Vec::is_empty) {
             "\"columns\" is empty; list the columns to write, or remove it for the defaults".into()
         } else if let Some(unknown) = self.event_types.iter().find(|t| !is_catalog_type(t)) {
