@@ -194,9 +194,14 @@ impl Registry {
             None => None,
         };
         let mut cache = self.opened.lock().expect("connections lock");
-        // Keep the tokens' bookkeeping when the connection did not change.
+        // Keep the bookkeeping when the connection did not change, but take its secret as stored: another
+        // instance may have saved a refresh token the provider rotated in since.
         let opened = match (cache.get(&key), opened) {
-            (Some((_, Some(known))), Some(fresh)) if known.token_id == fresh.token_id => Some(known.clone()),
+            (Some((_, Some(known))), Some(fresh)) if known.token_id == fresh.token_id => {
+                let stored = fresh.credential.lock().expect("credential lock").clone();
+                *known.credential.lock().expect("credential lock") = stored;
+                Some(known.clone())
+            }
             (_, fresh) => fresh,
         };
         cache.insert(key, (Instant::now(), opened.clone()));

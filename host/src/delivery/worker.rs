@@ -275,7 +275,8 @@ fn request_headers(
     signature: String,
 ) -> Vec<(String, String)> {
     const OURS: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
-    let own_endpoint = crate::connections::hosts::same_origin(&delivery.request.url, &delivery.endpoint_url);
+    let own_endpoint = !delivery.subscription_headers.is_empty()
+        && crate::connections::hosts::same_origin(&delivery.request.url, &delivery.endpoint_url);
     let subscription_headers: &[(String, String)] =
         if own_endpoint { &delivery.subscription_headers } else { &[] };
     let layers = [delivery.request.headers.as_slice(), subscription_headers, credentials];
