@@ -30,32 +30,15 @@ fn connection(row: &Row) -> StoreResult<Connection> {
 /// Inserts the connection if its tenant exists: the check and the insert are one statement.
 pub(super) async fn create(client: &Client, c: &Connection) -> StoreResult<()> {
     let missing = || format!("tenant {}", c.tenant_id);
-    let inserted = execute(
-        client,
-        &format!(
-            "INSERT INTO connections ({COLUMNS})
-             SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bytea, $7::bytea, $8::text, $9::text,
-                 $10::bigint, $11::bigint, $12::bigint, $13::bigint
-             WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1)"
-        ),
-        &[
-            &c.tenant_id,
-            &c.name,
-            &c.kind,
-            &to_json(&c.hosts)?,
-            &c.key_id,
-            &c.nonce,
-            &c.sealed,
-            &c.broken_reason,
-            &c.last_error,
-            &c.last_used_at,
-            &c.last_refreshed_at,
-            &c.created_at,
-            &c.updated_at,
-        ],
-    )
-    .await
-    .map_err(constraint_error(|| format!("connection {}", c.name), missing))?;
+    let sql = format!(
+        "INSERT INTO connections ({COLUMNS})
+         SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bytea, $7::bytea, $8::text, $9::text,
+             $10::bigint, $11::bigint, $12::bigint, $13::bigint
+         WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1)"
+    );
+    let inserted = execute_connection(client, &sql, c)
+        .await?
+        .map_err(constraint_error(|| format!("connection {}", c.name), missing))?;
     if inserted == 0 { Err(StoreError::NotFound(missing())) } else { Ok(()) }
 }
 
@@ -72,17 +55,29 @@ pub(super) async fn list(client: &Client, tenant_id: Option<&str>) -> StoreResul
 }
 
 pub(super) async fn update(client: &Client, c: &Connection) -> StoreResult<bool> {
-    let changed = execute(
-        client,
-        "UPDATE connections SET kind = $3, hosts = $4, key_id = $5, nonce = $6, sealed = $7,
+    let sql = "UPDATE connections SET kind = $3, hosts = $4, key_id = $5, nonce = $6, sealed = $7,
              broken_reason = $8, last_error = $9, last_used_at = $10, last_refreshed_at = $11,
              created_at = $12, updated_at = $13
-         WHERE tenant_id = $1 AND name = $2",
+         WHERE tenant_id = $1 AND name = $2";
+    Ok(execute_connection(client, sql, c).await?? == 1)
+}
+
+/// Runs `statement` with a connection's columns as `$1`…`$13`, in `COLUMNS` order (shared by insert and
+/// update). The outer error is encoding a column; the inner one is PostgreSQL's.
+async fn execute_connection(
+    client: &Client,
+    statement: &str,
+    c: &Connection,
+) -> StoreResult<Result<u64, tokio_postgres::Error>> {
+    let hosts = to_json(&c.hosts)?;
+    Ok(execute(
+        client,
+        statement,
         &[
             &c.tenant_id,
             &c.name,
             &c.kind,
-            &to_json(&c.hosts)?,
+            &hosts,
             &c.key_id,
             &c.nonce,
             &c.sealed,
@@ -94,8 +89,7 @@ pub(super) async fn update(client: &Client, c: &Connection) -> StoreResult<bool>
             &c.updated_at,
         ],
     )
-    .await?;
-    Ok(changed == 1)
+    .await)
 }
 
 pub(super) async fn delete(client: &Client, tenant_id: &str, name: &str) -> StoreResult<bool> {

@@ -30,25 +30,10 @@ pub(super) fn create(db: &Db, c: &Connection) -> StoreResult<()> {
     if !catalog::tenant_exists(db, &c.tenant_id)? {
         return Err(StoreError::NotFound(format!("tenant {}", c.tenant_id)));
     }
-    db.prepare_cached(&format!(
+    let mut statement = db.prepare_cached(&format!(
         "INSERT INTO connections ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    ))?
-    .execute(params![
-        c.tenant_id,
-        c.name,
-        c.kind,
-        to_json(&c.hosts)?,
-        c.key_id,
-        c.nonce,
-        c.sealed,
-        c.broken_reason,
-        c.last_error,
-        c.last_used_at,
-        c.last_refreshed_at,
-        c.created_at,
-        c.updated_at
-    ])
-    .map_err(conflict_as(|| format!("connection {}", c.name)))?;
+    ))?;
+    execute(&mut statement, c)?.map_err(conflict_as(|| format!("connection {}", c.name)))?;
     Ok(())
 }
 
@@ -67,29 +52,36 @@ pub(super) fn list(db: &Db, tenant_id: Option<&str>) -> StoreResult<Vec<Connecti
 }
 
 pub(super) fn update(db: &Db, c: &Connection) -> StoreResult<bool> {
-    let changed = db
-        .prepare_cached(
-            "UPDATE connections SET kind = ?3, hosts = ?4, key_id = ?5, nonce = ?6, sealed = ?7,
-                 broken_reason = ?8, last_error = ?9, last_used_at = ?10, last_refreshed_at = ?11,
-                 created_at = ?12, updated_at = ?13
-             WHERE tenant_id = ?1 AND name = ?2",
-        )?
-        .execute(params![
-            c.tenant_id,
-            c.name,
-            c.kind,
-            to_json(&c.hosts)?,
-            c.key_id,
-            c.nonce,
-            c.sealed,
-            c.broken_reason,
-            c.last_error,
-            c.last_used_at,
-            c.last_refreshed_at,
-            c.created_at,
-            c.updated_at
-        ])?;
-    Ok(changed == 1)
+    let mut statement = db.prepare_cached(
+        "UPDATE connections SET kind = ?3, hosts = ?4, key_id = ?5, nonce = ?6, sealed = ?7,
+             broken_reason = ?8, last_error = ?9, last_used_at = ?10, last_refreshed_at = ?11,
+             created_at = ?12, updated_at = ?13
+         WHERE tenant_id = ?1 AND name = ?2",
+    )?;
+    Ok(execute(&mut statement, c)?? == 1)
+}
+
+/// Runs `statement` with a connection's columns as `?1`…`?13`, in `COLUMNS` order (shared by insert and
+/// update). The outer error is encoding a column; the inner one is SQLite's.
+fn execute(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    c: &Connection,
+) -> StoreResult<rusqlite::Result<usize>> {
+    Ok(statement.execute(params![
+        c.tenant_id,
+        c.name,
+        c.kind,
+        to_json(&c.hosts)?,
+        c.key_id,
+        c.nonce,
+        c.sealed,
+        c.broken_reason,
+        c.last_error,
+        c.last_used_at,
+        c.last_refreshed_at,
+        c.created_at,
+        c.updated_at
+    ]))
 }
 
 pub(super) fn delete(db: &Db, tenant_id: &str, name: &str) -> StoreResult<bool> {
