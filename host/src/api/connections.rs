@@ -82,20 +82,6 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
     ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
 }
 
-fn check_name(name: &str) -> ApiResult<()> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(invalid(
-            "name",
-            format!("connection name `{name}` must be 1 to 64 lowercase letters, digits, `-` or `_`"),
-        ))
-    }
-}
-
 fn check_hosts(given: Vec<String>) -> ApiResult<Vec<String>> {
     if given.is_empty() {
         return Err(invalid("hosts", "`hosts` must name at least one host the credential may be sent to"));
@@ -149,7 +135,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     caller.require_tenant(&tenant)?;
     let request: NewConnection = parse_json_body(&body)?;
-    check_name(&request.name)?;
+    super::check_name("connection", &request.name)?;
     let hosts = check_hosts(request.hosts)?;
     let credential = check_credential(request.credential)?;
     let (key_id, nonce, sealed) = seal(&state, &tenant, &request.name, &credential)?;

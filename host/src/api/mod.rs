@@ -63,6 +63,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Checks a name the API gives to things (a plugin, a connection): 1 to 64 lowercase letters, digits, `-`
+/// or `_`, so that it is safe in URLs and never ambiguous; the error names the field `name`.
+pub fn check_name(what: &str, name: &str) -> ApiResult<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+            format!("{what} name `{name}` must be 1 to 64 lowercase letters, digits, `-` or `_`"),
+        ))
+    }
+}
+
 /// Unix milliseconds from an RFC 3339 time, or an error naming `field`.
 pub fn parse_rfc3339(field: &str, text: &str) -> ApiResult<i64> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)

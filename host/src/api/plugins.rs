@@ -62,21 +62,6 @@ fn views(versions: Vec<PluginVersion>) -> Json<Vec<PluginVersionView>> {
     Json(versions.into_iter().map(Into::into).collect())
 }
 
-fn check_name(name: &str) -> ApiResult<()> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "name",
-            format!("plugin name `{name}` must be 1 to 64 lowercase letters, digits, `-` or `_`"),
-        ))
-    }
-}
-
 /// Reads a plugin's bytes, refusing (413) more than `max_bytes`, named as `quota`.
 pub(super) async fn read_plugin_body(
     headers: &HeaderMap,
@@ -172,7 +157,7 @@ pub async fn upload_shared(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
     caller.require_operator()?;
-    check_name(&name)?;
+    super::check_name("plugin", &name)?;
     let wasm =
         read_plugin_body(&headers, body, MAX_SHARED_PLUGIN_BYTES, "the shared plugin size limit").await?;
     let plugin = load_plugin(&state, &name, wasm.clone()).await?;
@@ -196,7 +181,7 @@ pub async fn upload_own(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
     caller.require_tenant(&tenant)?;
-    check_name(&name)?;
+    super::check_name("plugin", &name)?;
     if state.store.get_tenant(&tenant).await?.is_none() {
         return Err(ApiError::not_found(format!("tenant {tenant}")));
     }
@@ -285,7 +270,7 @@ pub async fn list_own_versions(
     Path((tenant, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<PluginVersionView>>> {
     caller.require_tenant(&tenant)?;
-    check_name(&name)?;
+    super::check_name("plugin", &name)?;
     versions_of(&state, &format!("{}{name}", tenant_plugin_prefix(&tenant))).await
 }
 
