@@ -65,6 +65,17 @@ impl std::fmt::Display for PluginRef {
     }
 }
 
+/// Why a plugin reference could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// No such plugin or version (any more).
+    #[error("{0}")]
+    Missing(String),
+    /// It exists but could not be read or loaded now (the database, a compile).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// A plugin version: its name and number.
 type VersionKey = (String, u32);
 
@@ -100,7 +111,7 @@ impl PluginCache {
     }
 
     /// The version a reference means now, and the compiled plugin.
-    pub async fn resolve(&self, plugin: &PluginRef) -> Result<(u32, Plugin), String> {
+    pub async fn resolve(&self, plugin: &PluginRef) -> Result<(u32, Plugin), ResolveError> {
         let version = match plugin.version {
             Some(version) => version,
             None => self.latest_version(&plugin.name).await?,
@@ -123,18 +134,21 @@ impl PluginCache {
     }
 
     /// Fetches a version and compiles it (or loads it precompiled) on a blocking thread.
-    async fn load(&self, plugin: &PluginRef, version: u32) -> Result<Plugin, String> {
+    async fn load(&self, plugin: &PluginRef, version: u32) -> Result<Plugin, ResolveError> {
+        let unavailable = |e: &dyn std::fmt::Display| ResolveError::Unavailable(e.to_string());
         let (_, wasm) = self
             .store
             .get_plugin(&plugin.name, Some(version))
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("plugin {}@{version} does not exist", plugin.name))?;
+            .map_err(|e| unavailable(&e))?
+            .ok_or_else(|| {
+                ResolveError::Missing(format!("plugin {}@{version} does not exist", plugin.name))
+            })?;
         let runtime = self.runtime.clone();
         let loaded = tokio::task::spawn_blocking(move || runtime.load(&wasm))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("plugin {}@{version} cannot be loaded: {e}", plugin.name))?;
+            .map_err(|e| unavailable(&e))?
+            .map_err(|e| unavailable(&format!("plugin {}@{version} cannot be loaded: {e}", plugin.name)))?;
         Ok(loaded)
     }
 
@@ -160,7 +174,7 @@ impl PluginCache {
         );
     }
 
-    async fn latest_version(&self, name: &str) -> Result<u32, String> {
+    async fn latest_version(&self, name: &str) -> Result<u32, ResolveError> {
         {
             let latest = self.latest.lock().expect("cache lock");
             if let Some((fetched, versions)) = latest.as_ref()
@@ -174,13 +188,13 @@ impl PluginCache {
             .store
             .list_plugins(PluginScope::All)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| ResolveError::Unavailable(e.to_string()))?
             .into_iter()
             .map(|v| (v.name, v.version))
             .collect();
         let version = versions.get(name).copied();
         *self.latest.lock().expect("cache lock") = Some((Instant::now(), versions));
-        version.ok_or_else(|| format!("plugin {name} has no version"))
+        version.ok_or_else(|| ResolveError::Missing(format!("plugin {name} has no version")))
     }
 }
 

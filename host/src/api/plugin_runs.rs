@@ -11,10 +11,10 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::plugins::load_plugin;
+use super::plugins::{load_plugin, plugin_too_large};
 use super::{ApiError, ApiResult, AppState, Caller, parse_json_body};
 use crate::event::Event;
-use crate::plugins::PluginRef;
+use crate::plugins::{PluginRef, ResolveError};
 use crate::runtime::{LogLine, OutgoingRequest, Plugin, SubscriptionInput};
 use crate::store::Subscription;
 
@@ -185,13 +185,10 @@ async fn plugin_to_run(
                 .decode(encoded.trim())
                 .map_err(|e| invalid("wasm_base64", format!("`wasm_base64` is not base64: {e}")))?;
             if wasm.len() as u64 > max_plugin_bytes {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "quota_exceeded",
-                    format!(
-                        "the candidate is {} bytes; quotas.max_plugin_bytes is {max_plugin_bytes} bytes",
-                        wasm.len()
-                    ),
+                return Err(plugin_too_large(
+                    Some(wasm.len() as u64),
+                    max_plugin_bytes,
+                    "quotas.max_plugin_bytes",
                 ));
             }
             let plugin = load_plugin(state, "candidate", wasm.into()).await?;
@@ -210,15 +207,12 @@ async fn plugin_to_run(
     };
     let not_found =
         || ApiError::field(StatusCode::NOT_FOUND, "plugin", format!("plugin `{reference}` does not exist"));
-    if crate::tenancy::plugin_owner(&reference.name).is_some_and(|owner| owner != tenant) {
+    if !crate::tenancy::may_use(tenant, &reference.name) {
         return Err(not_found());
     }
-    let (version, plugin) = state.plugins.resolve(&reference).await.map_err(|message| {
-        if message.contains("does not exist") || message.contains("has no version") {
-            not_found()
-        } else {
-            ApiError::internal(message)
-        }
+    let (version, plugin) = state.plugins.resolve(&reference).await.map_err(|error| match error {
+        ResolveError::Missing(_) => not_found(),
+        ResolveError::Unavailable(message) => ApiError::internal(message),
     })?;
     Ok((format!("{}@{version}", reference.name), plugin))
 }

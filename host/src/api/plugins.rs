@@ -14,10 +14,8 @@ use serde::Serialize;
 use super::{ApiError, ApiResult, AppState, Caller, now_millis, rfc3339};
 use crate::plugins::PluginRef;
 use crate::runtime::Plugin;
-use crate::store::{
-    NewPluginVersion, PluginQuota, PluginScope, PluginVersion, StoreError, tenant_plugin_prefix,
-};
-use crate::tenancy::plugin_owner;
+use crate::store::{NewPluginVersion, PluginQuota, PluginScope, PluginVersion, StoreError};
+use crate::tenancy::{own_plugin_name, plugin_owner};
 
 /// Largest shared plugin the operator may upload (a Python component is about 18 MB). A tenant's own
 /// are held to its `quotas.max_plugin_bytes`.
@@ -62,6 +60,19 @@ fn views(versions: Vec<PluginVersion>) -> Json<Vec<PluginVersionView>> {
     Json(versions.into_iter().map(Into::into).collect())
 }
 
+/// The 413 for a plugin of `size` bytes (or more than `max_bytes`, when unknown) over `quota`.
+pub(super) fn plugin_too_large(size: Option<u64>, max_bytes: u64, quota: &str) -> ApiError {
+    let size = size.map_or_else(|| format!("more than {max_bytes}"), |size| size.to_string());
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "quota_exceeded",
+        format!(
+            "the plugin is {size} bytes; {quota} is {max_bytes} bytes. Build it smaller (the release \
+             profile with `opt-level`, `lto`, `strip`) or ask the operator to raise {quota}"
+        ),
+    )
+}
+
 /// Reads a plugin's bytes, refusing (413) more than `max_bytes`, named as `quota`.
 pub(super) async fn read_plugin_body(
     headers: &HeaderMap,
@@ -69,17 +80,7 @@ pub(super) async fn read_plugin_body(
     max_bytes: u64,
     quota: &str,
 ) -> ApiResult<axum::body::Bytes> {
-    let too_large = |size: Option<u64>| {
-        let size = size.map_or_else(|| format!("more than {max_bytes}"), |size| size.to_string());
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "quota_exceeded",
-            format!(
-                "the plugin is {size} bytes; {quota} is {max_bytes} bytes. Build it smaller (the release \
-                 profile with `opt-level`, `lto`, `strip`) or ask the operator to raise {quota}"
-            ),
-        )
-    };
+    let too_large = |size| plugin_too_large(size, max_bytes, quota);
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
@@ -188,7 +189,7 @@ pub async fn upload_own(
     let policy = state.policies.get(&tenant).await;
     let quotas = policy.quotas;
     let wasm = read_plugin_body(&headers, body, quotas.max_plugin_bytes, "quotas.max_plugin_bytes").await?;
-    let full_name = format!("{}{name}", tenant_plugin_prefix(&tenant));
+    let full_name = own_plugin_name(&tenant, &name);
     let plugin = load_plugin(&state, &full_name, wasm.clone()).await?;
     let quota = PluginQuota {
         tenant_id: &tenant,
@@ -271,7 +272,7 @@ pub async fn list_own_versions(
 ) -> ApiResult<Json<Vec<PluginVersionView>>> {
     caller.require_tenant(&tenant)?;
     super::check_name("plugin", &name)?;
-    versions_of(&state, &format!("{}{name}", tenant_plugin_prefix(&tenant))).await
+    versions_of(&state, &own_plugin_name(&tenant, &name)).await
 }
 
 /// Delete an old version of one of the tenant's own plugins, to make room under its quotas. The latest
@@ -290,7 +291,7 @@ pub async fn delete_own_version(
     let version: u32 = version.parse().map_err(|_| {
         ApiError::field(StatusCode::BAD_REQUEST, "version", format!("version `{version}` must be a number"))
     })?;
-    let full_name = format!("{}{name}", tenant_plugin_prefix(&tenant));
+    let full_name = own_plugin_name(&tenant, &name);
     let reference = PluginRef { name: full_name.clone(), version: Some(version) };
     let versions = state.store.list_plugin_versions(&full_name).await?;
     let latest = versions.iter().map(|v| v.version).max();

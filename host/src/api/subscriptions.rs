@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, AppState, Caller, now_millis, parse_json_body, parse_rfc3339, rfc3339};
 use crate::pipeline::valid_event_type_pattern;
-use crate::plugins::PluginRef;
+use crate::plugins::{PluginRef, ResolveError};
 use crate::runtime::ConfigCheckError;
 use crate::store::Subscription;
 
@@ -264,8 +264,11 @@ fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<Vec<(String, S
 async fn check_plugin(state: &AppState, tenant: &str, text: &str) -> ApiResult<PluginRef> {
     let plugin: PluginRef = text.parse().map_err(|message| invalid("plugin", message))?;
     let owner = crate::tenancy::plugin_owner(&plugin.name);
-    let visible = owner.is_none_or(|owner| owner == tenant);
-    let versions = if visible { state.store.list_plugin_versions(&plugin.name).await? } else { Vec::new() };
+    let versions = if crate::tenancy::may_use(tenant, &plugin.name) {
+        state.store.list_plugin_versions(&plugin.name).await?
+    } else {
+        Vec::new()
+    };
     let exists = match plugin.version {
         Some(version) => versions.iter().any(|v| v.version == version),
         None => !versions.is_empty(),
@@ -300,8 +303,13 @@ async fn check_plugin_accepts(
     plugin: &PluginRef,
     config_json: &str,
 ) -> ApiResult<()> {
-    let (version, loaded) = state.plugins.resolve(plugin).await.map_err(|message| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable", format!("{message}; try again"))
+    let (version, loaded) = state.plugins.resolve(plugin).await.map_err(|error| match error {
+        ResolveError::Missing(message) => ApiError::field(StatusCode::NOT_FOUND, "plugin", message),
+        ResolveError::Unavailable(message) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "plugin_unavailable",
+            format!("{message}; try again"),
+        ),
     })?;
     if !loaded.info().validates_config {
         return Ok(());

@@ -323,15 +323,16 @@ impl Pipeline {
             PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version };
         // The API lets a subscription name only its own tenant's plugins; checked again here, so that no
         // path to the store can make one tenant's events run another's code.
-        let plugin = match crate::tenancy::plugin_owner(&reference.name) {
-            Some(owner) if owner != subscription.tenant_id => {
+        let plugin = match crate::tenancy::may_use(&subscription.tenant_id, &reference.name) {
+            false => {
                 Err(format!("plugin {} does not belong to tenant {}", reference.name, subscription.tenant_id))
             }
-            _ => self
+            true => self
                 .plugins
                 .resolve(&reference)
                 .await
-                .map(|(version, plugin)| (format!("{}@{version}", reference.name), plugin)),
+                .map(|(version, plugin)| (format!("{}@{version}", reference.name), plugin))
+                .map_err(|error| error.to_string()),
         };
         let policy = self.policies.get(&subscription.tenant_id).await;
         Job { event, subscription, plugin, claimed_at, policy }

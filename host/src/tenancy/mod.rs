@@ -143,6 +143,17 @@ pub fn plugin_owner(name: &str) -> Option<&str> {
     name.split_once('/').map(|(owner, _)| owner)
 }
 
+/// The full name of `tenant`'s own plugin `name` (`acme`, `crm` → `acme/crm`).
+pub fn own_plugin_name(tenant: &str, name: &str) -> String {
+    format!("{}{name}", crate::store::tenant_plugin_prefix(tenant))
+}
+
+/// Whether `tenant` may use (see, run, subscribe to) the plugin `name`: a shared plugin, or its own. The
+/// one rule the API and the pipeline both apply.
+pub fn may_use(tenant: &str, name: &str) -> bool {
+    plugin_owner(name).is_none_or(|owner| owner == tenant)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +183,8 @@ mod tests {
     fn plugin_names_say_their_owner() {
         assert_eq!(plugin_owner("acme/crm"), Some("acme"));
         assert_eq!(plugin_owner("slack"), None);
+        assert_eq!(own_plugin_name("acme", "crm"), "acme/crm");
+        assert!(may_use("acme", "slack") && may_use("acme", "acme/crm"));
+        assert!(!may_use("acme.b", "acme/crm") && !may_use("acme", "acme.b/crm"));
     }
 }
