@@ -27,8 +27,6 @@ const LIFETIME_WITHOUT_EXPIRY: Duration = Duration::from_secs(600);
 const ASSERTION_LIFETIME_SECS: i64 = 3600;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
-const USER_AGENT_VALUE: &str = concat!("Gancho/", env!("CARGO_PKG_VERSION"));
-
 /// A token the endpoint issued.
 pub(crate) struct Grant {
     pub access_token: String,
@@ -181,7 +179,7 @@ impl TokenEndpoint {
             .uri(uri)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
-            .header(USER_AGENT, USER_AGENT_VALUE)
+            .header(USER_AGENT, crate::delivery::client::DEFAULT_USER_AGENT)
             .header(CONTENT_LENGTH, HeaderValue::from(form.len()))
             .body(Full::new(Bytes::from(form)))
             .map_err(|err| format!("the request could not be built ({err})"))?;
@@ -218,18 +216,14 @@ fn sign_assertion(
 }
 
 /// Reads at most [`MAX_ANSWER_BYTES`]; a longer answer is refused rather than cut.
-async fn read_bounded(mut body: Incoming) -> Result<Vec<u8>, String> {
-    let mut read = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|err| err.to_string())?;
-        if let Ok(data) = frame.into_data() {
-            if read.len() + data.len() > MAX_ANSWER_BYTES {
-                return Err(format!("the answer is larger than {} KiB", MAX_ANSWER_BYTES / 1024));
-            }
-            read.extend_from_slice(&data);
+async fn read_bounded(body: Incoming) -> Result<Vec<u8>, String> {
+    match http_body_util::Limited::new(body, MAX_ANSWER_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(format!("the answer is larger than {} KiB", MAX_ANSWER_BYTES / 1024))
         }
+        Err(error) => Err(error.to_string()),
     }
-    Ok(read)
 }
 
 #[derive(Deserialize)]

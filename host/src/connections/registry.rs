@@ -129,15 +129,17 @@ impl Registry {
                         Some(rotated) => self.reseal(tenant_id, &opened, rotated),
                         None => None,
                     };
-                    let due = {
+                    // Refreshes and new seals are always recorded; plain uses at most once a minute.
+                    let forced = authorized.refreshed || resealed.is_some();
+                    let record = {
                         let mut last = opened.last_use_recorded.lock().expect("use lock");
-                        let due = now - *last >= USE_RECORD_INTERVAL_MS;
-                        if due || authorized.refreshed || resealed.is_some() {
+                        let due = forced || now - *last >= USE_RECORD_INTERVAL_MS;
+                        if due {
                             *last = now;
                         }
                         due
                     };
-                    if due || authorized.refreshed || resealed.is_some() {
+                    if record {
                         let used = ConnectionUse {
                             at: now,
                             refreshed: authorized.refreshed,

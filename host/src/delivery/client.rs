@@ -25,7 +25,7 @@ const EXCERPT_BYTES: usize = 1024;
 /// How long an unused connection stays open for the next delivery to the same endpoint.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-const DEFAULT_USER_AGENT: &str = concat!("Gancho/", env!("CARGO_PKG_VERSION"));
+pub(crate) const DEFAULT_USER_AGENT: &str = concat!("Gancho/", env!("CARGO_PKG_VERSION"));
 
 pub(crate) type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
 
