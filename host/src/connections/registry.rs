@@ -37,8 +37,8 @@ type Fetched = (Instant, Option<Arc<Opened>>);
 pub struct Credentials {
     /// Headers to add, for the request's host only.
     pub headers: Vec<(String, String)>,
-    /// Tokens that a 401 should refresh: `(token id, connection name)`.
-    refreshable: Vec<(String, String)>,
+    /// The token ids that a 401 should refresh.
+    refreshable: Vec<String>,
 }
 
 impl Credentials {
@@ -123,7 +123,7 @@ impl Registry {
                         credential,
                         Credential::Oauth2RefreshToken { .. } | Credential::GoogleServiceAccount { .. }
                     ) {
-                        credentials.refreshable.push((opened.token_id.clone(), name.clone()));
+                        credentials.refreshable.push(opened.token_id.clone());
                     }
                     let resealed = match authorized.rotated_refresh_token {
                         Some(rotated) => self.reseal(tenant_id, &opened, rotated),
@@ -173,7 +173,7 @@ impl Registry {
 
     /// After a 401: the tokens these credentials carried are refreshed on their next use.
     pub fn invalidate(&self, credentials: &Credentials) {
-        for (token_id, _) in &credentials.refreshable {
+        for token_id in &credentials.refreshable {
             self.tokens.invalidate(token_id);
         }
     }
