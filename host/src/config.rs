@@ -32,6 +32,52 @@ pub struct Config {
     pub workers: WorkerConfig,
     pub retention: RetentionConfig,
     pub connections: ConnectionsConfig,
+    pub console: ConsoleConfig,
+}
+
+/// The web console and the tenants' portal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Origins (`https://panel.example`) whose pages may frame the portal, comma- or space-separated.
+    pub frame_ancestors: String,
+    /// How long a console session lasts.
+    pub session_ttl_secs: u64,
+    /// The longest lifetime a portal link may be given.
+    pub link_max_ttl_secs: u64,
+    /// Mark session cookies `Secure` (set it when the console is served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> ConsoleConfig {
+        ConsoleConfig {
+            frame_ancestors: String::new(),
+            session_ttl_secs: 8 * 3600,
+            link_max_ttl_secs: 900,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// The origins allowed to frame the portal, checked: `scheme://host[:port]`, http or https.
+    pub fn frame_origins(&self) -> Result<Vec<String>, String> {
+        self.frame_ancestors
+            .split([',', ' '])
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                let parsed =
+                    url::Url::parse(origin).map_err(|e| format!("`{origin}` is not an origin: {e}"))?;
+                let serialized = parsed.origin().ascii_serialization();
+                if matches!(parsed.scheme(), "http" | "https") && serialized == origin.trim_end_matches('/') {
+                    Ok(serialized)
+                } else {
+                    Err(format!("`{origin}` must be an origin such as https://panel.example (no path)"))
+                }
+            })
+            .collect()
+    }
 }
 
 /// How tenants' connection secrets are sealed at rest.
@@ -161,6 +207,7 @@ impl Default for Config {
             workers: WorkerConfig::default(),
             retention: RetentionConfig::default(),
             connections: ConnectionsConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -234,6 +281,7 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         self.allowed_networks().map_err(|e| format!("key `allowed_destinations`: {e}"))?;
         self.delivery.retry.validate().map_err(|e| format!("key `delivery.retry`: {e}"))?;
+        self.console.frame_origins().map_err(|e| format!("key `console.frame_ancestors`: {e}"))?;
         if self.workers.lease_secs <= self.delivery.timeout_secs {
             return Err(format!(
                 "key `workers.lease_secs` ({}) must be longer than `delivery.timeout_secs` ({}), or a slow \
@@ -252,6 +300,8 @@ impl Config {
             ("workers.batch_size", u64::from(self.workers.batch_size)),
             ("retention.batch_size", u64::from(self.retention.batch_size)),
             ("retention.interval_secs", self.retention.interval_secs),
+            ("console.session_ttl_secs", self.console.session_ttl_secs),
+            ("console.link_max_ttl_secs", self.console.link_max_ttl_secs),
         ];
         for (key, value) in positive {
             if value == 0 {

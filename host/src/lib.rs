@@ -7,6 +7,8 @@
 //!
 //! ## Layout
 //! - [`api`]: the HTTP API (ingest, tenants, plugins, subscriptions, deliveries, health, metrics, OpenAPI).
+//! - [`console`]: the web console for operators and the portal each tenant uses (embeddable through
+//!   short-lived portal links), pages rendered here over the API's own operations.
 //! - [`pipeline`]: claimed events → matching subscriptions → plugin runs → deliveries, committed as each
 //!   event's runs end; plugins that keep hitting their deadline are paused.
 //! - [`executor`]: the threads that run plugins, shared fairly between tenants (a fair queue, a slow lane).
@@ -32,6 +34,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod delivery;
 pub mod event;
 pub mod executor;
@@ -234,7 +237,7 @@ pub async fn run(
     // Said once the database is open and every worker runs: from here on, requests are answered.
     eprintln!("gancho: listening on http://{address}");
     let server =
-        axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        axum::serve(listener, console::app(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let served = server.await.context("the HTTP server failed");
 
     workers_stop.cancel();

@@ -2,21 +2,22 @@
 //! (health, readiness, metrics, the OpenAPI document). One file per resource, each with its `router()`.
 
 mod auth;
-mod connections;
-mod deliveries;
-mod error;
+pub(crate) mod connections;
+pub(crate) mod deliveries;
+pub(crate) mod error;
 mod events;
-mod ops;
-mod plugin_runs;
-mod plugins;
-mod subscriptions;
-mod tenants;
+pub(crate) mod ops;
+pub(crate) mod plugin_runs;
+pub(crate) mod plugins;
+pub(crate) mod subscriptions;
+pub(crate) mod tenants;
 
 use std::sync::Arc;
 
 use axum::Router;
 
 pub use auth::Caller;
+pub(crate) use auth::same_secret;
 pub use error::{ApiError, ApiResult};
 pub use events::IngestQueue;
 

@@ -32,7 +32,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(stats) = state.store.queue_stats(now_millis()).await {
         state.metrics.set_queue(&stats);
     }
@@ -99,7 +99,7 @@ impl utoipa::Modify for CommonResponses {
     modifiers(&BearerAuth, &CommonResponses),
     paths(
         super::events::ingest,
-        super::tenants::create_tenant, super::tenants::get_tenant, super::tenants::update_tenant,
+        super::tenants::create_tenant, super::tenants::list_tenants, super::tenants::get_tenant, super::tenants::update_tenant,
         super::tenants::create_key,
         super::plugins::upload_shared, super::plugins::list_plugins, super::plugins::list_shared_versions,
         super::plugins::upload_own, super::plugins::list_own, super::plugins::list_own_versions,
@@ -109,6 +109,7 @@ impl utoipa::Modify for CommonResponses {
         super::deliveries::list, super::deliveries::read, super::deliveries::retry,
         super::connections::create, super::connections::list, super::connections::read,
         super::connections::update, super::connections::remove,
+        crate::console::links::mint,
     )
 )]
 pub struct ApiDoc;

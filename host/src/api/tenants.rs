@@ -17,7 +17,7 @@ pub const API_KEY_PREFIX: &str = "gk_";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/tenants", post(create_tenant))
+        .route("/v1/tenants", post(create_tenant).get(list_tenants))
         .route("/v1/tenants/{tenant}", get(get_tenant).patch(update_tenant))
         .route("/v1/tenants/{tenant}/keys", post(create_key))
 }
@@ -98,6 +98,18 @@ pub async fn create_tenant(
     let tenant = Tenant { id: request.id, name: request.name, created_at: now_millis(), policy_json: None };
     state.store.create_tenant(&tenant).await?;
     Ok((StatusCode::CREATED, Json(view(&state, tenant).await?)))
+}
+
+/// Every tenant (operator).
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants",
+    responses((status = 200, body = Vec<TenantView>), (status = 403, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn list_tenants(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TenantView>>> {
+    caller.require_operator()?;
+    let mut views = Vec::new();
+    for tenant in state.store.list_tenants().await? {
+        views.push(view(&state, tenant).await?);
+    }
+    Ok(Json(views))
 }
 
 /// Get a tenant.

@@ -234,6 +234,9 @@ pub async fn tenants_are_unique(backend: &impl Backend) {
     assert_eq!(store.get_tenant("globex").await.unwrap(), None);
     let again = store.create_tenant(&tenant("acme")).await.unwrap_err();
     assert!(matches!(&again, StoreError::Conflict(what) if what == "tenant acme"), "{again:?}");
+    store.create_tenant(&tenant("000-first")).await.unwrap();
+    let listed: Vec<String> = store.list_tenants().await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(listed, ["000-first", "acme"]);
 }
 
 pub async fn api_keys_map_to_tenants(backend: &impl Backend) {

@@ -418,6 +418,8 @@ pub trait Store: Send + Sync + 'static {
     // Tenants and their API keys.
     async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
+    /// Every tenant, by id.
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
     /// Stores the SHA-256 (hex) of a tenant API key; the key itself is never stored.
     async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()>;
     /// The tenant an API key (by its SHA-256) belongs to.

@@ -37,6 +37,20 @@ pub(super) async fn get_tenant(client: &Client, id: &str) -> StoreResult<Option<
         .transpose()
 }
 
+pub(super) async fn list_tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
+    let rows = query(client, "SELECT id, name, created_at, policy FROM tenants ORDER BY id", &[]).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Tenant {
+                id: row.try_get(0)?,
+                name: row.try_get(1)?,
+                created_at: row.try_get(2)?,
+                policy_json: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
 pub(super) async fn set_tenant_policy(
     client: &Client,
     id: &str,

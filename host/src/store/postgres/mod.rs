@@ -268,6 +268,10 @@ impl Store for PostgresStore {
         catalog::get_tenant(&self.client().await?, id).await
     }
 
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        catalog::list_tenants(&self.client().await?).await
+    }
+
     async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()> {
         catalog::create_api_key(&self.client().await?, tenant_id, key_sha256, created_at).await
     }

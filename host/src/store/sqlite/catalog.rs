@@ -31,6 +31,15 @@ pub(super) fn get_tenant(conn: &Connection, id: &str) -> StoreResult<Option<Tena
         .optional()?)
 }
 
+pub(super) fn list_tenants(conn: &Connection) -> StoreResult<Vec<Tenant>> {
+    let mut statement =
+        conn.prepare_cached("SELECT id, name, created_at, policy FROM tenants ORDER BY id")?;
+    let rows = statement.query_map([], |row| {
+        Ok(Tenant { id: row.get(0)?, name: row.get(1)?, created_at: row.get(2)?, policy_json: row.get(3)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 pub(super) fn set_tenant_policy(conn: &Connection, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached("UPDATE tenants SET policy = ?2 WHERE id = ?1")?

@@ -247,6 +247,10 @@ impl Store for SqliteStore {
         self.read(move |tx| catalog::get_tenant(tx, &id)).await
     }
 
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.read(|tx| catalog::list_tenants(tx)).await
+    }
+
     async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()> {
         let (tenant_id, key_sha256) = (tenant_id.to_owned(), key_sha256.to_owned());
         self.write(move |tx| catalog::create_api_key(tx, &tenant_id, &key_sha256, created_at)).await

@@ -1,0 +1,318 @@
+//! Spanish and English: the visitor's choice (a cookie set by the language switch), else the browser's
+//! `Accept-Language`, else English. Every text is one line of [`TEXTS`] with both languages side by side,
+//! so a text cannot be missing in one of them.
+
+use axum::extract::Query;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Es,
+}
+
+const COOKIE: &str = "gancho_lang";
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Lang> {
+        match code.trim().get(..2)?.to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "es" => Some(Lang::Es),
+            _ => None,
+        }
+    }
+
+    /// The chosen language, else the first of the browser's that the console speaks.
+    pub fn of(headers: &HeaderMap) -> Lang {
+        if let Some(lang) = super::session::cookie(headers, COOKIE).and_then(Lang::parse) {
+            return lang;
+        }
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(',').find_map(|tag| Lang::parse(tag.split(';').next()?)))
+            .unwrap_or(Lang::En)
+    }
+
+    /// The text for `key` in this language.
+    pub fn t(self, key: &str) -> &'static str {
+        match TEXTS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, en, es)) => match self {
+                Lang::En => en,
+                Lang::Es => es,
+            },
+            // Debug builds (the tests) fail loudly on a missing text; a release shows the key.
+            None if cfg!(debug_assertions) => panic!("console text `{key}` is missing from TEXTS"),
+            None => "?",
+        }
+    }
+
+    /// The texts the pages' script needs (keys starting with `js.`), as a JSON object.
+    pub fn script_texts(self) -> serde_json::Value {
+        TEXTS
+            .iter()
+            .filter(|(key, _, _)| key.starts_with("js."))
+            .map(|(key, _, _)| (key.to_string(), serde_json::Value::from(self.t(key))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Switch {
+    to: String,
+    back: Option<String>,
+}
+
+/// `/console/lang?to=es&back=/console/…`: remembers the choice for a year and goes back.
+pub async fn switch(Query(switch): Query<Switch>) -> Response {
+    let lang = Lang::parse(&switch.to).unwrap_or(Lang::En);
+    let back = switch
+        .back
+        .filter(|back| back.starts_with("/console") && !back.contains("//") && !back.contains('\\'))
+        .unwrap_or_else(|| "/console".to_owned());
+    let cookie = format!("{COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+    let mut response = Redirect::to(&back).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ascii"));
+    response
+}
+
+/// (key, English, Spanish).
+const TEXTS: &[(&str, &str, &str)] = &[
+    ("brand.portal", "Webhooks", "Webhooks"),
+    ("brand.operator", "Operator console", "Consola del operador"),
+    ("nav.subscriptions", "Subscriptions", "Suscripciones"),
+    ("nav.deliveries", "Deliveries", "Entregas"),
+    ("nav.plugins", "Plugins", "Plugins"),
+    ("nav.connections", "Connections", "Conexiones"),
+    ("nav.overview", "Overview", "Resumen"),
+    ("nav.tenants", "Tenants", "Clientes"),
+    ("nav.shared_plugins", "Shared plugins", "Plugins compartidos"),
+    ("nav.sign_out", "Sign out", "Cerrar sesión"),
+    ("nav.operator", "Operator", "Operador"),
+    ("sign_in.title", "Sign in", "Iniciar sesión"),
+    (
+        "sign_in.lead",
+        "Paste your tenant API key (gk_…) or the operator token.",
+        "Pegue la clave de API de su cuenta (gk_…) o el token del operador.",
+    ),
+    ("sign_in.token", "Key or token", "Clave o token"),
+    ("sign_in.submit", "Sign in", "Entrar"),
+    (
+        "sign_in.wrong",
+        "This key or token is not valid. Check it and try again.",
+        "Esta clave o token no es válido. Revíselo e intente de nuevo.",
+    ),
+    (
+        "sign_in.cross_origin",
+        "The sign-in form must be sent from this site.",
+        "El formulario debe enviarse desde este sitio.",
+    ),
+    (
+        "link.invalid",
+        "This portal link has expired or is not valid. Open the portal again from your control panel.",
+        "Este enlace al portal expiró o no es válido. Vuelva a abrir el portal desde su panel de control.",
+    ),
+    ("error.title", "Something went wrong", "Algo salió mal"),
+    ("error.back", "Back to the start", "Volver al inicio"),
+    ("common.save", "Save", "Guardar"),
+    ("common.create", "Create", "Crear"),
+    ("common.delete", "Delete", "Eliminar"),
+    ("common.edit", "Edit", "Editar"),
+    ("common.name", "Name", "Nombre"),
+    ("common.id", "Id", "Id"),
+    ("common.created", "Created", "Creado"),
+    ("common.status", "Status", "Estado"),
+    ("common.none", "Nothing here yet.", "Todavía no hay nada aquí."),
+    ("common.filter", "Filter", "Filtrar"),
+    ("common.any", "any", "cualquiera"),
+    ("common.from", "From", "Desde"),
+    ("common.to", "To", "Hasta"),
+    ("common.version", "Version", "Versión"),
+    ("common.size", "Size", "Tamaño"),
+    ("common.digest", "Digest", "Huella"),
+    ("common.yes", "yes", "sí"),
+    ("common.no", "no", "no"),
+    ("subs.title", "Subscriptions", "Suscripciones"),
+    (
+        "subs.lead",
+        "Each subscription sends the events you choose, shaped by a plugin, to a URL of yours.",
+        "Cada suscripción envía los eventos que elija, con la forma que le da un plugin, a una URL suya.",
+    ),
+    ("subs.new", "New subscription", "Nueva suscripción"),
+    ("subs.edit", "Edit subscription", "Editar suscripción"),
+    ("subs.events", "Events", "Eventos"),
+    ("subs.plugin", "Plugin", "Plugin"),
+    ("subs.endpoint", "Endpoint URL", "URL de destino"),
+    ("subs.enabled", "Enabled", "Activa"),
+    ("subs.paused", "paused", "en pausa"),
+    ("subs.disabled", "disabled", "desactivada"),
+    ("subs.active", "active", "activa"),
+    ("subs.rotate", "Rotate signing secret", "Rotar el secreto de firma"),
+    (
+        "subs.other_events",
+        "Other event types (comma-separated, e.g. chat.*)",
+        "Otros tipos de evento (separados por comas, p. ej. chat.*)",
+    ),
+    ("subs.config", "Plugin configuration (JSON)", "Configuración del plugin (JSON)"),
+    ("subs.deliveries", "Deliveries", "Entregas"),
+    ("tpl.title", "Template", "Plantilla"),
+    ("tpl.format", "Body format", "Formato del cuerpo"),
+    ("tpl.format.json", "JSON", "JSON"),
+    ("tpl.format.text", "Plain text", "Texto plano"),
+    ("tpl.format.form", "Form (URL-encoded)", "Formulario (URL-encoded)"),
+    ("tpl.method", "Method", "Método"),
+    (
+        "tpl.url",
+        "URL template (optional: the endpoint URL by default)",
+        "Plantilla de URL (opcional: por defecto la URL de destino)",
+    ),
+    ("tpl.body", "Body template", "Plantilla del cuerpo"),
+    ("tpl.variables", "Variables (click to insert)", "Variables (clic para insertar)"),
+    ("tpl.preview", "Preview", "Vista previa"),
+    ("tpl.preview_on", "Preview on", "Vista previa con"),
+    ("js.samples", "Sample events", "Eventos de ejemplo"),
+    ("js.recent", "Your recent events", "Sus eventos recientes"),
+    ("dl.title", "Deliveries", "Entregas"),
+    ("dl.event", "Event", "Evento"),
+    ("dl.subscription", "Subscription", "Suscripción"),
+    ("dl.attempts", "Attempts", "Intentos"),
+    ("dl.request", "Request", "Solicitud"),
+    ("dl.logs", "Plugin logs", "Registros del plugin"),
+    ("dl.error", "Error", "Error"),
+    ("dl.retry", "Retry now", "Reintentar ahora"),
+    ("dl.at", "At", "Fecha"),
+    ("dl.http", "HTTP", "HTTP"),
+    ("dl.latency", "Latency", "Latencia"),
+    ("dl.response", "Response", "Respuesta"),
+    ("dl.next", "Next attempt", "Próximo intento"),
+    ("dl.replay", "Replay a time range", "Reenviar un rango de tiempo"),
+    (
+        "dl.replay_lead",
+        "Failed and dead deliveries of the subscription created in the range are sent again.",
+        "Las entregas fallidas o abandonadas de la suscripción creadas en el rango se envían de nuevo.",
+    ),
+    ("dl.replay_submit", "Replay", "Reenviar"),
+    ("dl.none", "No deliveries match.", "Ninguna entrega coincide."),
+    ("pl.title", "Your plugins", "Sus plugins"),
+    ("pl.shared", "Shared plugins you may use", "Plugins compartidos que puede usar"),
+    ("pl.upload", "Upload a version", "Subir una versión"),
+    ("pl.file", "Plugin file (.wasm)", "Archivo del plugin (.wasm)"),
+    ("pl.upload_submit", "Upload", "Subir"),
+    ("conn.title", "Connections", "Conexiones"),
+    (
+        "conn.lead",
+        "Credentials your subscriptions may use, sent only to their hosts. Secrets can be replaced, never read back.",
+        "Credenciales que sus suscripciones pueden usar, enviadas solo a sus hosts. Los secretos se pueden reemplazar, nunca leer.",
+    ),
+    ("conn.new", "New connection", "Nueva conexión"),
+    ("conn.kind", "Kind", "Tipo"),
+    ("conn.hosts", "Hosts (comma-separated)", "Hosts (separados por comas)"),
+    ("conn.header_name", "Header name", "Nombre del encabezado"),
+    ("conn.header_value", "Header value (secret)", "Valor del encabezado (secreto)"),
+    ("conn.username", "Username", "Usuario"),
+    ("conn.password", "Password (secret)", "Contraseña (secreta)"),
+    ("conn.last_used", "Last used", "Último uso"),
+    ("conn.replace", "Replace the secret", "Reemplazar el secreto"),
+    ("op.overview", "Overview", "Resumen"),
+    ("op.events_in", "Events received", "Eventos recibidos"),
+    ("op.deliveries", "Deliveries by outcome", "Entregas por resultado"),
+    ("op.plugin_errors", "Plugin errors by version", "Errores de plugins por versión"),
+    ("op.backlog", "Backlog", "Pendientes"),
+    ("op.events_pending", "Events waiting for their plugins", "Eventos esperando sus plugins"),
+    ("op.deliveries_pending", "Deliveries waiting for an attempt", "Entregas esperando un intento"),
+    ("op.oldest", "Oldest waiting (seconds)", "El más antiguo en espera (segundos)"),
+    (
+        "op.from_metrics",
+        "The same figures as /metrics, since this instance started.",
+        "Las mismas cifras que /metrics, desde que arrancó esta instancia.",
+    ),
+    ("op.tenants", "Tenants", "Clientes"),
+    ("op.new_tenant", "New tenant", "Nuevo cliente"),
+    ("op.tenant_id", "Id (as in the events' tenant field)", "Id (como en el campo tenant de los eventos)"),
+    ("op.new_key", "New API key", "Nueva clave de API"),
+    ("op.open_portal", "Open portal", "Abrir portal"),
+    ("op.portal_link", "Portal link", "Enlace al portal"),
+    ("op.send_sample", "Send a sample event", "Enviar un evento de ejemplo"),
+    ("op.shared_plugins", "Shared plugins", "Plugins compartidos"),
+    ("op.plugin_name", "Plugin name", "Nombre del plugin"),
+    ("js.saving", "Saving…", "Guardando…"),
+    ("js.saved", "Saved.", "Guardado."),
+    ("js.failed", "The request failed", "La solicitud falló"),
+    (
+        "js.network",
+        "The service could not be reached; check your connection and try again.",
+        "No se pudo contactar al servicio; revise su conexión e intente de nuevo.",
+    ),
+    ("js.running", "Running the plugin…", "Ejecutando el plugin…"),
+    (
+        "js.preview_ok",
+        "This is the exact request that would be sent:",
+        "Esta es exactamente la solicitud que se enviaría:",
+    ),
+    (
+        "js.preview_skipped",
+        "The plugin sends nothing for this event.",
+        "El plugin no envía nada para este evento.",
+    ),
+    ("js.preview_error", "The template has an error:", "La plantilla tiene un error:"),
+    ("js.unknown_variable", "Unknown variable", "Variable desconocida"),
+    ("js.uploading", "Uploading…", "Subiendo…"),
+    (
+        "js.compiling",
+        "Uploaded; checking and compiling the plugin…",
+        "Subido; verificando y compilando el plugin…",
+    ),
+    ("js.uploaded", "Stored as version", "Guardado como versión"),
+    (
+        "js.secret_once",
+        "The signing secret, shown only now:",
+        "El secreto de firma, que solo se muestra ahora:",
+    ),
+    ("js.key_once", "The API key, shown only now:", "La clave de API, que solo se muestra ahora:"),
+    (
+        "js.link_once",
+        "Portal link (valid for 5 minutes, for this tenant only):",
+        "Enlace al portal (válido 5 minutos, solo para este cliente):",
+    ),
+    ("js.retry_queued", "Queued for another attempt.", "En cola para otro intento."),
+    ("js.replayed", "Deliveries due again:", "Entregas pendientes de nuevo:"),
+    ("js.event_sent", "Event accepted:", "Evento aceptado:"),
+    ("js.confirm_delete", "Delete it? This cannot be undone.", "¿Eliminarlo? No se puede deshacer."),
+    ("js.pick_file", "Choose a .wasm file first.", "Primero elija un archivo .wasm."),
+    ("js.pick_event", "Choose at least one event type.", "Elija al menos un tipo de evento."),
+    ("js.invalid_json", "This is not valid JSON", "Esto no es JSON válido"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_language_is_followed_unless_one_was_chosen() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("fr-FR, es-AR;q=0.8, en;q=0.5"));
+        assert_eq!(Lang::of(&headers), Lang::Es);
+        headers.insert(header::COOKIE, HeaderValue::from_static("gancho_lang=en"));
+        assert_eq!(Lang::of(&headers), Lang::En);
+        assert_eq!(Lang::of(&HeaderMap::new()), Lang::En);
+    }
+
+    #[test]
+    fn every_key_is_there_once() {
+        let mut keys: Vec<&str> = TEXTS.iter().map(|(key, _, _)| *key).collect();
+        keys.sort_unstable();
+        let count = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), count, "a key is listed twice");
+    }
+}

@@ -1,0 +1,562 @@
+//! The portal of one tenant: its subscriptions (with the template editor), deliveries, own plugins and
+//! connections. Each page reads through the API's handlers with the session's caller, so a tenant's
+//! session reaches exactly what its API key would, and another tenant's pages answer 404 as the API does.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::layout::{Page, or_dash, render};
+use super::{Ctx, samples};
+use crate::api::deliveries::{DeliveryView, ListQuery};
+use crate::api::subscriptions::SubscriptionView;
+use crate::api::{ApiResult, AppState, connections, deliveries, plugins, subscriptions};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console/t/{tenant}", get(subscriptions_page))
+        .route("/console/t/{tenant}/subscriptions", get(subscriptions_page))
+        .route("/console/t/{tenant}/subscriptions/new", get(new_subscription))
+        .route("/console/t/{tenant}/subscriptions/{id}", get(edit_subscription))
+        .route("/console/t/{tenant}/deliveries", get(deliveries_page))
+        .route("/console/t/{tenant}/deliveries/{id}", get(delivery_page))
+        .route("/console/t/{tenant}/plugins", get(plugins_page))
+        .route("/console/t/{tenant}/connections", get(connections_page))
+}
+
+/// The portal page `page` of `tenant`.
+pub fn path(tenant: &str, page: &str) -> String {
+    format!("/console/t/{}/{page}", encode(tenant))
+}
+
+fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
+
+/// Runs the page's reads; an API error becomes the error page.
+fn page(ctx: &Ctx, tenant: &str, here: &str, result: ApiResult<Page>) -> Response {
+    match result {
+        Ok(page) => render(ctx, Some(tenant), here, page),
+        Err(error) => ctx.error(error),
+    }
+}
+
+fn state(ctx: &Ctx) -> State<AppState> {
+    State(ctx.state.clone())
+}
+
+async fn subscriptions_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
+    let result = async {
+        let Json(list) = subscriptions::list(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
+        let t = |key| ctx.lang.t(key);
+        let body = html! {
+            p.lead { (t("subs.lead")) }
+            p { a.button.primary href=(path(&tenant, "subscriptions/new")) { (t("subs.new")) } }
+            @if list.is_empty() {
+                p.empty { (t("common.none")) }
+            } @else {
+                table.list #subscriptions {
+                    thead { tr {
+                        th { (t("subs.events")) } th { (t("subs.plugin")) } th { (t("subs.endpoint")) }
+                        th { (t("common.status")) } th {}
+                    } }
+                    tbody {
+                        @for s in &list {
+                            tr data-id=(s.id) {
+                                td { (s.event_types.join(", ")) }
+                                td { code { (s.plugin) } }
+                                td.url { (s.endpoint_url) }
+                                td { (status_badge(&ctx, s)) }
+                                td.actions {
+                                    a href=(path(&tenant, &format!("subscriptions/{}", s.id))) { (t("common.edit")) }
+                                    " · "
+                                    a href={ (path(&tenant, "deliveries")) "?subscription_id=" (s.id) } { (t("subs.deliveries")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        Ok(Page { title: t("subs.title").to_owned(), current: "subscriptions", body, data: json!({}) })
+    }
+    .await;
+    page(&ctx, &tenant, &path(&tenant, "subscriptions"), result)
+}
+
+fn status_badge(ctx: &Ctx, s: &SubscriptionView) -> Markup {
+    let (class, key) = if !s.enabled {
+        ("badge bad", "subs.disabled")
+    } else if s.paused {
+        ("badge warn", "subs.paused")
+    } else {
+        ("badge ok", "subs.active")
+    };
+    html! { span class=(class) { (ctx.lang.t(key)) } }
+}
+
+async fn new_subscription(ctx: Ctx, Path(tenant): Path<String>) -> Response {
+    let here = path(&tenant, "subscriptions/new");
+    let result = editor(&ctx, &tenant, None).await;
+    page(&ctx, &tenant, &here, result)
+}
+
+async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> Response {
+    let here = path(&tenant, &format!("subscriptions/{id}"));
+    let result = async {
+        let Json(subscription) =
+            subscriptions::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
+        editor(&ctx, &tenant, Some(subscription)).await
+    }
+    .await;
+    page(&ctx, &tenant, &here, result)
+}
+
+/// The subscription editor: event types, plugin, endpoint; for the template plugin the no-code editor
+/// with its variables and live preview, for others the configuration as JSON.
+async fn editor(ctx: &Ctx, tenant: &str, existing: Option<SubscriptionView>) -> ApiResult<Page> {
+    let t = |key| ctx.lang.t(key);
+    let Json(plugins) = plugins::list_plugins(state(ctx), ctx.caller()).await?;
+    let mut names: Vec<String> = plugins.iter().map(|p| p.name.clone()).collect();
+    names.dedup();
+    let recent = recent_events(ctx, tenant).await?;
+    let chosen: Vec<String> = existing.as_ref().map(|s| s.event_types.clone()).unwrap_or_default();
+    let others: Vec<&str> =
+        chosen.iter().map(String::as_str).filter(|pattern| !samples::EVENT_TYPES.contains(pattern)).collect();
+    let body = html! {
+        form #subscription-form.editor novalidate {
+            div.columns {
+                div.column {
+                    fieldset {
+                        legend { (t("subs.events")) }
+                        div.checks {
+                            @for event_type in samples::EVENT_TYPES {
+                                label.check {
+                                    input type="checkbox" name="event_type" value=(event_type)
+                                        checked[chosen.iter().any(|c| c == event_type)];
+                                    code { (event_type) }
+                                }
+                            }
+                        }
+                        label for="other_events" { (t("subs.other_events")) }
+                        input #other_events type="text" value=(others.join(", "));
+                        p.field-error data-error-for="event_types" {}
+                    }
+                    label for="plugin" { (t("subs.plugin")) }
+                    select #plugin name="plugin" {
+                        @for name in &names { option value=(name) { (name) } }
+                    }
+                    p.field-error data-error-for="plugin" {}
+                    label for="endpoint_url" { (t("subs.endpoint")) }
+                    input #endpoint_url type="url" placeholder="https://crm.example/hooks";
+                    p.field-error data-error-for="endpoint_url" {}
+                    div #template-editor hidden {
+                        h2 { (t("tpl.title")) }
+                        div.row {
+                            div {
+                                label for="tpl-format" { (t("tpl.format")) }
+                                select #tpl-format {
+                                    option value="json" { (t("tpl.format.json")) }
+                                    option value="text" { (t("tpl.format.text")) }
+                                    option value="form" { (t("tpl.format.form")) }
+                                }
+                            }
+                            div {
+                                label for="tpl-method" { (t("tpl.method")) }
+                                select #tpl-method {
+                                    @for method in ["POST", "PUT", "PATCH", "GET", "DELETE"] { option { (method) } }
+                                }
+                            }
+                        }
+                        label for="tpl-url" { (t("tpl.url")) }
+                        input #tpl-url type="text" spellcheck="false";
+                        label for="tpl-body" { (t("tpl.body")) }
+                        textarea #tpl-body rows="10" spellcheck="false" {}
+                        p.field-error #template-error data-error-for="config" role="alert" {}
+                        h3 { (t("tpl.variables")) }
+                        div #variables.variables {}
+                    }
+                    div #config-editor hidden {
+                        label for="config-json" { (t("subs.config")) }
+                        textarea #config-json rows="8" spellcheck="false" { "{}" }
+                        p.field-error #config-error {}
+                    }
+                    label.check {
+                        input #enabled type="checkbox" checked[existing.as_ref().is_none_or(|s| s.enabled)];
+                        (t("subs.enabled"))
+                    }
+                    div.form-actions {
+                        button.primary #save type="submit" { (t("common.save")) }
+                        @if existing.is_some() {
+                            button #rotate type="button" { (t("subs.rotate")) }
+                            button.danger #delete type="button" { (t("common.delete")) }
+                        }
+                        span.status #save-status role="status" {}
+                    }
+                    p.form-error #form-error role="alert" {}
+                    div.secret #secret-box hidden {}
+                }
+                div.column.preview-column {
+                    h2 { (t("tpl.preview")) }
+                    label for="preview-event" { (t("tpl.preview_on")) }
+                    select #preview-event {}
+                    p.status #preview-status role="status" {}
+                    pre #preview-output.preview {}
+                }
+            }
+        }
+    };
+    let title = if existing.is_some() { t("subs.edit") } else { t("subs.new") };
+    let samples: Vec<serde_json::Value> = samples::all()
+        .into_iter()
+        .map(|(event_type, event)| json!({"type": event_type, "event": event}))
+        .collect();
+    Ok(Page {
+        title: title.to_owned(),
+        current: "subscriptions",
+        body,
+        data: json!({
+            "page": "subscription",
+            "subscription": existing,
+            "samples": samples,
+            "recent": recent,
+            "plugins": names,
+        }),
+    })
+}
+
+/// The ids of the tenant's events that recent deliveries came from, newest first.
+async fn recent_events(ctx: &Ctx, tenant: &str) -> ApiResult<Vec<String>> {
+    let query = ListQuery { event_id: None, subscription_id: None, status: None, limit: Some(50) };
+    let Json(list) =
+        deliveries::list(state(ctx), ctx.caller(), Path(tenant.to_owned()), Query(query)).await?;
+    let mut ids: Vec<String> = Vec::new();
+    for delivery in list {
+        if !ids.contains(&delivery.event_id) {
+            ids.push(delivery.event_id);
+        }
+    }
+    ids.truncate(10);
+    Ok(ids)
+}
+
+#[derive(Deserialize)]
+struct DeliveryFilter {
+    status: Option<String>,
+    event_id: Option<String>,
+    subscription_id: Option<String>,
+    /// Created at or after (RFC 3339, or a `datetime-local` value).
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+/// A filter time as the API takes it: RFC 3339, or a form's `2026-12-02T10:00` read as UTC.
+fn filter_time(field: &str, value: &Option<String>) -> ApiResult<Option<i64>> {
+    let Some(text) = non_empty(value) else { return Ok(None) };
+    let full = if text.len() == 16 { format!("{text}:00Z") } else { text };
+    crate::api::parse_rfc3339(field, &full).map(Some)
+}
+
+async fn deliveries_page(
+    ctx: Ctx,
+    Path(tenant): Path<String>,
+    Query(filter): Query<DeliveryFilter>,
+) -> Response {
+    let here = path(&tenant, "deliveries");
+    let result = async {
+        let t = |key| ctx.lang.t(key);
+        let (from, to) = (filter_time("from", &filter.from)?, filter_time("to", &filter.to)?);
+        let query = ListQuery {
+            event_id: non_empty(&filter.event_id),
+            subscription_id: non_empty(&filter.subscription_id),
+            status: non_empty(&filter.status),
+            limit: Some(200),
+        };
+        let Json(list) =
+            deliveries::list(state(&ctx), ctx.caller(), Path(tenant.clone()), Query(query)).await?;
+        let Json(subs) = subscriptions::list(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
+        let within = |d: &DeliveryView| {
+            let at = crate::api::parse_rfc3339("created_at", &d.created_at).unwrap_or(0);
+            from.is_none_or(|from| at >= from) && to.is_none_or(|to| at < to)
+        };
+        let list: Vec<&DeliveryView> = list.iter().filter(|d| within(d)).collect();
+        let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
+        let body = html! {
+            form.filters method="get" action=(here) {
+                div {
+                    label for="f-status" { (t("common.status")) }
+                    select #f-status name="status" {
+                        option value="" { (t("common.any")) }
+                        @for status in ["pending", "succeeded", "failed", "dead", "skipped", "plugin_error"] {
+                            option value=(status) selected[selected(&filter.status, status)] { (status) }
+                        }
+                    }
+                }
+                div {
+                    label for="f-sub" { (t("dl.subscription")) }
+                    select #f-sub name="subscription_id" {
+                        option value="" { (t("common.any")) }
+                        @for s in &subs {
+                            option value=(s.id) selected[selected(&filter.subscription_id, &s.id)] {
+                                (s.event_types.join(", ")) " → " (s.endpoint_url)
+                            }
+                        }
+                    }
+                }
+                div {
+                    label for="f-event" { (t("dl.event")) }
+                    input #f-event type="text" name="event_id" value=(filter.event_id.clone().unwrap_or_default());
+                }
+                div {
+                    label for="f-from" { (t("common.from")) " (UTC)" }
+                    input #f-from type="datetime-local" name="from" value=(filter.from.clone().unwrap_or_default());
+                }
+                div {
+                    label for="f-to" { (t("common.to")) " (UTC)" }
+                    input #f-to type="datetime-local" name="to" value=(filter.to.clone().unwrap_or_default());
+                }
+                div { button type="submit" { (t("common.filter")) } }
+            }
+            @if list.is_empty() {
+                p.empty { (t("dl.none")) }
+            } @else {
+                table.list #deliveries {
+                    thead { tr {
+                        th { (t("common.created")) } th { (t("common.status")) } th { (t("dl.event")) }
+                        th { (t("subs.plugin")) } th { (t("dl.attempts")) } th { (t("dl.error")) }
+                    } }
+                    tbody {
+                        @for d in &list {
+                            tr data-status=(d.status) {
+                                td { a href=(path(&tenant, &format!("deliveries/{}", d.id))) { (d.created_at) } }
+                                td { span class={ "badge " (d.status) } { (d.status) } }
+                                td { code { (d.event_id) } }
+                                td { code { (d.plugin) } }
+                                td { (d.attempts.len()) }
+                                td.error-cell { (or_dash(d.error.as_deref())) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !subs.is_empty() {
+                section.card {
+                    h2 { (t("dl.replay")) }
+                    p { (t("dl.replay_lead")) }
+                    form #replay-form.filters {
+                        div {
+                            label for="r-sub" { (t("dl.subscription")) }
+                            select #r-sub {
+                                @for s in &subs { option value=(s.id) { (s.event_types.join(", ")) " → " (s.endpoint_url) } }
+                            }
+                        }
+                        div {
+                            label for="r-from" { (t("common.from")) " (UTC)" }
+                            input #r-from type="datetime-local" required;
+                            p.field-error data-error-for="from" {}
+                        }
+                        div {
+                            label for="r-to" { (t("common.to")) " (UTC)" }
+                            input #r-to type="datetime-local" required;
+                            p.field-error data-error-for="to" {}
+                        }
+                        div { button type="submit" { (t("dl.replay_submit")) } }
+                    }
+                    p.status #replay-status role="status" {}
+                    p.form-error #replay-error role="alert" {}
+                }
+            }
+        };
+        Ok(Page { title: t("dl.title").to_owned(), current: "deliveries", body, data: json!({"page": "deliveries"}) })
+    }
+    .await;
+    page(&ctx, &tenant, &here, result)
+}
+
+async fn delivery_page(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> Response {
+    let here = path(&tenant, &format!("deliveries/{id}"));
+    let result = async {
+        let t = |key| ctx.lang.t(key);
+        let Json(d) = deliveries::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
+        let body = html! {
+            dl.facts {
+                dt { (t("common.status")) } dd { span #delivery-status class={ "badge " (d.status) } { (d.status) } }
+                dt { (t("dl.event")) } dd { code { (d.event_id) } }
+                dt { (t("dl.subscription")) } dd {
+                    a href=(path(&tenant, &format!("subscriptions/{}", d.subscription_id))) { code { (d.subscription_id) } }
+                }
+                dt { (t("subs.plugin")) } dd { code { (d.plugin) } }
+                dt { (t("common.created")) } dd { (d.created_at) }
+                @if let Some(next) = &d.next_attempt_at { dt { (t("dl.next")) } dd { (next) } }
+                @if let Some(error) = &d.error {
+                    dt { (t("dl.error")) }
+                    dd.error-message { @if let Some(kind) = &d.error_kind { code { (kind) } " " } (error) }
+                }
+            }
+            div.form-actions {
+                button.primary #retry type="button" data-delivery=(d.id) { (t("dl.retry")) }
+                span.status #retry-status role="status" {}
+            }
+            p.form-error #retry-error role="alert" {}
+            @if let Some(request) = &d.request {
+                h2 { (t("dl.request")) }
+                pre.preview #delivery-request {
+                    (request.method) " " (request.url) "\n"
+                    @for (name, value) in &request.headers { (name) ": " (value) "\n" }
+                    "\n"
+                    (request.body.as_deref().or(request.body_base64.as_deref()).unwrap_or(""))
+                }
+            }
+            h2 { (t("dl.attempts")) }
+            @if d.attempts.is_empty() {
+                p.empty { (t("common.none")) }
+            } @else {
+                table.list #attempts {
+                    thead { tr { th { (t("dl.at")) } th { (t("dl.http")) } th { (t("dl.latency")) } th { (t("dl.response")) } } }
+                    tbody {
+                        @for a in &d.attempts {
+                            tr {
+                                td { (a.at) }
+                                td { (a.status_code.map_or("—".to_owned(), |c| c.to_string())) }
+                                td { (a.latency_ms) " ms" }
+                                td.response { @if let Some(error) = &a.error { span.error-message { (error) } " " } code { (a.response) } }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !d.logs.is_empty() {
+                h2 { (t("dl.logs")) }
+                pre.preview {
+                    @for line in &d.logs {
+                        (serde_json::to_value(&line.level).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+                        " " (line.message) "\n"
+                    }
+                }
+            }
+        };
+        Ok(Page { title: format!("{} {}", t("nav.deliveries"), d.id), current: "deliveries", body, data: json!({"page": "delivery"}) })
+    }
+    .await;
+    page(&ctx, &tenant, &here, result)
+}
+
+async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
+    let here = path(&tenant, "plugins");
+    let result = async {
+        let t = |key| ctx.lang.t(key);
+        let Json(own) = plugins::list_own(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
+        let Json(all) = plugins::list_plugins(state(&ctx), ctx.caller()).await?;
+        let shared: Vec<_> = all.iter().filter(|p| p.tenant.is_none()).collect();
+        let table = |rows: Vec<&crate::api::plugins::PluginVersionView>| html! {
+            table.list {
+                thead { tr { th { (t("common.name")) } th { (t("common.version")) } th { (t("common.size")) } th { (t("common.created")) } } }
+                tbody {
+                    @for p in rows {
+                        tr { td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (p.created_at) } }
+                    }
+                }
+            }
+        };
+        let body = html! {
+            h2 { (t("pl.title")) }
+            @if own.is_empty() { p.empty { (t("common.none")) } } @else { (table(own.iter().collect())) }
+            section.card {
+                h2 { (t("pl.upload")) }
+                form #upload-form data-path={ "/v1/tenants/" (encode(&tenant)) "/plugins/" } {
+                    label for="plugin-name" { (t("op.plugin_name")) }
+                    input #plugin-name type="text" pattern="[a-z0-9_-]{1,64}" required placeholder="crm";
+                    p.field-error data-error-for="name" {}
+                    label for="plugin-file" { (t("pl.file")) }
+                    input #plugin-file type="file" accept=".wasm,application/wasm" required;
+                    progress #upload-progress max="100" value="0" hidden {}
+                    div.form-actions { button.primary type="submit" { (t("pl.upload_submit")) } span.status #upload-status role="status" {} }
+                    p.form-error #upload-error role="alert" {}
+                }
+            }
+            h2 { (t("pl.shared")) }
+            @if shared.is_empty() { p.empty { (t("common.none")) } } @else { (table(shared)) }
+        };
+        Ok(Page { title: t("nav.plugins").to_owned(), current: "plugins", body, data: json!({"page": "plugins"}) })
+    }
+    .await;
+    page(&ctx, &tenant, &here, result)
+}
+
+async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
+    let here = path(&tenant, "connections");
+    let result = async {
+        let t = |key| ctx.lang.t(key);
+        let Json(list) = connections::list(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
+        let body = html! {
+            p.lead { (t("conn.lead")) }
+            @if list.is_empty() {
+                p.empty { (t("common.none")) }
+            } @else {
+                table.list #connections {
+                    thead { tr {
+                        th { (t("common.name")) } th { (t("conn.kind")) } th { "Hosts" } th { (t("common.status")) }
+                        th { (t("conn.last_used")) } th {}
+                    } }
+                    tbody {
+                        @for c in &list {
+                            tr {
+                                td { code { (c.name) } } td { (c.kind) } td { (c.hosts.join(", ")) }
+                                td {
+                                    span class={ "badge " (c.status) } { (c.status) }
+                                    @if let Some(reason) = c.broken_reason.as_deref().or(c.last_error.as_deref()) { " " span.error-message { (reason) } }
+                                }
+                                td { (or_dash(c.last_used_at.as_deref())) }
+                                td.actions {
+                                    button.link data-replace=(c.name) type="button" { (t("conn.replace")) }
+                                    " · "
+                                    button.link.danger data-delete-connection=(c.name) type="button" { (t("common.delete")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            p.form-error #connections-error role="alert" {}
+            section.card {
+                h2 #connection-title { (t("conn.new")) }
+                form #connection-form data-mode="create" {
+                    label for="c-name" { (t("common.name")) }
+                    input #c-name type="text" required placeholder="crm-main";
+                    p.field-error data-error-for="name" {}
+                    label for="c-hosts" { (t("conn.hosts")) }
+                    input #c-hosts type="text" required placeholder="api.crm.example";
+                    p.field-error data-error-for="hosts" {}
+                    label for="c-kind" { (t("conn.kind")) }
+                    select #c-kind { option value="header" { "header" } option value="basic" { "basic" } }
+                    div #c-header {
+                        label for="c-header-name" { (t("conn.header_name")) }
+                        input #c-header-name type="text" placeholder="authorization";
+                        label for="c-header-value" { (t("conn.header_value")) }
+                        input #c-header-value type="password" autocomplete="new-password";
+                    }
+                    div #c-basic hidden {
+                        label for="c-username" { (t("conn.username")) }
+                        input #c-username type="text";
+                        label for="c-password" { (t("conn.password")) }
+                        input #c-password type="password" autocomplete="new-password";
+                    }
+                    p.field-error data-error-for="credential" {}
+                    div.form-actions { button.primary type="submit" { (t("common.save")) } span.status #connection-status role="status" {} }
+                    p.form-error #connection-error role="alert" {}
+                }
+            }
+        };
+        Ok(Page { title: t("conn.title").to_owned(), current: "connections", body, data: json!({"page": "connections"}) })
+    }
+    .await;
+    page(&ctx, &tenant, &here, result)
+}

@@ -1,0 +1,290 @@
+// The console's stories in a real browser: headless Chromium (Debian's package) driven by playwright-core.
+// Run by tests/console.rs, one story per run: `node stories.mjs <story>` with its inputs in the
+// environment; prints one JSON line of results; exits non-zero (with the reason) when a step fails.
+// Every main page gets a screenshot in $SCREENSHOTS.
+
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+
+const env = process.env;
+const base = env.GANCHO_URL;
+const shots = env.SCREENSHOTS;
+const story = process.argv[2];
+const results = {};
+
+const browser = await chromium.launch({
+  executablePath: env.CHROMIUM,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+// Spanish-speaking customers are the common case: the portal stories use a Spanish browser.
+const locale = env.BROWSER_LOCALE || "en-US";
+const context = await browser.newContext({ locale, viewport: { width: 1360, height: 900 } });
+const page = await context.newPage();
+const consoleErrors = [];
+page.on("console", (message) => { if (message.type() === "error") consoleErrors.push(message.text()); });
+page.on("pageerror", (error) => consoleErrors.push(String(error)));
+
+const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+const text = (selector) => page.locator(selector).innerText();
+// An API call from inside the page, as the page's own script makes it (cookie and CSRF token).
+const fromPage = (method, path, body, withCsrf = true) =>
+  page.evaluate(async ({ method, path, body, withCsrf }) => {
+    const headers = { "content-type": "application/json" };
+    if (withCsrf) headers["x-gancho-csrf"] = document.body.dataset.csrf;
+    const response = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    return { status: response.status, body: await response.text() };
+  }, { method, path, body, withCsrf });
+
+async function signIn(token) {
+  await page.goto(`${base}/console`);
+  assert.match(page.url(), /\/console\/sign-in$/);
+  await page.fill("#token", "wrong-token");
+  await page.click("button[type=submit]");
+  assert.match(await text(".field-error"), /not valid|no es válido/);
+  await page.fill("#token", token);
+  await page.click("button[type=submit]");
+  await page.waitForLoadState();
+}
+
+const stories = {
+  // The operator signs in, uploads the template plugin, creates two tenants and a key.
+  async operator() {
+    await signIn(env.OPERATOR_TOKEN);
+    assert.match(page.url(), /\/console\/operator$/);
+    assert.equal(await page.getAttribute("html", "lang"), "en");
+    await page.waitForSelector("#overview");
+    await shot("operator-overview");
+
+    await page.click("text=Shared plugins");
+    await page.fill("#plugin-name", "template");
+    await page.setInputFiles("#plugin-file", env.TEMPLATE_WASM);
+    await page.click("#upload-form button[type=submit]");
+    await page.waitForSelector("#plugins >> text=template", { timeout: 30000 });
+    await shot("operator-plugins");
+
+    await page.click("text=Tenants");
+    // A bad id is refused, with the API's words next to the field.
+    await page.fill("#t-id", "bad id!");
+    await page.fill("#t-name", "Bad");
+    await page.click("#tenant-form button[type=submit]");
+    await page.waitForSelector('[data-error-for="id"]:not(:empty)');
+    assert.match(await text('[data-error-for="id"]'), /letters, digits/);
+    for (const [id, name] of [["acme", "Acme Telecom"], ["globex", "Globex"]]) {
+      await page.fill("#t-id", id);
+      await page.fill("#t-name", name);
+      await Promise.all([page.waitForNavigation(), page.click("#tenant-form button[type=submit]")]);
+      await page.waitForSelector(`tr[data-tenant="${id}"]`);
+    }
+    await page.click('[data-new-key="acme"]');
+    const key = await page.locator("#tenant-result code.once").innerText();
+    assert.match(key, /^gk_/);
+    results.key = key;
+    await shot("operator-tenants");
+
+    // The same page in Spanish, by the switch.
+    await page.click("a[lang=es]");
+    assert.equal(await page.getAttribute("html", "lang"), "es");
+    assert.match(await text("h1"), /Clientes/);
+    await shot("operator-tenants-es");
+    await page.click("a[lang=en]");
+    assert.match(await text("h1"), /Tenants/);
+  },
+
+  // A customer follows a portal link and builds a template subscription with the live preview.
+  async portal() {
+    await page.goto(env.PORTAL_LINK);
+    assert.doesNotMatch(page.url(), /token=/, "the link's token must leave the address bar");
+    assert.match(page.url(), /\/console\/t\/acme\/subscriptions$/);
+    assert.equal(await page.getAttribute("html", "lang"), "es");
+    assert.match(await text("h1"), /Suscripciones/);
+    assert.equal(await page.locator("form.sign-out").count(), 0, "an embedded portal has no sign-out");
+    await shot("portal-subscriptions-empty-es");
+
+    await page.click("a.button.primary");
+    await page.waitForSelector("#subscription-form");
+    await page.check('input[value="call.ended"]');
+    assert.equal(await page.inputValue("#plugin"), "template");
+    await page.fill("#endpoint_url", env.RECEIVER_URL);
+    await page.selectOption("#tpl-format", "json");
+    // The variables of call.ended are listed.
+    await page.waitForSelector('#variables >> text="{{call.from}}"');
+
+    // Typed a key at a time, the preview follows.
+    await page.click("#tpl-body");
+    await page.keyboard.type('{"from": "{{call.from}}"', { delay: 15 });
+    await page.keyboard.type(', "caller": "{{call.caller_name}}"}', { delay: 15 });
+    await page.waitForFunction(() => document.querySelector("#preview-output").textContent.includes('"caller": "Juan Gómez"'));
+    const preview = await text("#preview-output");
+    assert.match(preview, /^POST /);
+    assert.match(preview, /"from": "\+5491155551234"/);
+    assert.match(preview, /content-type: application\/json/);
+
+    // An unknown variable is flagged next to the template.
+    await page.click("#tpl-body");
+    await page.keyboard.press("End");
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.type(', "x": "{{cal.from}}"', { delay: 15 });
+    await page.waitForSelector("#template-error:not(:empty)");
+    assert.match(await text("#template-error"), /\{\{cal\.from\}\}/);
+    assert.ok(await page.locator("#tpl-body.invalid").count(), "the template is marked");
+    await shot("portal-editor-unknown-variable-es");
+
+    // Inserting a variable by clicking it; then the template is valid again.
+    await page.fill("#tpl-body", '{"from": "{{call.from}}", "duration": ');
+    await page.click("#tpl-body");
+    await page.keyboard.press("End");
+    await page.click('#variables >> text="{{call.duration_s}}"');
+    await page.keyboard.type("}");
+    await page.waitForFunction(() => document.querySelector("#preview-output").textContent.includes('"duration": 134}'));
+    assert.equal(await text("#template-error"), "");
+    await shot("portal-editor-preview-es");
+
+    await page.click("#save");
+    await page.waitForSelector("#secret-box code.once");
+    results.secret = await page.locator("#secret-box code.once").innerText();
+    assert.match(results.secret, /^whsec_/);
+    await page.click("#saved-link");
+    await page.waitForSelector("#subscription-form");
+    assert.equal(await page.inputValue("#tpl-body"), '{"from": "{{call.from}}", "duration": {{call.duration_s}}}');
+    results.subscription = page.url().split("/").pop();
+
+    // An API error is shown next to the field that caused it.
+    await page.fill("#endpoint_url", "not a url");
+    await page.click("#save");
+    await page.waitForSelector('[data-error-for="endpoint_url"]:not(:empty)');
+    await shot("portal-editor-error-es");
+
+    await page.click("nav >> text=Suscripciones");
+    await page.waitForSelector("#subscriptions tbody tr");
+    await shot("portal-subscriptions-es");
+  },
+
+  // The delivery of the posted event is listed, with its attempts.
+  async deliveries() {
+    await page.goto(env.PORTAL_LINK);
+    await page.click("nav >> text=Entregas");
+    await page.waitForSelector("#deliveries tbody tr");
+    assert.equal(await page.locator('#deliveries tr[data-status="succeeded"]').count(), 1);
+    await shot("portal-deliveries-es");
+    await page.click('#deliveries tr[data-status="succeeded"] a');
+    await page.waitForSelector("#attempts");
+    assert.equal(await page.locator("#attempts tbody tr").count(), 1);
+    assert.match(await text("#attempts tbody tr"), /200/);
+    assert.match(await text("#delivery-request"), /"from": "\+5491155551234"/);
+    await shot("portal-delivery-es");
+    // The filter by status.
+    await page.goto(`${base}/console/t/acme/deliveries?status=dead`);
+    assert.equal(await page.locator("#deliveries tbody tr").count(), 0);
+  },
+
+  // A dead delivery is retried from its page and succeeds.
+  async retry() {
+    await page.goto(env.PORTAL_LINK);
+    await page.goto(`${base}/console/t/acme/deliveries/${env.DELIVERY}`);
+    assert.match(await text("#delivery-status"), /dead/);
+    const before = await page.locator("#attempts tbody tr").count();
+    await page.click("#retry");
+    await page.waitForSelector("#retry-status:not(:empty)");
+    for (let i = 0; i < 40; i++) {
+      await page.waitForTimeout(500);
+      await page.reload();
+      if ((await text("#delivery-status")).includes("succeeded")) break;
+    }
+    assert.match(await text("#delivery-status"), /succeeded/);
+    assert.equal(await page.locator("#attempts tbody tr").count(), before + 1);
+    await shot("portal-delivery-retried-es");
+  },
+
+  // Another tenant's portal link reaches none of acme's pages or data, through pages or the API.
+  async isolation() {
+    await page.goto(env.PORTAL_LINK);
+    assert.match(page.url(), /\/console\/t\/globex\/subscriptions$/);
+    for (const path of ["subscriptions", "deliveries", `subscriptions/${env.SUBSCRIPTION}`, "plugins", "connections"]) {
+      const response = await page.goto(`${base}/console/t/acme/${path}`);
+      assert.equal(response.status(), 404, path);
+      assert.doesNotMatch(await page.content(), new RegExp(env.SUBSCRIPTION), path);
+    }
+    await shot("portal-other-tenant-404");
+    const operatorPage = await page.goto(`${base}/console/operator/tenants`);
+    assert.equal(operatorPage.status(), 403);
+    await page.goto(`${base}/console/t/globex/subscriptions`);
+    for (const [method, path, body] of [
+      ["GET", "/v1/tenants/acme/subscriptions"],
+      ["GET", `/v1/tenants/acme/subscriptions/${env.SUBSCRIPTION}`],
+      ["GET", "/v1/tenants/acme/deliveries"],
+      ["PATCH", `/v1/tenants/acme/subscriptions/${env.SUBSCRIPTION}`, { enabled: false }],
+      ["POST", "/v1/tenants/acme/plugin-runs", { plugin: "template", event_id: "evt_portal_1" }],
+      ["POST", "/v1/tenants/acme/connections", { name: "x", hosts: ["a.example"], credential: { kind: "header", name: "a", value: "b" } }],
+    ]) {
+      const answer = await fromPage(method, path, body);
+      assert.equal(answer.status, 404, `${method} ${path}: ${answer.body}`);
+    }
+    for (const path of ["/v1/tenants", "/v1/tenants/acme/keys", "/v1/tenants/acme/portal-links"]) {
+      const answer = await fromPage("POST", path, { id: "x", name: "x" });
+      assert.equal(answer.status, 403, `${path}: ${answer.body}`);
+    }
+    // Without the CSRF token, the session is refused even for its own tenant.
+    const noCsrf = await fromPage("GET", "/v1/tenants/globex/subscriptions", undefined, false);
+    assert.equal(noCsrf.status, 403);
+    const own = await fromPage("GET", "/v1/tenants/globex/subscriptions");
+    assert.equal(own.status, 200);
+  },
+
+  // The portal inside the platform's page: allowed for a listed origin, refused for another.
+  async embedding() {
+    for (const origin of [env.PANEL_ORIGIN, "http://elsewhere.test"]) {
+      await page.route(`${origin}/**`, (route) => route.fulfill({
+        contentType: "text/html",
+        body: `<!doctype html><title>panel</title><iframe id="portal" src="${env.PORTAL_LINK}" width="1200" height="800"></iframe>`,
+      }));
+    }
+    await page.goto(`${env.PANEL_ORIGIN}/panel`);
+    const frame = page.frameLocator("#portal");
+    await frame.locator("h1").waitFor({ timeout: 15000 });
+    assert.match(await frame.locator("h1").innerText(), /Subscriptions|Suscripciones/);
+    await shot("portal-embedded");
+    await page.goto("http://elsewhere.test/panel");
+    await page.waitForTimeout(1500);
+    const embedded = page.frames().find((f) => f !== page.mainFrame());
+    const heading = embedded ? await embedded.$("h1") : null;
+    assert.equal(heading, null, "a page from an origin not listed must not show the portal");
+  },
+
+  // The tenant signs in with its key, uploads a plugin of its own, adds a connection.
+  async tenant() {
+    await signIn(env.TENANT_KEY);
+    assert.match(page.url(), /\/console\/t\/acme\/subscriptions$/);
+    assert.equal(await page.locator("form.sign-out").count(), 1);
+    await page.click("nav >> text=Plugins");
+    await page.fill("#plugin-name", "crm");
+    await page.setInputFiles("#plugin-file", env.TEMPLATE_WASM);
+    await page.click("#upload-form button[type=submit]");
+    await page.waitForSelector("text=acme/crm", { timeout: 30000 });
+    await shot("portal-plugins");
+    await page.click("nav >> text=Connections");
+    await page.fill("#c-name", "crm-main");
+    await page.fill("#c-hosts", "api.crm.example");
+    await page.fill("#c-header-name", "authorization");
+    await page.fill("#c-header-value", "Bearer s3cr3t-value");
+    await page.click("#connection-form button[type=submit]");
+    await page.waitForSelector("#connections >> text=crm-main");
+    assert.doesNotMatch(await page.content(), /s3cr3t-value/);
+    await shot("portal-connections");
+    await page.click("form.sign-out button");
+    await page.waitForURL(/sign-in/);
+    const after = await page.goto(`${base}/console/t/acme/subscriptions`);
+    assert.match(after.url(), /sign-in/);
+  },
+};
+
+try {
+  await stories[story]();
+  assert.deepEqual(consoleErrors.filter((e) => !/status of 40[34]/.test(e)), [], "errors in the browser console");
+  console.log(JSON.stringify(results));
+} catch (error) {
+  await shot(`failed-${story}`).catch(() => {});
+  console.error(`story ${story} failed at ${page.url()}:\n${error.stack || error}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

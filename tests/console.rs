@@ -1,0 +1,268 @@
+//! The web console and the customer portal, in a real browser: headless Chromium (Debian's `chromium`
+//! package, installed here if missing) driven by `playwright-core` (from npm, pinned by
+//! `tests/browser/package-lock.json`, installed here with `npm ci`), against the real `gancho serve`, the
+//! real template plugin and a real receiver. The stories are in `tests/browser/stories.mjs`; screenshots of
+//! every main page land in `target/console-screenshots`.
+//!
+//! Also, without a browser: what the console's answers say about sessions, framing and portal links.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::service::{Behaviour, INGEST, OPERATOR, Receiver, Service};
+use support::{plugin_path, repo_root};
+
+const PANEL: &str = "http://panel.test";
+
+/// Chromium's path: Debian's package, installed with apt-get when it is missing.
+fn chromium() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let found = || {
+            ["chromium", "chromium-browser"].iter().find_map(|name| {
+                let out = Command::new("which").arg(name).output().ok()?;
+                out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+            })
+        };
+        if let Some(path) = found() {
+            return path;
+        }
+        let apt = |args: &[&str]| {
+            Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        if !apt(&["install", "-y", "-qq", "chromium"]) {
+            assert!(
+                apt(&["update", "-qq"]),
+                "apt-get update failed; install Debian's chromium package by hand"
+            );
+            assert!(apt(&["install", "-y", "-qq", "chromium"]), "apt-get install chromium failed");
+        }
+        found().expect("chromium is installed")
+    })
+}
+
+/// `tests/browser` with its node_modules from the lock file (`npm ci`, only when they are missing or older
+/// than the lock). Playwright never downloads a browser: the tests use Debian's.
+fn browser_tests_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = repo_root().join("tests/browser");
+        let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let installed = modified(dir.join("node_modules/.package-lock.json"));
+        if installed.is_none() || installed < modified(dir.join("package-lock.json")) {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+                .status()
+                .expect("npm runs (install Node.js 20 or newer)");
+            assert!(status.success(), "npm ci failed in {}", dir.display());
+        }
+        dir
+    })
+}
+
+fn screenshots_dir() -> PathBuf {
+    let dir = repo_root().join("target/console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs one story of `stories.mjs`; panics with the browser's reason if it fails; returns its results.
+fn story(name: &str, service: &Service, env: &[(&str, String)]) -> Value {
+    let mut command = Command::new("node");
+    command
+        .arg("stories.mjs")
+        .arg(name)
+        .current_dir(browser_tests_dir())
+        .env("CHROMIUM", chromium())
+        .env("GANCHO_URL", &service.url)
+        .env("SCREENSHOTS", screenshots_dir())
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser story `{name}` failed:\n{}\n{stdout}\n(service log: {})",
+        String::from_utf8_lossy(&output.stderr),
+        service.data_dir.with_extension("log").display()
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or(Value::Null)
+}
+
+fn portal_link(service: &Service, tenant: &str) -> String {
+    let (status, link) =
+        service.post(&format!("/v1/tenants/{tenant}/portal-links"), OPERATOR, &json!({"ttl_secs": 900}));
+    assert_eq!(status, 201, "{link}");
+    link["url"].as_str().unwrap().to_owned()
+}
+
+fn call_ended(id: &str) -> Value {
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(support::sample_path("call.ended.json")).unwrap())
+            .unwrap();
+    event["id"] = json!(id);
+    event["tenant"] = json!("acme");
+    event
+}
+
+#[test]
+fn operators_and_customers_use_the_console_in_a_browser() {
+    let template = plugin_path("template");
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start();
+    let service = Service::start(&dir.path().join("data"), &[("GANCHO_CONSOLE__FRAME_ANCESTORS", PANEL)]);
+    let es = ("BROWSER_LOCALE", "es-AR".to_owned());
+
+    // The operator: the template plugin, tenants acme and globex, a key for acme.
+    let operator = story(
+        "operator",
+        &service,
+        &[("OPERATOR_TOKEN", OPERATOR.to_owned()), ("TEMPLATE_WASM", template.display().to_string())],
+    );
+    let key = operator["key"].as_str().expect("the story read the key").to_owned();
+    let (status, tenant) = service.get("/v1/tenants/acme", &key);
+    assert_eq!(status, 200, "the key made in the console works: {tenant}");
+
+    // A customer of acme, from a portal link: a template subscription built with the live preview.
+    let acme = portal_link(&service, "acme");
+    let portal = story(
+        "portal",
+        &service,
+        &[("PORTAL_LINK", acme.clone()), ("RECEIVER_URL", receiver.url.clone()), es.clone()],
+    );
+    let subscription = portal["subscription"].as_str().unwrap().to_owned();
+    receiver.set_secret(portal["secret"].as_str().unwrap());
+
+    // The platform posts an event; it is delivered as the preview showed, and listed with its attempt.
+    let (status, _) = service.post("/v1/events", INGEST, &call_ended("evt_portal_1"));
+    assert_eq!(status, 202);
+    let received = receiver.wait_for(1, Duration::from_secs(30));
+    assert!(received[0].signature_valid);
+    assert_eq!(received[0].body, r#"{"from": "+5491155551234", "duration": 134}"#);
+    service.wait_for_deliveries("acme", "", Duration::from_secs(30), |d| {
+        d.iter().any(|d| d["status"] == "succeeded")
+    });
+    story("deliveries", &service, &[("PORTAL_LINK", acme.clone()), es.clone()]);
+
+    // A delivery that failed until it gave up is retried from its page, and succeeds.
+    receiver.set_behaviour(Behaviour::Always(503));
+    let (status, _) = service.post("/v1/events", INGEST, &call_ended("evt_portal_2"));
+    assert_eq!(status, 202);
+    let dead =
+        service.wait_for_deliveries("acme", "&status=dead", Duration::from_secs(60), |d| !d.is_empty());
+    receiver.set_behaviour(Behaviour::Accept);
+    let delivery = dead[0]["id"].as_str().unwrap().to_owned();
+    story("retry", &service, &[("PORTAL_LINK", acme.clone()), ("DELIVERY", delivery), es.clone()]);
+    receiver.wait_for(2, Duration::from_secs(10));
+
+    // Globex's portal reaches nothing of acme's.
+    let globex = portal_link(&service, "globex");
+    story("isolation", &service, &[("PORTAL_LINK", globex), ("SUBSCRIPTION", subscription.clone())]);
+    let (_, still) = service.get(&format!("/v1/tenants/acme/subscriptions/{subscription}"), OPERATOR);
+    assert_eq!(still["enabled"], true, "globex's attempt changed nothing");
+
+    // Embedded in the platform's page (a listed origin), and refused elsewhere.
+    story("embedding", &service, &[("PORTAL_LINK", acme), ("PANEL_ORIGIN", PANEL.to_owned())]);
+
+    // The tenant signs in with its key: its own plugin, a connection (secret write-only), sign-out.
+    story("tenant", &service, &[("TENANT_KEY", key), ("TEMPLATE_WASM", template.display().to_string())]);
+}
+
+/// A client that does not follow redirects, to read what the console answers.
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().redirects(0).build()
+}
+
+fn get(url: &str, cookie: Option<&str>) -> ureq::Response {
+    let mut request = agent().get(url);
+    if let Some(cookie) = cookie {
+        request = request.set("cookie", cookie);
+    }
+    match request.call() {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+        Err(error) => panic!("GET {url}: {error}"),
+    }
+}
+
+#[test]
+fn portal_links_sessions_and_framing_are_guarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(&dir.path().join("data"), &[("GANCHO_CONSOLE__FRAME_ANCESTORS", PANEL)]);
+    for tenant in ["acme", "globex"] {
+        assert_eq!(service.post("/v1/tenants", OPERATOR, &json!({"id": tenant, "name": tenant})).0, 201);
+    }
+
+    // Only the operator mints links, for a tenant that exists, for at most link_max_ttl_secs.
+    let (_, key) = service.post("/v1/tenants/acme/keys", OPERATOR, &json!({}));
+    let key = key["key"].as_str().unwrap();
+    assert_eq!(service.post("/v1/tenants/acme/portal-links", key, &json!({})).0, 403);
+    assert_eq!(service.post("/v1/tenants/nobody/portal-links", OPERATOR, &json!({})).0, 404);
+    let (status, body) = service.post("/v1/tenants/acme/portal-links", OPERATOR, &json!({"ttl_secs": 3600}));
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("ttl_secs")), "{body}");
+    let (status, link) = service.post("/v1/tenants/acme/portal-links", OPERATOR, &json!({}));
+    assert_eq!(status, 201, "{link}");
+    let path = link["path"].as_str().unwrap();
+
+    // Following it: a session cookie (HttpOnly, SameSite) and a redirect that drops the token.
+    let followed = get(&format!("{}{path}", service.url), None);
+    assert_eq!(followed.status(), 303);
+    assert_eq!(followed.header("location"), Some("/console/t/acme/subscriptions"));
+    let cookie = followed.header("set-cookie").unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert_eq!(followed.header("referrer-policy"), Some("no-referrer"));
+    let session = cookie.split(';').next().unwrap().to_owned();
+
+    // Framed (as the browser says in Sec-Fetch-Dest), the cookie is one a framed site may use.
+    let framed =
+        agent().get(&format!("{}{path}", service.url)).set("sec-fetch-dest", "iframe").call().unwrap();
+    let framed_cookie = framed.header("set-cookie").unwrap();
+    assert!(framed_cookie.contains("SameSite=None") && framed_cookie.contains("Secure"), "{framed_cookie}");
+
+    // The portal may be framed by the listed origin only; the operator's pages by none.
+    let portal = get(&format!("{}/console/t/acme/subscriptions", service.url), Some(&session));
+    assert_eq!(portal.status(), 200);
+    let policy = portal.header("content-security-policy").unwrap().to_owned();
+    assert!(policy.contains(&format!("frame-ancestors 'self' {PANEL}")), "{policy}");
+    let operator = get(&format!("{}/console/operator", service.url), Some(&session));
+    assert_eq!(operator.status(), 403, "a tenant's session is no operator");
+    assert!(operator.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(operator.header("x-frame-options"), Some("DENY"));
+
+    // The session reaches its tenant's API with the CSRF token only, and never another tenant's.
+    let body =
+        get(&format!("{}/console/t/acme/subscriptions", service.url), Some(&session)).into_string().unwrap();
+    let csrf = body.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let api = |path: &str, csrf: Option<&str>| {
+        let mut request = agent().get(&format!("{}{path}", service.url)).set("cookie", &session);
+        if let Some(csrf) = csrf {
+            request = request.set("x-gancho-csrf", csrf);
+        }
+        match request.call() {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response.status(),
+            Err(error) => panic!("{error}"),
+        }
+    };
+    assert_eq!(api("/v1/tenants/acme/subscriptions", Some(&csrf)), 200);
+    assert_eq!(api("/v1/tenants/acme/subscriptions", None), 403);
+    assert_eq!(api("/v1/tenants/acme/subscriptions", Some("forged")), 403);
+    assert_eq!(api("/v1/tenants/globex/subscriptions", Some(&csrf)), 404);
+
+    // A forged or tampered link or session is refused.
+    let forged = get(&format!("{}/console/link?token=e30.AAAA", service.url), None);
+    assert_eq!(forged.status(), 403);
+    let tampered = format!("{}x", session);
+    assert_eq!(get(&format!("{}/console/t/acme/subscriptions", service.url), Some(&tampered)).status(), 303);
+}
