@@ -18,6 +18,13 @@ use support::service::{Behaviour, INGEST, OPERATOR, Receiver, Service};
 use support::{plugin_path, repo_root};
 
 const PANEL: &str = "http://panel.test";
+/// 32 bytes in base64: the connections' sealing key.
+const SEALING_KEY: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// A free port on loopback for the stand-in platform panel that frames the portal.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
 
 /// Chromium's path: Debian's package, installed with apt-get when it is missing.
 fn chromium() -> &'static Path {
@@ -123,7 +130,12 @@ fn operators_and_customers_use_the_console_in_a_browser() {
     let template = plugin_path("template");
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start();
-    let service = Service::start(&dir.path().join("data"), &[("GANCHO_CONSOLE__FRAME_ANCESTORS", PANEL)]);
+    let panel_port = free_port();
+    let panel = format!("http://localhost:{panel_port}");
+    let service = Service::start(
+        &dir.path().join("data"),
+        &[("GANCHO_CONSOLE__FRAME_ANCESTORS", &panel), ("GANCHO_CONNECTIONS__KEYS", SEALING_KEY)],
+    );
     let es = ("BROWSER_LOCALE", "es-AR".to_owned());
 
     // The operator: the template plugin, tenants acme and globex, a key for acme.
@@ -175,10 +187,13 @@ fn operators_and_customers_use_the_console_in_a_browser() {
     assert_eq!(still["enabled"], true, "globex's attempt changed nothing");
 
     // Embedded in the platform's page (a listed origin), and refused elsewhere.
-    story("embedding", &service, &[("PORTAL_LINK", acme), ("PANEL_ORIGIN", PANEL.to_owned())]);
+    story("embedding", &service, &[("PORTAL_LINK", acme), ("PANEL_PORT", panel_port.to_string())]);
 
     // The tenant signs in with its key: its own plugin, a connection (secret write-only), sign-out.
     story("tenant", &service, &[("TENANT_KEY", key), ("TEMPLATE_WASM", template.display().to_string())]);
+
+    // The operator's overview counts what happened, as /metrics does.
+    story("overview", &service, &[("OPERATOR_TOKEN", OPERATOR.to_owned())]);
 }
 
 /// A client that does not follow redirects, to read what the console answers.

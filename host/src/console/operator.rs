@@ -66,11 +66,16 @@ async fn overview(ctx: Ctx) -> Response {
         let by = |name: &str, label: &str| -> Vec<(String, f64)> {
             series(name).iter().map(|s| (s.labels.get(label).cloned().unwrap_or_default(), s.value)).collect()
         };
-        let figures = |rows: Vec<(String, f64)>| html! {
+        // Labels from the metrics are values (code); the backlog's are words.
+        let figures_of = |rows: Vec<(String, f64)>, words: bool| html! {
             @if rows.is_empty() { p.empty { (t("common.none")) } } @else {
-                table.list.figures { tbody { @for (label, value) in &rows { tr { td { code { (label) } } td.number { (value) } } } } }
+                table.list.figures { tbody { @for (label, value) in &rows { tr {
+                    td { @if words { (label) } @else { code { (label) } } }
+                    td.number data-label=(label) { (value) }
+                } } } }
             }
         };
+        let figures = |rows| figures_of(rows, false);
         let body = html! {
             p.lead { (t("op.from_metrics")) " " a href="/metrics" { "/metrics" } }
             div.cards #overview {
@@ -85,11 +90,11 @@ async fn overview(ctx: Ctx) -> Response {
                 }
                 section.card {
                     h2 { (t("op.backlog")) }
-                    (figures(vec![
+                    (figures_of(vec![
                         (t("op.events_pending").to_owned(), single("gancho_events_pending")),
                         (t("op.deliveries_pending").to_owned(), single("gancho_deliveries_pending")),
                         (t("op.oldest").to_owned(), single("gancho_oldest_pending_age_seconds")),
-                    ]))
+                    ], true))
                 }
             }
         };

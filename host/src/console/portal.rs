@@ -88,6 +88,11 @@ async fn subscriptions_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     page(&ctx, &tenant, &path(&tenant, "subscriptions"), result)
 }
 
+/// A delivery's status in words of the page's language.
+fn status_label(ctx: &Ctx, status: &str) -> &'static str {
+    ctx.lang.t(&format!("status.{status}"))
+}
+
 fn status_badge(ctx: &Ctx, s: &SubscriptionView) -> Markup {
     let (class, key) = if !s.enabled {
         ("badge bad", "subs.disabled")
@@ -296,7 +301,7 @@ async fn deliveries_page(
                     select #f-status name="status" {
                         option value="" { (t("common.any")) }
                         @for status in ["pending", "succeeded", "failed", "dead", "skipped", "plugin_error"] {
-                            option value=(status) selected[selected(&filter.status, status)] { (status) }
+                            option value=(status) selected[selected(&filter.status, status)] { (status_label(&ctx, status)) }
                         }
                     }
                 }
@@ -337,7 +342,7 @@ async fn deliveries_page(
                         @for d in &list {
                             tr data-status=(d.status) {
                                 td { a href=(path(&tenant, &format!("deliveries/{}", d.id))) { (d.created_at) } }
-                                td { span class={ "badge " (d.status) } { (d.status) } }
+                                td { span class={ "badge " (d.status) } { (status_label(&ctx, &d.status)) } }
                                 td { code { (d.event_id) } }
                                 td { code { (d.plugin) } }
                                 td { (d.attempts.len()) }
@@ -388,7 +393,7 @@ async fn delivery_page(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> 
         let Json(d) = deliveries::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
         let body = html! {
             dl.facts {
-                dt { (t("common.status")) } dd { span #delivery-status class={ "badge " (d.status) } { (d.status) } }
+                dt { (t("common.status")) } dd { span #delivery-status class={ "badge " (d.status) } data-status=(d.status) { (status_label(&ctx, &d.status)) } }
                 dt { (t("dl.event")) } dd { code { (d.event_id) } }
                 dt { (t("dl.subscription")) } dd {
                     a href=(path(&tenant, &format!("subscriptions/{}", d.subscription_id))) { code { (d.subscription_id) } }
@@ -443,7 +448,7 @@ async fn delivery_page(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> 
                 }
             }
         };
-        Ok(Page { title: format!("{} {}", t("nav.deliveries"), d.id), current: "deliveries", body, data: json!({"page": "delivery"}) })
+        Ok(Page { title: format!("{} {}", t("dl.one"), d.id), current: "deliveries", body, data: json!({"page": "delivery"}) })
     }
     .await;
     page(&ctx, &tenant, &here, result)
@@ -473,7 +478,7 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                 h2 { (t("pl.upload")) }
                 form #upload-form data-path={ "/v1/tenants/" (encode(&tenant)) "/plugins/" } {
                     label for="plugin-name" { (t("op.plugin_name")) }
-                    input #plugin-name type="text" pattern="[a-z0-9_-]{1,64}" required placeholder="crm";
+                    input #plugin-name type="text" pattern="[a-z0-9_\\-]{1,64}" required placeholder="crm";
                     p.field-error data-error-for="name" {}
                     label for="plugin-file" { (t("pl.file")) }
                     input #plugin-file type="file" accept=".wasm,application/wasm" required;

@@ -60,14 +60,19 @@ async fn form(headers: HeaderMap) -> Response {
     page(Lang::of(&headers), StatusCode::OK, None)
 }
 
-/// Whether a form post came from a page of this very site (its `Origin` names our `Host`), so that no
-/// other site can sign a browser in or out.
+/// Whether a form post came from a page of this very site, so that no other site can sign a browser in
+/// or out: browsers say so in `Sec-Fetch-Site`; older ones send an `Origin` naming our `Host` (with the
+/// console's `no-referrer` policy they send `Origin: null`, hence `Sec-Fetch-Site` first).
 pub fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        // Browsers send `Origin` on every POST; a client without one is not a cross-site page.
+    let header = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "same-origin";
+    }
+    let Some(origin) = header(header::ORIGIN.as_str()) else {
+        // Browsers send one of the two on every POST; a client without either is not a cross-site page.
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = header(header::HOST.as_str()).unwrap_or("");
     url::Url::parse(origin).ok().is_some_and(|origin| {
         let authority = match origin.port() {
             Some(port) => format!("{}:{port}", origin.host_str().unwrap_or("")),

@@ -200,6 +200,11 @@
         $("#config-error").textContent = t("invalid_json") + ": " + c.__invalid;
         return;
       }
+      if (isTemplate() && !c.template.trim() && c.method !== "GET") {
+        status(state, t("write_template"));
+        output.textContent = "";
+        return;
+      }
       const request = { plugin: plugin.value, config: c };
       const endpoint = $("#endpoint_url").value.trim();
       if (endpoint) request.endpoint_url = endpoint;
@@ -223,7 +228,8 @@
       const run = answer.body;
       if (run.outcome === "plugin_error") {
         status(state, t("preview_error"));
-        const message = run.error.message;
+        // The plugin's own words, without the run's preamble ("plugin template@1 failed on event …:").
+        const message = run.error.message.replace(/^plugin \S+ failed on event [^:]*: (permanent plugin error: )?/, "");
         output.classList.add("failed");
         output.textContent = message;
         const unknown = /unknown template variable (\{\{[^}]*\}\})/.exec(message);
