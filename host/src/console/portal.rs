@@ -442,7 +442,7 @@ async fn delivery_page(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> 
                 h2 { (t("dl.logs")) }
                 pre.preview {
                     @for line in &d.logs {
-                        (serde_json::to_value(&line.level).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+                        (serde_json::to_value(line.level).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
                         " " (line.message) "\n"
                     }
                 }
