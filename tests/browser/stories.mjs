@@ -80,6 +80,10 @@ const stories = {
     assert.match(key, /^gk_/);
     results.key = key;
     await shot("operator-tenants");
+    // A sample event for a tenant, as the platform would post it.
+    await page.selectOption('[data-sample-for="globex"]', "call.started");
+    await page.click('[data-send-sample="globex"]');
+    await page.waitForSelector("#tenant-result >> text=/Event accepted: evt_console_/");
 
     // The same page in Spanish, by the switch.
     await page.click("a[lang=es]");
@@ -150,6 +154,8 @@ const stories = {
 
     // An API error is shown next to the field that caused it.
     await page.fill("#endpoint_url", "not a url");
+    // The preview says it first, in words.
+    await page.waitForFunction(() => document.querySelector("#preview-output").textContent.includes("not a url"));
     await page.click("#save");
     await page.waitForSelector('[data-error-for="endpoint_url"]:not(:empty)');
     await shot("portal-editor-error-es");
