@@ -201,6 +201,22 @@ const stories = {
     assert.match(await text("#delivery-status"), /entregada/);
     assert.equal(await page.locator("#attempts tbody tr").count(), before + 1);
     await shot("portal-delivery-retried-es");
+
+    // Replaying a range: a reversed range is refused next to its field; a day's range finds nothing left.
+    await page.click("nav >> text=Entregas");
+    await page.fill("#r-from", "2026-12-02T10:00");
+    await page.fill("#r-to", "2026-12-01T10:00");
+    await page.click("#replay-form button[type=submit]");
+    await page.waitForSelector('[data-error-for="to"]:not(:empty)');
+    assert.match(await text('[data-error-for="to"]'), /after/);
+    const now = new Date();
+    const local = (d) => d.toISOString().slice(0, 16);
+    await page.fill("#r-from", local(new Date(now - 86400000)));
+    await page.fill("#r-to", local(new Date(now.getTime() + 60000)));
+    await page.click("#replay-form button[type=submit]");
+    await page.waitForSelector("#replay-status:not(:empty)");
+    assert.match(await text("#replay-status"), /: 0$/);
+    assert.equal(await text('[data-error-for="to"]'), "");
   },
 
   // Another tenant's portal link reaches none of acme's pages or data, through pages or the API.
@@ -296,7 +312,8 @@ const stories = {
     await page.fill("#plugin-name", "crm");
     await page.setInputFiles("#plugin-file", env.TEMPLATE_WASM);
     await page.click("#upload-form button[type=submit]");
-    await page.waitForSelector("text=acme/crm", { timeout: 30000 });
+    await page.waitForSelector("#upload-status >> text=/acme\/crm@1/", { timeout: 30000 });
+    await page.waitForSelector("table >> text=acme/crm", { timeout: 10000 });
     await shot("portal-plugins");
     await page.click("nav >> text=Connections");
     await page.fill("#c-name", "crm-main");

@@ -7,8 +7,9 @@
 //! - [`session`]: the signed session cookie, CSRF, and the layer that makes a session an API caller.
 //! - [`links`]: portal links an operator mints for one tenant, and following one.
 //! - [`i18n`]: Spanish and English, from the browser's language or the visitor's choice.
-//! - [`layout`], [`portal`], [`operator`], [`sign_in`]: the pages.
+//! - [`layout`], [`portal`], [`deliveries`], [`operator`], [`sign_in`]: the pages.
 
+mod deliveries;
 pub mod i18n;
 mod layout;
 pub mod links;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sign_in::router())
         .merge(links::router())
         .merge(portal::router())
+        .merge(deliveries::router())
         .merge(operator::router())
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state.clone());

@@ -1,5 +1,5 @@
-//! The portal of one tenant: its subscriptions (with the template editor), deliveries, own plugins and
-//! connections. Each page reads through the API's handlers with the session's caller, so a tenant's
+//! The portal of one tenant: its subscriptions (with the template editor), own plugins and connections
+//! (its deliveries are in [`super::deliveries`]). Each page reads through the API's handlers with the session's caller, so a tenant's
 //! session reaches exactly what its API key would, and another tenant's pages answer 404 as the API does.
 
 use axum::extract::{Path, Query, State};
@@ -7,12 +7,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{Markup, html};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::layout::{Page, or_dash, render};
 use super::{Ctx, samples};
-use crate::api::deliveries::{DeliveryView, ListQuery};
+use crate::api::deliveries::ListQuery;
 use crate::api::subscriptions::SubscriptionView;
 use crate::api::{ApiResult, AppState, connections, deliveries, plugins, subscriptions};
 
@@ -22,8 +21,6 @@ pub fn router() -> Router<AppState> {
         .route("/console/t/{tenant}/subscriptions", get(subscriptions_page))
         .route("/console/t/{tenant}/subscriptions/new", get(new_subscription))
         .route("/console/t/{tenant}/subscriptions/{id}", get(edit_subscription))
-        .route("/console/t/{tenant}/deliveries", get(deliveries_page))
-        .route("/console/t/{tenant}/deliveries/{id}", get(delivery_page))
         .route("/console/t/{tenant}/plugins", get(plugins_page))
         .route("/console/t/{tenant}/connections", get(connections_page))
 }
@@ -38,14 +35,14 @@ fn encode(segment: &str) -> String {
 }
 
 /// Runs the page's reads; an API error becomes the error page.
-fn page(ctx: &Ctx, tenant: &str, here: &str, result: ApiResult<Page>) -> Response {
+pub(super) fn page(ctx: &Ctx, tenant: &str, here: &str, result: ApiResult<Page>) -> Response {
     match result {
         Ok(page) => render(ctx, Some(tenant), here, page),
         Err(error) => ctx.error(error),
     }
 }
 
-fn state(ctx: &Ctx) -> State<AppState> {
+pub(super) fn state(ctx: &Ctx) -> State<AppState> {
     State(ctx.state.clone())
 }
 
@@ -86,11 +83,6 @@ async fn subscriptions_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     }
     .await;
     page(&ctx, &tenant, &path(&tenant, "subscriptions"), result)
-}
-
-/// A delivery's status in words of the page's language.
-fn status_label(ctx: &Ctx, status: &str) -> &'static str {
-    ctx.lang.t(&format!("status.{status}"))
 }
 
 fn status_badge(ctx: &Ctx, s: &SubscriptionView) -> Markup {
@@ -247,211 +239,6 @@ async fn recent_events(ctx: &Ctx, tenant: &str) -> ApiResult<Vec<String>> {
     }
     ids.truncate(10);
     Ok(ids)
-}
-
-#[derive(Deserialize)]
-struct DeliveryFilter {
-    status: Option<String>,
-    event_id: Option<String>,
-    subscription_id: Option<String>,
-    /// Created at or after (RFC 3339, or a `datetime-local` value).
-    from: Option<String>,
-    to: Option<String>,
-}
-
-fn non_empty(value: &Option<String>) -> Option<String> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
-}
-
-/// A filter time as the API takes it: RFC 3339, or a form's `2026-12-02T10:00` read as UTC.
-fn filter_time(field: &str, value: &Option<String>) -> ApiResult<Option<i64>> {
-    let Some(text) = non_empty(value) else { return Ok(None) };
-    let full = if text.len() == 16 { format!("{text}:00Z") } else { text };
-    crate::api::parse_rfc3339(field, &full).map(Some)
-}
-
-async fn deliveries_page(
-    ctx: Ctx,
-    Path(tenant): Path<String>,
-    Query(filter): Query<DeliveryFilter>,
-) -> Response {
-    let here = path(&tenant, "deliveries");
-    let result = async {
-        let t = |key| ctx.lang.t(key);
-        let (from, to) = (filter_time("from", &filter.from)?, filter_time("to", &filter.to)?);
-        let query = ListQuery {
-            event_id: non_empty(&filter.event_id),
-            subscription_id: non_empty(&filter.subscription_id),
-            status: non_empty(&filter.status),
-            limit: Some(200),
-        };
-        let Json(list) =
-            deliveries::list(state(&ctx), ctx.caller(), Path(tenant.clone()), Query(query)).await?;
-        let Json(subs) = subscriptions::list(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
-        let within = |d: &DeliveryView| {
-            let at = crate::api::parse_rfc3339("created_at", &d.created_at).unwrap_or(0);
-            from.is_none_or(|from| at >= from) && to.is_none_or(|to| at < to)
-        };
-        let list: Vec<&DeliveryView> = list.iter().filter(|d| within(d)).collect();
-        let selected = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
-        let body = html! {
-            form.filters method="get" action=(here) {
-                div {
-                    label for="f-status" { (t("common.status")) }
-                    select #f-status name="status" {
-                        option value="" { (t("common.any")) }
-                        @for status in ["pending", "succeeded", "failed", "dead", "skipped", "plugin_error"] {
-                            option value=(status) selected[selected(&filter.status, status)] { (status_label(&ctx, status)) }
-                        }
-                    }
-                }
-                div {
-                    label for="f-sub" { (t("dl.subscription")) }
-                    select #f-sub name="subscription_id" {
-                        option value="" { (t("common.any")) }
-                        @for s in &subs {
-                            option value=(s.id) selected[selected(&filter.subscription_id, &s.id)] {
-                                (s.event_types.join(", ")) " → " (s.endpoint_url)
-                            }
-                        }
-                    }
-                }
-                div {
-                    label for="f-event" { (t("dl.event")) }
-                    input #f-event type="text" name="event_id" value=(filter.event_id.clone().unwrap_or_default());
-                }
-                div {
-                    label for="f-from" { (t("common.from")) " (UTC)" }
-                    input #f-from type="datetime-local" name="from" value=(filter.from.clone().unwrap_or_default());
-                }
-                div {
-                    label for="f-to" { (t("common.to")) " (UTC)" }
-                    input #f-to type="datetime-local" name="to" value=(filter.to.clone().unwrap_or_default());
-                }
-                div { button type="submit" { (t("common.filter")) } }
-            }
-            @if list.is_empty() {
-                p.empty { (t("dl.none")) }
-            } @else {
-                table.list #deliveries {
-                    thead { tr {
-                        th { (t("common.created")) } th { (t("common.status")) } th { (t("dl.event")) }
-                        th { (t("subs.plugin")) } th { (t("dl.attempts")) } th { (t("dl.error")) }
-                    } }
-                    tbody {
-                        @for d in &list {
-                            tr data-status=(d.status) {
-                                td { a href=(path(&tenant, &format!("deliveries/{}", d.id))) { (d.created_at) } }
-                                td { span class={ "badge " (d.status) } { (status_label(&ctx, &d.status)) } }
-                                td { code { (d.event_id) } }
-                                td { code { (d.plugin) } }
-                                td { (d.attempts.len()) }
-                                td.error-cell { (or_dash(d.error.as_deref())) }
-                            }
-                        }
-                    }
-                }
-            }
-            @if !subs.is_empty() {
-                section.card {
-                    h2 { (t("dl.replay")) }
-                    p { (t("dl.replay_lead")) }
-                    form #replay-form.filters {
-                        div {
-                            label for="r-sub" { (t("dl.subscription")) }
-                            select #r-sub {
-                                @for s in &subs { option value=(s.id) { (s.event_types.join(", ")) " → " (s.endpoint_url) } }
-                            }
-                        }
-                        div {
-                            label for="r-from" { (t("common.from")) " (UTC)" }
-                            input #r-from type="datetime-local" required;
-                            p.field-error data-error-for="from" {}
-                        }
-                        div {
-                            label for="r-to" { (t("common.to")) " (UTC)" }
-                            input #r-to type="datetime-local" required;
-                            p.field-error data-error-for="to" {}
-                        }
-                        div { button type="submit" { (t("dl.replay_submit")) } }
-                    }
-                    p.status #replay-status role="status" {}
-                    p.form-error #replay-error role="alert" {}
-                }
-            }
-        };
-        Ok(Page { title: t("dl.title").to_owned(), current: "deliveries", body, data: json!({"page": "deliveries"}) })
-    }
-    .await;
-    page(&ctx, &tenant, &here, result)
-}
-
-async fn delivery_page(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> Response {
-    let here = path(&tenant, &format!("deliveries/{id}"));
-    let result = async {
-        let t = |key| ctx.lang.t(key);
-        let Json(d) = deliveries::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
-        let body = html! {
-            dl.facts {
-                dt { (t("common.status")) } dd { span #delivery-status class={ "badge " (d.status) } data-status=(d.status) { (status_label(&ctx, &d.status)) } }
-                dt { (t("dl.event")) } dd { code { (d.event_id) } }
-                dt { (t("dl.subscription")) } dd {
-                    a href=(path(&tenant, &format!("subscriptions/{}", d.subscription_id))) { code { (d.subscription_id) } }
-                }
-                dt { (t("subs.plugin")) } dd { code { (d.plugin) } }
-                dt { (t("common.created")) } dd { (d.created_at) }
-                @if let Some(next) = &d.next_attempt_at { dt { (t("dl.next")) } dd { (next) } }
-                @if let Some(error) = &d.error {
-                    dt { (t("dl.error")) }
-                    dd.error-message { @if let Some(kind) = &d.error_kind { code { (kind) } " " } (error) }
-                }
-            }
-            div.form-actions {
-                button.primary #retry type="button" data-delivery=(d.id) { (t("dl.retry")) }
-                span.status #retry-status role="status" {}
-            }
-            p.form-error #retry-error role="alert" {}
-            @if let Some(request) = &d.request {
-                h2 { (t("dl.request")) }
-                pre.preview #delivery-request {
-                    (request.method) " " (request.url) "\n"
-                    @for (name, value) in &request.headers { (name) ": " (value) "\n" }
-                    "\n"
-                    (request.body.as_deref().or(request.body_base64.as_deref()).unwrap_or(""))
-                }
-            }
-            h2 { (t("dl.attempts")) }
-            @if d.attempts.is_empty() {
-                p.empty { (t("common.none")) }
-            } @else {
-                table.list #attempts {
-                    thead { tr { th { (t("dl.at")) } th { (t("dl.http")) } th { (t("dl.latency")) } th { (t("dl.response")) } } }
-                    tbody {
-                        @for a in &d.attempts {
-                            tr {
-                                td { (a.at) }
-                                td { (a.status_code.map_or("—".to_owned(), |c| c.to_string())) }
-                                td { (a.latency_ms) " ms" }
-                                td.response { @if let Some(error) = &a.error { span.error-message { (error) } " " } code { (a.response) } }
-                            }
-                        }
-                    }
-                }
-            }
-            @if !d.logs.is_empty() {
-                h2 { (t("dl.logs")) }
-                pre.preview {
-                    @for line in &d.logs {
-                        (serde_json::to_value(line.level).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-                        " " (line.message) "\n"
-                    }
-                }
-            }
-        };
-        Ok(Page { title: format!("{} {}", t("dl.one"), d.id), current: "deliveries", body, data: json!({"page": "delivery"}) })
-    }
-    .await;
-    page(&ctx, &tenant, &here, result)
 }
 
 async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
