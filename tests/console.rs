@@ -275,6 +275,25 @@ fn portal_links_sessions_and_framing_are_guarded() {
     assert_eq!(api("/v1/tenants/acme/subscriptions", Some("forged")), 403);
     assert_eq!(api("/v1/tenants/globex/subscriptions", Some(&csrf)), 404);
 
+    // Signing in: a form post from another site is refused; from the console's page it sets the cookie.
+    let sign_in = |site: &str, token: &str| {
+        let answer = agent()
+            .post(&format!("{}/console/sign-in", service.url))
+            .set("sec-fetch-site", site)
+            .send_form(&[("token", token)]);
+        match answer {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("{error}"),
+        }
+    };
+    let refused = sign_in("cross-site", OPERATOR);
+    assert_eq!(refused.status(), 403);
+    assert!(refused.header("set-cookie").is_none());
+    assert_eq!(sign_in("same-origin", "gk_not-a-key").status(), 401);
+    let signed_in = sign_in("same-origin", key);
+    assert_eq!((signed_in.status(), signed_in.header("location")), (303, Some("/console")));
+    assert!(signed_in.header("set-cookie").unwrap().contains("HttpOnly"));
+
     // A forged or tampered link or session is refused.
     let forged = get(&format!("{}/console/link?token=e30.AAAA", service.url), None);
     assert_eq!(forged.status(), 403);

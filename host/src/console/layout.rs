@@ -81,8 +81,9 @@ pub fn render(ctx: &Ctx, tenant: Option<&str>, here: &str, page: Page) -> Respon
     }
     data["texts"] = ctx.lang.script_texts();
     data["tenant"] = tenant.map_or(serde_json::Value::Null, Into::into);
-    // JSON inside a <script type="application/json"> must not close the element.
-    let json = data.to_string().replace("</", "<\\/");
+    // JSON inside a <script type="application/json"> must neither close the element nor open a comment:
+    // `<` only appears inside JSON strings, where `\u003c` means the same.
+    let json = data.to_string().replace('<', "\\u003c");
     let brand = match tenant {
         Some(_) => t("brand.portal"),
         None => t("brand.operator"),
