@@ -38,6 +38,12 @@ impl Caller {
     }
 }
 
+/// The tenant whose API key has this SHA-256 (hex), if any: how a key (or a console session signed in
+/// with one) becomes its tenant.
+pub(crate) async fn tenant_of_key(state: &AppState, digest: &str) -> Result<Option<String>, ApiError> {
+    Ok(state.store.tenant_for_api_key(digest).await?)
+}
+
 /// Compares two secrets in time that does not depend on where they differ.
 pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
@@ -68,7 +74,7 @@ impl FromRequestParts<AppState> for Caller {
         }
         if token.starts_with(super::tenants::API_KEY_PREFIX) {
             let digest = crate::ids::key_digest(token);
-            if let Some(tenant) = state.store.tenant_for_api_key(&digest).await? {
+            if let Some(tenant) = tenant_of_key(state, &digest).await? {
                 return Ok(Caller::Tenant(tenant));
             }
         }

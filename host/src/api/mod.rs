@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::Router;
 
 pub use auth::Caller;
-pub(crate) use auth::same_secret;
+pub(crate) use auth::{same_secret, tenant_of_key};
 pub use error::{ApiError, ApiResult};
 pub use events::IngestQueue;
 

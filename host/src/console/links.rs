@@ -73,11 +73,11 @@ pub async fn mint(
             format!("`ttl_secs` must be 1 to {max} (console.link_max_ttl_secs)"),
         ));
     }
-    if state.store.get_tenant(&tenant).await?.is_none() {
-        return Err(ApiError::not_found(format!("tenant {tenant}")));
-    }
+    // The tenant must exist: read through the API's own operation.
+    let Json(found) =
+        crate::api::tenants::get_tenant(State(state.clone()), Caller::Operator, Path(tenant.clone())).await?;
     let exp = now_secs() + ttl as i64;
-    let token = session::sign(&state, "portal-link", &LinkClaims { tenant: tenant.clone(), exp });
+    let token = session::sign(&state, "portal-link", &LinkClaims { tenant: found.id, exp });
     let path = format!("/console/link?token={token}");
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
     let scheme = match headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
@@ -106,11 +106,16 @@ async fn follow(State(state): State<AppState>, headers: HeaderMap, Query(follow)
     let claims = session::verify::<LinkClaims>(&state, "portal-link", &follow.token)
         .filter(|claims| claims.exp >= now_secs());
     let tenant = match claims {
-        Some(claims) => match state.store.get_tenant(&claims.tenant).await {
-            Ok(Some(tenant)) => tenant.id,
-            Ok(None) => return expired(lang),
-            Err(error) => return ApiError::from(error).into_response(),
-        },
+        Some(claims) => {
+            let found =
+                crate::api::tenants::get_tenant(State(state.clone()), Caller::Operator, Path(claims.tenant))
+                    .await;
+            match found {
+                Ok(Json(tenant)) => tenant.id,
+                Err(error) if error.status == StatusCode::NOT_FOUND => return expired(lang),
+                Err(error) => return error.into_response(),
+            }
+        }
         None => return expired(lang),
     };
     let framed = headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok()) == Some("iframe");

@@ -104,7 +104,7 @@ pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Sessi
         return None;
     }
     if let (Some(tenant), Some(key)) = (&session.tenant, &session.key) {
-        let owner = state.store.tenant_for_api_key(key).await.ok()??;
+        let owner = crate::api::tenant_of_key(state, key).await.ok()??;
         if &owner != tenant {
             return None;
         }

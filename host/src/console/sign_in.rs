@@ -97,13 +97,10 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Some(Session::new(None, None, ttl, false))
     } else if token.starts_with(crate::api::tenants::API_KEY_PREFIX) {
         let digest = crate::ids::key_digest(&token);
-        match state.store.tenant_for_api_key(&digest).await {
+        match crate::api::tenant_of_key(&state, &digest).await {
             Ok(Some(tenant)) => Some(Session::new(Some(tenant), Some(digest), ttl, false)),
             Ok(None) => None,
-            Err(error) => {
-                let error = crate::api::ApiError::from(error);
-                return page(lang, error.status, Some(&error.message));
-            }
+            Err(error) => return page(lang, error.status, Some(&error.message)),
         }
     } else {
         None
