@@ -313,7 +313,12 @@ const stories = {
     await page.setInputFiles("#plugin-file", env.TEMPLATE_WASM);
     await page.click("#upload-form button[type=submit]");
     await page.waitForSelector("#upload-status >> text=/acme\/crm@1/", { timeout: 30000 });
-    await page.waitForSelector("table >> text=acme/crm", { timeout: 10000 });
+    await page.waitForSelector("#own-plugins >> text=acme/crm", { timeout: 10000 });
+    // The latest version cannot be deleted: the API's reason is shown.
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.click('[data-delete-version="crm/1"]');
+    await page.waitForSelector("#versions-error:not(:empty)");
+    assert.match(await text("#versions-error"), /latest/);
     await shot("portal-plugins");
     await page.click("nav >> text=Connections");
     await page.fill("#c-name", "crm-main");

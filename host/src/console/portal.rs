@@ -118,7 +118,9 @@ async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>)
 async fn editor(ctx: &Ctx, tenant: &str, existing: Option<SubscriptionView>) -> ApiResult<Page> {
     let t = |key| ctx.lang.t(key);
     let Json(plugins) = plugins::list_plugins(state(ctx), ctx.caller()).await?;
-    let mut names: Vec<String> = plugins.iter().map(|p| p.name.clone()).collect();
+    // The operator sees every tenant's plugins; this tenant may use the shared ones and its own.
+    let mut names: Vec<String> =
+        plugins.iter().map(|p| p.name.clone()).filter(|name| crate::tenancy::may_use(tenant, name)).collect();
     names.dedup();
     let recent = recent_events(ctx, tenant).await?;
     let chosen: Vec<String> = existing.as_ref().map(|s| s.event_types.clone()).unwrap_or_default();
@@ -246,6 +248,15 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     let result = async {
         let t = |key| ctx.lang.t(key);
         let Json(own) = plugins::list_own(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
+        // Every version of each of its own plugins (named `tenant/name`; the API takes `name`).
+        let mut versions = Vec::new();
+        for plugin in &own {
+            let short = plugin.name.rsplit('/').next().unwrap_or(&plugin.name).to_owned();
+            let Json(of_plugin) =
+                plugins::list_own_versions(state(&ctx), ctx.caller(), Path((tenant.clone(), short.clone())))
+                    .await?;
+            versions.extend(of_plugin.into_iter().map(|version| (short.clone(), version)));
+        }
         let Json(all) = plugins::list_plugins(state(&ctx), ctx.caller()).await?;
         let shared: Vec<_> = all.iter().filter(|p| p.tenant.is_none()).collect();
         let table = |rows: Vec<&crate::api::plugins::PluginVersionView>| html! {
@@ -260,7 +271,20 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
         };
         let body = html! {
             h2 { (t("pl.title")) }
-            @if own.is_empty() { p.empty { (t("common.none")) } } @else { (table(own.iter().collect())) }
+            @if versions.is_empty() { p.empty { (t("common.none")) } } @else {
+                table.list #own-plugins {
+                    thead { tr { th { (t("common.name")) } th { (t("common.version")) } th { (t("common.size")) } th { (t("common.created")) } th {} } }
+                    tbody {
+                        @for (short, p) in &versions {
+                            tr {
+                                td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (p.created_at) }
+                                td.actions { button.link.danger type="button" data-delete-version={ (short) "/" (p.version) } { (t("common.delete")) } }
+                            }
+                        }
+                    }
+                }
+                p.form-error #versions-error role="alert" {}
+            }
             section.card {
                 h2 { (t("pl.upload")) }
                 form #upload-form data-path={ "/v1/tenants/" (encode(&tenant)) "/plugins/" } {

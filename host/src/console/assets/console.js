@@ -352,6 +352,15 @@
   function uploadForm() {
     const form = $("#upload-form");
     if (!form) return;
+    // An old version of the tenant's own plugin can go, to make room under its quotas (the API refuses the
+    // latest, or one a subscription pins, and says so).
+    $$("[data-delete-version]").forEach((button) => button.addEventListener("click", async () => {
+      if (!confirm(t("confirm_delete"))) return;
+      const [name, version] = button.dataset.deleteVersion.split("/");
+      const answer = await api("DELETE", tenantPath("/plugins/" + encodeURIComponent(name) + "/versions/" + version));
+      if (answer.ok) location.reload();
+      else showError(document, answer, $("#versions-error"));
+    }));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       clearErrors(form);
