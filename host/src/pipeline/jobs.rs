@@ -139,7 +139,7 @@ impl RunContext {
 
 /// The requests, if each goes to a host the subscription allows (all, when it names none); else the
 /// error naming the first that does not.
-fn keep_to_allowed_hosts(
+pub fn keep_to_allowed_hosts(
     requests: Vec<OutgoingRequest>,
     subscription: &Subscription,
 ) -> Result<Vec<OutgoingRequest>, InvokeError> {

@@ -119,6 +119,7 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         updated_at: T0,
         connections: vec!["hubspot-main".to_owned()],
         allowed_hosts: Some(vec!["hooks.example.com".to_owned()]),
+        canary: None,
     }
 }
 
