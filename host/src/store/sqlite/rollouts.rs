@@ -183,7 +183,7 @@ pub(super) fn requeue_for_rerun(
                  next_attempt_at = ?4, lease_until = 0, updated_at = ?4
              WHERE subscription_id = ?1 AND plugin = ?2 AND created_at >= ?3
                AND status IN ('pending', 'failed', 'dead', 'plugin_error')
-               AND NOT (status = 'plugin_error' AND error_kind = 'rolled_back')
+               AND NOT (status = 'plugin_error' AND error_kind IS 'rolled_back')
                AND lease_until <= ?4",
         )?
         .execute(params![subscription_id, plugin, since, now, reason])?;
