@@ -75,7 +75,9 @@ fn selection(events: Option<EventsRequest>) -> ApiResult<Selection> {
     let max = dry_run::MAX_EVENTS;
     match (events.last, events.from, events.to, events.ids) {
         (Some(last), None, None, None) if (1..=max).contains(&last) => Ok(Selection::Last(last)),
-        (Some(_), None, None, None) => Err(invalid("events.last", format!("must be 1 to {max}"))),
+        (Some(_), None, None, None) => {
+            Err(invalid("events.last", format!("`events.last` must be 1 to {max}")))
+        }
         (None, Some(from), Some(to), None) => {
             let (from, to) = (parse_rfc3339("events.from", &from)?, parse_rfc3339("events.to", &to)?);
             if from >= to {
@@ -86,8 +88,12 @@ fn selection(events: Option<EventsRequest>) -> ApiResult<Selection> {
         (None, Some(_), None, None) | (None, None, Some(_), None) => {
             Err(invalid("events", "a time range needs both `from` and `to`"))
         }
-        (None, None, None, Some(ids)) if !ids.is_empty() && ids.len() <= max as usize => Ok(Selection::Ids(ids)),
-        (None, None, None, Some(_)) => Err(invalid("events.ids", format!("must list 1 to {max} event ids"))),
+        (None, None, None, Some(ids)) if !ids.is_empty() && ids.len() <= max as usize => {
+            Ok(Selection::Ids(ids))
+        }
+        (None, None, None, Some(_)) => {
+            Err(invalid("events.ids", format!("`events.ids` must list 1 to {max} event ids")))
+        }
         _ => Err(invalid("events", "give one of `last`, `from` and `to`, or `ids`")),
     }
 }
@@ -110,7 +116,11 @@ async fn plugin_version(
 }
 
 async fn find_subscription(state: &AppState, tenant: &str, id: &str) -> ApiResult<Subscription> {
-    state.store.get_subscription(tenant, id).await?.ok_or_else(|| ApiError::not_found(format!("subscription {id}")))
+    state
+        .store
+        .get_subscription(tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("subscription {id}")))
 }
 
 /// Start a dry run: the subscription's version and a candidate over its past events, sending nothing.
@@ -132,10 +142,16 @@ pub async fn start_dry_run(
     let selection = selection(request.events)?;
     let policy = state.policies.get(&tenant).await;
     let (candidate_label, candidate_plugin) = match (request.candidate_version, &request.wasm_base64) {
-        (Some(_), Some(_)) => return Err(invalid("wasm_base64", "give `candidate_version` or `wasm_base64`, not both")),
-        (Some(version), None) => plugin_version(&state, &subscription, Some(version), "candidate_version").await?,
+        (Some(_), Some(_)) => {
+            return Err(invalid("wasm_base64", "give `candidate_version` or `wasm_base64`, not both"));
+        }
+        (Some(version), None) => {
+            plugin_version(&state, &subscription, Some(version), "candidate_version").await?
+        }
         (None, Some(encoded)) => candidate_plugin(&state, encoded, policy.quotas.max_plugin_bytes).await?,
-        (None, None) => return Err(invalid("candidate_version", "give a `candidate_version` or a `wasm_base64`")),
+        (None, None) => {
+            return Err(invalid("candidate_version", "give a `candidate_version` or a `wasm_base64`"));
+        }
     };
     let candidate_config = match request.config {
         Some(config @ serde_json::Value::Object(_)) => config.to_string(),
@@ -146,7 +162,11 @@ pub async fn start_dry_run(
         plugin_version(&state, &subscription, subscription.plugin_version, "plugin").await?;
     let job = DryRunJob {
         id: crate::ids::new_id("dry"),
-        current: Side { label: current_label, plugin: current_plugin, config_json: subscription.config_json.clone() },
+        current: Side {
+            label: current_label,
+            plugin: current_plugin,
+            config_json: subscription.config_json.clone(),
+        },
         candidate: Side { label: candidate_label, plugin: candidate_plugin, config_json: candidate_config },
         subscription,
         selection,
@@ -171,8 +191,11 @@ pub async fn read_dry_run(
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<Json<DryRunView>> {
     caller.require_tenant(&tenant)?;
-    let record =
-        state.store.get_dry_run(&tenant, &id).await?.ok_or_else(|| ApiError::not_found(format!("dry run {id}")))?;
+    let record = state
+        .store
+        .get_dry_run(&tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("dry run {id}")))?;
     Ok(Json(DryRunView::from_record(&record, now_millis())?))
 }
 
@@ -261,7 +284,7 @@ pub async fn start_rollout(
     caller.require_tenant(&tenant)?;
     let request: RolloutRequest = parse_json_body(&body)?;
     if !(1..=100).contains(&request.percent) {
-        return Err(invalid("percent", "must be 1 to 100"));
+        return Err(invalid("percent", "`percent` must be 1 to 100"));
     }
     if let Some((field, message)) = request.rules.invalid() {
         return Err(invalid(field, format!("`{field}` {message}")));
@@ -271,12 +294,17 @@ pub async fn start_rollout(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "rollout_running",
-            format!("rollout {} is running on this subscription; promote it or roll it back first", canary.rollout_id),
+            format!(
+                "rollout {} is running on this subscription; promote it or roll it back first",
+                canary.rollout_id
+            ),
         ));
     }
     // The version it runs now: pinned, or the latest, which it is then pinned to.
-    let (current_label, _) = plugin_version(&state, &subscription, subscription.plugin_version, "plugin").await?;
-    let current_version = current_label.rsplit_once('@').and_then(|(_, v)| v.parse().ok()).unwrap_or_default();
+    let (current_label, _) =
+        plugin_version(&state, &subscription, subscription.plugin_version, "plugin").await?;
+    let current_version =
+        current_label.rsplit_once('@').and_then(|(_, v)| v.parse().ok()).unwrap_or_default();
     if current_version == request.candidate_version {
         return Err(invalid(
             "candidate_version",
@@ -311,8 +339,11 @@ pub async fn start_rollout(
         ended_at: None,
         body_json: serde_json::to_string(&body).map_err(ApiError::internal)?,
     };
-    let canary =
-        Canary { rollout_id: record.id.clone(), version: request.candidate_version, percent: request.percent };
+    let canary = Canary {
+        rollout_id: record.id.clone(),
+        version: request.candidate_version,
+        percent: request.percent,
+    };
     state.store.start_rollout(&record, current_version, &canary).await.map_err(|error| match error {
         crate::store::StoreError::Conflict(what) => {
             ApiError::new(StatusCode::CONFLICT, "rollout_running", format!("{what} has just started"))
@@ -339,7 +370,12 @@ pub async fn list_rollouts(
     Ok(Json(views))
 }
 
-async fn find_rollout(state: &AppState, tenant: &str, subscription: &str, id: &str) -> ApiResult<RolloutRecord> {
+async fn find_rollout(
+    state: &AppState,
+    tenant: &str,
+    subscription: &str,
+    id: &str,
+) -> ApiResult<RolloutRecord> {
     state
         .store
         .get_rollout(tenant, id)
@@ -361,13 +397,21 @@ pub async fn read_rollout(
     Ok(Json(rollout_view(&state, record).await?))
 }
 
-async fn end_by_hand(state: &AppState, tenant: &str, id: &str, rollout: &str, ending: Ending) -> ApiResult<RolloutView> {
+async fn end_by_hand(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    rollout: &str,
+    ending: Ending,
+) -> ApiResult<RolloutView> {
     let record = find_rollout(state, tenant, id, rollout).await?;
     let reason = match ending {
         Ending::Promote => "promoted by hand",
         Ending::RollBack => "rolled back by hand",
     };
-    let ended = lifecycle::conclude(state.store.as_ref(), &record, ending, reason.to_owned(), "hand", now_millis()).await?;
+    let ended =
+        lifecycle::conclude(state.store.as_ref(), &record, ending, reason.to_owned(), "hand", now_millis())
+            .await?;
     let record = find_rollout(state, tenant, id, rollout).await?;
     if !ended {
         return Err(ApiError::new(

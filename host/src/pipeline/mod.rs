@@ -323,7 +323,9 @@ impl Pipeline {
         // A canary's share of events (chosen by event id, so a retry or replay goes the same way) runs the
         // candidate version.
         let version = match &subscription.canary {
-            Some(canary) if crate::rollout::takes_candidate(&event.id, canary.percent) => Some(canary.version),
+            Some(canary) if crate::rollout::takes_candidate(&event.id, canary.percent) => {
+                Some(canary.version)
+            }
             _ => subscription.plugin_version,
         };
         let reference = PluginRef { name: subscription.plugin_name.clone(), version };

@@ -34,7 +34,12 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Rules {
-        Rules { min_events: 20, max_plugin_error_increase: 0.05, max_failure_increase: 0.10, promote_after: None }
+        Rules {
+            min_events: 20,
+            max_plugin_error_increase: 0.05,
+            max_failure_increase: 0.10,
+            promote_after: None,
+        }
     }
 }
 
@@ -54,7 +59,10 @@ impl Rules {
         match self.promote_after {
             Some(n) if n < self.min_events => Some((
                 "rules.promote_after",
-                format!("must be at least rules.min_events ({}): a candidate is judged first", self.min_events),
+                format!(
+                    "must be at least rules.min_events ({}): a candidate is judged first",
+                    self.min_events
+                ),
             )),
             _ => None,
         }
@@ -144,7 +152,9 @@ pub fn judge(rules: &Rules, current: &VersionFigures, candidate: &VersionFigures
     }
     let answered = candidate.delivered + candidate.destination_failures;
     let (candidate_failures, current_failures) = (candidate.failure_rate(), current.failure_rate());
-    if answered >= u64::from(rules.min_events) && candidate_failures - current_failures > rules.max_failure_increase {
+    if answered >= u64::from(rules.min_events)
+        && candidate_failures - current_failures > rules.max_failure_increase
+    {
         return Decision::RollBack(format!(
             "the destination refused or did not answer {} of {} events ({}) of the candidate {} against {} \
              for {}; rules.max_failure_increase is {}",
@@ -189,7 +199,9 @@ mod tests {
         assert!((1_800..=2_200).contains(&taken), "{taken} of 10000 at 20%");
         assert!(ids.iter().all(|id| takes_candidate(id, 20) == takes_candidate(id, 20)));
         assert!(ids.iter().filter(|id| takes_candidate(id, 20)).all(|id| takes_candidate(id, 50)));
-        assert!(!ids.iter().any(|id| takes_candidate(id, 0)) && ids.iter().all(|id| takes_candidate(id, 100)));
+        assert!(
+            !ids.iter().any(|id| takes_candidate(id, 0)) && ids.iter().all(|id| takes_candidate(id, 100))
+        );
     }
 
     #[test]
@@ -197,11 +209,18 @@ mod tests {
         let rules = Rules { min_events: 10, ..Rules::default() };
         let current = figures("crm@2", 100, 2, 0);
         assert_eq!(judge(&rules, &current, &figures("crm@3", 9, 9, 0)), Decision::Wait);
-        let Decision::RollBack(reason) = judge(&rules, &current, &figures("crm@3", 10, 5, 0)) else { panic!() };
-        assert!(reason.contains("failed on 5 of 10 events (50%) against 2 of 100 (2%) for crm@2"), "{reason}");
+        let Decision::RollBack(reason) = judge(&rules, &current, &figures("crm@3", 10, 5, 0)) else {
+            panic!()
+        };
+        assert!(
+            reason.contains("failed on 5 of 10 events (50%) against 2 of 100 (2%) for crm@2"),
+            "{reason}"
+        );
         // As bad as the current version is no reason to roll back.
         assert_eq!(judge(&rules, &figures("crm@2", 100, 50, 0), &figures("crm@3", 10, 5, 0)), Decision::Wait);
-        let Decision::RollBack(reason) = judge(&rules, &current, &figures("crm@3", 20, 0, 8)) else { panic!() };
+        let Decision::RollBack(reason) = judge(&rules, &current, &figures("crm@3", 20, 0, 8)) else {
+            panic!()
+        };
         assert!(reason.contains("refused or did not answer 8 of 20 events (40%)"), "{reason}");
     }
 
@@ -211,7 +230,10 @@ mod tests {
         let current = figures("crm@2", 100, 0, 0);
         assert_eq!(judge(&rules, &current, &figures("crm@3", 29, 0, 0)), Decision::Wait);
         assert!(matches!(judge(&rules, &current, &figures("crm@3", 30, 0, 0)), Decision::Promote(_)));
-        assert_eq!(Rules { promote_after: Some(3), ..rules }.invalid().map(|(f, _)| f), Some("rules.promote_after"));
+        assert_eq!(
+            Rules { promote_after: Some(3), ..rules }.invalid().map(|(f, _)| f),
+            Some("rules.promote_after")
+        );
     }
 
     #[test]

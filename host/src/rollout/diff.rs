@@ -164,8 +164,12 @@ fn compare_bodies(changes: &mut Changes, path: &str, before: &OutgoingRequest, a
     let (kind_before, kind_after) = (body_kind(&content_type(before)), body_kind(&content_type(after)));
     if kind_before == kind_after {
         match (document(before, kind_before), document(after, kind_after)) {
-            (Some(Document::Json(a)), Some(Document::Json(b))) => return compare_values(changes, path, &a, &b),
-            (Some(Document::Form(a)), Some(Document::Form(b))) => return compare_objects(changes, path, &a, &b),
+            (Some(Document::Json(a)), Some(Document::Json(b))) => {
+                return compare_values(changes, path, &a, &b);
+            }
+            (Some(Document::Form(a)), Some(Document::Form(b))) => {
+                return compare_objects(changes, path, &a, &b);
+            }
             _ => {}
         }
     }

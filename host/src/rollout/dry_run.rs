@@ -113,7 +113,10 @@ impl DryRunView {
     /// A stored dry run as it stands now: one whose progress stopped being saved was interrupted.
     pub fn from_record(record: &DryRunRecord, now: Millis) -> StoreResult<DryRunView> {
         let mut view: DryRunView = serde_json::from_str(&record.body_json).map_err(|error| {
-            crate::store::StoreError::Database(format!("dry run {} has an unreadable body: {error}", record.id))
+            crate::store::StoreError::Database(format!(
+                "dry run {} has an unreadable body: {error}",
+                record.id
+            ))
         })?;
         if view.status == Status::Running && now - record.updated_at > STALE_AFTER_MS {
             view.status = Status::Interrupted;
@@ -254,8 +257,11 @@ async fn run_on_executor(
             timestamp: &event.timestamp,
             data_json: &event.data_json,
         };
-        let sub_input =
-            SubscriptionInput { id: &subscription.id, endpoint_url: &subscription.endpoint_url, config_json: &config_json };
+        let sub_input = SubscriptionInput {
+            id: &subscription.id,
+            endpoint_url: &subscription.endpoint_url,
+            config_json: &config_json,
+        };
         let invocation = runtime.invoke_limited(&plugin, &input, &sub_input, &limits);
         let result = invocation
             .result

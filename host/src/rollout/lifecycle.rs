@@ -42,7 +42,10 @@ impl RolloutBody {
 
     pub fn decode(record: &RolloutRecord) -> StoreResult<RolloutBody> {
         serde_json::from_str(&record.body_json).map_err(|error| {
-            crate::store::StoreError::Database(format!("rollout {} has an unreadable body: {error}", record.id))
+            crate::store::StoreError::Database(format!(
+                "rollout {} has an unreadable body: {error}",
+                record.id
+            ))
         })
     }
 
@@ -58,7 +61,10 @@ pub async fn figures(
     body: &RolloutBody,
 ) -> StoreResult<(VersionFigures, VersionFigures)> {
     let counts = store.version_counts(&record.subscription_id, record.started_at).await?;
-    Ok((VersionFigures::of(&body.current_label(), &counts), VersionFigures::of(&body.candidate_label(), &counts)))
+    Ok((
+        VersionFigures::of(&body.current_label(), &counts),
+        VersionFigures::of(&body.candidate_label(), &counts),
+    ))
 }
 
 /// How a rollout is to end.
@@ -88,7 +94,13 @@ pub async fn conclude(
         Ending::RollBack => (RolloutState::RolledBack, None),
     };
     let encoded = body.encode();
-    let end = RolloutEnd { state, at: now, body_json: &encoded, pin_version, reruns_pending: ending == Ending::RollBack };
+    let end = RolloutEnd {
+        state,
+        at: now,
+        body_json: &encoded,
+        pin_version,
+        reruns_pending: ending == Ending::RollBack,
+    };
     if !store.end_rollout(&record.tenant_id, &record.id, &end).await? {
         return Ok(false);
     }
@@ -97,7 +109,13 @@ pub async fn conclude(
         state = state.as_str(), by, reason = body.reason.as_deref().unwrap_or_default(), "rollout ended"
     );
     if ending == Ending::RollBack {
-        let ended = RolloutRecord { state, ended_at: Some(now), body_json: encoded, reruns_pending: true, ..record.clone() };
+        let ended = RolloutRecord {
+            state,
+            ended_at: Some(now),
+            body_json: encoded,
+            reruns_pending: true,
+            ..record.clone()
+        };
         hand_back_failures(store, &ended, now, i64::MAX).await?;
     }
     Ok(true)
@@ -129,7 +147,12 @@ pub async fn judge_running(store: &dyn Store, record: &RolloutRecord, now: i64) 
 /// which the pipeline runs again with the subscription's (current) version. Deliveries being sent are
 /// left to the next pass; once a pass finds none and `settle_ms` has passed since the rollback (runs that
 /// chose the candidate before it may still be committing), the rollout needs no more passes.
-pub async fn hand_back_failures(store: &dyn Store, record: &RolloutRecord, now: i64, settle_ms: i64) -> StoreResult<()> {
+pub async fn hand_back_failures(
+    store: &dyn Store,
+    record: &RolloutRecord,
+    now: i64,
+    settle_ms: i64,
+) -> StoreResult<()> {
     let mut body = RolloutBody::decode(record)?;
     let reason = format!(
         "rollout {} of {} was rolled back; this event runs again with {}",
@@ -137,8 +160,9 @@ pub async fn hand_back_failures(store: &dyn Store, record: &RolloutRecord, now: 
         body.candidate_label(),
         body.current_label()
     );
-    let requeued =
-        store.requeue_for_rerun(&record.subscription_id, &body.candidate_label(), record.started_at, now, &reason).await?;
+    let requeued = store
+        .requeue_for_rerun(&record.subscription_id, &body.candidate_label(), record.started_at, now, &reason)
+        .await?;
     let settled = now.saturating_sub(record.ended_at.unwrap_or(now)) >= settle_ms;
     let done = requeued.requeued == 0 && requeued.leased == 0 && settled;
     if requeued.requeued > 0 || done {

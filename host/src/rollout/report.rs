@@ -81,9 +81,17 @@ pub struct Report {
 
 impl Report {
     /// Compares what the two versions did with one event and counts it.
-    pub fn add(&mut self, event_id: &str, event_type: &str, current: &RunOutcome, candidate: &RunOutcome) -> Verdict {
+    pub fn add(
+        &mut self,
+        event_id: &str,
+        event_type: &str,
+        current: &RunOutcome,
+        candidate: &RunOutcome,
+    ) -> Verdict {
         let failure = |outcome: &RunOutcome| match outcome {
-            RunOutcome::Failed { kind, message } => Some(RunFailure { kind: kind.clone(), message: message.clone() }),
+            RunOutcome::Failed { kind, message } => {
+                Some(RunFailure { kind: kind.clone(), message: message.clone() })
+            }
             RunOutcome::Requests(_) => None,
         };
         let (mut changes, mut changes_omitted) = (Vec::new(), 0);
@@ -132,7 +140,13 @@ impl Report {
             s.events, s.identical, s.changed, s.newly_failing, s.newly_succeeding, s.still_failing
         );
         for event in &self.events {
-            let _ = write!(text, "\n{} ({}): {}\n", event.event_id, event.event_type, verdict_words(event.verdict));
+            let _ = write!(
+                text,
+                "\n{} ({}): {}\n",
+                event.event_id,
+                event.event_type,
+                verdict_words(event.verdict)
+            );
             for change in &event.changes {
                 let _ = writeln!(text, "  {}", change_line(change));
             }
@@ -165,7 +179,9 @@ fn verdict_words(verdict: Verdict) -> &'static str {
 fn change_line(change: &Change) -> String {
     let show = |value: &Option<serde_json::Value>| value.as_ref().map(|v| v.to_string()).unwrap_or_default();
     match change.kind {
-        ChangeKind::Changed => format!("~ {}: {} → {}", change.path, show(&change.before), show(&change.after)),
+        ChangeKind::Changed => {
+            format!("~ {}: {} → {}", change.path, show(&change.before), show(&change.after))
+        }
         ChangeKind::Added => format!("+ {}: {}", change.path, show(&change.after)),
         ChangeKind::Removed => format!("- {}: {}", change.path, show(&change.before)),
     }
@@ -192,14 +208,33 @@ mod tests {
     #[test]
     fn each_verdict_is_counted_and_only_differing_events_are_listed() {
         let mut report = Report::default();
-        assert_eq!(report.add("e1", "call.ended", &json(r#"{"a":1}"#), &json(r#"{"a":1}"#)), Verdict::Identical);
-        assert_eq!(report.add("e2", "call.ended", &json(r#"{"a":1}"#), &json(r#"{"a":2}"#)), Verdict::Changed);
+        assert_eq!(
+            report.add("e1", "call.ended", &json(r#"{"a":1}"#), &json(r#"{"a":1}"#)),
+            Verdict::Identical
+        );
+        assert_eq!(
+            report.add("e2", "call.ended", &json(r#"{"a":1}"#), &json(r#"{"a":2}"#)),
+            Verdict::Changed
+        );
         assert_eq!(report.add("e3", "chat.closed", &json("{}"), &failed("no phone")), Verdict::NewlyFailing);
-        assert_eq!(report.add("e4", "chat.closed", &failed("x"), &RunOutcome::Requests(vec![])), Verdict::NewlySucceeding);
+        assert_eq!(
+            report.add("e4", "chat.closed", &failed("x"), &RunOutcome::Requests(vec![])),
+            Verdict::NewlySucceeding
+        );
         assert_eq!(report.add("e5", "chat.closed", &failed("x"), &failed("y")), Verdict::StillFailing);
-        let expected = Summary { events: 5, identical: 1, changed: 1, newly_failing: 1, newly_succeeding: 1, still_failing: 1 };
+        let expected = Summary {
+            events: 5,
+            identical: 1,
+            changed: 1,
+            newly_failing: 1,
+            newly_succeeding: 1,
+            still_failing: 1,
+        };
         assert_eq!(report.summary, expected);
-        assert_eq!(report.events.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e2", "e3", "e4", "e5"]);
+        assert_eq!(
+            report.events.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
+            ["e2", "e3", "e4", "e5"]
+        );
         assert_eq!(report.events[1].candidate_error.as_ref().map(|e| e.message.as_str()), Some("no phone"));
     }
 
@@ -209,7 +244,10 @@ mod tests {
         report.add("evt_1", "call.ended", &json(r#"{"phone":"+34"}"#), &json(r#"{"phone_number":"+34"}"#));
         report.add("evt_2", "chat.closed", &json("{}"), &failed("chats are not supported"));
         let text = report.to_text("crm@1", "crm@2");
-        assert!(text.starts_with("crm@1 → crm@2: 2 events compared\n  0 identical, 1 changed, 1 newly failing"), "{text}");
+        assert!(
+            text.starts_with("crm@1 → crm@2: 2 events compared\n  0 identical, 1 changed, 1 newly failing"),
+            "{text}"
+        );
         assert!(text.contains("evt_1 (call.ended): changed\n  - requests[0].body.phone: \"+34\"\n  + requests[0].body.phone_number: \"+34\"\n"), "{text}");
         assert!(text.contains("evt_2 (chat.closed): newly failing\n  candidate fails (plugin_error_permanent): chats are not supported"), "{text}");
     }

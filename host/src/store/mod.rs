@@ -568,7 +568,12 @@ pub trait Store: Send + Sync + 'static {
     // Rollouts: a subscription's canary of a candidate version, and their history.
     /// Stores a running rollout and, in the same transaction, pins the subscription to `pin_version` and
     /// sets its canary. `NotFound` without the subscription; `Conflict` if it has a running rollout.
-    async fn start_rollout(&self, rollout: &RolloutRecord, pin_version: u32, canary: &Canary) -> StoreResult<()>;
+    async fn start_rollout(
+        &self,
+        rollout: &RolloutRecord,
+        pin_version: u32,
+        canary: &Canary,
+    ) -> StoreResult<()>;
     /// Ends a running rollout (false if it is not running) and clears the subscription's canary, pinning it
     /// to `end.pin_version` if given (a promotion), in one transaction.
     async fn end_rollout(&self, tenant_id: &str, id: &str, end: &RolloutEnd<'_>) -> StoreResult<bool>;

@@ -30,16 +30,24 @@ pub async fn rollouts_set_and_clear_the_canary(backend: &impl Backend) {
     let store = acme(backend).await;
     store.start_rollout(&rollout("rol_1", T0), 2, &canary("rol_1")).await.unwrap();
     let running = store.get_subscription("acme", "sub_1").await.unwrap().unwrap();
-    assert_eq!((running.plugin_version, running.canary), (Some(2), Some(canary("rol_1"))), "pinned, canary set");
+    assert_eq!(
+        (running.plugin_version, running.canary),
+        (Some(2), Some(canary("rol_1"))),
+        "pinned, canary set"
+    );
 
     let second = store.start_rollout(&rollout("rol_2", T0 + 1), 2, &canary("rol_2")).await;
-    assert!(matches!(second, Err(StoreError::Conflict(_))), "one running rollout per subscription: {second:?}");
+    assert!(
+        matches!(second, Err(StoreError::Conflict(_))),
+        "one running rollout per subscription: {second:?}"
+    );
     let mut other = rollout("rol_x", T0);
     other.subscription_id = "sub_missing".to_owned();
     assert!(matches!(store.start_rollout(&other, 2, &canary("rol_x")).await, Err(StoreError::NotFound(_))));
 
     // A PATCH of the subscription leaves the canary alone.
-    let edited = Subscription { endpoint_url: "https://hooks.example.com/v2".to_owned(), canary: None, ..running };
+    let edited =
+        Subscription { endpoint_url: "https://hooks.example.com/v2".to_owned(), canary: None, ..running };
     assert!(store.update_subscription(&edited).await.unwrap());
     assert_eq!(store.get_subscription("acme", "sub_1").await.unwrap().unwrap().canary, Some(canary("rol_1")));
 
@@ -56,12 +64,16 @@ pub async fn rollouts_set_and_clear_the_canary(backend: &impl Backend) {
     let promoted = store.get_subscription("acme", "sub_1").await.unwrap().unwrap();
     assert_eq!((promoted.plugin_version, promoted.canary), (Some(3), None));
     let ended = store.get_rollout("acme", "rol_1").await.unwrap().unwrap();
-    assert_eq!((ended.state, ended.ended_at, ended.body_json.as_str()), (RolloutState::Promoted, Some(T0 + 50), promote.body_json));
+    assert_eq!(
+        (ended.state, ended.ended_at, ended.body_json.as_str()),
+        (RolloutState::Promoted, Some(T0 + 50), promote.body_json)
+    );
     assert!(store.get_rollout("globex", "rol_1").await.unwrap().is_none());
 
     // A rollback keeps the pin, and the rollout is watched until its re-runs are done.
     store.start_rollout(&rollout("rol_2", T0 + 100), 3, &canary("rol_2")).await.unwrap();
-    let roll_back = RolloutEnd { state: RolloutState::RolledBack, pin_version: None, reruns_pending: true, ..promote };
+    let roll_back =
+        RolloutEnd { state: RolloutState::RolledBack, pin_version: None, reruns_pending: true, ..promote };
     assert!(store.end_rollout("acme", "rol_2", &roll_back).await.unwrap());
     let rolled_back = store.get_subscription("acme", "sub_1").await.unwrap().unwrap();
     assert_eq!((rolled_back.plugin_version, rolled_back.canary), (Some(3), None));
@@ -69,11 +81,15 @@ pub async fn rollouts_set_and_clear_the_canary(backend: &impl Backend) {
     assert_eq!(watched, ["rol_2"]);
     store.update_rollout("rol_2", r#"{"reruns":4}"#, false).await.unwrap();
     assert!(store.rollouts_to_watch().await.unwrap().is_empty());
-    let listed: Vec<String> = store.list_rollouts("acme", "sub_1").await.unwrap().into_iter().map(|r| r.id).collect();
+    let listed: Vec<String> =
+        store.list_rollouts("acme", "sub_1").await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(listed, ["rol_2", "rol_1"], "newest first");
     assert_eq!(store.get_rollout("acme", "rol_2").await.unwrap().unwrap().body_json, r#"{"reruns":4}"#);
     // Its candidate version stays loadable while the canary runs.
-    store.start_rollout(&rollout("rol_3", T0 + 200), 3, &Canary { version: 7, ..canary("rol_3") }).await.unwrap();
+    store
+        .start_rollout(&rollout("rol_3", T0 + 200), 3, &Canary { version: 7, ..canary("rol_3") })
+        .await
+        .unwrap();
     assert!(store.live_plugin_versions().await.unwrap().contains(&("slack".to_owned(), 7)));
 }
 
@@ -123,12 +139,23 @@ pub async fn version_counts_and_reruns_cover_the_rollout_window(backend: &impl B
     for id in ["dlv_pending", "dlv_error"] {
         let delivery = store.get_delivery("acme", id).await.unwrap().unwrap();
         assert_eq!(delivery.status, DeliveryStatus::PluginError, "{id}");
-        assert_eq!((delivery.error.as_deref(), delivery.error_kind.as_deref()), (Some("rolled back"), Some("rolled_back")));
+        assert_eq!(
+            (delivery.error.as_deref(), delivery.error_kind.as_deref()),
+            (Some("rolled back"), Some("rolled_back"))
+        );
         assert_eq!(delivery.next_attempt_at, Some(T0 + 7), "{id} runs again at once");
     }
     assert_eq!(status_of(&*store, "dlv_sent").await, DeliveryStatus::Succeeded, "a success stays");
-    assert_eq!(status_of(&*store, "dlv_current").await, DeliveryStatus::Pending, "the current version's stay");
-    assert_eq!(status_of(&*store, "dlv_before").await, DeliveryStatus::Pending, "before the rollout: not its own");
+    assert_eq!(
+        status_of(&*store, "dlv_current").await,
+        DeliveryStatus::Pending,
+        "the current version's stay"
+    );
+    assert_eq!(
+        status_of(&*store, "dlv_before").await,
+        DeliveryStatus::Pending,
+        "before the rollout: not its own"
+    );
     let later = store.requeue_for_rerun("sub_1", "slack@3", T0, T0 + 3 + LEASE, "rolled back").await.unwrap();
     assert_eq!(later, Requeued { requeued: 1, leased: 0 }, "once its lease ran out; none twice");
 
@@ -150,7 +177,8 @@ pub async fn subscription_events_are_its_latest_with_when(backend: &impl Backend
         store.insert_events(&[event("acme", &event_id, at)]).await.unwrap();
         let made = pending(&format!("dlv_{n}"), "acme", &event_id, "sub_1", at);
         let other = pending(&format!("dlv_other_{n}"), "acme", &event_id, "sub_other", at);
-        let processed = ProcessedEvent { tenant_id: "acme".to_owned(), event_id, deliveries: vec![made, other] };
+        let processed =
+            ProcessedEvent { tenant_id: "acme".to_owned(), event_id, deliveries: vec![made, other] };
         store.complete_events(&[processed]).await.unwrap();
     }
     let ids = |rows: Vec<(Millis, crate::store::ClaimedEvent)>| -> Vec<(Millis, String)> {
@@ -158,7 +186,10 @@ pub async fn subscription_events_are_its_latest_with_when(backend: &impl Backend
     };
     let all = store.subscription_events("acme", "sub_1", 0, Millis::MAX, 10).await.unwrap();
     assert_eq!(all[0].1.data_json, r#"{"call":"evt_3"}"#);
-    assert_eq!(ids(all), [(T0 + 20, "evt_3".to_owned()), (T0 + 10, "evt_2".to_owned()), (T0, "evt_1".to_owned())]);
+    assert_eq!(
+        ids(all),
+        [(T0 + 20, "evt_3".to_owned()), (T0 + 10, "evt_2".to_owned()), (T0, "evt_1".to_owned())]
+    );
     let window = store.subscription_events("acme", "sub_1", T0, T0 + 20, 1).await.unwrap();
     assert_eq!(ids(window), [(T0 + 10, "evt_2".to_owned())], "in [from, to), newest first, limited");
     assert!(store.subscription_events("globex", "sub_1", 0, Millis::MAX, 10).await.unwrap().is_empty());

@@ -7,8 +7,8 @@ use tokio_postgres::Row;
 
 use super::{constraint_error, execute, from_json, query, to_json};
 use crate::store::{
-    Canary, Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult, Subscription,
-    Tenant, tenant_plugin_prefix,
+    Canary, Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult,
+    Subscription, Tenant, tenant_plugin_prefix,
 };
 
 pub(super) async fn create_tenant(client: &Client, tenant: &Tenant) -> StoreResult<()> {

@@ -24,9 +24,10 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AttemptRecord, Canary, DryRunRecord, Requeued, RolloutEnd, RolloutRecord, VersionCount, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse, Delivery, DeliveryClaim,
-    DeliveryFilter, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage,
-    PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
+    AttemptRecord, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse, Delivery, DeliveryClaim,
+    DeliveryFilter, DryRunRecord, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope,
+    PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, RolloutEnd, RolloutRecord, Store,
+    StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -482,7 +483,12 @@ impl Store for PostgresStore {
         rollouts::subscription_events(&client, tenant_id, subscription_id, (from, to), limit).await
     }
 
-    async fn start_rollout(&self, rollout: &RolloutRecord, pin_version: u32, canary: &Canary) -> StoreResult<()> {
+    async fn start_rollout(
+        &self,
+        rollout: &RolloutRecord,
+        pin_version: u32,
+        canary: &Canary,
+    ) -> StoreResult<()> {
         rollouts::start_rollout(&mut self.client().await?, rollout, pin_version, canary).await
     }
 

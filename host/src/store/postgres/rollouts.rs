@@ -119,16 +119,17 @@ pub(super) async fn update_rollout(
     body_json: &str,
     reruns_pending: bool,
 ) -> StoreResult<()> {
-    execute(client, "UPDATE rollouts SET body = $2, reruns_pending = $3 WHERE id = $1", &[
-        &id,
-        &body_json,
-        &reruns_pending,
-    ])
+    execute(
+        client,
+        "UPDATE rollouts SET body = $2, reruns_pending = $3 WHERE id = $1",
+        &[&id, &body_json, &reruns_pending],
+    )
     .await?;
     Ok(())
 }
 
-const ROLLOUT_COLUMNS: &str = "id, tenant_id, subscription_id, state, reruns_pending, started_at, ended_at, body";
+const ROLLOUT_COLUMNS: &str =
+    "id, tenant_id, subscription_id, state, reruns_pending, started_at, ended_at, body";
 
 fn rollout(row: &Row) -> StoreResult<RolloutRecord> {
     let state: String = row.try_get(3)?;
@@ -145,7 +146,11 @@ fn rollout(row: &Row) -> StoreResult<RolloutRecord> {
     })
 }
 
-pub(super) async fn get_rollout(client: &Client, tenant_id: &str, id: &str) -> StoreResult<Option<RolloutRecord>> {
+pub(super) async fn get_rollout(
+    client: &Client,
+    tenant_id: &str,
+    id: &str,
+) -> StoreResult<Option<RolloutRecord>> {
     let rows = query(
         client,
         &format!("SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE id = $1 AND tenant_id = $2"),
@@ -261,7 +266,11 @@ pub(super) async fn save_dry_run(client: &Client, dry_run: &DryRunRecord) -> Sto
     Ok(())
 }
 
-pub(super) async fn get_dry_run(client: &Client, tenant_id: &str, id: &str) -> StoreResult<Option<DryRunRecord>> {
+pub(super) async fn get_dry_run(
+    client: &Client,
+    tenant_id: &str,
+    id: &str,
+) -> StoreResult<Option<DryRunRecord>> {
     let rows = query(
         client,
         "SELECT id, tenant_id, subscription_id, status, body, created_at, updated_at FROM dry_runs

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{conflict_as, json_column, optional_json_column, to_json};
 use crate::store::{
-    Canary, Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult, Subscription,
-    Tenant, tenant_plugin_prefix,
+    Canary, Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult,
+    Subscription, Tenant, tenant_plugin_prefix,
 };
 
 pub(super) fn create_tenant(conn: &Connection, tenant: &Tenant) -> StoreResult<()> {

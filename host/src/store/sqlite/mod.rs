@@ -22,9 +22,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AttemptRecord, Canary, DryRunRecord, Requeued, RolloutEnd, RolloutRecord, VersionCount, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery, DeliveryClaim, DeliveryFilter,
-    Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion,
-    ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
+    AttemptRecord, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery, DeliveryClaim,
+    DeliveryFilter, DryRunRecord, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope,
+    PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, RolloutEnd, RolloutRecord, Store,
+    StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -511,18 +512,26 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<(Millis, ClaimedEvent)>> {
         let (tenant_id, subscription_id) = (tenant_id.to_owned(), subscription_id.to_owned());
-        self.read(move |tx| rollouts::subscription_events(tx, &tenant_id, &subscription_id, (from, to), limit))
-            .await
+        self.read(move |tx| {
+            rollouts::subscription_events(tx, &tenant_id, &subscription_id, (from, to), limit)
+        })
+        .await
     }
 
-    async fn start_rollout(&self, rollout: &RolloutRecord, pin_version: u32, canary: &Canary) -> StoreResult<()> {
+    async fn start_rollout(
+        &self,
+        rollout: &RolloutRecord,
+        pin_version: u32,
+        canary: &Canary,
+    ) -> StoreResult<()> {
         let (rollout, canary) = (rollout.clone(), canary.clone());
         self.write(move |tx| rollouts::start_rollout(tx, &rollout, pin_version, &canary)).await
     }
 
     async fn end_rollout(&self, tenant_id: &str, id: &str, end: &RolloutEnd<'_>) -> StoreResult<bool> {
         let (tenant_id, id, body) = (tenant_id.to_owned(), id.to_owned(), end.body_json.to_owned());
-        let (state, at, pin_version, reruns_pending) = (end.state, end.at, end.pin_version, end.reruns_pending);
+        let (state, at, pin_version, reruns_pending) =
+            (end.state, end.at, end.pin_version, end.reruns_pending);
         self.write(move |tx| {
             let end = RolloutEnd { state, at, body_json: &body, pin_version, reruns_pending };
             rollouts::end_rollout(tx, &tenant_id, &id, &end)
@@ -562,8 +571,10 @@ impl Store for SqliteStore {
         now: Millis,
         reason: &str,
     ) -> StoreResult<Requeued> {
-        let (subscription_id, plugin, reason) = (subscription_id.to_owned(), plugin.to_owned(), reason.to_owned());
-        self.write(move |tx| rollouts::requeue_for_rerun(tx, &subscription_id, &plugin, since, now, &reason)).await
+        let (subscription_id, plugin, reason) =
+            (subscription_id.to_owned(), plugin.to_owned(), reason.to_owned());
+        self.write(move |tx| rollouts::requeue_for_rerun(tx, &subscription_id, &plugin, since, now, &reason))
+            .await
     }
 
     async fn save_dry_run(&self, dry_run: &DryRunRecord) -> StoreResult<()> {

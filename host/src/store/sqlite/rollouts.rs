@@ -75,7 +75,12 @@ pub(super) fn start_rollout(
     Ok(())
 }
 
-pub(super) fn end_rollout(conn: &Connection, tenant_id: &str, id: &str, end: &RolloutEnd<'_>) -> StoreResult<bool> {
+pub(super) fn end_rollout(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+    end: &RolloutEnd<'_>,
+) -> StoreResult<bool> {
     let subscription: Option<String> = conn
         .prepare_cached(
             "UPDATE rollouts SET state = ?3, ended_at = ?4, body = ?5, reruns_pending = ?6
@@ -97,13 +102,19 @@ pub(super) fn end_rollout(conn: &Connection, tenant_id: &str, id: &str, end: &Ro
     Ok(true)
 }
 
-pub(super) fn update_rollout(conn: &Connection, id: &str, body_json: &str, reruns_pending: bool) -> StoreResult<()> {
+pub(super) fn update_rollout(
+    conn: &Connection,
+    id: &str,
+    body_json: &str,
+    reruns_pending: bool,
+) -> StoreResult<()> {
     conn.prepare_cached("UPDATE rollouts SET body = ?2, reruns_pending = ?3 WHERE id = ?1")?
         .execute(params![id, body_json, reruns_pending])?;
     Ok(())
 }
 
-const ROLLOUT_COLUMNS: &str = "id, tenant_id, subscription_id, state, reruns_pending, started_at, ended_at, body";
+const ROLLOUT_COLUMNS: &str =
+    "id, tenant_id, subscription_id, state, reruns_pending, started_at, ended_at, body";
 
 fn rollout(row: &Row<'_>) -> rusqlite::Result<RolloutRecord> {
     let state: String = row.get(3)?;
@@ -121,7 +132,11 @@ fn rollout(row: &Row<'_>) -> rusqlite::Result<RolloutRecord> {
     })
 }
 
-pub(super) fn get_rollout(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<Option<RolloutRecord>> {
+pub(super) fn get_rollout(
+    conn: &Connection,
+    tenant_id: &str,
+    id: &str,
+) -> StoreResult<Option<RolloutRecord>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE id = ?1 AND tenant_id = ?2"))?
         .query_row([id, tenant_id], rollout)
