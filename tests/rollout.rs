@@ -51,7 +51,7 @@ fn upload(service: &Service, key: &str, plugin: &str) {
 
 /// An event of `acme`: a missed call, or (every `chat_every`-th) a closed chat.
 fn event(n: usize, chat_every: usize) -> Value {
-    let sample = if chat_every > 0 && n % chat_every == 0 {
+    let sample = if chat_every > 0 && n.is_multiple_of(chat_every) {
         gancho_sdk::testing::samples::CHAT_CLOSED
     } else {
         gancho_sdk::testing::samples::CALL_ENDED_MISSED

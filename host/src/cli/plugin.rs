@@ -52,7 +52,7 @@ pub enum PluginCommand {
     /// Compare a candidate version with the current one: locally on event files (two `.wasm` files), or as
     /// a dry run over a subscription's past events on a running service (`--service`). Prints what would
     /// change: each differing event, field by field.
-    Diff(diff::DiffArgs),
+    Diff(Box<diff::DiffArgs>),
 }
 
 /// Exit code for input the user must fix (a file, a field, a plugin that does not load or build).
@@ -82,7 +82,7 @@ fn execute(command: PluginCommand) -> Result<ExitCode, String> {
             check(&wasm, &cache)
         }
         PluginCommand::Check { plugin, cache } => check(&plugin, &cache),
-        PluginCommand::Diff(args) => diff::run(args),
+        PluginCommand::Diff(args) => diff::run(*args),
         PluginCommand::Run { plugin, event, config, endpoint, cache } => {
             let (runtime, loaded) = load(&plugin, &cache)?;
             let event_bytes = read(&event)?;
