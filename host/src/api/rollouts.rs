@@ -315,8 +315,11 @@ pub async fn start_rollout(
             ),
         ));
     }
-    // Loaded now, so that a candidate that does not compile is refused here rather than failing events.
+    // Loaded and given the subscription's configuration to check now, so that a candidate that does not
+    // compile, or refuses the configuration, is refused here rather than failing events.
     plugin_version(&state, &subscription, Some(request.candidate_version), "candidate_version").await?;
+    let candidate = PluginRef { name: subscription.plugin_name.clone(), version: Some(request.candidate_version) };
+    super::subscriptions::check_plugin_accepts(&state, &tenant, &candidate, &subscription.config_json).await?;
     let now = now_millis();
     let body = RolloutBody {
         plugin: subscription.plugin_name.clone(),

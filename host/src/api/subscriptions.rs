@@ -302,7 +302,7 @@ async fn check_plugin(state: &AppState, tenant: &str, text: &str) -> ApiResult<P
 /// Lets the plugin check the configuration (its optional `validate-config` export), on a plugin thread in
 /// the tenant's turn and under its limits: a refusal is a 422 naming the field, with the plugin's message.
 /// A plugin built without the export accepts any configuration here, as before.
-async fn check_plugin_accepts(
+pub(super) async fn check_plugin_accepts(
     state: &AppState,
     tenant: &str,
     plugin: &PluginRef,
