@@ -25,7 +25,7 @@
 //! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
 //!   wall-clock time.
 //! - [`cli`]: the `gancho` command line (`serve`, `receive`, `plugin new`, `plugin build`, `plugin check`,
-//!   `plugin run`).
+//!   `plugin run`, `plugin diff`).
 //!
 //! [`run`] wires it all together on a listener the caller binds, so tests can use `127.0.0.1:0`.
 
