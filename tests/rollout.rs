@@ -177,9 +177,10 @@ fn a_dry_run_over_past_events_shows_what_a_candidate_changes_and_sends_nothing()
         &service,
         &key,
         &subscription,
-        json!({"wasm_base64": wasm, "events": {"ids": ["evt_001", "evt_002"]}}),
+        json!({"wasm_base64": wasm, "events": {"ids": ["evt_001", "evt_002", "evt_nope"]}}),
     );
     assert_eq!(report["summary"]["changed"], 2, "{report}");
+    assert_eq!(report["events_missing"], json!(["evt_nope"]), "{report}");
     assert!(report["candidate"].as_str().unwrap().starts_with("candidate sha256:"));
     let (status, body) = service.post(
         &format!("/v1/tenants/acme/subscriptions/{subscription}/dry-runs"),

@@ -318,8 +318,10 @@ pub async fn start_rollout(
     // Loaded and given the subscription's configuration to check now, so that a candidate that does not
     // compile, or refuses the configuration, is refused here rather than failing events.
     plugin_version(&state, &subscription, Some(request.candidate_version), "candidate_version").await?;
-    let candidate = PluginRef { name: subscription.plugin_name.clone(), version: Some(request.candidate_version) };
-    super::subscriptions::check_plugin_accepts(&state, &tenant, &candidate, &subscription.config_json).await?;
+    let candidate =
+        PluginRef { name: subscription.plugin_name.clone(), version: Some(request.candidate_version) };
+    super::subscriptions::check_plugin_accepts(&state, &tenant, &candidate, &subscription.config_json)
+        .await?;
     let now = now_millis();
     let body = RolloutBody {
         plugin: subscription.plugin_name.clone(),
@@ -410,7 +412,7 @@ async fn end_by_hand(
     let record = find_rollout(state, tenant, id, rollout).await?;
     let reason = match ending {
         Ending::Promote => "promoted by hand",
-        Ending::RollBack => "rolled back by hand",
+        Ending::RollBack | Ending::Abandon => "rolled back by hand",
     };
     let ended =
         lifecycle::conclude(state.store.as_ref(), &record, ending, reason.to_owned(), "hand", now_millis())

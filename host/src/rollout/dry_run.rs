@@ -80,6 +80,9 @@ pub struct DryRunView {
     pub events_done: u64,
     /// The counts so far.
     pub summary: Summary,
+    /// Event ids asked for that the tenant has no stored event with (the first 100).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events_missing: Vec<String>,
     /// The differing events, once it is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<Report>,
@@ -146,6 +149,7 @@ pub async fn start(services: Services, job: DryRunJob) -> StoreResult<DryRunView
         events_total: 0,
         events_done: 0,
         summary: Summary::default(),
+        events_missing: Vec::new(),
         report: None,
         error: None,
         plugin_ms: 0.0,
@@ -172,6 +176,11 @@ async fn execute(services: &Services, job: &DryRunJob, view: &mut DryRunView) ->
     let tenant = job.subscription.tenant_id.clone();
     let events = select_events(services.store.as_ref(), &job.subscription, &job.selection).await?;
     view.events_total = events.len() as u64;
+    if let Selection::Ids(ids) = &job.selection {
+        let found: std::collections::HashSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        view.events_missing =
+            ids.iter().filter(|id| !found.contains(id.as_str())).take(100).cloned().collect();
+    }
     let mut report = Report::default();
     let mut last_saved = Instant::now();
     for event in &events {

@@ -72,6 +72,8 @@ pub async fn figures(
 pub enum Ending {
     Promote,
     RollBack,
+    /// Its subscription was deleted: nothing to promote, nor to run again.
+    Abandon,
 }
 
 /// Ends a running rollout (false if it had ended already), recording why, who, and the figures then. A
@@ -91,7 +93,7 @@ pub async fn conclude(
     body.ended_by = Some(by.to_owned());
     let (state, pin_version) = match ending {
         Ending::Promote => (RolloutState::Promoted, Some(body.candidate_version)),
-        Ending::RollBack => (RolloutState::RolledBack, None),
+        Ending::RollBack | Ending::Abandon => (RolloutState::RolledBack, None),
     };
     let encoded = body.encode();
     let end = RolloutEnd {
@@ -126,7 +128,7 @@ pub async fn judge_running(store: &dyn Store, record: &RolloutRecord, now: i64) 
     let body = RolloutBody::decode(record)?;
     if store.get_subscription(&record.tenant_id, &record.subscription_id).await?.is_none() {
         let reason = "the subscription was deleted".to_owned();
-        conclude(store, record, Ending::RollBack, reason.clone(), "rules", now).await?;
+        conclude(store, record, Ending::Abandon, reason.clone(), "rules", now).await?;
         return Ok(Decision::RollBack(reason));
     }
     let (current, candidate) = figures(store, record, &body).await?;
