@@ -71,13 +71,7 @@ impl RunContext {
                 return (Outcome::Done { deliveries: vec![failed], pause: None }, Duration::ZERO);
             }
         };
-        let input = EventInput {
-            id: &event.id,
-            event_type: &event.event_type,
-            tenant: &event.tenant_id,
-            timestamp: &event.timestamp,
-            data_json: &event.data_json,
-        };
+        let input = event_input(event);
         let sub_input = SubscriptionInput {
             id: &subscription.id,
             endpoint_url: &subscription.endpoint_url,
@@ -134,6 +128,17 @@ impl RunContext {
             }
         };
         (Outcome::Done { deliveries, pause }, invocation.elapsed)
+    }
+}
+
+/// A stored event as a plugin gets it.
+pub fn event_input(event: &ClaimedEvent) -> EventInput<'_> {
+    EventInput {
+        id: &event.id,
+        event_type: &event.event_type,
+        tenant: &event.tenant_id,
+        timestamp: &event.timestamp,
+        data_json: &event.data_json,
     }
 }
 

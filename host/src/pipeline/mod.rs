@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-pub use jobs::keep_to_allowed_hosts;
+pub use jobs::{event_input, keep_to_allowed_hosts};
 pub use matching::{event_type_matches, valid_event_type_pattern};
 
 use commit::{Finished, InFlight};

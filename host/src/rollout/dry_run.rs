@@ -11,7 +11,7 @@ use super::diff::RunOutcome;
 use super::report::{Report, Summary};
 use crate::clock::now_millis;
 use crate::executor::PluginExecutor;
-use crate::runtime::{EventInput, Plugin, Runtime, SubscriptionInput};
+use crate::runtime::{Plugin, Runtime, SubscriptionInput};
 use crate::store::{ClaimedEvent, DryRunRecord, Millis, Store, StoreResult, Subscription};
 use crate::tenancy::Resolved;
 
@@ -259,13 +259,7 @@ async fn run_on_executor(
     let (plugin, config_json) = (side.plugin.clone(), side.config_json.clone());
     let subscription = job.subscription.clone();
     let run = services.executor.submit(&subscription.tenant_id.clone(), move || {
-        let input = EventInput {
-            id: &event.id,
-            event_type: &event.event_type,
-            tenant: &event.tenant_id,
-            timestamp: &event.timestamp,
-            data_json: &event.data_json,
-        };
+        let input = crate::pipeline::event_input(&event);
         let sub_input = SubscriptionInput {
             id: &subscription.id,
             endpoint_url: &subscription.endpoint_url,
