@@ -9,6 +9,7 @@ mod events;
 pub(crate) mod ops;
 pub(crate) mod plugin_runs;
 pub(crate) mod plugins;
+pub(crate) mod rollouts;
 pub(crate) mod subscriptions;
 pub(crate) mod tenants;
 
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(plugin_runs::router())
         .merge(connections::router())
         .merge(subscriptions::router())
+        .merge(rollouts::router())
         .merge(deliveries::router())
         .merge(ops::router())
         .fallback(|| async { ApiError::not_found("route") })

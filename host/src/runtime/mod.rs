@@ -30,7 +30,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 pub use error::{ConfigCheckError, InvokeError, LoadError};
 pub use limits::Limits;
-pub use output::OutgoingRequest;
+pub use output::{Body, OutgoingRequest};
 pub use sandbox::{LogLevelName, LogLine, LoggedLines};
 
 use bindings::{PluginBasePre, wit};
