@@ -151,6 +151,8 @@ const stories = {
     await page.waitForSelector("#subscription-form");
     assert.equal(await page.inputValue("#tpl-body"), '{"from": "{{call.from}}", "duration": {{call.duration_s}}}');
     results.subscription = page.url().split("/").pop();
+    // Its canary rollouts (none yet) are shown with it.
+    assert.match(await text("#rollouts"), /Despliegues canario/);
 
     // An API error is shown next to the field that caused it.
     await page.fill("#endpoint_url", "not a url");

@@ -12,8 +12,9 @@ use serde_json::json;
 use super::layout::{Page, or_dash, render};
 use super::{Ctx, samples};
 use crate::api::deliveries::ListQuery;
+use crate::api::rollouts::RolloutView;
 use crate::api::subscriptions::SubscriptionView;
-use crate::api::{ApiResult, AppState, connections, deliveries, plugins, subscriptions};
+use crate::api::{ApiResult, AppState, connections, deliveries, plugins, rollouts, subscriptions};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -107,10 +108,49 @@ async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>)
     let result = async {
         let Json(subscription) =
             subscriptions::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
-        editor(&ctx, &tenant, Some(subscription)).await
+        let Json(rollouts) =
+            rollouts::list_rollouts(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
+        let mut page = editor(&ctx, &tenant, Some(subscription)).await?;
+        page.body = html! { (page.body) (rollouts_section(&ctx, &rollouts)) };
+        Ok(page)
     }
     .await;
     page(&ctx, &tenant, &here, result)
+}
+
+/// The subscription's canary rollouts (started through the API), newest first, with each version's figures.
+fn rollouts_section(ctx: &Ctx, rollouts: &[RolloutView]) -> Markup {
+    let t = |key| ctx.lang.t(key);
+    html! {
+        section.card #rollouts {
+            h2 { (t("ro.title")) }
+            @if rollouts.is_empty() {
+                p.empty { (t("ro.none")) }
+            } @else {
+                table.list {
+                    thead { tr {
+                        th { (t("common.status")) } th { (t("ro.versions")) } th { (t("ro.figures")) } th { (t("ro.reason")) }
+                    } }
+                    tbody {
+                        @for r in rollouts {
+                            tr data-state=(r.state.as_str()) {
+                                td { span.badge { (r.state.as_str()) } br; (r.started_at) }
+                                td { code { (r.current) } " → " code { (r.candidate) } " (" (r.percent) " %)" }
+                                td {
+                                    @for f in &r.figures {
+                                        div { code { (f.plugin) } ": " (f.events) " " (t("ro.events")) ", "
+                                            (f.plugin_errors) " " (t("ro.plugin_errors")) ", " (f.delivered) " " (t("ro.delivered")) ", "
+                                            (f.destination_failures) " " (t("ro.failures")) }
+                                    }
+                                }
+                                td { (or_dash(r.reason.as_deref())) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The subscription editor: event types, plugin, endpoint; for the template plugin the no-code editor
