@@ -177,7 +177,16 @@ fn operators_and_customers_use_the_console_in_a_browser() {
         service.wait_for_deliveries("acme", "&status=dead", Duration::from_secs(60), |d| !d.is_empty());
     receiver.set_behaviour(Behaviour::Accept);
     let delivery = dead[0]["id"].as_str().unwrap().to_owned();
-    story("retry", &service, &[("PORTAL_LINK", acme.clone()), ("DELIVERY", delivery), es.clone()]);
+    story(
+        "retry",
+        &service,
+        &[
+            ("PORTAL_LINK", acme.clone()),
+            ("DELIVERY", delivery),
+            ("SUBSCRIPTION", subscription.clone()),
+            es.clone(),
+        ],
+    );
     receiver.wait_for(2, Duration::from_secs(10));
 
     // Globex's portal reaches nothing of acme's.

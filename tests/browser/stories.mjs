@@ -204,6 +204,15 @@ const stories = {
     assert.equal(await page.locator("#attempts tbody tr").count(), before + 1);
     await shot("portal-delivery-retried-es");
 
+    // A dry run of the same version over the subscription's past events: progress, then nothing changes.
+    await page.goto(`${base}/console/t/acme/subscriptions/${env.SUBSCRIPTION}`);
+    await page.fill("#dr-version", "1");
+    await page.fill("#dr-last", "10");
+    await page.click("#dry-run-form button[type=submit]");
+    await page.waitForSelector("#dry-run-status >> text=/Terminada:/", { timeout: 30000 });
+    assert.match(await text("#dry-run-status"), /template@1 → template@1: 2 eventos, 2 idénticos, 0 cambiados/);
+    await shot("portal-dry-run-es");
+
     // Replaying a range: a reversed range is refused next to its field; a day's range finds nothing left.
     await page.click("nav >> text=Entregas");
     await page.fill("#r-from", "2026-12-02T10:00");

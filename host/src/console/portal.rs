@@ -122,6 +122,27 @@ async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>)
 fn rollouts_section(ctx: &Ctx, rollouts: &[RolloutView]) -> Markup {
     let t = |key| ctx.lang.t(key);
     html! {
+        section.card #dry-run {
+            h2 { (t("dr.title")) }
+            p { (t("dr.lead")) }
+            form #dry-run-form.filters {
+                div {
+                    label for="dr-version" { (t("dr.version")) }
+                    input #dr-version type="number" min="1" placeholder=(t("dr.latest"));
+                    p.field-error data-error-for="candidate_version" {}
+                }
+                div {
+                    label for="dr-last" { (t("dr.last")) }
+                    input #dr-last type="number" min="1" max="10000" value="100";
+                    p.field-error data-error-for="events" {}
+                }
+                div { button.primary type="submit" { (t("dr.start")) } }
+            }
+            progress #dry-run-progress max="100" value="0" hidden {}
+            p.status #dry-run-status role="status" {}
+            p.form-error #dry-run-error role="alert" {}
+            pre.preview #dry-run-report hidden {}
+        }
         section.card #rollouts {
             h2 { (t("ro.title")) }
             @if rollouts.is_empty() {

@@ -313,6 +313,42 @@
       else showError(form, answer, $("#form-error"));
     });
 
+    // A dry run of another version over the subscription's past events, followed until it ends.
+    const dryForm = $("#dry-run-form");
+    if (dryForm) dryForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const section = $("#dry-run");
+      clearErrors(section);
+      const progress = $("#dry-run-progress");
+      const report = $("#dry-run-report");
+      report.hidden = true;
+      const request = { events: { last: Number($("#dr-last").value) } };
+      if ($("#dr-version").value) request.candidate_version = Number($("#dr-version").value);
+      const started = await api("POST", tenantPath("/subscriptions/" + encodeURIComponent(existing.id) + "/dry-runs"), request);
+      if (!started.ok) { showError(section, started, $("#dry-run-error")); return; }
+      progress.hidden = false;
+      let run = started.body;
+      while (run.status === "running") {
+        progress.max = Math.max(run.events_total, 1);
+        progress.value = run.events_done;
+        status($("#dry-run-status"), t("dry_running") + " " + run.events_done + " / " + run.events_total);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        const next = await api("GET", tenantPath("/dry-runs/" + encodeURIComponent(run.id)));
+        if (!next.ok) { showError(section, next, $("#dry-run-error")); return; }
+        run = next.body;
+      }
+      progress.hidden = true;
+      if (run.status !== "done") { $("#dry-run-error").textContent = run.error || run.status; return; }
+      const s = run.summary;
+      const counts = ["events", "identical", "changed", "newly_failing", "newly_succeeding", "still_failing"]
+        .map((key) => s[key] + " " + t("dry_" + key)).join(", ");
+      status($("#dry-run-status"), t("dry_done") + " " + run.current + " → " + run.candidate + ": " + counts);
+      if (run.report && run.report.events.length) {
+        report.hidden = false;
+        report.textContent = JSON.stringify(run.report.events, null, 2);
+      }
+    });
+
     showMode();
     renderVariables();
     renderEventChoices();
