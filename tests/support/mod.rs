@@ -2,7 +2,9 @@
 //! receiver.
 #![allow(dead_code)]
 
+mod guests;
 mod plugins;
 pub mod service;
 
+pub use guests::*;
 pub use plugins::*;

@@ -1,7 +1,9 @@
 //! The `gancho` command line: argument parsing and dispatch to the subcommands.
 
 mod build;
+mod guest_build;
 mod keys;
+mod language;
 mod plugin;
 mod precompiled;
 mod receive;
