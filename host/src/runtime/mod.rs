@@ -315,6 +315,46 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     LOCAL.with(|runtime| runtime.block_on(future))
 }
 
+/// Where one fresh instance's time goes, for benchmarks: creating the store, instantiating the plugin,
+/// calling `transform`, and dropping the store (which returns the instance's slot to the pool).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    pub store: Duration,
+    pub instantiate: Duration,
+    pub call: Duration,
+    pub drop: Duration,
+}
+
+impl Runtime {
+    /// [`Runtime::invoke`] in phases, timed. Only for benchmarks.
+    #[doc(hidden)]
+    pub fn fresh_instance_phases(
+        &self,
+        plugin: &Plugin,
+        event: &EventInput<'_>,
+        subscription: &SubscriptionInput<'_>,
+    ) -> anyhow::Result<Phases> {
+        let started = Instant::now();
+        let mut store = self.sandbox_store(&self.limits, parse_event_time(event.timestamp));
+        let (wit_event, wit_subscription) = to_wit(event, subscription);
+        let stored = Instant::now();
+        let instance = block_on(plugin.pre.instantiate_async(&mut store))?;
+        let instantiated = Instant::now();
+        let returned = block_on(instance.call_transform(&mut store, &wit_event, &wit_subscription))?;
+        let called = Instant::now();
+        drop(store);
+        let dropped = Instant::now();
+        returned.map_err(|e| anyhow::anyhow!("plugin error: {}", e.message))?;
+        Ok(Phases {
+            store: stored - started,
+            instantiate: instantiated - stored,
+            call: called - instantiated,
+            drop: dropped - called,
+        })
+    }
+}
+
 /// One instance kept alive across calls. Only for benchmarks that compare against the service's fresh
 /// instance per event: the service never reuses an instance, so no state can leak between events.
 #[doc(hidden)]
