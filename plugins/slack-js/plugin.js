@@ -2,7 +2,7 @@
 // incoming webhook (the subscription's endpoint URL). Missed and answered calls, recordings, closed and
 // exported chats with their transcript within Slack's limits, quick replies. See README.md.
 
-import { ConfigError, PermanentError, Request, isMissed, moneyText, renderedBody, utf8Length } from "@gancho/plugin-sdk";
+import { ConfigError, PermanentError, Request, charCount, isMissed, moneyText, renderedBody, utf8Length } from "@gancho/plugin-sdk";
 
 /** Every field is optional: the switches' defaults, and overrides only legacy webhooks honour. */
 const DEFAULTS = {
@@ -206,26 +206,21 @@ function actions(label, url) {
   return { type: "actions", elements: [{ type: "button", text: { type: "plain_text", text: label }, url }] };
 }
 
-const charCount = (text) => {
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
-};
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
 
 /** Escapes `&`, `<`, `>` and cuts to `max` characters, ending in "…" if cut: never inside an escape. */
 function escape(text, max) {
-  const width = (c) => (c === "&" ? 5 : c === "<" || c === ">" ? 4 : 1);
-  let total = 0;
-  for (const c of text) total += width(c);
-  const cut = total > max;
+  const specials = text.match(/[&<>]/g);
+  const extra = specials ? specials.reduce((sum, c) => sum + ESCAPES[c].length - 1, 0) : 0;
+  if (charCount(text) + extra <= max) return specials ? text.replace(/[&<>]/g, (c) => ESCAPES[c]) : text;
   let out = "";
   let used = 0;
   for (const c of text) {
-    used += width(c);
-    if (used > max - (cut ? 1 : 0)) break;
-    out += c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c;
+    used += ESCAPES[c] ? ESCAPES[c].length : 1;
+    if (used > max - 1) break; // room for the "…"
+    out += ESCAPES[c] ?? c;
   }
-  return cut ? out + "…" : out;
+  return out + "…";
 }
 
 /** `2026-11-21 14:00 UTC` from `2026-11-21T14:00:00Z`; any other form as it is. */

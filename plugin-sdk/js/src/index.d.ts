@@ -124,6 +124,8 @@ export function moneyText(money: Money): string;
 export function percentEncode(value: unknown): string;
 export function formEncode(pairs: Array<[string, unknown]>): string;
 export function utf8Length(text: string): number;
+/** Characters (code points), as Rust's `chars().count()` and Python's `len`. */
+export function charCount(text: string): number;
 
 /** What a plugin module exports. */
 export interface Plugin<C = Record<string, unknown>> {
