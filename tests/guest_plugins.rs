@@ -6,9 +6,8 @@
 mod support;
 
 use gancho::runtime::SubscriptionInput;
-use gancho::runtime::{
-    ConfigCheckError, InvokeError, Limits, OutgoingRequest, Plugin, Runtime, RuntimeSettings,
-};
+use gancho::runtime::{ConfigCheckError, InstanceBudget, InvokeError, Limits, LoadError, OutgoingRequest};
+use gancho::runtime::{Plugin, Runtime, RuntimeSettings};
 use serde_json::Value;
 use support::{Language, guest_plugin_bytes, language_of, node, python, repo_root};
 
@@ -188,4 +187,49 @@ fn logs_reach_the_host_and_javascript_imports_nothing_but_the_log() {
     }
     let js = load(&runtime, "slack-js");
     assert!(js.info().imports.iter().all(|i| i.starts_with("gancho:plugin/")), "{:?}", js.info().imports);
+}
+
+#[test]
+fn what_a_plugin_takes_from_the_instance_pool_is_checked_when_it_is_loaded() {
+    let needs = |name: &str| load(&runtime(), name).info().instance_needs;
+    let (rust, js, python) = (needs("slack"), needs("slack-js"), needs("slack-python"));
+    let default = InstanceBudget::default();
+    for (name, needs) in [("rust", rust), ("js", js), ("python", python)] {
+        assert!(needs.core_instances >= 1 && needs.memories >= 1, "{name}: {needs:?}");
+        assert!(
+            needs.core_instances <= default.core_instances
+                && needs.memories <= default.memories
+                && needs.tables <= default.tables,
+            "{name} must fit the default budget: {needs:?} > {default:?}"
+        );
+    }
+    assert!(
+        python.core_instances > js.core_instances && js.core_instances > rust.core_instances,
+        "{rust:?} {js:?} {python:?}"
+    );
+
+    // A host whose pool gives each instance fewer core instances than Python needs refuses it at upload,
+    // before compiling it, naming the setting to raise; the smaller plugins still load.
+    let budget = InstanceBudget { core_instances: python.core_instances - 1, ..default };
+    let small =
+        Runtime::new(RuntimeSettings { instance_budget: budget, ..RuntimeSettings::default() }).unwrap();
+    match small.load(&guest_plugin_bytes("slack-python")) {
+        Err(error @ LoadError::OverInstanceBudget { resource: "core instances", .. }) => {
+            assert!(error.to_string().contains("plugins.core_instances_per_instance"), "{error}");
+        }
+        Err(other) => panic!("expected an instance budget refusal, got {other}"),
+        Ok(_) => panic!("python must not load with {budget:?}"),
+    }
+    assert!(small.load(&guest_plugin_bytes("slack-js")).is_ok());
+    let budget = InstanceBudget { memories: js.memories - 1, ..default };
+    let small =
+        Runtime::new(RuntimeSettings { instance_budget: budget, ..RuntimeSettings::default() }).unwrap();
+    assert!(
+        matches!(
+            small.load(&guest_plugin_bytes("slack-js")),
+            Err(LoadError::OverInstanceBudget { resource: "memories", .. })
+        ),
+        "js needs {} memories",
+        js.memories
+    );
 }

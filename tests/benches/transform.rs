@@ -141,11 +141,21 @@ fn languages() {
         "drop",
         "compile ms"
     );
+    // `GANCHO_BENCH_JS_WASM` and `GANCHO_BENCH_PYTHON_WASM` name other builds, to compare build settings.
+    let guest = |name: &str, variable: &str| match std::env::var_os(variable) {
+        Some(path) => std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path:?}: {e}")),
+        None => support::guest_plugin_bytes(name),
+    };
     for (language, wasm) in [
         ("rust", slack_wasm()),
-        ("javascript (quickjs)", support::guest_plugin_bytes("slack-js")),
-        ("python (componentize-py)", support::guest_plugin_bytes("slack-python")),
+        ("javascript (quickjs)", guest("slack-js", "GANCHO_BENCH_JS_WASM")),
+        ("python (componentize-py)", guest("slack-python", "GANCHO_BENCH_PYTHON_WASM")),
     ] {
+        // `GANCHO_BENCH_LANGUAGES=javascript,python` measures only those.
+        let only = std::env::var("GANCHO_BENCH_LANGUAGES").unwrap_or_default();
+        if !only.is_empty() && !only.split(',').any(|name| language.starts_with(name)) {
+            continue;
+        }
         let compiling = Instant::now();
         let plugin = runtime.load(&wasm).unwrap();
         let compile_ms = compiling.elapsed().as_secs_f64() * 1e3;
