@@ -3,9 +3,9 @@
 //! when it is loaded (at upload, before anything runs), so a full pool never surprises an event: every live
 //! instance fits its budget, and there are never more instances than the pool holds.
 //!
-//! What plugins need (core instances / memories / tables): Rust with gancho-sdk 2–4 / 1 / 1; JavaScript
-//! (QuickJS) 8–11 / 1 / 2; Python (componentize-py) 14 / 1 / 5, and 38 core instances built with
-//! `--stub-wasi`.
+//! What plugins need (core instances / memories / tables, as `gancho plugin check` prints it): the Rust
+//! Slack plugin 3 / 1 / 2; JavaScript with QuickJS 11 / 3 / 3; Python with componentize-py 14 / 1 / 2, and
+//! 38 core instances built with `--stub-wasi`.
 
 use wasmparser::{Instance, Parser, Payload};
 use wasmtime::PoolingAllocationConfig;
