@@ -233,3 +233,38 @@ fn what_a_plugin_takes_from_the_instance_pool_is_checked_when_it_is_loaded() {
         js.memories
     );
 }
+
+/// Through the real `gancho serve`: JavaScript and Python plugins are uploaded like any other, refuse a bad
+/// configuration with the field's name, and deliver a missed call, signed, with what the plugin logged.
+#[test]
+fn javascript_and_python_plugins_deliver_through_the_service() {
+    use support::service::{INGEST, OPERATOR, Receiver, Service, missed_call};
+    let wait = std::time::Duration::from_secs(60);
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(&dir.path().join("data"), &[("GANCHO_LIMITS__TIMEOUT_MS", "5000")]);
+    for (tenant, plugin) in [("acme-js", "slack-js"), ("acme-py", "slack-python")] {
+        let receiver = Receiver::start();
+        let subscription =
+            service.subscribe(tenant, plugin, &["call.*"], &receiver.url, serde_json::json!({}));
+        receiver.set_secret(subscription["secret"].as_str().unwrap());
+        let bad = serde_json::json!({"event_types": ["call.*"], "plugin": plugin, "endpoint_url": receiver.url,
+            "config": {"notify_missed_call": true}});
+        let (status, body) = service.post(&format!("/v1/tenants/{tenant}/subscriptions"), OPERATOR, &bad);
+        assert_eq!(status, 422, "{plugin}: {body}");
+        assert!(body.to_string().contains("notify_missed_call"), "{plugin}: {body}");
+
+        let (status, body) = service.post("/v1/events", INGEST, &missed_call(tenant, "evt_1"));
+        assert_eq!(status, 202, "{body}");
+        let received = receiver.wait_for(1, wait);
+        assert!(received[0].signature_valid, "{plugin}: {:?}", received[0].headers);
+        assert!(
+            received[0].body.contains("📞 Missed call from Caller evt_1"),
+            "{plugin}: {}",
+            received[0].body
+        );
+        let deliveries = service.wait_for_deliveries(tenant, "&event_id=evt_1", wait, |d| {
+            d.iter().any(|d| d["status"] == "succeeded")
+        });
+        assert_eq!(deliveries[0]["plugin"], format!("{plugin}@1"), "{deliveries:#?}");
+    }
+}
