@@ -12,6 +12,8 @@
 //! - [`executor`]: the threads that run plugins, shared fairly between tenants (a fair queue, a slow lane).
 //! - [`plugins`]: plugin references and the cache of compiled plugins (filled by the API, used by the
 //!   pipeline).
+//! - [`rollout`]: a candidate version tried safely: dry runs over past events with a diff of the
+//!   requests, and canaries that promote or roll back by their rules.
 //! - [`connections`]: tenants' credentials for the services they deliver to, sealed at rest, and the
 //!   header each puts on a request (OAuth access tokens obtained, cached and refreshed here).
 //! - [`delivery`]: claimed deliveries → signing → destination guard → HTTP → attempts and retries.
@@ -23,7 +25,7 @@
 //! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
 //!   wall-clock time.
 //! - [`cli`]: the `gancho` command line (`serve`, `receive`, `plugin new`, `plugin build`, `plugin check`,
-//!   `plugin run`).
+//!   `plugin run`, `plugin diff`).
 //!
 //! [`run`] wires it all together on a listener the caller binds, so tests can use `127.0.0.1:0`.
 
@@ -39,6 +41,7 @@ pub mod ids;
 pub mod metrics;
 pub mod pipeline;
 pub mod plugins;
+pub mod rollout;
 pub mod runtime;
 pub mod store;
 pub mod tenancy;
@@ -217,6 +220,8 @@ pub async fn run(
     let retention_task =
         tokio::spawn(purge_old_work(store.clone(), config.retention.clone(), workers_stop.clone()));
     let pipeline_task = tokio::spawn(pipeline.run(workers_stop.clone()));
+    // A rollout's runs that chose the candidate before a rollback are committed within the pipeline's lease.
+    let rollout_task = tokio::spawn(rollout::watcher::run(store.clone(), lease_ms, workers_stop.clone()));
     // The first event for a version on a new instance should not wait for it to compile.
     tokio::spawn(plugins.clone().precompile_live_versions());
     let delivery_task = tokio::spawn(worker.run(workers_stop.clone()));
@@ -245,6 +250,7 @@ pub async fn run(
     let _ = pipeline_task.await;
     let _ = delivery_task.await;
     let _ = retention_task.await;
+    let _ = rollout_task.await;
     tracing::info!("gancho stopped");
     served
 }

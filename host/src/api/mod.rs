@@ -9,6 +9,7 @@ mod events;
 mod ops;
 mod plugin_runs;
 mod plugins;
+mod rollouts;
 mod subscriptions;
 mod tenants;
 
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(plugin_runs::router())
         .merge(connections::router())
         .merge(subscriptions::router())
+        .merge(rollouts::router())
         .merge(deliveries::router())
         .merge(ops::router())
         .fallback(|| async { ApiError::not_found("route") })

@@ -180,20 +180,7 @@ async fn plugin_to_run(
         (Some(_), Some(_), _) => {
             return Err(invalid("wasm_base64", "give `plugin` or `wasm_base64`, not both"));
         }
-        (None, Some(encoded), _) => {
-            let wasm = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|e| invalid("wasm_base64", format!("`wasm_base64` is not base64: {e}")))?;
-            if wasm.len() as u64 > max_plugin_bytes {
-                return Err(plugin_too_large(
-                    Some(wasm.len() as u64),
-                    max_plugin_bytes,
-                    "quotas.max_plugin_bytes",
-                ));
-            }
-            let plugin = load_plugin(state, "candidate", wasm.into()).await?;
-            return Ok((format!("candidate {}", plugin.info().digest), plugin));
-        }
+        (None, Some(encoded), _) => return candidate_plugin(state, encoded, max_plugin_bytes).await,
         (Some(text), None, _) => text.parse::<PluginRef>().map_err(|message| invalid("plugin", message))?,
         (None, None, Some(subscription)) => {
             PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version }
@@ -215,6 +202,23 @@ async fn plugin_to_run(
         ResolveError::Unavailable(message) => ApiError::internal(message),
     })?;
     Ok((format!("{}@{version}", reference.name), plugin))
+}
+
+/// A candidate plugin's bytes (`wasm_base64`), within the tenant's `quotas.max_plugin_bytes`, validated and
+/// compiled but never stored; with its label, `candidate sha256:…`.
+pub(super) async fn candidate_plugin(
+    state: &AppState,
+    encoded: &str,
+    max_plugin_bytes: u64,
+) -> ApiResult<(String, Plugin)> {
+    let wasm = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|e| invalid("wasm_base64", format!("`wasm_base64` is not base64: {e}")))?;
+    if wasm.len() as u64 > max_plugin_bytes {
+        return Err(plugin_too_large(Some(wasm.len() as u64), max_plugin_bytes, "quotas.max_plugin_bytes"));
+    }
+    let plugin = load_plugin(state, "candidate", wasm.into()).await?;
+    Ok((format!("candidate {}", plugin.info().digest), plugin))
 }
 
 /// The event given (its `tenant` filled in), or the tenant's stored event.

@@ -305,11 +305,13 @@ pub async fn delete_own_version(
         )));
     }
     let subscriptions = state.store.list_subscriptions(&tenant).await?;
-    if let Some(pinned) =
-        subscriptions.iter().find(|s| s.plugin_name == full_name && s.plugin_version == Some(version))
-    {
+    let runs = |s: &&crate::store::Subscription| {
+        s.plugin_name == full_name
+            && (s.plugin_version == Some(version) || s.canary.as_ref().is_some_and(|c| c.version == version))
+    };
+    if let Some(pinned) = subscriptions.iter().find(runs) {
         return Err(conflict(format!(
-            "subscription {} runs {reference}; move it to another version first",
+            "subscription {} runs {reference} (pinned, or as its canary); move it to another version first",
             pinned.id
         )));
     }

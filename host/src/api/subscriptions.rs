@@ -115,6 +115,10 @@ pub struct SubscriptionView {
     pub connections: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_hosts: Option<Vec<String>>,
+    /// The canary of its running rollout: this share of its events run the candidate version (see
+    /// `GET …/subscriptions/{id}/rollouts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::store::Canary>,
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
@@ -150,6 +154,7 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
         endpoint_url: subscription.endpoint_url,
         connections: subscription.connections,
         allowed_hosts: subscription.allowed_hosts,
+        canary: subscription.canary,
         enabled: subscription.enabled,
         disabled_reason: subscription.disabled_reason,
         paused: subscription.paused_reason.is_some(),
@@ -297,7 +302,7 @@ async fn check_plugin(state: &AppState, tenant: &str, text: &str) -> ApiResult<P
 /// Lets the plugin check the configuration (its optional `validate-config` export), on a plugin thread in
 /// the tenant's turn and under its limits: a refusal is a 422 naming the field, with the plugin's message.
 /// A plugin built without the export accepts any configuration here, as before.
-async fn check_plugin_accepts(
+pub(super) async fn check_plugin_accepts(
     state: &AppState,
     tenant: &str,
     plugin: &PluginRef,
@@ -390,6 +395,7 @@ pub async fn create(
         updated_at: now,
         connections,
         allowed_hosts,
+        canary: None,
     };
     state.store.create_subscription(&subscription).await?;
     Ok((StatusCode::CREATED, Json(view(subscription, true))))
@@ -449,6 +455,17 @@ pub async fn update(
         subscription.event_types = event_types;
     }
     if let Some(plugin) = patch.plugin {
+        if let Some(canary) = &subscription.canary {
+            return Err(ApiError::field(
+                StatusCode::CONFLICT,
+                "plugin",
+                format!(
+                    "rollout {} of version {} is running on this subscription; promote it or roll it back \
+                     (POST …/rollouts/{}/promote or …/rollback) before changing its plugin",
+                    canary.rollout_id, canary.version, canary.rollout_id
+                ),
+            ));
+        }
         let plugin = check_plugin(&state, &tenant, &plugin).await?;
         subscription.plugin_name = plugin.name;
         subscription.plugin_version = plugin.version;

@@ -1,6 +1,7 @@
 //! The `gancho` command line: argument parsing and dispatch to the subcommands.
 
 mod build;
+mod diff;
 mod guest_build;
 mod keys;
 mod language;

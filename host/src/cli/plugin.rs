@@ -1,6 +1,7 @@
 //! `gancho plugin`: scaffold a plugin crate (`new`), build it into a component (`build`), validate a
 //! component against the world (`check`), and run it once on an event file exactly as the service would,
-//! printing the requests it produced (`run`). Loading goes through the precompiled cache (`precompiled`).
+//! printing the requests it produced (`run`); compare two versions (`diff`). Loading goes through the
+//! precompiled cache (`precompiled`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::precompiled::CacheArgs;
-use super::{build, scaffold};
+use super::{build, diff, scaffold};
 use crate::event::Event;
 use crate::runtime::{LoadError, LogLevelName, Runtime, RuntimeSettings, SubscriptionInput};
 
@@ -48,6 +49,10 @@ pub enum PluginCommand {
         #[command(flatten)]
         cache: CacheArgs,
     },
+    /// Compare a candidate version with the current one: locally on event files (two `.wasm` files), or as
+    /// a dry run over a subscription's past events on a running service (`--service`). Prints what would
+    /// change: each differing event, field by field.
+    Diff(Box<diff::DiffArgs>),
 }
 
 /// Exit code for input the user must fix (a file, a field, a plugin that does not load or build).
@@ -77,6 +82,7 @@ fn execute(command: PluginCommand) -> Result<ExitCode, String> {
             check(&wasm, &cache)
         }
         PluginCommand::Check { plugin, cache } => check(&plugin, &cache),
+        PluginCommand::Diff(args) => diff::run(*args),
         PluginCommand::Run { plugin, event, config, endpoint, cache } => {
             let (runtime, loaded) = load(&plugin, &cache)?;
             let event_bytes = read(&event)?;
@@ -143,14 +149,14 @@ fn check(plugin: &Path, cache: &CacheArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
+pub(super) fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
 }
 
 /// Loads a plugin with the precompiled cache, and the runtime to invoke it with. A cache that fails only
 /// when the compiled plugin is stored (a full disk) costs a warning and a second compilation, not the
 /// command.
-fn load(path: &Path, cache: &CacheArgs) -> Result<(Runtime, crate::runtime::Plugin), String> {
+pub(super) fn load(path: &Path, cache: &CacheArgs) -> Result<(Runtime, crate::runtime::Plugin), String> {
     let wasm = read(path)?;
     let runtime = new_runtime(cache.usable_dir())?;
     match runtime.load(&wasm) {

@@ -71,13 +71,7 @@ impl RunContext {
                 return (Outcome::Done { deliveries: vec![failed], pause: None }, Duration::ZERO);
             }
         };
-        let input = EventInput {
-            id: &event.id,
-            event_type: &event.event_type,
-            tenant: &event.tenant_id,
-            timestamp: &event.timestamp,
-            data_json: &event.data_json,
-        };
+        let input = event_input(event);
         let sub_input = SubscriptionInput {
             id: &subscription.id,
             endpoint_url: &subscription.endpoint_url,
@@ -137,9 +131,20 @@ impl RunContext {
     }
 }
 
+/// A stored event as a plugin gets it.
+pub fn event_input(event: &ClaimedEvent) -> EventInput<'_> {
+    EventInput {
+        id: &event.id,
+        event_type: &event.event_type,
+        tenant: &event.tenant_id,
+        timestamp: &event.timestamp,
+        data_json: &event.data_json,
+    }
+}
+
 /// The requests, if each goes to a host the subscription allows (all, when it names none); else the
 /// error naming the first that does not.
-fn keep_to_allowed_hosts(
+pub fn keep_to_allowed_hosts(
     requests: Vec<OutgoingRequest>,
     subscription: &Subscription,
 ) -> Result<Vec<OutgoingRequest>, InvokeError> {

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use jobs::{event_input, keep_to_allowed_hosts};
 pub use matching::{event_type_matches, valid_event_type_pattern};
 
 use commit::{Finished, InFlight};
@@ -319,8 +320,15 @@ impl Pipeline {
         subscription: Arc<Subscription>,
         claimed_at: Millis,
     ) -> Job {
-        let reference =
-            PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version };
+        // A canary's share of events (chosen by event id, so a retry or replay goes the same way) runs the
+        // candidate version.
+        let version = match &subscription.canary {
+            Some(canary) if crate::rollout::takes_candidate(&event.id, canary.percent) => {
+                Some(canary.version)
+            }
+            _ => subscription.plugin_version,
+        };
+        let reference = PluginRef { name: subscription.plugin_name.clone(), version };
         // The API lets a subscription name only its own tenant's plugins; checked again here, so that no
         // path to the store can make one tenant's events run another's code.
         let plugin = match crate::tenancy::may_use(&subscription.tenant_id, &reference.name) {

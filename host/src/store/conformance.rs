@@ -15,9 +15,11 @@ use super::{
 
 mod connections;
 mod deliveries;
+mod rollouts;
 mod tenancy;
 pub use connections::*;
 pub use deliveries::*;
+pub use rollouts::*;
 pub use tenancy::*;
 
 /// A database to run one behaviour against.
@@ -72,6 +74,10 @@ macro_rules! conformance_tests {
             concurrent_event_claims_are_disjoint,
             concurrent_delivery_claims_are_disjoint,
             ping_answers,
+            rollouts_set_and_clear_the_canary,
+            version_counts_and_reruns_cover_the_rollout_window,
+            subscription_events_are_its_latest_with_when,
+            dry_runs_are_kept_until_retention,
         );
     };
     (@each $backend:ty; $($behaviour:ident),* $(,)?) => {
@@ -119,6 +125,7 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         updated_at: T0,
         connections: vec!["hubspot-main".to_owned()],
         allowed_hosts: Some(vec!["hooks.example.com".to_owned()]),
+        canary: None,
     }
 }
 

@@ -9,6 +9,7 @@
 #[cfg(test)]
 mod conformance;
 mod postgres;
+mod rollouts;
 mod sqlite;
 mod throttle;
 
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use postgres::PostgresStore;
+pub use rollouts::{Canary, DryRunRecord, Requeued, RolloutEnd, RolloutRecord, RolloutState, VersionCount};
 pub use sqlite::SqliteStore;
 
 /// Unix milliseconds.
@@ -150,6 +152,9 @@ pub struct Subscription {
     pub connections: Vec<String>,
     /// The hosts its plugin may send requests to; `None`: any the destination guard allows.
     pub allowed_hosts: Option<Vec<String>>,
+    /// The canary of its running rollout, if one runs: a share of its events go to another version. Only
+    /// the rollout operations write it ([`Store::update_subscription`] leaves it as it is).
+    pub canary: Option<Canary>,
 }
 
 /// A tenant's credential for a destination, sealed: its secret part is only ever in `sealed`, encrypted
@@ -549,10 +554,63 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<u64>;
 
+    /// The events whose deliveries (or skips, or plugin errors) a subscription made in `[from, to)`, newest
+    /// first, with when: at most `limit` rows, an event once per delivery it made.
+    async fn subscription_events(
+        &self,
+        tenant_id: &str,
+        subscription_id: &str,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<(Millis, ClaimedEvent)>>;
+
+    // Rollouts: a subscription's canary of a candidate version, and their history.
+    /// Stores a running rollout and, in the same transaction, pins the subscription to `pin_version` and
+    /// sets its canary. `NotFound` without the subscription; `Conflict` if it has a running rollout.
+    async fn start_rollout(
+        &self,
+        rollout: &RolloutRecord,
+        pin_version: u32,
+        canary: &Canary,
+    ) -> StoreResult<()>;
+    /// Ends a running rollout (false if it is not running) and clears the subscription's canary, pinning it
+    /// to `end.pin_version` if given (a promotion), in one transaction.
+    async fn end_rollout(&self, tenant_id: &str, id: &str, end: &RolloutEnd<'_>) -> StoreResult<bool>;
+    /// Replaces a rollout's body and whether re-runs of its candidate's failures are still to be done.
+    async fn update_rollout(&self, id: &str, body_json: &str, reruns_pending: bool) -> StoreResult<()>;
+    async fn get_rollout(&self, tenant_id: &str, id: &str) -> StoreResult<Option<RolloutRecord>>;
+    /// A subscription's rollouts, newest first.
+    async fn list_rollouts(&self, tenant_id: &str, subscription_id: &str) -> StoreResult<Vec<RolloutRecord>>;
+    /// Every tenant's rollouts that need watching: the running ones, and the rolled-back ones whose
+    /// candidate's failures are still to be run again.
+    async fn rollouts_to_watch(&self) -> StoreResult<Vec<RolloutRecord>>;
+    /// How many events each plugin version made deliveries of each status for, for a subscription's
+    /// deliveries made since `since`.
+    async fn version_counts(&self, subscription_id: &str, since: Millis) -> StoreResult<Vec<VersionCount>>;
+    /// Turns a subscription's deliveries made by `plugin` since `since` that did not succeed (and are not
+    /// being sent right now) into plugin errors due at once, with `reason`: the plugin-retry claim runs the
+    /// subscription's plugin on their events again and replaces them. Counts those turned, and those left
+    /// because they are leased.
+    async fn requeue_for_rerun(
+        &self,
+        subscription_id: &str,
+        plugin: &str,
+        since: Millis,
+        now: Millis,
+        reason: &str,
+    ) -> StoreResult<Requeued>;
+
+    // Dry runs: their state and report, kept for `retention.max_age_secs`.
+    /// Inserts or replaces a dry run.
+    async fn save_dry_run(&self, dry_run: &DryRunRecord) -> StoreResult<()>;
+    async fn get_dry_run(&self, tenant_id: &str, id: &str) -> StoreResult<Option<DryRunRecord>>;
+
     /// Retention: deletes up to `batch` finished deliveries (`succeeded`, `skipped`, `dead`, and plugin
     /// errors that will not run again) last updated before `older_than`, with their attempts, and up to
-    /// `batch` processed events received before it that have no delivery left. Returns the rows deleted;
-    /// call again until it returns 0. Each call is short, so it never holds locks for long.
+    /// `batch` processed events received before it that have no delivery left, and dry runs last updated
+    /// before it. Returns the rows deleted; call again until it returns 0. Each call is short, so it never
+    /// holds locks for long.
     async fn purge(&self, older_than: Millis, batch: u32) -> StoreResult<u64>;
 
     /// Queue sizes and the oldest waiting item's age.

@@ -7,8 +7,8 @@ use tokio_postgres::Row;
 
 use super::{constraint_error, execute, from_json, query, to_json};
 use crate::store::{
-    Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult, Subscription,
-    Tenant, tenant_plugin_prefix,
+    Canary, Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult,
+    Subscription, Tenant, tenant_plugin_prefix,
 };
 
 pub(super) async fn create_tenant(client: &Client, tenant: &Tenant) -> StoreResult<()> {
@@ -173,7 +173,8 @@ pub(super) async fn list_plugins(client: &Client, scope: PluginScope<'_>) -> Sto
 
 /// The latest version of every plugin and every version a subscription pins.
 const LIVE_VERSIONS_SQL: &str = "SELECT name, MAX(version) FROM plugin_versions GROUP BY name
-     UNION SELECT plugin_name, plugin_version FROM subscriptions WHERE plugin_version IS NOT NULL";
+     UNION SELECT plugin_name, plugin_version FROM subscriptions WHERE plugin_version IS NOT NULL
+     UNION SELECT plugin_name, canary_version FROM subscriptions WHERE canary_version IS NOT NULL";
 
 pub(super) async fn live_plugin_versions(client: &Client) -> StoreResult<Vec<(String, u32)>> {
     let rows = query(client, LIVE_VERSIONS_SQL, &[]).await?;
@@ -249,10 +250,18 @@ pub(super) async fn get_plugin(
     rows.first().map(|row| Ok((plugin_version(row)?, row.try_get(5)?))).transpose()
 }
 
-const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
-     config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
-     failing_since, created_at, updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, \
-     allowed_hosts";
+/// A subscription's columns, as written by insert and update.
+macro_rules! subscription_columns {
+    () => {
+        "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, config_json, headers, secret, \
+         previous_secret, previous_secret_expires_at, enabled, disabled_reason, failing_since, created_at, \
+         updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts"
+    };
+}
+const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
+/// What is read of a subscription: its columns, then its canary (written only by the rollout operations).
+const SUBSCRIPTION_SELECT: &str =
+    concat!(subscription_columns!(), ", canary_rollout_id, canary_version, canary_percent");
 
 fn subscription(row: &Row) -> StoreResult<Subscription> {
     Ok(Subscription {
@@ -278,6 +287,14 @@ fn subscription(row: &Row) -> StoreResult<Subscription> {
         paused_at: row.try_get(19)?,
         connections: from_json(row.try_get(20)?)?,
         allowed_hosts: row.try_get::<_, Option<&str>>(21)?.map(from_json).transpose()?,
+        canary: match row.try_get::<_, Option<String>>(22)? {
+            Some(rollout_id) => Some(Canary {
+                rollout_id,
+                version: row.try_get::<_, i32>(23)? as u32,
+                percent: row.try_get::<_, i32>(24)? as u8,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -307,7 +324,7 @@ pub(super) async fn get_subscription(
 ) -> StoreResult<Option<Subscription>> {
     let rows = query(
         client,
-        &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1 AND tenant_id = $2"),
+        &format!("SELECT {SUBSCRIPTION_SELECT} FROM subscriptions WHERE id = $1 AND tenant_id = $2"),
         &[&id, &tenant_id],
     )
     .await?;
@@ -318,7 +335,7 @@ pub(super) async fn list_subscriptions(client: &Client, tenant_id: &str) -> Stor
     let rows = query(
         client,
         &format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = $1 ORDER BY created_at, id"
+            "SELECT {SUBSCRIPTION_SELECT} FROM subscriptions WHERE tenant_id = $1 ORDER BY created_at, id"
         ),
         &[&tenant_id],
     )

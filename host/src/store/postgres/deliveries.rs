@@ -191,7 +191,9 @@ pub(super) async fn claim_plugin_retries(
 /// worker's claim, after this one's lease ran out, replaced it first), nothing is stored: that run's
 /// deliveries are.
 pub(super) const REPLACE_PLUGIN_RETRY_SQL: &str = concat!(
-    "WITH removed AS (DELETE FROM deliveries WHERE id = $16 AND status = 'plugin_error' RETURNING id) ",
+    "WITH removed AS (DELETE FROM deliveries WHERE id = $16 AND status = 'plugin_error' RETURNING id), ",
+    // A rolled-back candidate's delivery may have had attempts: they go with it.
+    "removed_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM removed)) ",
     insert_deliveries!(),
     " WHERE EXISTS (SELECT 1 FROM removed)"
 );

@@ -164,7 +164,7 @@ pub(super) async fn get(client: &Client, tenant_id: &str, id: &str) -> StoreResu
 }
 
 /// An event from a row of `tenant_id, id, event_type, event_timestamp, data, received_at`.
-fn event(row: &tokio_postgres::Row) -> StoreResult<ClaimedEvent> {
+pub(super) fn event(row: &tokio_postgres::Row) -> StoreResult<ClaimedEvent> {
     Ok(ClaimedEvent {
         tenant_id: row.try_get(0)?,
         id: row.try_get(1)?,

@@ -12,6 +12,7 @@ mod connections;
 mod deliveries;
 mod events;
 mod retention;
+mod rollouts;
 mod tls;
 
 use std::str::FromStr;
@@ -23,9 +24,10 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AttemptRecord, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse, Delivery, DeliveryClaim,
-    DeliveryFilter, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage,
-    PluginVersion, ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
+    AttemptRecord, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse, Delivery, DeliveryClaim,
+    DeliveryFilter, DryRunRecord, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope,
+    PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, RolloutEnd, RolloutRecord, Store,
+    StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -37,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_paused.sql"),
     include_str!("migrations/005_tenant_plugins.sql"),
     include_str!("migrations/006_connections.sql"),
+    include_str!("migrations/007_rollouts.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -466,6 +469,70 @@ impl Store for PostgresStore {
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         events::queue_stats(&self.client().await?, now).await
+    }
+
+    async fn subscription_events(
+        &self,
+        tenant_id: &str,
+        subscription_id: &str,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<(Millis, ClaimedEvent)>> {
+        let client = self.client().await?;
+        rollouts::subscription_events(&client, tenant_id, subscription_id, (from, to), limit).await
+    }
+
+    async fn start_rollout(
+        &self,
+        rollout: &RolloutRecord,
+        pin_version: u32,
+        canary: &Canary,
+    ) -> StoreResult<()> {
+        rollouts::start_rollout(&mut self.client().await?, rollout, pin_version, canary).await
+    }
+
+    async fn end_rollout(&self, tenant_id: &str, id: &str, end: &RolloutEnd<'_>) -> StoreResult<bool> {
+        rollouts::end_rollout(&mut self.client().await?, tenant_id, id, end).await
+    }
+
+    async fn update_rollout(&self, id: &str, body_json: &str, reruns_pending: bool) -> StoreResult<()> {
+        rollouts::update_rollout(&self.client().await?, id, body_json, reruns_pending).await
+    }
+
+    async fn get_rollout(&self, tenant_id: &str, id: &str) -> StoreResult<Option<RolloutRecord>> {
+        rollouts::get_rollout(&self.client().await?, tenant_id, id).await
+    }
+
+    async fn list_rollouts(&self, tenant_id: &str, subscription_id: &str) -> StoreResult<Vec<RolloutRecord>> {
+        rollouts::list_rollouts(&self.client().await?, tenant_id, subscription_id).await
+    }
+
+    async fn rollouts_to_watch(&self) -> StoreResult<Vec<RolloutRecord>> {
+        rollouts::rollouts_to_watch(&self.client().await?).await
+    }
+
+    async fn version_counts(&self, subscription_id: &str, since: Millis) -> StoreResult<Vec<VersionCount>> {
+        rollouts::version_counts(&self.client().await?, subscription_id, since).await
+    }
+
+    async fn requeue_for_rerun(
+        &self,
+        subscription_id: &str,
+        plugin: &str,
+        since: Millis,
+        now: Millis,
+        reason: &str,
+    ) -> StoreResult<Requeued> {
+        rollouts::requeue_for_rerun(&self.client().await?, subscription_id, plugin, since, now, reason).await
+    }
+
+    async fn save_dry_run(&self, dry_run: &DryRunRecord) -> StoreResult<()> {
+        rollouts::save_dry_run(&self.client().await?, dry_run).await
+    }
+
+    async fn get_dry_run(&self, tenant_id: &str, id: &str) -> StoreResult<Option<DryRunRecord>> {
+        rollouts::get_dry_run(&self.client().await?, tenant_id, id).await
     }
 
     async fn purge(&self, older_than: Millis, batch: u32) -> StoreResult<u64> {

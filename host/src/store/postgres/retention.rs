@@ -4,7 +4,8 @@
 use crate::store::{Millis, StoreResult};
 
 /// Deletes up to `batch` finished deliveries (and their attempts) last updated before `older_than`, then up
-/// to `batch` processed events received before it that have no delivery left. Returns the rows deleted.
+/// to `batch` processed events received before it that have no delivery left, and dry runs last updated
+/// before it. Returns the rows deleted.
 pub(super) async fn purge(
     client: &deadpool_postgres::Client,
     older_than: Millis,
@@ -34,5 +35,11 @@ pub(super) async fn purge(
         )
         .await?;
     let deleted_events = client.execute(&events, &[&older_than, &i64::from(batch)]).await?;
-    Ok(deleted + deleted_events)
+    let dry_runs = client
+        .prepare_cached(
+            "DELETE FROM dry_runs WHERE id IN (SELECT id FROM dry_runs WHERE updated_at < $1 LIMIT $2)",
+        )
+        .await?;
+    let deleted_dry_runs = client.execute(&dry_runs, &[&older_than, &i64::from(batch)]).await?;
+    Ok(deleted + deleted_events + deleted_dry_runs)
 }

@@ -208,6 +208,7 @@ async fn record_attempts_batches_match_sqlite() {
         updated_at: T0,
         connections: vec![],
         allowed_hosts: None,
+        canary: None,
     };
     let delivery = |n: usize, subscription_id: &str| NewDelivery {
         id: format!("dlv_{n}"),

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{conflict_as, json_column, optional_json_column, to_json};
 use crate::store::{
-    Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult, Subscription,
-    Tenant, tenant_plugin_prefix,
+    Canary, Millis, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, StoreError, StoreResult,
+    Subscription, Tenant, tenant_plugin_prefix,
 };
 
 pub(super) fn create_tenant(conn: &Connection, tenant: &Tenant) -> StoreResult<()> {
@@ -166,7 +166,8 @@ pub(super) fn list_plugins(conn: &Connection, scope: PluginScope<'_>) -> StoreRe
 
 /// The latest version of every plugin and every version a subscription pins.
 const LIVE_VERSIONS_SQL: &str = "SELECT name, MAX(version) FROM plugin_versions GROUP BY name
-     UNION SELECT plugin_name, plugin_version FROM subscriptions WHERE plugin_version IS NOT NULL";
+     UNION SELECT plugin_name, plugin_version FROM subscriptions WHERE plugin_version IS NOT NULL
+     UNION SELECT plugin_name, canary_version FROM subscriptions WHERE canary_version IS NOT NULL";
 
 pub(super) fn live_plugin_versions(conn: &Connection) -> StoreResult<Vec<(String, u32)>> {
     let mut statement = conn.prepare_cached(LIVE_VERSIONS_SQL)?;
@@ -222,10 +223,18 @@ pub(super) fn get_plugin(
     })
 }
 
-const SUBSCRIPTION_COLUMNS: &str = "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, \
-     config_json, headers, secret, previous_secret, previous_secret_expires_at, enabled, disabled_reason, \
-     failing_since, created_at, updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, \
-     allowed_hosts";
+/// A subscription's columns, as written by insert and update.
+macro_rules! subscription_columns {
+    () => {
+        "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, config_json, headers, secret, \
+         previous_secret, previous_secret_expires_at, enabled, disabled_reason, failing_since, created_at, \
+         updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts"
+    };
+}
+const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
+/// What is read of a subscription: its columns, then its canary (written only by the rollout operations).
+const SUBSCRIPTION_SELECT: &str =
+    concat!(subscription_columns!(), ", canary_rollout_id, canary_version, canary_percent");
 
 fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
     Ok(Subscription {
@@ -251,6 +260,10 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
         paused_at: row.get(19)?,
         connections: json_column(row, 20)?,
         allowed_hosts: optional_json_column(row, 21)?,
+        canary: match row.get::<_, Option<String>>(22)? {
+            Some(rollout_id) => Some(Canary { rollout_id, version: row.get(23)?, percent: row.get(24)? }),
+            None => None,
+        },
     })
 }
 
@@ -307,7 +320,7 @@ pub(super) fn get_subscription(
 ) -> StoreResult<Option<Subscription>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?1 AND tenant_id = ?2"
+            "SELECT {SUBSCRIPTION_SELECT} FROM subscriptions WHERE id = ?1 AND tenant_id = ?2"
         ))?
         .query_row([id, tenant_id], subscription)
         .optional()?)
@@ -315,7 +328,7 @@ pub(super) fn get_subscription(
 
 pub(super) fn list_subscriptions(conn: &Connection, tenant_id: &str) -> StoreResult<Vec<Subscription>> {
     let mut statement = conn.prepare_cached(&format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant_id = ?1 ORDER BY created_at, id"
+        "SELECT {SUBSCRIPTION_SELECT} FROM subscriptions WHERE tenant_id = ?1 ORDER BY created_at, id"
     ))?;
     Ok(statement.query_map([tenant_id], subscription)?.collect::<Result<_, _>>()?)
 }

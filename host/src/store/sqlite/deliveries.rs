@@ -207,6 +207,8 @@ pub(super) fn replace_plugin_retry(
         .prepare_cached("DELETE FROM deliveries WHERE id = ?1 AND status = 'plugin_error'")?
         .execute([delivery_id])?;
     if removed == 1 {
+        // A rolled-back candidate's delivery may have had attempts: they go with it.
+        conn.prepare_cached("DELETE FROM attempts WHERE delivery_id = ?1")?.execute([delivery_id])?;
         for delivery in new {
             insert(conn, delivery)?;
         }

@@ -117,7 +117,7 @@ pub(super) fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<O
 
 /// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at` of a row,
 /// starting at `first`.
-fn event(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ClaimedEvent> {
+pub(super) fn event(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ClaimedEvent> {
     Ok(ClaimedEvent {
         tenant_id: row.get(first)?,
         id: row.get(first + 1)?,

@@ -9,6 +9,7 @@ mod connections;
 mod deliveries;
 mod events;
 mod retention;
+mod rollouts;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,9 +22,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AttemptRecord, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery, DeliveryClaim, DeliveryFilter,
-    Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion,
-    ProcessedEvent, QueueStats, Store, StoreError, StoreResult, Subscription, Tenant,
+    AttemptRecord, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery, DeliveryClaim,
+    DeliveryFilter, DryRunRecord, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope,
+    PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, RolloutEnd, RolloutRecord, Store,
+    StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -35,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_paused.sql"),
     include_str!("migrations/005_tenant_plugins.sql"),
     include_str!("migrations/006_connections.sql"),
+    include_str!("migrations/007_rollouts.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -498,6 +501,90 @@ impl Store for SqliteStore {
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         self.read(move |tx| events::queue_stats(tx, now)).await
+    }
+
+    async fn subscription_events(
+        &self,
+        tenant_id: &str,
+        subscription_id: &str,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<(Millis, ClaimedEvent)>> {
+        let (tenant_id, subscription_id) = (tenant_id.to_owned(), subscription_id.to_owned());
+        self.read(move |tx| {
+            rollouts::subscription_events(tx, &tenant_id, &subscription_id, (from, to), limit)
+        })
+        .await
+    }
+
+    async fn start_rollout(
+        &self,
+        rollout: &RolloutRecord,
+        pin_version: u32,
+        canary: &Canary,
+    ) -> StoreResult<()> {
+        let (rollout, canary) = (rollout.clone(), canary.clone());
+        self.write(move |tx| rollouts::start_rollout(tx, &rollout, pin_version, &canary)).await
+    }
+
+    async fn end_rollout(&self, tenant_id: &str, id: &str, end: &RolloutEnd<'_>) -> StoreResult<bool> {
+        let (tenant_id, id, body) = (tenant_id.to_owned(), id.to_owned(), end.body_json.to_owned());
+        let (state, at, pin_version, reruns_pending) =
+            (end.state, end.at, end.pin_version, end.reruns_pending);
+        self.write(move |tx| {
+            let end = RolloutEnd { state, at, body_json: &body, pin_version, reruns_pending };
+            rollouts::end_rollout(tx, &tenant_id, &id, &end)
+        })
+        .await
+    }
+
+    async fn update_rollout(&self, id: &str, body_json: &str, reruns_pending: bool) -> StoreResult<()> {
+        let (id, body_json) = (id.to_owned(), body_json.to_owned());
+        self.write(move |tx| rollouts::update_rollout(tx, &id, &body_json, reruns_pending)).await
+    }
+
+    async fn get_rollout(&self, tenant_id: &str, id: &str) -> StoreResult<Option<RolloutRecord>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.read(move |tx| rollouts::get_rollout(tx, &tenant_id, &id)).await
+    }
+
+    async fn list_rollouts(&self, tenant_id: &str, subscription_id: &str) -> StoreResult<Vec<RolloutRecord>> {
+        let (tenant_id, subscription_id) = (tenant_id.to_owned(), subscription_id.to_owned());
+        self.read(move |tx| rollouts::list_rollouts(tx, &tenant_id, &subscription_id)).await
+    }
+
+    async fn rollouts_to_watch(&self) -> StoreResult<Vec<RolloutRecord>> {
+        self.read(|tx| rollouts::rollouts_to_watch(tx)).await
+    }
+
+    async fn version_counts(&self, subscription_id: &str, since: Millis) -> StoreResult<Vec<VersionCount>> {
+        let subscription_id = subscription_id.to_owned();
+        self.read(move |tx| rollouts::version_counts(tx, &subscription_id, since)).await
+    }
+
+    async fn requeue_for_rerun(
+        &self,
+        subscription_id: &str,
+        plugin: &str,
+        since: Millis,
+        now: Millis,
+        reason: &str,
+    ) -> StoreResult<Requeued> {
+        let (subscription_id, plugin, reason) =
+            (subscription_id.to_owned(), plugin.to_owned(), reason.to_owned());
+        self.write(move |tx| rollouts::requeue_for_rerun(tx, &subscription_id, &plugin, since, now, &reason))
+            .await
+    }
+
+    async fn save_dry_run(&self, dry_run: &DryRunRecord) -> StoreResult<()> {
+        let dry_run = dry_run.clone();
+        self.write(move |tx| rollouts::save_dry_run(tx, &dry_run)).await
+    }
+
+    async fn get_dry_run(&self, tenant_id: &str, id: &str) -> StoreResult<Option<DryRunRecord>> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.read(move |tx| rollouts::get_dry_run(tx, &tenant_id, &id)).await
     }
 
     async fn purge(&self, older_than: Millis, batch: u32) -> StoreResult<u64> {

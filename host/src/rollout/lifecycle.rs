@@ -1,0 +1,175 @@
+//! A rollout's life: started (the subscription pinned to its current version, a canary set), judged by
+//! its rules against the live figures, and ended — promoted (pinned to the candidate) or rolled back (the
+//! canary removed, and every event whose candidate run did not succeed run again by the current version).
+
+use serde::{Deserialize, Serialize};
+
+use super::canary::{Decision, Rules, VersionFigures, judge};
+use crate::store::{RolloutEnd, RolloutRecord, RolloutState, Store, StoreResult};
+
+/// What a rollout stores beyond its state: what it compares, its rules, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RolloutBody {
+    /// The subscription's plugin, whose two versions are compared.
+    pub plugin: String,
+    pub current_version: u32,
+    pub candidate_version: u32,
+    /// Of every 100 events, this many run the candidate.
+    pub percent: u8,
+    pub rules: Rules,
+    /// Why it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `rules` (the watcher) or `hand` (an API call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
+    /// Each version's figures when it ended (current, then candidate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures_at_end: Option<Vec<VersionFigures>>,
+    /// Events whose candidate run did not succeed, handed back to the current version after a rollback.
+    #[serde(default)]
+    pub reruns: u64,
+}
+
+impl RolloutBody {
+    pub fn current_label(&self) -> String {
+        format!("{}@{}", self.plugin, self.current_version)
+    }
+
+    pub fn candidate_label(&self) -> String {
+        format!("{}@{}", self.plugin, self.candidate_version)
+    }
+
+    pub fn decode(record: &RolloutRecord) -> StoreResult<RolloutBody> {
+        serde_json::from_str(&record.body_json).map_err(|error| {
+            crate::store::StoreError::Database(format!(
+                "rollout {} has an unreadable body: {error}",
+                record.id
+            ))
+        })
+    }
+
+    fn encode(&self) -> String {
+        serde_json::to_string(self).expect("a rollout body always encodes")
+    }
+}
+
+/// Each version's figures since the rollout started: (current, candidate).
+pub async fn figures(
+    store: &dyn Store,
+    record: &RolloutRecord,
+    body: &RolloutBody,
+) -> StoreResult<(VersionFigures, VersionFigures)> {
+    let counts = store.version_counts(&record.subscription_id, record.started_at).await?;
+    Ok((
+        VersionFigures::of(&body.current_label(), &counts),
+        VersionFigures::of(&body.candidate_label(), &counts),
+    ))
+}
+
+/// How a rollout is to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Promote,
+    RollBack,
+    /// Its subscription was deleted: nothing to promote, nor to run again.
+    Abandon,
+}
+
+/// Ends a running rollout (false if it had ended already), recording why, who, and the figures then. A
+/// rollback hands the candidate's failures back to the current version at once.
+pub async fn conclude(
+    store: &dyn Store,
+    record: &RolloutRecord,
+    ending: Ending,
+    reason: String,
+    by: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let mut body = RolloutBody::decode(record)?;
+    let (current, candidate) = figures(store, record, &body).await?;
+    body.figures_at_end = Some(vec![current, candidate]);
+    body.reason = Some(reason);
+    body.ended_by = Some(by.to_owned());
+    let (state, pin_version) = match ending {
+        Ending::Promote => (RolloutState::Promoted, Some(body.candidate_version)),
+        Ending::RollBack | Ending::Abandon => (RolloutState::RolledBack, None),
+    };
+    let encoded = body.encode();
+    let end = RolloutEnd {
+        state,
+        at: now,
+        body_json: &encoded,
+        pin_version,
+        reruns_pending: ending == Ending::RollBack,
+    };
+    if !store.end_rollout(&record.tenant_id, &record.id, &end).await? {
+        return Ok(false);
+    }
+    tracing::info!(
+        tenant = %record.tenant_id, subscription = %record.subscription_id, rollout = %record.id,
+        state = state.as_str(), by, reason = body.reason.as_deref().unwrap_or_default(), "rollout ended"
+    );
+    if ending == Ending::RollBack {
+        let ended = RolloutRecord {
+            state,
+            ended_at: Some(now),
+            body_json: encoded,
+            reruns_pending: true,
+            ..record.clone()
+        };
+        hand_back_failures(store, &ended, now, i64::MAX).await?;
+    }
+    Ok(true)
+}
+
+/// Judges a running rollout by its rules and ends it if they say so.
+pub async fn judge_running(store: &dyn Store, record: &RolloutRecord, now: i64) -> StoreResult<Decision> {
+    let body = RolloutBody::decode(record)?;
+    if store.get_subscription(&record.tenant_id, &record.subscription_id).await?.is_none() {
+        let reason = "the subscription was deleted".to_owned();
+        conclude(store, record, Ending::Abandon, reason.clone(), "rules", now).await?;
+        return Ok(Decision::RollBack(reason));
+    }
+    let (current, candidate) = figures(store, record, &body).await?;
+    let decision = judge(&body.rules, &current, &candidate);
+    match &decision {
+        Decision::Wait => {}
+        Decision::RollBack(reason) => {
+            conclude(store, record, Ending::RollBack, reason.clone(), "rules", now).await?;
+        }
+        Decision::Promote(reason) => {
+            conclude(store, record, Ending::Promote, reason.clone(), "rules", now).await?;
+        }
+    }
+    Ok(decision)
+}
+
+/// After a rollback: turns the candidate's deliveries that did not succeed into plugin errors due now,
+/// which the pipeline runs again with the subscription's (current) version. Deliveries being sent are
+/// left to the next pass; once a pass finds none and `settle_ms` has passed since the rollback (runs that
+/// chose the candidate before it may still be committing), the rollout needs no more passes.
+pub async fn hand_back_failures(
+    store: &dyn Store,
+    record: &RolloutRecord,
+    now: i64,
+    settle_ms: i64,
+) -> StoreResult<()> {
+    let mut body = RolloutBody::decode(record)?;
+    let reason = format!(
+        "rollout {} of {} was rolled back; this event runs again with {}",
+        record.id,
+        body.candidate_label(),
+        body.current_label()
+    );
+    let requeued = store
+        .requeue_for_rerun(&record.subscription_id, &body.candidate_label(), record.started_at, now, &reason)
+        .await?;
+    let settled = now.saturating_sub(record.ended_at.unwrap_or(now)) >= settle_ms;
+    let done = requeued.requeued == 0 && requeued.leased == 0 && settled;
+    if requeued.requeued > 0 || done {
+        body.reruns += requeued.requeued;
+        store.update_rollout(&record.id, &body.encode(), !done).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! The rollout watcher: a task on every instance that judges each running rollout by its rules, and hands
+//! a rolled-back candidate's failures back to the current version. Every step is a conditional write, so
+//! instances watching the same rollouts never end one twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::lifecycle::{hand_back_failures, judge_running};
+use crate::clock::now_millis;
+use crate::store::{RolloutState, Store};
+
+/// How often rollouts are judged.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Watches until `stop`. `settle_ms` is how long after a rollback runs that chose the candidate before it
+/// may still be committed (the pipeline's lease).
+pub async fn run(store: Arc<dyn Store>, settle_ms: i64, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(WATCH_INTERVAL) => {}
+            _ = stop.cancelled() => return,
+        }
+        if let Err(error) = watch_once(store.as_ref(), settle_ms).await {
+            tracing::warn!(%error, "watching rollouts failed; trying again");
+        }
+    }
+}
+
+/// One pass over every rollout with work left.
+pub async fn watch_once(store: &dyn Store, settle_ms: i64) -> crate::store::StoreResult<()> {
+    for record in store.rollouts_to_watch().await? {
+        let now = now_millis();
+        let result = match record.state {
+            RolloutState::Running => judge_running(store, &record, now).await.map(drop),
+            _ => hand_back_failures(store, &record, now, settle_ms).await,
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, rollout = %record.id, "watching a rollout failed; trying again");
+        }
+    }
+    Ok(())
+}
