@@ -111,6 +111,8 @@ pub struct PluginsConfig {
     pub pause_after_timeouts: u32,
     pub max_instances: u32,
     pub core_instances_per_instance: u32,
+    pub memories_per_instance: u32,
+    pub tables_per_instance: u32,
 }
 
 impl Default for PluginsConfig {
@@ -126,6 +128,8 @@ impl Default for PluginsConfig {
             pause_after_timeouts: 20,
             max_instances: 0,
             core_instances_per_instance: 16,
+            memories_per_instance: 4,
+            tables_per_instance: 8,
         }
     }
 }
@@ -321,8 +325,13 @@ impl Config {
                 plugins.max_instances
             ));
         }
-        if plugins.core_instances_per_instance == 0 {
-            return Err("key `plugins.core_instances_per_instance` must be greater than 0".to_owned());
+        let budget = [
+            ("core_instances_per_instance", plugins.core_instances_per_instance),
+            ("memories_per_instance", plugins.memories_per_instance),
+            ("tables_per_instance", plugins.tables_per_instance),
+        ];
+        if let Some((key, _)) = budget.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("key `plugins.{key}` must be greater than 0"));
         }
         Ok(())
     }

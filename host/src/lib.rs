@@ -150,7 +150,11 @@ pub async fn run(
         limits: config.limits.clone(),
         cache_dir: Some(config.data_dir.join("plugin-cache")),
         max_instances: sharing.max_instances,
-        core_instances_per_instance: sharing.core_instances_per_instance,
+        instance_budget: runtime::InstanceBudget {
+            core_instances: sharing.core_instances_per_instance,
+            memories: sharing.memories_per_instance,
+            tables: sharing.tables_per_instance,
+        },
     })?);
     let executor = Arc::new(
         PluginExecutor::start(ExecutorSettings {

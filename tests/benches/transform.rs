@@ -1,9 +1,11 @@
 //! One transform as the service runs it (a fresh instance per event), against the same mapping compiled
-//! natively, and against one instance reused for every event. Prints µs/event and the ratios.
+//! natively, and against one instance reused for every event. Prints µs/event and the ratios, then the
+//! same Slack mapping written in JavaScript (QuickJS) and Python (componentize-py): µs per event in a fresh
+//! and a reused instance, where a fresh instance's time goes, and how long compiling each takes.
 //!
-//! `cargo bench -p gancho --bench transform`
+//! `cargo bench -p gancho --bench transform` (`-- --languages-only` skips the criterion runs)
 
-#[path = "../support/plugins.rs"]
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::hint::black_box;
@@ -107,10 +109,93 @@ fn summary() {
     }
 }
 
+/// Mean µs per call of `f`, over as many calls as fit in `budget` (at least 20), after a short warm-up.
+fn mean_micros_within(budget: Duration, mut f: impl FnMut()) -> f64 {
+    let warm_up = Instant::now();
+    while warm_up.elapsed() < budget / 10 {
+        f();
+    }
+    let (started, mut calls) = (Instant::now(), 0u32);
+    while calls < 20 || started.elapsed() < budget {
+        f();
+        calls += 1;
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(calls)
+}
+
+/// The Slack mapping in each language: µs per event fresh and reused, a fresh instance's phases, and the
+/// compile time (what an upload costs; later loads are precompiled).
+fn languages() {
+    let budget = Duration::from_secs(3);
+    let runtime = Runtime::new(RuntimeSettings::default()).unwrap();
+    let subscription = SubscriptionInput { id: "sub_1", endpoint_url: ENDPOINT, config_json: "{}" };
+    println!(
+        "\n{:<26} {:>9} {:>10} {:>10} | fresh: {:>7} {:>12} {:>8} {:>7} | {:>10}",
+        "slack, by language",
+        "size KiB",
+        "fresh µs",
+        "reused µs",
+        "store",
+        "instantiate",
+        "call",
+        "drop",
+        "compile ms"
+    );
+    // `GANCHO_BENCH_JS_WASM` and `GANCHO_BENCH_PYTHON_WASM` name other builds, to compare build settings.
+    let guest = |name: &str, variable: &str| match std::env::var_os(variable) {
+        Some(path) => std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path:?}: {e}")),
+        None => support::guest_plugin_bytes(name),
+    };
+    for (language, wasm) in [
+        ("rust", slack_wasm()),
+        ("javascript (quickjs)", guest("slack-js", "GANCHO_BENCH_JS_WASM")),
+        ("python (componentize-py)", guest("slack-python", "GANCHO_BENCH_PYTHON_WASM")),
+    ] {
+        // `GANCHO_BENCH_LANGUAGES=javascript,python` measures only those.
+        let only = std::env::var("GANCHO_BENCH_LANGUAGES").unwrap_or_default();
+        if !only.is_empty() && !only.split(',').any(|name| language.starts_with(name)) {
+            continue;
+        }
+        let compiling = Instant::now();
+        let plugin = runtime.load(&wasm).unwrap();
+        let compile_ms = compiling.elapsed().as_secs_f64() * 1e3;
+        for case in CASES {
+            let event = gancho::event::Event::parse(case.event.as_bytes()).unwrap();
+            let input = event.as_input();
+            let fresh = mean_micros_within(budget, || {
+                black_box(runtime.invoke(&plugin, black_box(&input), &subscription).result.unwrap());
+            });
+            let mut reused = runtime.reused_instance(&plugin).unwrap();
+            let reused = mean_micros_within(budget / 3, || {
+                black_box(reused.call(black_box(&input), &subscription, runtime.limits()).unwrap());
+            });
+            let mut phases = [0.0f64; 4];
+            let mut runs = 0;
+            let started = Instant::now();
+            while runs < 20 || started.elapsed() < budget / 3 {
+                let p = runtime.fresh_instance_phases(&plugin, &input, &subscription).unwrap();
+                for (sum, d) in phases.iter_mut().zip([p.store, p.instantiate, p.call, p.drop]) {
+                    *sum += d.as_secs_f64() * 1e6;
+                }
+                runs += 1;
+            }
+            let [store, instantiate, call, drop] = phases.map(|sum| sum / f64::from(runs));
+            println!(
+                "{:<26} {:>9} {fresh:>10.1} {reused:>10.1} |        {store:>7.1} {instantiate:>12.1} {call:>8.1} {drop:>7.1} | {compile_ms:>10.0}",
+                format!("{language} {}", case.name.trim_start_matches("slack/")),
+                wasm.len() / 1024,
+            );
+        }
+    }
+}
+
 criterion_group!(transform, benches);
 
 fn main() {
-    transform();
-    criterion::Criterion::default().configure_from_args().final_summary();
-    summary();
+    if !std::env::args().any(|arg| arg == "--languages-only") {
+        transform();
+        criterion::Criterion::default().configure_from_args().final_summary();
+        summary();
+    }
+    languages();
 }

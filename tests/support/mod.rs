@@ -2,7 +2,10 @@
 //! receiver.
 #![allow(dead_code)]
 
+mod guests;
 mod plugins;
 pub mod service;
 
+#[allow(unused_imports)] // only some tests build plugins in other languages
+pub use guests::*;
 pub use plugins::*;

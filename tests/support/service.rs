@@ -154,7 +154,11 @@ impl Service {
     ) -> Value {
         let (status, _) = self.post("/v1/tenants", OPERATOR, &json!({"id": tenant, "name": tenant}));
         assert!(status == 201 || status == 409, "creating tenant {tenant}: {status}");
-        let wasm = crate::support::plugin_bytes(plugin);
+        let wasm = if crate::support::GUEST_PLUGINS.contains(&plugin) {
+            crate::support::guest_plugin_bytes(plugin)
+        } else {
+            crate::support::plugin_bytes(plugin)
+        };
         let (status, body) =
             self.post_raw(&format!("/v1/plugins/{plugin}/versions"), OPERATOR, "application/wasm", &wasm);
         assert_eq!(status, 201, "uploading {plugin}: {body}");

@@ -1,25 +1,31 @@
-//! `gancho plugin build`: builds a plugin crate into a component with the guest settings Gancho's own
-//! plugins are built with (the repository's `.cargo/config.toml`, passed to cargo with `--config`), so an
-//! integrator's crate needs no cargo configuration of its own.
+//! `gancho plugin build`: builds a plugin directory into a component. A Rust crate is built with the guest
+//! settings Gancho's own plugins are built with (the repository's `.cargo/config.toml`, passed to cargo
+//! with `--config`), so an integrator's crate needs no cargo configuration of its own; JavaScript and
+//! Python plugins with their SDK's build command ([`super::guest_build`]).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::language::Language;
+
 const TARGET: &str = "wasm32-wasip2";
 /// The repository's cargo configuration: the one place the guest rustflags are written down.
 const REPOSITORY_CARGO_CONFIG: &str = include_str!("../../../.cargo/config.toml");
 
+/// Builds the plugin in `dir`, in the language its files say, and returns the path of its component.
+pub fn build(dir: &Path) -> Result<PathBuf, String> {
+    match Language::of_dir(dir)? {
+        Language::Rust => build_rust(dir),
+        Language::Js => super::guest_build::build_js(dir),
+        Language::Python => super::guest_build::build_python(dir),
+    }
+}
+
 /// Runs `cargo build --release --target wasm32-wasip2` in `dir` with the guest rustflags (cargo's output
 /// goes to stderr as it comes) and returns the path of the crate's component.
-pub fn build(dir: &Path) -> Result<PathBuf, String> {
+fn build_rust(dir: &Path) -> Result<PathBuf, String> {
     let manifest = dir.join("Cargo.toml");
-    if !manifest.is_file() {
-        return Err(format!(
-            "{}: no Cargo.toml there; pass the directory of a plugin crate (`gancho plugin new NAME` makes one)",
-            dir.display()
-        ));
-    }
     check_target(dir)?;
     if ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"].iter().any(|key| std::env::var_os(key).is_some()) {
         eprintln!(

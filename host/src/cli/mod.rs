@@ -2,7 +2,9 @@
 
 mod build;
 mod diff;
+mod guest_build;
 mod keys;
+mod language;
 mod plugin;
 mod precompiled;
 mod receive;

@@ -136,6 +136,11 @@ fn check(plugin: &Path, cache: &CacheArgs) -> Result<ExitCode, String> {
         }
     );
     println!("  size:    {} bytes", info.size_bytes);
+    let needs = info.instance_needs;
+    println!(
+        "  needs:   {} core instances, {} memories, {} tables per instance",
+        needs.core_instances, needs.memories, needs.tables
+    );
     println!("  digest:  {}", info.digest);
     println!("  imports:");
     for import in &info.imports {

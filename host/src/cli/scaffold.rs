@@ -1,18 +1,49 @@
-//! `gancho plugin new`: writes a plugin crate that tests, builds and runs as it is. The templates are real
-//! files under `scaffold/`, embedded in the binary; `{{placeholders}}` in them are filled in here.
+//! `gancho plugin new`: writes a plugin (a Rust crate, a JavaScript package or a Python module) that tests,
+//! builds and runs as it is. The templates are real files under `scaffold/`, embedded in the binary;
+//! `{{placeholders}}` in them are filled in here.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::language::Language;
+
 /// The files of a new plugin crate: its path inside the crate, and the template.
-const TEMPLATES: &[(&str, &str)] = &[
+const RUST_TEMPLATES: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("scaffold/Cargo.toml.tmpl")),
     ("src/lib.rs", include_str!("scaffold/lib.rs.tmpl")),
     ("README.md", include_str!("scaffold/README.md.tmpl")),
     ("config.example.json", include_str!("scaffold/config.example.json")),
     (".gitignore", include_str!("scaffold/gitignore.tmpl")),
 ];
+
+/// The files of a new JavaScript plugin.
+const JS_TEMPLATES: &[(&str, &str)] = &[
+    ("package.json", include_str!("scaffold/js/package.json.tmpl")),
+    ("plugin.js", include_str!("scaffold/js/plugin.js.tmpl")),
+    ("test/plugin.test.js", include_str!("scaffold/js/plugin.test.js.tmpl")),
+    ("README.md", include_str!("scaffold/js/README.md.tmpl")),
+    ("config.example.json", include_str!("scaffold/config.example.json")),
+    (".gitignore", include_str!("scaffold/js/gitignore.tmpl")),
+];
+
+/// The files of a new Python plugin.
+const PYTHON_TEMPLATES: &[(&str, &str)] = &[
+    ("pyproject.toml", include_str!("scaffold/python/pyproject.toml.tmpl")),
+    ("plugin.py", include_str!("scaffold/python/plugin.py.tmpl")),
+    ("tests/test_plugin.py", include_str!("scaffold/python/test_plugin.py.tmpl")),
+    ("README.md", include_str!("scaffold/python/README.md.tmpl")),
+    ("config.example.json", include_str!("scaffold/config.example.json")),
+    (".gitignore", include_str!("scaffold/python/gitignore.tmpl")),
+];
+
+fn templates(language: Language) -> &'static [(&'static str, &'static str)] {
+    match language {
+        Language::Rust => RUST_TEMPLATES,
+        Language::Js => JS_TEMPLATES,
+        Language::Python => PYTHON_TEMPLATES,
+    }
+}
 
 /// The SDK of the clone this binary was built from (`cargo install --path host`), if it is still there.
 const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk");
@@ -26,6 +57,9 @@ pub struct NewArgs {
     /// Where to create the crate (a new or empty directory) [default: ./NAME].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// The plugin's language.
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Language,
     /// The `plugin-sdk` directory of a Gancho clone to depend on [default: the clone this `gancho` was
     /// built from if it is still there, else the SDK from Gancho's git repository].
     #[arg(long, value_name = "PATH")]
@@ -53,7 +87,14 @@ pub fn new(args: NewArgs) -> Result<(), String> {
             _ => Sdk::Git(REPOSITORY),
         },
     };
-    for (file, template) in TEMPLATES {
+    if let (Sdk::Git(_), Language::Js | Language::Python) = (&sdk, args.lang) {
+        return Err(format!(
+            "no local clone of Gancho found for the {:?} SDK; pass --sdk-path with the plugin-sdk directory of a \
+             clone (git clone {REPOSITORY})",
+            args.lang
+        ));
+    }
+    for (file, template) in templates(args.lang) {
         let path = dir.join(file);
         let parent = path.parent().expect("template paths have a parent");
         std::fs::create_dir_all(parent).map_err(|e| format!("{}: cannot create: {e}", parent.display()))?;
@@ -65,7 +106,12 @@ pub fn new(args: NewArgs) -> Result<(), String> {
         Sdk::Path(path) => println!("  gancho-sdk: {}", path.display()),
         Sdk::Git(url) => println!("  gancho-sdk: {url} (git; --sdk-path uses a local clone)"),
     }
-    println!("next: cd {} && cargo test && gancho plugin build", dir.display());
+    let next = match args.lang {
+        Language::Rust => "cargo test && gancho plugin build",
+        Language::Js => "npm install && npm test && gancho plugin build",
+        Language::Python => "see README.md: a venv with the SDK's requirements, pytest, gancho plugin build",
+    };
+    println!("next: cd {} && {next}", dir.display());
     Ok(())
 }
 
@@ -146,7 +192,13 @@ fn render(template: &str, name: &str, sdk: &Sdk) -> String {
             "path/to/gancho/plugin-sdk/samples".to_owned(),
         ),
     };
+    let sdk_dir = |language: &str| match sdk {
+        Sdk::Path(path) => path.join(language).to_string_lossy().into_owned(),
+        Sdk::Git(_) => format!("path/to/gancho/plugin-sdk/{language}"),
+    };
     template
+        .replace("{{sdk_js}}", &sdk_dir("js"))
+        .replace("{{sdk_python}}", &sdk_dir("python"))
         .replace("{{name}}", name)
         .replace("{{package}}", &package)
         .replace("{{lib}}", &package.replace('-', "_"))
@@ -159,7 +211,7 @@ mod tests {
     use super::*;
 
     fn cargo_toml(name: &str, sdk: &Sdk) -> toml::Table {
-        toml::from_str(&render(TEMPLATES[0].1, name, sdk)).unwrap()
+        toml::from_str(&render(RUST_TEMPLATES[0].1, name, sdk)).unwrap()
     }
 
     #[test]
@@ -176,7 +228,7 @@ mod tests {
     #[test]
     fn every_placeholder_is_filled() {
         for sdk in [Sdk::Path("/src/gancho/plugin-sdk".into()), Sdk::Git(REPOSITORY)] {
-            for (file, template) in TEMPLATES {
+            for (file, template) in [RUST_TEMPLATES, JS_TEMPLATES, PYTHON_TEMPLATES].concat() {
                 let rendered = render(template, "acme-crm", &sdk);
                 assert!(!rendered.contains("{{"), "{file}: {rendered}");
             }
@@ -205,7 +257,7 @@ mod tests {
 
     #[test]
     fn the_readme_builds_runs_and_uploads_the_component() {
-        let readme = render(TEMPLATES[2].1, "acme-crm", &Sdk::Path("/src/gancho/plugin-sdk".into()));
+        let readme = render(RUST_TEMPLATES[2].1, "acme-crm", &Sdk::Path("/src/gancho/plugin-sdk".into()));
         assert!(readme.contains("gancho plugin build"));
         assert!(readme.contains("target/wasm32-wasip2/release/acme_crm.wasm"));
         assert!(readme.contains("/src/gancho/plugin-sdk/samples/call.ended.missed.json"));

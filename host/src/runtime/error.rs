@@ -20,6 +20,12 @@ pub enum LoadError {
     WrongExports(String),
     #[error("failed to store the precompiled plugin in {path}: {message}")]
     Cache { path: String, message: String },
+    #[error(
+        "plugin needs {needed} {resource} per instance, and this host allows {allowed} \
+         (`plugins.{setting}`); build the plugin with fewer (componentize-py's --stub-wasi makes 38 core \
+         instances instead of 14) or raise the setting"
+    )]
+    OverInstanceBudget { resource: &'static str, needed: u32, allowed: u32, setting: &'static str },
 }
 
 /// Why a plugin did not accept a subscription's configuration ([`super::Runtime::check_config`]).

@@ -1,0 +1,127 @@
+//! `gancho plugin build` for plugins in JavaScript and Python: runs the SDK's own build command
+//! (`gancho-build-js` with QuickJS, `gancho_sdk/build.py` with componentize-py) in the plugin's directory,
+//! with the WIT this `gancho` speaks, and returns the component it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The contract this binary speaks, handed to the guest toolchains so a plugin is built against it.
+const WIT: &str = include_str!("../../../wit/plugin.wit");
+
+/// Builds the JavaScript plugin in `dir` (a package.json whose dependencies include @gancho/plugin-sdk).
+pub fn build_js(dir: &Path) -> Result<PathBuf, String> {
+    let script = find_upwards(dir, "node_modules/@gancho/plugin-sdk/bin/build.mjs").ok_or_else(|| {
+        format!(
+            "{}: @gancho/plugin-sdk is not installed; run `npm install` there (package.json must depend on it) \
+             and build again",
+            dir.display()
+        )
+    })?;
+    let mut node = Command::new("node");
+    node.arg(script);
+    run_build(node, dir, "node (https://nodejs.org, version 20 or later)")
+}
+
+/// Builds the Python plugin in `dir` (a plugin.py), with the SDK named in its pyproject.toml.
+pub fn build_python(dir: &Path) -> Result<PathBuf, String> {
+    let manifest = dir.join("pyproject.toml");
+    let sdk = python_sdk(&manifest)?;
+    let python = python_interpreter(dir);
+    let mut command = Command::new(&python);
+    command.arg(sdk.join("gancho_sdk/build.py"));
+    run_build(
+        command,
+        dir,
+        &format!("{} (set GANCHO_PYTHON to a Python 3.11+ with componentize-py)", python.display()),
+    )
+}
+
+/// Runs `command DIR --wit WIT`; its last line of output is the component's path.
+fn run_build(mut command: Command, dir: &Path, program: &str) -> Result<PathBuf, String> {
+    let wit_dir = dir.join("build/wit");
+    std::fs::create_dir_all(&wit_dir).map_err(|e| format!("{}: cannot create: {e}", wit_dir.display()))?;
+    std::fs::write(wit_dir.join("plugin.wit"), WIT)
+        .map_err(|e| format!("{}: cannot write: {e}", wit_dir.display()))?;
+    let output = command
+        .arg(dir)
+        .arg("--wit")
+        .arg(&wit_dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("building {} failed ({}); see the errors above", dir.display(), output.status));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let path = stdout.lines().last().map(str::trim).unwrap_or_default();
+    if path.is_empty() {
+        return Err(format!("building {} printed no component path", dir.display()));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// `[tool.gancho] sdk`: the `plugin-sdk/python` directory the plugin builds with.
+fn python_sdk(manifest: &Path) -> Result<PathBuf, String> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| {
+        format!("{}: cannot read ({e}); a Python plugin has a pyproject.toml (`gancho plugin new NAME --lang python`)", manifest.display())
+    })?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("{}: invalid TOML: {e}", manifest.display()))?;
+    let sdk =
+        table.get("tool").and_then(|t| t.get("gancho")).and_then(|g| g.get("sdk")).and_then(|s| s.as_str());
+    let sdk = sdk.ok_or_else(|| {
+        format!(
+            "{}: field `tool.gancho.sdk` is missing; set it to the plugin-sdk/python directory of a Gancho clone",
+            manifest.display()
+        )
+    })?;
+    let sdk = manifest.parent().unwrap_or(Path::new(".")).join(sdk);
+    if !sdk.join("gancho_sdk/build.py").is_file() {
+        return Err(format!(
+            "{}: field `tool.gancho.sdk` is {}, which has no gancho_sdk/build.py; set it to the plugin-sdk/python \
+             directory of a Gancho clone",
+            manifest.display(),
+            sdk.display()
+        ));
+    }
+    Ok(sdk)
+}
+
+/// `GANCHO_PYTHON`, else the plugin's `.venv`, else `python3`.
+fn python_interpreter(dir: &Path) -> PathBuf {
+    if let Some(python) = std::env::var_os("GANCHO_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = dir.join(".venv/bin/python");
+    if venv.exists() { venv } else { PathBuf::from("python3") }
+}
+
+/// `relative` under `dir` or one of its ancestors (where node would find a package).
+fn find_upwards(dir: &Path, relative: &str) -> Option<PathBuf> {
+    let dir = dir.canonicalize().ok()?;
+    dir.ancestors().map(|ancestor| ancestor.join(relative)).find(|path| path.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_python_sdk_is_named_in_pyproject() {
+        let temp = tempfile::tempdir().unwrap();
+        let manifest = temp.path().join("pyproject.toml");
+        std::fs::write(&manifest, "[project]\nname = \"x\"\n").unwrap();
+        let error = python_sdk(&manifest).unwrap_err();
+        assert!(error.contains("tool.gancho.sdk") && error.contains("pyproject.toml"), "{error}");
+        let sdk = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk/python");
+        std::fs::write(&manifest, format!("[tool.gancho]\nsdk = \"{sdk}\"\n")).unwrap();
+        assert_eq!(python_sdk(&manifest).unwrap(), PathBuf::from(sdk));
+        std::fs::write(&manifest, "[tool.gancho]\nsdk = \"/nowhere\"\n").unwrap();
+        assert!(python_sdk(&manifest).unwrap_err().contains("/nowhere"));
+    }
+
+    #[test]
+    fn the_wit_handed_to_the_toolchains_is_the_hosts() {
+        assert!(WIT.contains(&format!("package gancho:plugin@{};", crate::runtime::WORLD_VERSION)));
+    }
+}

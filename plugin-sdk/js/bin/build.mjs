@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// gancho-build-js [DIR] [--out FILE] [--wit PATH]: turns a JavaScript plugin directory into a Gancho
+// component with QuickJS (componentize-qjs), importing nothing but `gancho:plugin/log`: WASI is stubbed
+// out and the runtime is the synchronous one (the host has no component-model async). `gancho plugin
+// build` runs this for a directory whose package.json depends on @gancho/plugin-sdk.
+
+import { mkdirSync, readFileSync, realpathSync, writeFileSync, existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const SDK_DIR = realpathSync(fileURLToPath(new URL("..", import.meta.url)));
+
+function usage(message) {
+  console.error(`gancho-build-js: ${message}\nusage: gancho-build-js [DIR] [--out FILE] [--wit PATH]`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const args = { dir: ".", out: null, wit: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--out" || arg === "-o") args.out = argv[++i];
+    else if (arg === "--wit") args.wit = argv[++i];
+    else if (arg.startsWith("-")) usage(`unknown option ${arg}`);
+    else args.dir = arg;
+  }
+  return args;
+}
+
+/** The directories' deepest common ancestor: what QuickJS may read while it snapshots the plugin. */
+function commonAncestor(a, b) {
+  const left = a.split(path.sep);
+  const right = b.split(path.sep);
+  let i = 0;
+  while (i < left.length && i < right.length && left[i] === right[i]) i++;
+  return left.slice(0, i).join(path.sep) || path.sep;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = realpathSync(args.dir);
+  const manifestPath = path.join(dir, "package.json");
+  if (!existsSync(manifestPath)) usage(`${manifestPath}: not found; a JavaScript plugin directory has a package.json`);
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+  const main = path.join(dir, manifest.main || "plugin.js");
+  if (!existsSync(main)) usage(`${manifestPath}: field "main" names ${main}, which does not exist`);
+  const wit = args.wit ? path.resolve(args.wit) : path.join(SDK_DIR, "..", "..", "wit");
+  if (!existsSync(wit)) usage(`${wit}: no WIT here; pass --wit with the path of Gancho's wit/plugin.wit`);
+  const name = String(manifest.name || "plugin").replace(/^@[^/]+\//, "").replace(/[^a-z0-9_-]/gi, "_");
+  const out = path.resolve(args.out || path.join(dir, "build", `${name}.wasm`));
+
+  // The component's entry: the host's log import and the plugin, bridged by the SDK's entry.
+  const buildDir = path.join(dir, "build");
+  mkdirSync(buildDir, { recursive: true });
+  const entryPath = path.join(buildDir, "component-entry.js");
+  const relative = (to) => {
+    const rel = path.relative(buildDir, to).split(path.sep).join("/");
+    return rel.startsWith(".") ? rel : `./${rel}`;
+  };
+  const entry = [
+    `import hostLog from "gancho:plugin/log@0.1.1";`,
+    `import * as plugin from ${JSON.stringify(relative(main))};`,
+    `import { exportsFor } from ${JSON.stringify(relative(path.join(SDK_DIR, "src", "entry.js")))};`,
+    `const entry = exportsFor(plugin, hostLog);`,
+    `export function transform(event, subscription) { return entry.transform(event, subscription); }`,
+    `export function validateConfig(config) { return entry.validateConfig(config); }`,
+    ``,
+  ].join("\n");
+  writeFileSync(entryPath, entry);
+
+  const require = createRequire(path.join(SDK_DIR, "package.json"));
+  const { componentize } = require("componentize-qjs");
+  const started = Date.now();
+  const { component } = await componentize({
+    witPath: wit,
+    jsSource: entry,
+    jsPath: entryPath,
+    moduleRoot: commonAncestor(dir, SDK_DIR),
+    world: "plugin",
+    stubWasi: true,
+    sync: true,
+  });
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, component);
+  console.error(`gancho-build-js: ${path.relative(process.cwd(), out) || out} (${component.length} bytes, ${Date.now() - started} ms)`);
+  console.log(out);
+}
+
+main().catch((error) => {
+  console.error(`gancho-build-js: ${error && error.message ? error.message : error}`);
+  process.exit(1);
+});

@@ -1,0 +1,134 @@
+// Types of @gancho/plugin-sdk for editors and TypeScript checking (`// @ts-check` in plugin.js, or a
+// TypeScript build that emits plugin.js). The event catalog's fields are those of docs/EVENTS.md.
+
+/** One event: `type` is `call.ended`, `chat.closed`…; `data` is the parsed `data` object. */
+export interface Event<D = EventData> {
+  id: string;
+  type: string;
+  tenant: string;
+  /** RFC 3339; also what the plugin's clocks read. */
+  timestamp: string;
+  data: D;
+}
+
+/** The subscription the plugin runs for; `config` is the customer's configuration, parsed. */
+export interface Subscription<C = Record<string, unknown>> {
+  id: string;
+  endpointUrl: string;
+  config: C;
+}
+
+export type EventData = CallData | ChatData | QuickReplyData | Record<string, unknown>;
+
+export interface Agent { id: string; name?: string | null; email?: string | null }
+export interface Person { id: string; name?: string | null }
+/** An amount: a decimal string, never a float. */
+export interface Money { amount: string; currency: string }
+export interface Contact {
+  id: string;
+  name?: string | null;
+  phone?: string | null;
+  email?: string | null;
+  identification?: string | null;
+  custom_fields?: Record<string, unknown>;
+}
+export interface Message {
+  from: "contact" | "agent" | "bot" | "system" | string;
+  type: "text" | "image" | "audio" | "video" | "file" | "location" | "sticker" | "template" | string;
+  id?: string | null;
+  at?: string | null;
+  author?: string | null;
+  text?: string | null;
+  media_url?: string | null;
+}
+export interface Chat {
+  id: string;
+  channel?: string | null;
+  department?: string | null;
+  opened_at?: string | null;
+  closed_at?: string | null;
+  viewer_url?: string | null;
+  agent?: Agent | null;
+  closed_by?: "agent" | "contact" | "system" | "timeout" | string | null;
+  tags?: string[];
+  messages?: Message[];
+}
+/** `chat.closed`, `chat.exported` (with `exported_by`). */
+export interface ChatData { chat: Chat; contact: Contact; exported_by?: Person | null }
+export interface Template { name: string; language?: string | null; body?: string | null; parameters?: string[] }
+export interface Button { text: string; payload?: string | null }
+/** `template.quick_reply`. */
+export interface QuickReplyData {
+  contact: Contact;
+  template: Template;
+  button: Button;
+  message_id?: string | null;
+  clicked_at?: string | null;
+}
+export interface Call {
+  id: string;
+  direction?: "inbound" | "outbound" | "internal" | string | null;
+  from?: string | null;
+  to?: string | null;
+  caller_name?: string | null;
+  extension?: string | null;
+  queue?: string | null;
+  hangup_by?: string | null;
+  recording_url?: string | null;
+  agent?: Agent | null;
+  started_at?: string | null;
+  answered_at?: string | null;
+  ended_at?: string | null;
+  duration_s?: number | null;
+  billable_s?: number | null;
+  cost?: Money | null;
+  status?: "ringing" | "answered" | "missed" | "busy" | "failed" | "voicemail" | string | null;
+}
+/** `call.started`, `call.answered`, `call.ended`, `call.recording_ready`. */
+export interface CallData { call: Call }
+
+export type Method = "get" | "head" | "post" | "put" | "patch" | "delete";
+
+/** One HTTP request for Gancho to sign and deliver. */
+export class Request {
+  static json(value: unknown): Request;
+  static form(pairs: Record<string, unknown> | Array<[string, unknown]>): Request;
+  static text(text: string): Request;
+  method(name: Method | Uppercase<Method>): Request;
+  url(url: string): Request;
+  header(name: string, value: string | number): Request;
+  bodyText(text: string): Request;
+  bodyBytes(bytes: Uint8Array | number[]): Request;
+  readonly methodName: Method;
+  readonly urlValue: string | null;
+  readonly headers: Array<[string, string]>;
+  readonly body: Uint8Array;
+}
+
+/** Retrying will not help: bad data or configuration. */
+export class PermanentError extends Error { readonly kind: "permanent" }
+/** May work later: Gancho retries on its delivery schedule. */
+export class TransientError extends Error { readonly kind: "transient" }
+/** A configuration refused by `validateConfig`: `field` is its path, or null for all of it. */
+export class ConfigError extends Error {
+  constructor(field: string | null, message: string);
+  readonly field: string | null;
+}
+
+type LogFn = (...parts: unknown[]) => void;
+export const log: { trace: LogFn; debug: LogFn; info: LogFn; warn: LogFn; error: LogFn };
+
+export function isMissed(call: Call): boolean;
+export function renderedBody(template: Template): string | null;
+export function moneyText(money: Money): string;
+export function percentEncode(value: unknown): string;
+export function formEncode(pairs: Array<[string, unknown]>): string;
+export function utf8Length(text: string): number;
+/** Characters (code points), as Rust's `chars().count()` and Python's `len`. */
+export function charCount(text: string): number;
+
+/** What a plugin module exports. */
+export interface Plugin<C = Record<string, unknown>> {
+  transform(event: Event, subscription: Subscription<C>): Request[] | Request | null | undefined;
+  validateConfig?(config: Record<string, unknown>): void;
+}

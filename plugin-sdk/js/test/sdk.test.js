@@ -1,0 +1,71 @@
+// The SDK itself: request builders, the entry's handling of errors and configurations, the helpers.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Request, PermanentError, TransientError, formEncode, isMissed, renderedBody, utf8Length, log } from "../src/index.js";
+import { run, samples, takeLogs, validate } from "../src/testing.js";
+
+const missed = samples["call.ended.missed.json"];
+
+test("builders set the content type and encode the body as UTF-8", () => {
+  const json = Request.json({ text: "Ñandú 🚀" }).method("PUT").url("https://x.example/a").header("x-v", 2);
+  assert.equal(json.methodName, "put");
+  assert.deepEqual(json.headers, [["content-type", "application/json"], ["x-v", "2"]]);
+  assert.deepEqual([...json.body], [...Buffer.from('{"text":"Ñandú 🚀"}')]);
+  assert.equal(Buffer.from(Request.text("a&b").body).toString(), "a&b");
+  assert.throws(() => new Request().method("fetch"), /unknown HTTP method/);
+});
+
+test("a form body encodes as browsers do, and decodes back in order", () => {
+  const pairs = [["from", "+54 9 11 5555-1234"], ["note", "a&b=c ñ 🚀"], ["empty", ""], ["from", "again"]];
+  assert.equal(formEncode([["a b", "c+d"]]), "a+b=c%2Bd");
+  const plugin = { transform: () => [Request.form(pairs), Request.form({ skipped: null, kept: "1" })] };
+  const [first, second] = run(plugin, missed);
+  assert.deepEqual(first.bodyForm(), pairs);
+  assert.deepEqual(second.bodyForm(), [["kept", "1"]]);
+  assert.equal(new URLSearchParams(first.bodyText()).get("note"), "a&b=c ñ 🚀");
+});
+
+test("the plugin gets the parsed event and configuration", () => {
+  let seen;
+  run({ transform: (event, subscription) => { seen = { event, subscription }; } }, missed, '{"a": 1}');
+  assert.equal(seen.event.type, "call.ended");
+  assert.equal(seen.event.data.call.caller_name, "Ñandú & Cía");
+  assert.deepEqual(seen.subscription.config, { a: 1 });
+  assert.equal(seen.subscription.endpointUrl, "https://receiver.example/hook");
+});
+
+test("errors keep their kind; any other exception is a permanent error with its message", () => {
+  const failing = (error) => ({ transform: () => { throw error; } });
+  assert.throws(() => run(failing(new TransientError("CRM not ready")), missed), { kind: "transient", pluginMessage: "CRM not ready" });
+  assert.throws(() => run(failing(new PermanentError("no phone")), missed), { kind: "permanent", pluginMessage: "no phone" });
+  const typo = { transform: (event) => [Request.json(event.data.call.nope.deeper)] };
+  assert.throws(() => run(typo, missed), (error) => error.kind === "permanent" && /^uncaught TypeError: .*nope|deeper/.test(error.pluginMessage));
+  assert.throws(() => run(failing("a string"), missed), { pluginMessage: "uncaught exception: a string" });
+  assert.throws(() => run({ transform: () => ["not a request"] }, missed), /something else than a Request/);
+  assert.throws(() => run({ transform: () => [] }, missed, "[]"), /must be a JSON object/);
+});
+
+test("validateConfig is optional; a configuration must be a JSON object", () => {
+  assert.equal(validate({ transform() {} }, "{}"), null);
+  assert.deepEqual(validate({ transform() {} }, "{"), { field: null, message: validate({ transform() {} }, "{").message });
+  assert.match(validate({ transform() {} }, "3").message, /JSON object/);
+  const boom = { transform() {}, validateConfig() { throw new Error("boom"); } };
+  assert.match(validate(boom, "{}").message, /^Error: boom/);
+});
+
+test("logs reach the harness as level and text", () => {
+  takeLogs();
+  run({ transform: () => { log.info("mapped", 3, { a: 1 }); log.warn("careful"); return []; } }, missed);
+  assert.deepEqual(takeLogs(), [["info", 'mapped 3 {"a":1}'], ["warn", "careful"]]);
+});
+
+test("helpers: missed calls, rendered templates, UTF-8 lengths", () => {
+  assert.equal(isMissed({ status: "missed" }), true);
+  assert.equal(isMissed({ status: "busy", answered_at: "2026-01-01T00:00:00Z" }), false);
+  assert.equal(isMissed({ status: "busy", answered_at: null }), true);
+  const template = { body: "Hola {{1}}, ¿{{2}}? {{9}}", parameters: ["{{2}}", "x"] };
+  assert.equal(renderedBody(template), "Hola {{2}}, ¿x? {{9}}");
+  assert.equal(renderedBody({ parameters: [] }), null);
+  assert.equal(utf8Length("ñ🚀a"), 7);
+});
