@@ -105,7 +105,7 @@ const stories = {
     await shot("portal-subscriptions-empty-es");
 
     await page.click("a.button.primary");
-    await page.waitForSelector("#subscription-form");
+    await page.waitForSelector("body[data-ready] #subscription-form");
     await page.check('input[value="call.ended"]');
     assert.equal(await page.inputValue("#plugin"), "template");
     await page.fill("#endpoint_url", env.RECEIVER_URL);
@@ -148,7 +148,7 @@ const stories = {
     results.secret = await page.locator("#secret-box code.once").innerText();
     assert.match(results.secret, /^whsec_/);
     await page.click("#saved-link");
-    await page.waitForSelector("#subscription-form");
+    await page.waitForSelector("body[data-ready] #subscription-form");
     assert.equal(await page.inputValue("#tpl-body"), '{"from": "{{call.from}}", "duration": {{call.duration_s}}}');
     results.subscription = page.url().split("/").pop();
     // Its canary rollouts (none yet) are shown with it.

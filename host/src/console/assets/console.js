@@ -524,5 +524,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     const setup = pages[data.page];
     if (setup) setup();
+    // Said once the page's script has set the page up (filled forms, bound buttons): what the browser
+    // tests wait for before they act.
+    document.body.dataset.ready = "true";
   });
 })();
