@@ -105,6 +105,17 @@ async fn plugin_version(
     version: Option<u32>,
     field: &str,
 ) -> ApiResult<(String, Plugin)> {
+    let (_, label, plugin) = resolve_version(state, subscription, version, field).await?;
+    Ok((label, plugin))
+}
+
+/// The subscription's plugin at `version` (`None`: the latest): its number, label and compiled plugin.
+async fn resolve_version(
+    state: &AppState,
+    subscription: &Subscription,
+    version: Option<u32>,
+    field: &str,
+) -> ApiResult<(u32, String, Plugin)> {
     let reference = PluginRef { name: subscription.plugin_name.clone(), version };
     let (version, plugin) = state.plugins.resolve(&reference).await.map_err(|error| match error {
         ResolveError::Missing(_) => {
@@ -112,7 +123,7 @@ async fn plugin_version(
         }
         ResolveError::Unavailable(message) => ApiError::internal(message),
     })?;
-    Ok((format!("{}@{version}", reference.name), plugin))
+    Ok((version, format!("{}@{version}", reference.name), plugin))
 }
 
 async fn find_subscription(state: &AppState, tenant: &str, id: &str) -> ApiResult<Subscription> {
@@ -242,9 +253,9 @@ pub struct RolloutView {
 
 async fn rollout_view(state: &AppState, record: RolloutRecord) -> ApiResult<RolloutView> {
     let body = RolloutBody::decode(&record)?;
-    let figures = match (&body.figures_at_end, record.state) {
-        (Some(figures), _) => figures.clone(),
-        (None, _) => {
+    let figures = match &body.figures_at_end {
+        Some(figures) => figures.clone(),
+        None => {
             let (current, candidate) = lifecycle::figures(state.store.as_ref(), &record, &body).await?;
             vec![current, candidate]
         }
@@ -301,10 +312,8 @@ pub async fn start_rollout(
         ));
     }
     // The version it runs now: pinned, or the latest, which it is then pinned to.
-    let (current_label, _) =
-        plugin_version(&state, &subscription, subscription.plugin_version, "plugin").await?;
-    let current_version =
-        current_label.rsplit_once('@').and_then(|(_, v)| v.parse().ok()).unwrap_or_default();
+    let (current_version, current_label, _) =
+        resolve_version(&state, &subscription, subscription.plugin_version, "plugin").await?;
     if current_version == request.candidate_version {
         return Err(invalid(
             "candidate_version",

@@ -25,30 +25,22 @@ pub(super) async fn create_tenant(client: &Client, tenant: &Tenant) -> StoreResu
 pub(super) async fn get_tenant(client: &Client, id: &str) -> StoreResult<Option<Tenant>> {
     let rows =
         query(client, "SELECT id, name, created_at, policy FROM tenants WHERE id = $1", &[&id]).await?;
-    rows.first()
-        .map(|row| {
-            Ok(Tenant {
-                id: row.try_get(0)?,
-                name: row.try_get(1)?,
-                created_at: row.try_get(2)?,
-                policy_json: row.try_get(3)?,
-            })
-        })
-        .transpose()
+    rows.first().map(tenant).transpose()
+}
+
+/// A tenant from the columns `id, name, created_at, policy`.
+fn tenant(row: &Row) -> StoreResult<Tenant> {
+    Ok(Tenant {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        created_at: row.try_get(2)?,
+        policy_json: row.try_get(3)?,
+    })
 }
 
 pub(super) async fn list_tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
     let rows = query(client, "SELECT id, name, created_at, policy FROM tenants ORDER BY id", &[]).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Tenant {
-                id: row.try_get(0)?,
-                name: row.try_get(1)?,
-                created_at: row.try_get(2)?,
-                policy_json: row.try_get(3)?,
-            })
-        })
-        .collect()
+    rows.iter().map(tenant).collect()
 }
 
 pub(super) async fn set_tenant_policy(

@@ -20,24 +20,19 @@ pub(super) fn create_tenant(conn: &Connection, tenant: &Tenant) -> StoreResult<(
 pub(super) fn get_tenant(conn: &Connection, id: &str) -> StoreResult<Option<Tenant>> {
     Ok(conn
         .prepare_cached("SELECT id, name, created_at, policy FROM tenants WHERE id = ?1")?
-        .query_row([id], |row| {
-            Ok(Tenant {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                created_at: row.get(2)?,
-                policy_json: row.get(3)?,
-            })
-        })
+        .query_row([id], tenant)
         .optional()?)
+}
+
+/// A tenant from the columns `id, name, created_at, policy`.
+fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant { id: row.get(0)?, name: row.get(1)?, created_at: row.get(2)?, policy_json: row.get(3)? })
 }
 
 pub(super) fn list_tenants(conn: &Connection) -> StoreResult<Vec<Tenant>> {
     let mut statement =
         conn.prepare_cached("SELECT id, name, created_at, policy FROM tenants ORDER BY id")?;
-    let rows = statement.query_map([], |row| {
-        Ok(Tenant { id: row.get(0)?, name: row.get(1)?, created_at: row.get(2)?, policy_json: row.get(3)? })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    Ok(statement.query_map([], tenant)?.collect::<Result<Vec<_>, _>>()?)
 }
 
 pub(super) fn set_tenant_policy(conn: &Connection, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {

@@ -1,0 +1,228 @@
+//! The rows of the work that flows through the service: events as accepted and as claimed, deliveries as
+//! made, claimed, attempted and shown, and the queue sizes.
+
+use serde::{Deserialize, Serialize};
+
+use super::Millis;
+
+/// An event to store, as accepted by the API.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub tenant_id: String,
+    pub id: String,
+    pub event_type: String,
+    pub timestamp: String,
+    pub data_json: String,
+    pub received_at: Millis,
+}
+
+/// What happened to one [`NewEvent`] in [`Store::insert_events`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored now.
+    New,
+    /// The same `(tenant, id)` was stored before; nothing changed.
+    Duplicate,
+    /// The tenant does not exist; nothing stored.
+    UnknownTenant,
+}
+
+/// A stored event that a pipeline worker has claimed for processing.
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    pub tenant_id: String,
+    pub id: String,
+    pub event_type: String,
+    pub timestamp: String,
+    pub data_json: String,
+    pub received_at: Millis,
+}
+
+/// The state of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt.
+    Pending,
+    /// Delivered (the endpoint answered 2xx).
+    Succeeded,
+    /// The last attempt failed; another is scheduled at `next_attempt_at`.
+    Failed,
+    /// Gave up after the last scheduled attempt (or the subscription was disabled); can be retried by hand.
+    Dead,
+    /// The plugin returned no request for this event: nothing to send.
+    Skipped,
+    /// The plugin failed; `next_attempt_at` is set when the error is transient and it will run again.
+    PluginError,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Dead => "dead",
+            DeliveryStatus::Skipped => "skipped",
+            DeliveryStatus::PluginError => "plugin_error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        Some(match text {
+            "pending" => DeliveryStatus::Pending,
+            "succeeded" => DeliveryStatus::Succeeded,
+            "failed" => DeliveryStatus::Failed,
+            "dead" => DeliveryStatus::Dead,
+            "skipped" => DeliveryStatus::Skipped,
+            "plugin_error" => DeliveryStatus::PluginError,
+            _ => return None,
+        })
+    }
+}
+
+/// An HTTP request a plugin produced, as stored and as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A delivery to create when an event has been through a subscription's plugin.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// Unique id (`dlv_…`), made by the pipeline.
+    pub id: String,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    /// The plugin version that ran (`slack@2`).
+    pub plugin: String,
+    /// `Pending` with a request; `Skipped` without; `PluginError` without, with `error`.
+    pub status: DeliveryStatus,
+    pub request: Option<StoredRequest>,
+    /// The plugin's error, for `PluginError`.
+    pub error: Option<String>,
+    /// The kind of the plugin's error (`trap`, `timeout`, `plugin_error_permanent`, …), for `PluginError`.
+    pub error_kind: Option<String>,
+    /// What the plugin logged on this run (JSON, as [`crate::runtime::LogLine`]s); `None` when nothing.
+    pub logs_json: Option<String>,
+    /// When to attempt it (or, for a transient plugin error, when to run the plugin again); `None`: never.
+    pub next_attempt_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+/// The result of processing one claimed event: its deliveries, stored together with marking it processed.
+#[derive(Debug, Clone)]
+pub struct ProcessedEvent {
+    pub tenant_id: String,
+    pub event_id: String,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// What a delivery worker asks of [`Store::claim_deliveries`].
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryClaim<'a> {
+    /// At most this many deliveries.
+    pub limit: u32,
+    /// Leased until `now + lease_ms`.
+    pub lease_ms: i64,
+    pub now: Millis,
+    /// An endpoint's concurrency bound when its subscription sets none.
+    pub default_max_in_flight: u32,
+    /// Deliveries the claimer has finished sending whose attempts are not recorded yet, their leases still
+    /// running: leased, but no longer in flight, so they do not count against their endpoints' bounds.
+    pub sent: &'a [String],
+}
+
+/// A due delivery claimed by a delivery worker, with what it needs to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub request: StoredRequest,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// The subscription's current signing secrets (the previous one only while within its grace period).
+    pub secrets: Vec<String>,
+    /// Headers the subscription adds to requests for its own endpoint.
+    pub subscription_headers: Vec<(String, String)>,
+    /// The subscription's endpoint URL: its headers go only to this scheme, host and port.
+    pub endpoint_url: String,
+    /// The subscription's connections, by name.
+    pub connections: Vec<String>,
+}
+
+/// The outcome of one attempt, to record.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub subscription_id: String,
+    pub at: Millis,
+    /// The HTTP status, if the endpoint answered.
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    /// The first bytes of the response body, or the connection error.
+    pub response_excerpt: String,
+    pub error: Option<String>,
+    /// The delivery's new status: `Succeeded`, `Failed` (with `next_attempt_at`) or `Dead`.
+    pub new_status: DeliveryStatus,
+    pub next_attempt_at: Option<Millis>,
+    /// Disable the subscription, with this reason (410 Gone, failing for too long).
+    pub disable_subscription: Option<String>,
+}
+
+/// One recorded attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: Millis,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub response_excerpt: String,
+    pub error: Option<String>,
+}
+
+/// A delivery as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub tenant_id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub plugin: String,
+    pub status: DeliveryStatus,
+    pub request: Option<StoredRequest>,
+    pub error: Option<String>,
+    pub error_kind: Option<String>,
+    /// What the plugin logged on the run that made this delivery (JSON), if anything.
+    pub logs_json: Option<String>,
+    pub next_attempt_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub event_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+/// Sizes of the work queues, for metrics and readiness.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    /// Events stored but not yet through their plugins.
+    pub events_pending: u64,
+    /// Deliveries `pending` or `failed` (waiting for an attempt).
+    pub deliveries_pending: u64,
+    /// Age of the oldest event or delivery still waiting, in ms (0 when none).
+    pub oldest_pending_age_ms: u64,
+}
