@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, RETRY_AFTER, TRANSFER_ENCODING, USER_AGENT};
+use http::header::{CONTENT_LENGTH, RETRY_AFTER, USER_AGENT};
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
@@ -147,8 +147,9 @@ impl HttpSender {
         for (name, value) in request.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("\"{name}\" is not a valid HTTP header name"))?;
-            // The body is sent whole, so its length is ours to state.
-            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            // The body is sent whole, so its length is ours to state; the host is the URL's. Requests stored
+            // before plugins' reserved headers were dropped at the runtime may still carry them.
+            if crate::runtime::is_header_not_from_plugins(name.as_str()) {
                 continue;
             }
             // The value is not quoted: it may be a credential.

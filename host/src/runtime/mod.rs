@@ -31,7 +31,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 pub use error::{ConfigCheckError, InvokeError, LoadError};
 pub use limits::Limits;
-pub use output::{Body, OutgoingRequest};
+pub use output::{Body, HEADERS_NOT_FROM_PLUGINS, OutgoingRequest, is_header_not_from_plugins};
 pub use pool::InstanceBudget;
 pub use sandbox::{LogLevelName, LogLine, LoggedLines};
 
