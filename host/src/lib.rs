@@ -241,6 +241,8 @@ pub async fn run(
         ingest,
         metrics,
         wake,
+        dry_runs: rollout::dry_run::Running::default(),
+        compiling: Arc::default(),
     };
     let address = listener.local_addr()?;
     // Said once the database is open and every worker runs: from here on, requests are answered.

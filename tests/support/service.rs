@@ -87,6 +87,14 @@ impl Service {
         Service { child, url, data_dir: data_dir.to_owned(), env }
     }
 
+    /// The most memory the process has had resident so far (`VmHWM`), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("Linux reports VmHWM");
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
     /// Kills the process at once (SIGKILL): nothing gets to finish.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

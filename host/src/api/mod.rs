@@ -21,6 +21,7 @@ pub use auth::Caller;
 pub(crate) use auth::{same_secret, tenant_of_key};
 pub use error::{ApiError, ApiResult};
 pub use events::IngestQueue;
+pub use plugin_runs::Compiling;
 
 pub(crate) use crate::clock::{now_millis, rfc3339};
 use crate::config::Config;
@@ -48,6 +49,10 @@ pub struct AppState {
     pub ingest: IngestQueue,
     pub metrics: Arc<Metrics>,
     pub wake: Wakeups,
+    /// The dry runs running on this instance, so that a tenant's are bounded.
+    pub dry_runs: crate::rollout::dry_run::Running,
+    /// The candidate plugins compiling, so that a tenant's are bounded.
+    pub compiling: Arc<Compiling>,
 }
 
 /// Every route of the API.
