@@ -36,7 +36,8 @@ pub(super) async fn read_candidate_body(
     body: Body,
     max_plugin_bytes: u64,
 ) -> ApiResult<axum::body::Bytes> {
-    let max_body = max_plugin_bytes.div_ceil(3) * 4 + state.config.ingest.max_body_bytes as u64 + BODY_ROOM_BYTES;
+    let max_body =
+        max_plugin_bytes.div_ceil(3) * 4 + state.config.ingest.max_body_bytes as u64 + BODY_ROOM_BYTES;
     read_limited(headers, body, max_body, |size| {
         let size = size.map_or_else(|| format!("over {max_body}"), |size| size.to_string());
         ApiError::new(
@@ -311,7 +312,11 @@ pub(super) async fn candidate_plugin(
         .await
         .ok_or_else(|| ApiError::internal("the candidate's compile was lost"))?;
     let plugin = loaded.map_err(|error| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin", format!("plugin `candidate` refused: {error}"))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_plugin",
+            format!("plugin `candidate` refused: {error}"),
+        )
     })?;
     Ok((format!("candidate {}", plugin.info().digest), plugin))
 }

@@ -56,7 +56,8 @@ impl Credentials {
         if self.headers.is_empty() || excerpt.is_empty() {
             return excerpt.to_owned();
         }
-        "[the answer is not kept: the request carried a connection's credential, which it could echo]".to_owned()
+        "[the answer is not kept: the request carried a connection's credential, which it could echo]"
+            .to_owned()
     }
 
     /// `text` with every credential value replaced by `[redacted]` (an endpoint may echo a header back).
@@ -282,12 +283,19 @@ mod tests {
 
     #[test]
     fn no_answer_to_a_credentialed_request_is_kept_in_any_encoding_of_the_secret() {
-        let credentials =
-            Credentials { headers: vec![("authorization".into(), "Bearer tok-4f9a2c81".into())], ..Default::default() };
+        let credentials = Credentials {
+            headers: vec![("authorization".into(), "Bearer tok-4f9a2c81".into())],
+            ..Default::default()
+        };
         let encoded = base64::engine::general_purpose::STANDARD.encode("tok-4f9a2c81");
-        for echo in [format!("you sent {encoded}"), "you sent tok-4f9a2c81".to_owned(), hex::encode("tok-4f9a2c81")] {
+        for echo in
+            [format!("you sent {encoded}"), "you sent tok-4f9a2c81".to_owned(), hex::encode("tok-4f9a2c81")]
+        {
             let kept = credentials.answer_excerpt(&echo);
-            assert!(!kept.contains(&encoded) && !kept.contains("tok-4f9a") && !kept.contains("746f6b"), "{kept}");
+            assert!(
+                !kept.contains(&encoded) && !kept.contains("tok-4f9a") && !kept.contains("746f6b"),
+                "{kept}"
+            );
         }
         assert_eq!(credentials.answer_excerpt(""), "");
         // Without credentials, the answer is kept as it came.
