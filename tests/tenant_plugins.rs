@@ -291,7 +291,10 @@ fn quotas_and_limits_refuse_clearly_and_store_nothing() {
     for path in ["/v1/tenants/acme/plugin-runs", "/v1/tenants/acme/subscriptions/sub_x/dry-runs"] {
         let (status, body) = declare_huge_body(&service, path, &key);
         assert_eq!(status, 413, "{path}: {body}");
-        assert!(body.contains("body_too_large") && body.contains("quotas.max_plugin_bytes"), "{path}: {body}");
+        assert!(
+            body.contains("body_too_large") && body.contains("quotas.max_plugin_bytes"),
+            "{path}: {body}"
+        );
     }
 
     let (status, _) = service.patch(
@@ -362,8 +365,15 @@ fn the_api_document_lists_every_operation_with_its_answers() {
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
             assert!(responses.contains_key("400"), "{method} {path} has no 400");
+            // axum words a query or path that does not parse in plain text.
+            let malformed = &responses["400"]["content"];
+            assert!(malformed.get("text/plain").is_some(), "{method} {path}: {malformed}");
             if operation.get("security").is_some() {
                 assert!(responses.contains_key("401"), "{method} {path} has no 401");
+                assert!(responses.contains_key("429"), "{method} {path} has no 429");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("422"), "{method} {path} has a body but no 422");
             }
             operations += 1;
         }

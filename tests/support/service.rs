@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const OPERATOR: &str = "operator-token-for-tests";
+/// Long and varied enough for `gancho serve`, which refuses a weak operator token.
+pub const OPERATOR: &str = "operator-token-for-tests-5f0c9e2a7b31d4c8";
 pub const INGEST: &str = "ingest-token-for-tests";
 
 /// A running `gancho serve`.

@@ -1,6 +1,7 @@
 //! The HTTP API: ingest for the platform, administration for operators and tenants, and operations
 //! (health, readiness, metrics, the OpenAPI document). One file per resource, each with its `router()`.
 
+pub(crate) mod access;
 mod auth;
 pub(crate) mod connections;
 pub(crate) mod deliveries;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
+pub use access::Access;
 pub use auth::Caller;
 pub(crate) use auth::{same_secret, tenant_of_key};
 pub use error::{ApiError, ApiResult};
@@ -53,6 +55,8 @@ pub struct AppState {
     pub dry_runs: crate::rollout::dry_run::Running,
     /// The candidate plugins compiling, so that a tenant's are bounded.
     pub compiling: Arc<Compiling>,
+    /// Failed authentications per client, and keys' last uses.
+    pub access: Arc<Access>,
 }
 
 /// Every route of the API.
@@ -60,6 +64,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(events::router())
         .merge(tenants::router())
+        .merge(access::router())
         .merge(plugins::router())
         .merge(plugin_runs::router())
         .merge(connections::router())

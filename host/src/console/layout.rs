@@ -108,11 +108,9 @@ pub fn render(ctx: &Ctx, tenant: Option<&str>, here: &str, page: Page) -> Respon
                     (nav(ctx, tenant, page.current))
                     div.top-right {
                         (lang_switch(ctx.lang, here))
-                        @if !ctx.session.via_link {
-                            form.sign-out method="post" action="/console/sign-out" {
-                                input type="hidden" name="csrf" value=(ctx.session.csrf);
-                                button.link type="submit" { (t("nav.sign_out")) }
-                            }
+                        form.sign-out method="post" action="/console/sign-out" {
+                            input type="hidden" name="csrf" value=(ctx.session.csrf);
+                            button.link type="submit" { (t("nav.sign_out")) }
                         }
                     }
                 }
