@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use maud::{DOCTYPE, html};
+use maud::html;
 use serde::{Deserialize, Serialize};
 
 use super::i18n::Lang;
@@ -199,30 +199,18 @@ fn ask(state: &AppState, lang: Lang, current: &Session, tenant: &str, token: &st
         Some(other) => format!("{} {other}", t("link.replace_tenant")),
         None => t("link.replace_operator").to_owned(),
     };
-    let markup = html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (t("link.replace_title")) " · Gancho" }
-                link rel="stylesheet" href="/console/assets/console.css";
-            }
-            body.bare {
-                main.narrow {
-                    h1 { (t("link.replace_title")) }
-                    p.replace-session { (whose) }
-                    p { (t("link.replace_lead")) " " strong { (tenant) } }
-                    form method="post" action="/console/link" {
-                        (proof.field)
-                        input type="hidden" name="token" value=(token);
-                        button.primary type="submit" { (t("link.replace_continue")) }
-                    }
-                    p { a href="/console" { (t("link.replace_stay")) } }
-                }
-            }
+    let body = html! {
+        h1 { (t("link.replace_title")) }
+        p.replace-session { (whose) }
+        p { (t("link.replace_lead")) " " strong { (tenant) } }
+        form method="post" action="/console/link" {
+            (proof.field)
+            input type="hidden" name="token" value=(token);
+            button.primary type="submit" { (t("link.replace_continue")) }
         }
+        p { a href="/console" { (t("link.replace_stay")) } }
     };
+    let markup = super::layout::bare_document(lang, t("link.replace_title"), body);
     proof.set_on((StatusCode::OK, Html(markup.into_string())).into_response())
 }
 

@@ -13,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
 use super::i18n::Lang;
 use super::session::{self, Session};
@@ -60,39 +60,27 @@ impl FormProof {
 fn page(state: &AppState, lang: Lang, status: StatusCode, error: Option<&str>) -> Response {
     let t = |key| lang.t(key);
     let proof = FormProof::new(state);
-    let markup = html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (t("sign_in.title")) " · Gancho" }
-                link rel="stylesheet" href="/console/assets/console.css";
-            }
-            body.bare {
-                main.narrow {
-                    div.lang-switch {
-                        @for (code, label) in [("en", "English"), ("es", "Español")] {
-                            @if code == lang.code() { span.current { (label) } }
-                            @else { a href={ "/console/lang?to=" (code) "&back=/console/sign-in" } { (label) } }
-                        }
-                    }
-                    p.logo { "gancho" }
-                    h1 { (t("sign_in.title")) }
-                    p { (t("sign_in.lead")) }
-                    form method="post" action="/console/sign-in" autocomplete="off" {
-                        (proof.field)
-                        label for="token" { (t("sign_in.token")) }
-                        input #token type="password" name="token" required autofocus;
-                        @if let Some(error) = error {
-                            p.field-error role="alert" { (error) }
-                        }
-                        button.primary type="submit" { (t("sign_in.submit")) }
-                    }
-                }
+    let body = html! {
+        div.lang-switch {
+            @for (code, label) in [("en", "English"), ("es", "Español")] {
+                @if code == lang.code() { span.current { (label) } }
+                @else { a href={ "/console/lang?to=" (code) "&back=/console/sign-in" } { (label) } }
             }
         }
+        p.logo { "gancho" }
+        h1 { (t("sign_in.title")) }
+        p { (t("sign_in.lead")) }
+        form method="post" action="/console/sign-in" autocomplete="off" {
+            (proof.field)
+            label for="token" { (t("sign_in.token")) }
+            input #token type="password" name="token" required autofocus;
+            @if let Some(error) = error {
+                p.field-error role="alert" { (error) }
+            }
+            button.primary type="submit" { (t("sign_in.submit")) }
+        }
     };
+    let markup = super::layout::bare_document(lang, t("sign_in.title"), body);
     proof.set_on((status, Html(markup.into_string())).into_response())
 }
 
