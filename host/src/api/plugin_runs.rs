@@ -364,3 +364,21 @@ async fn event_to_run(state: &AppState, tenant: &str, request: &PluginRunRequest
         (None, None) => Err(invalid("event", "give an `event` envelope or a stored `event_id`")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_compiles_one_candidate_at_a_time() {
+        let compiling = Compiling::default();
+        let first = compiling.begin("acme").unwrap();
+        let busy = compiling.begin("acme").err().unwrap();
+        assert_eq!((busy.status, busy.code), (StatusCode::TOO_MANY_REQUESTS, "too_many_compiles"));
+        let other = compiling.begin("globex").unwrap();
+        drop(first);
+        let again = compiling.begin("acme").unwrap();
+        drop((again, other));
+        assert!(compiling.by_tenant.lock().unwrap().is_empty());
+    }
+}

@@ -191,6 +191,20 @@ fn lower_this_threads_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compile_runs_on_one_thread_of_its_own_at_the_lowest_priority() {
+        let (threads, name, nice) = on_one_low_priority_thread(|| {
+            // SAFETY: getpriority of the calling thread reads only.
+            let nice = unsafe {
+                libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t)
+            };
+            (rayon::current_num_threads(), std::thread::current().name().map(str::to_owned), nice)
+        });
+        assert_eq!(threads, 1, "parallel work inside stays on one thread");
+        assert_eq!(name.as_deref(), Some("gancho-compile"));
+        assert_eq!(nice, 19);
+    }
     use std::time::Instant;
 
     fn executor(threads: usize, per_tenant: usize, slow_lane_threads: usize) -> PluginExecutor {
