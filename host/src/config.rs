@@ -25,6 +25,8 @@ pub struct Config {
     pub metrics_token: String,
     /// CIDRs exempted from the refusal of private destinations, comma-separated.
     pub allowed_destinations: String,
+    /// CIDRs of the reverse proxies in front of the service, whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: String,
     pub ingest: IngestConfig,
     pub limits: Limits,
     /// What a tenant may store of its own plugins, unless the operator set otherwise for it.
@@ -210,6 +212,7 @@ impl Default for Config {
             ingest_token: String::new(),
             metrics_token: String::new(),
             allowed_destinations: String::new(),
+            trusted_proxies: String::new(),
             ingest: IngestConfig::default(),
             limits: Limits::default(),
             quotas: Quotas::default(),
@@ -291,6 +294,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         self.allowed_networks().map_err(|e| format!("key `allowed_destinations`: {e}"))?;
+        self.trusted_proxy_networks().map_err(|e| format!("key `trusted_proxies`: {e}"))?;
         self.delivery.retry.validate().map_err(|e| format!("key `delivery.retry`: {e}"))?;
         self.console.frame_origins().map_err(|e| format!("key `console.frame_ancestors`: {e}"))?;
         if self.workers.lease_secs <= self.delivery.timeout_secs {
@@ -362,6 +366,12 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The parsed `trusted_proxies`.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<IpNet>, String> {
+        crate::delivery::guard::parse_allowed(&self.trusted_proxies)
+            .map_err(|message| message.replace("allowed_destinations", "trusted_proxies"))
     }
 
     /// The parsed `allowed_destinations`.

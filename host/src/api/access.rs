@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{Extensions, StatusCode};
+use axum::http::{self as http, StatusCode};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -99,11 +99,33 @@ impl Access {
     }
 }
 
-/// The client's address, as the connection came (a proxy's own, behind one); unknown ones share a bucket.
-pub fn client(extensions: &Extensions) -> IpAddr {
-    extensions
+/// The client's address: the connection's, or, when that is one of the operator's `trusted_proxies`, the
+/// last address in `X-Forwarded-For` that is not (so that the clients behind a proxy do not share one
+/// bucket, and one of them cannot make the others wait). Unknown ones share a bucket.
+pub fn client(state: &AppState, parts: &http::request::Parts) -> IpAddr {
+    client_of(&state.config, parts)
+}
+
+fn client_of(config: &crate::config::Config, parts: &http::request::Parts) -> IpAddr {
+    let peer = parts
+        .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(address)| address.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(address)| address.ip());
+    // Checked at start: a list that does not parse never gets here.
+    let proxies = config.trusted_proxy_networks().unwrap_or_default();
+    let trusted = |ip: &IpAddr| proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&peer) {
+        return peer;
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded.into_iter().rev().find(|ip| !trusted(ip)).unwrap_or(peer)
 }
 
 /// When `tenant` last ended its console sessions (0: never); `None` if there is no such tenant. For the
@@ -233,6 +255,37 @@ pub async fn end_sessions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn behind_a_trusted_proxy_the_client_is_the_one_it_forwards_for() {
+        let parts = |peer: &str, forwarded: Option<&str>| {
+            let mut request = axum::http::Request::builder();
+            if let Some(forwarded) = forwarded {
+                request = request.header("x-forwarded-for", forwarded);
+            }
+            let (mut parts, ()) = request.body(()).unwrap().into_parts();
+            parts.extensions.insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 4000)));
+            parts
+        };
+        let trusting =
+            |nets: &str| crate::config::Config { trusted_proxies: nets.to_owned(), ..Default::default() };
+        let client = client_of;
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let none = trusting("");
+        assert_eq!(
+            client(&none, &parts("198.51.100.1", Some("203.0.113.9"))),
+            ip("198.51.100.1"),
+            "untrusted"
+        );
+        let proxy = trusting("10.0.0.0/8");
+        assert_eq!(client(&proxy, &parts("10.0.0.2", Some("203.0.113.9"))), ip("203.0.113.9"));
+        // A client cannot choose its address by sending a header of its own before the proxy's.
+        assert_eq!(
+            client(&proxy, &parts("10.0.0.2", Some("192.0.2.1, 203.0.113.9, 10.0.0.3"))),
+            ip("203.0.113.9")
+        );
+        assert_eq!(client(&proxy, &parts("10.0.0.2", None)), ip("10.0.0.2"));
+    }
 
     #[test]
     fn a_client_that_keeps_failing_waits_and_others_do_not() {

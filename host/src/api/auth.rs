@@ -69,7 +69,7 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(caller.clone());
         }
         let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        let client = super::access::client(&parts.extensions);
+        let client = super::access::client(state, parts);
         state.access.check(client)?;
         if same_secret(token, &state.config.operator_token) {
             return Ok(Caller::Operator);

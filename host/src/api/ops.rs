@@ -35,8 +35,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// `/metrics` for a scraper with `Authorization: Bearer <metrics_token>` (or the operator token): the figures
 /// say how busy each tenant's plugins are, which is no one else's business.
 async fn metrics(State(state): State<AppState>, request: axum::extract::Request) -> axum::response::Response {
-    let token = super::auth::bearer(request.headers()).unwrap_or_default();
-    let client = super::access::client(request.extensions());
+    let (parts, _) = request.into_parts();
+    let token = super::auth::bearer(&parts.headers).unwrap_or_default();
+    let client = super::access::client(&state, &parts);
     if let Err(refused) = state.access.check(client) {
         return refused.into_response();
     }

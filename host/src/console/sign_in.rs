@@ -149,7 +149,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
     if !from_this_site(&state, headers, &body) {
         return page(&state, lang, StatusCode::FORBIDDEN, Some(lang.t("sign_in.cross_origin")));
     }
-    let client = crate::api::access::client(&parts.extensions);
+    let client = crate::api::access::client(&state, &parts);
     if let Err(refused) = state.access.check(client) {
         let wait = refused.retry_after_secs.unwrap_or(1);
         let message = lang.t("sign_in.too_many").replace("{secs}", &wait.to_string());
