@@ -7,6 +7,7 @@ pub(crate) mod deliveries;
 pub(crate) mod error;
 mod events;
 pub(crate) mod ops;
+pub(crate) mod ordering;
 pub(crate) mod plugin_runs;
 pub(crate) mod plugins;
 pub(crate) mod rollouts;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub ingest: IngestQueue,
     pub metrics: Arc<Metrics>,
     pub wake: Wakeups,
+    /// The replays each tenant started lately (`quotas.max_replays_per_hour`).
+    pub replays: Arc<crate::tenancy::ReplayBudget>,
 }
 
 /// Every route of the API.
