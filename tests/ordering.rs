@@ -332,7 +332,7 @@ fn ordering_key_and_hold_bound_are_checked() {
     ] {
         let (status, body) = service.patch(&format!("/v1/tenants/acme/subscriptions/{id}"), OPERATOR, &patch);
         assert_eq!(status, 422, "{patch}: {body}");
-        assert_eq!(body["field"], field, "{body}");
+        assert_eq!(body["error"]["field"], field, "{body}");
     }
     let (status, body) = service.patch(
         &format!("/v1/tenants/acme/subscriptions/{id}"),

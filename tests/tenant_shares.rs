@@ -72,7 +72,10 @@ fn set_quotas(service: &Service, tenant: &str, quotas: Value) {
 fn a_tenant_stuck_on_a_dead_host_does_not_delay_another() {
     let dir = tempfile::tempdir().unwrap();
     // Each stuck send holds its slot for 30 s, longer than the test: only the shares can make room.
-    let service = Service::start(&dir.path().join("data"), &[("GANCHO_DELIVERY__TIMEOUT_SECS", "30")]);
+    let service = Service::start(
+        &dir.path().join("data"),
+        &[("GANCHO_DELIVERY__TIMEOUT_SECS", "30"), ("GANCHO_WORKERS__LEASE_SECS", "60")],
+    );
     let wasm = support::plugin_bytes("template");
     let (status, body) =
         service.post_raw("/v1/plugins/template/versions", OPERATOR, "application/wasm", &wasm);
@@ -146,8 +149,8 @@ fn quotas_bound_subscriptions_and_replays() {
         .collect();
     let (status, body) = subscribe(&service, "gamma", endpoint);
     assert_eq!(status, 422, "{body}");
-    assert_eq!(body["code"], "quota_exceeded", "{body}");
-    assert!(body["message"].as_str().unwrap().contains("max_subscriptions is 2"), "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("max_subscriptions is 2"), "{body}");
     // Room again after a delete; the operator may raise it too.
     let (status, _) = service.delete(&format!("/v1/tenants/gamma/subscriptions/{}", ids[0]), OPERATOR);
     assert_eq!(status, 204);
@@ -161,5 +164,5 @@ fn quotas_bound_subscriptions_and_replays() {
     }
     let (status, body) = service.post(&path, OPERATOR, &replay);
     assert_eq!(status, 429, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("max_replays_per_hour is 2"), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("max_replays_per_hour is 2"), "{body}");
 }

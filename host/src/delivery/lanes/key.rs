@@ -33,9 +33,11 @@ impl OrderingKey {
                 && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         };
         if let Some(bad) = segments.iter().find(|segment| !valid(segment)) {
+            let what =
+                if bad.is_empty() { "an empty segment".to_owned() } else { format!("the segment `{bad}`") };
             return Err(format!(
-                "`{path}` has an invalid segment `{bad}`: use dot-separated names of letters, digits, `_` or \
-                 `-`, like `call.id` or `contact.id`"
+                "`{path}` has {what}: use dot-separated names of letters, digits, `_` or `-`, like `call.id` or \
+                 `contact.id`"
             ));
         }
         if segments[0] == "event"
