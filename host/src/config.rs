@@ -177,6 +177,8 @@ pub struct DeliveryConfig {
     pub max_in_flight_per_endpoint: u32,
     pub disable_after_failing_secs: u64,
     pub secret_rotation_grace_secs: u64,
+    /// How long one failing head of an ordered lane may hold its key, unless its subscription sets its own.
+    pub ordering_max_hold_secs: u32,
     pub retry: RetrySchedule,
 }
 
@@ -240,6 +242,7 @@ impl Default for DeliveryConfig {
             max_in_flight_per_endpoint: 256,
             disable_after_failing_secs: 5 * 24 * 3600,
             secret_rotation_grace_secs: 24 * 3600,
+            ordering_max_hold_secs: 3600,
             retry: RetrySchedule::default(),
         }
     }

@@ -226,6 +226,8 @@ pub async fn run(
         max_in_flight: config.delivery.max_in_flight,
         max_in_flight_per_endpoint: config.delivery.max_in_flight_per_endpoint,
         disable_after_failing_ms: (config.delivery.disable_after_failing_secs * 1000) as i64,
+        ordering_max_hold_secs: config.delivery.ordering_max_hold_secs,
+        shares: delivery::lanes::TenantShares::new(config.delivery.max_in_flight),
     });
 
     let workers_stop = CancellationToken::new();
@@ -253,6 +255,7 @@ pub async fn run(
         dry_runs: rollout::dry_run::Running::default(),
         access: Arc::default(),
         compiling: Arc::default(),
+        replays: Arc::default(),
     };
     let address = listener.local_addr()?;
     // Said once the database is open and every worker runs: from here on, requests are answered.

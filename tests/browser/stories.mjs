@@ -145,6 +145,10 @@ const stories = {
     assert.equal(await text("#template-error"), "");
     await shot("portal-editor-preview-es");
 
+    // The delivery order: the call events suggest keeping each call's states in order.
+    assert.match(await text("#ordering-hint"), /call\.id/);
+    await page.selectOption("#ordering_key", "call.id");
+
     await page.click("#save");
     await page.waitForSelector("#secret-box code.once");
     results.secret = await page.locator("#secret-box code.once").innerText();
@@ -153,8 +157,11 @@ const stories = {
     await page.waitForSelector("body[data-ready] #subscription-form");
     assert.equal(await page.inputValue("#tpl-body"), '{"from": "{{call.from}}", "duration": {{call.duration_s}}}');
     results.subscription = page.url().split("/").pop();
-    // Its canary rollouts (none yet) are shown with it.
+    // Its canary rollouts (none yet) are shown with it, and its delivery order with nothing held.
     assert.match(await text("#rollouts"), /Despliegues canario/);
+    assert.equal(await page.inputValue("#ordering_key"), "call.id");
+    assert.match(await text("#lanes"), /call\.id/);
+    assert.match(await text("#lanes-state"), /todo fluye/);
 
     // An API error is shown next to the field that caused it.
     await page.fill("#endpoint_url", "not a url");

@@ -60,6 +60,12 @@ struct Args {
     /// Act as a neighbour: post, report what was accepted, and neither wait for nor check deliveries.
     #[arg(long)]
     neighbour: bool,
+    /// The subscription's ordering key (`call.id`): its deliveries go one at a time per key value.
+    #[arg(long)]
+    ordering_key: Option<String>,
+    /// Spread the events over this many calls (`call.id` values), in turn; 0: each event its own call.
+    #[arg(long, default_value_t = 0)]
+    keys: u64,
 }
 
 /// Marks each event's sequence number inside the caller name, which the Slack plugin puts in its message.
@@ -150,7 +156,8 @@ async fn main() -> anyhow::Result<()> {
             "POST",
             &format!("/v1/tenants/{tenant}/subscriptions"),
             json!({"event_types": ["call.ended"], "plugin": args.plugin, "endpoint_url": receiver_url,
-                   "config": serde_json::from_str::<serde_json::Value>(&args.plugin_config)?})
+                   "config": serde_json::from_str::<serde_json::Value>(&args.plugin_config)?,
+                   "ordering_key": args.ordering_key})
             .to_string()
             .into_bytes(),
             "application/json",
@@ -173,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..args.connections {
         let (client, clock, next, template, tenant) =
             (client.clone(), clock.clone(), next.clone(), template.clone(), tenant.clone());
-        let (urls, token, rate) = (args.url.clone(), args.ingest_token.clone(), args.rate);
+        let (urls, token, rate, keys) = (args.url.clone(), args.ingest_token.clone(), args.rate, args.keys);
         workers.push(tokio::spawn(async move {
             loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
@@ -187,6 +194,8 @@ async fn main() -> anyhow::Result<()> {
                 event["tenant"] = json!(tenant);
                 event["id"] = json!(format!("evt_{seq}"));
                 event["data"]["call"]["caller_name"] = json!(marker(seq));
+                let call = if keys == 0 { seq } else { seq % keys };
+                event["data"]["call"]["id"] = json!(format!("cl_{call}"));
                 let url = &urls[seq as usize % urls.len()];
                 let request = hyper::Request::post(format!("{url}/v1/events"))
                     .header("authorization", format!("Bearer {token}"))

@@ -2,6 +2,7 @@
 //! receiver.
 #![allow(dead_code)]
 
+pub mod database;
 mod guests;
 mod plugins;
 pub mod service;

@@ -25,6 +25,9 @@ pub struct ListQuery {
     pub subscription_id: Option<String>,
     /// `pending`, `succeeded`, `failed`, `dead`, `skipped` or `plugin_error`.
     pub status: Option<String>,
+    /// `true`: only the heads of ordered lanes that hold their key while failing (what the rest of their
+    /// key waits on).
+    pub holding_key: Option<bool>,
     /// At most this many (default 100, at most 1000), newest first.
     pub limit: Option<u32>,
 }
@@ -52,6 +55,9 @@ pub struct DeliveryView {
     pub logs_dropped: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
+    /// The value of its subscription's ordering key it is ordered by (`cl_9f3a`), when it is in a lane.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub attempts: Vec<AttemptView>,
@@ -115,6 +121,7 @@ fn view(delivery: Delivery) -> DeliveryView {
         }),
         error: delivery.error,
         next_attempt_at: delivery.next_attempt_at.map(rfc3339),
+        ordering_key: delivery.ordering_key,
         created_at: rfc3339(delivery.created_at),
         updated_at: rfc3339(delivery.updated_at),
         attempts: delivery
@@ -157,6 +164,7 @@ pub async fn list(
         event_id: query.event_id,
         subscription_id: query.subscription_id,
         status,
+        holding_key: query.holding_key.unwrap_or(false),
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };
     let deliveries = state.store.list_deliveries(&tenant, &filter).await?;
@@ -180,7 +188,8 @@ pub async fn read(
     Ok(Json(view(delivery)))
 }
 
-/// Attempt a delivery again now (a dead, failed or even succeeded one).
+/// Attempt a delivery again now (a dead, failed or even succeeded one). A dead or succeeded delivery of an
+/// ordered subscription is sent on its own: its key went on without it, so it holds the key no more.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/deliveries/{id}/retry", tag = "deliveries",
     responses((status = 202), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn retry(

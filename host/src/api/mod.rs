@@ -8,6 +8,7 @@ pub(crate) mod deliveries;
 pub(crate) mod error;
 mod events;
 pub(crate) mod ops;
+pub(crate) mod ordering;
 pub(crate) mod plugin_runs;
 pub(crate) mod plugins;
 pub(crate) mod rollouts;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub compiling: Arc<Compiling>,
     /// Failed authentications per client, and keys' last uses.
     pub access: Arc<Access>,
+    /// The replays each tenant started lately (`quotas.max_replays_per_hour`).
+    pub replays: Arc<crate::tenancy::ReplayBudget>,
 }
 
 /// Every route of the API.

@@ -10,7 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiResult, AppState, Caller, now_millis, parse_json_body, parse_rfc3339, rfc3339};
+use super::{
+    ApiError, ApiResult, AppState, Caller, now_millis, ordering, parse_json_body, parse_rfc3339, rfc3339,
+};
 use crate::pipeline::valid_event_type_pattern;
 use crate::plugins::{PluginRef, ResolveError};
 use crate::runtime::ConfigCheckError;
@@ -56,6 +58,15 @@ pub struct NewSubscription {
     /// of up to one second's worth after a quiet spell; absent: no limit.
     #[serde(default)]
     pub rate_limit: Option<u32>,
+    /// Deliver in order per key: a path into the events (`call.id`, `chat.id`, `contact.id`, or
+    /// `event.tenant` for one lane per tenant). Deliveries of events with the same value go one at a time,
+    /// in the order the events were accepted; a failing one holds only its key. Absent: unordered.
+    #[serde(default)]
+    pub ordering_key: Option<String>,
+    /// How long one failing delivery may hold its key before it is dead-lettered and the key moves on
+    /// (60–604800 s); absent: the service's `delivery.ordering_max_hold_secs`.
+    #[serde(default)]
+    pub ordering_max_hold_secs: Option<u32>,
 }
 
 fn enabled_by_default() -> bool {
@@ -92,6 +103,15 @@ pub struct SubscriptionPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>, nullable)]
     pub rate_limit: Option<Option<u32>>,
+    /// A path sets the ordering key (new events' deliveries are ordered by it); `null` makes new
+    /// deliveries unordered. Deliveries made before keep the lanes they were made in.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub ordering_key: Option<Option<String>>,
+    /// A number sets the hold bound; `null` returns it to the service's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, nullable)]
+    pub ordering_max_hold_secs: Option<Option<u32>>,
 }
 
 /// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
@@ -134,11 +154,24 @@ pub struct SubscriptionView {
     pub max_in_flight: Option<u32>,
     /// Requests per second, if limited.
     pub rate_limit: Option<u32>,
+    /// How its deliveries are ordered, and its lanes' state; absent: unordered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<ordering::OrderingView>,
     /// The signing secret: in answers to create and to a rotation only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// The subscription as shown, with its lanes' state when it is ordered.
+async fn shown(
+    state: &AppState,
+    subscription: Subscription,
+    with_secret: bool,
+) -> ApiResult<SubscriptionView> {
+    let ordering = ordering::view(state, &subscription).await?;
+    Ok(SubscriptionView { ordering, ..view(subscription, with_secret) })
 }
 
 fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
@@ -162,6 +195,7 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
         paused_at: subscription.paused_at.map(rfc3339),
         max_in_flight: subscription.max_in_flight,
         rate_limit: subscription.rate_limit,
+        ordering: None,
         secret: with_secret.then_some(subscription.secret),
         created_at: rfc3339(subscription.created_at),
         updated_at: rfc3339(subscription.updated_at),
@@ -370,6 +404,9 @@ pub async fn create(
     let plugin = check_plugin(&state, &tenant, &request.plugin).await?;
     let connections = check_connections(&state, &tenant, &request.connections).await?;
     let allowed_hosts = check_allowed_hosts(request.allowed_hosts)?;
+    let ordering_key = ordering::check_key(request.ordering_key)?;
+    let ordering_max_hold_secs = ordering::check_max_hold(request.ordering_max_hold_secs)?;
+    ordering::check_subscription_quota(&state, &tenant).await?;
     check_plugin_accepts(&state, &tenant, &plugin, &config_json).await?;
     let now = now_millis();
     let subscription = Subscription {
@@ -396,9 +433,11 @@ pub async fn create(
         connections,
         allowed_hosts,
         canary: None,
+        ordering_key,
+        ordering_max_hold_secs,
     };
     state.store.create_subscription(&subscription).await?;
-    Ok((StatusCode::CREATED, Json(view(subscription, true))))
+    Ok((StatusCode::CREATED, Json(shown(&state, subscription, true).await?)))
 }
 
 /// A tenant's subscriptions.
@@ -410,8 +449,11 @@ pub async fn list(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Vec<SubscriptionView>>> {
     caller.require_tenant(&tenant)?;
-    let subscriptions = state.store.list_subscriptions(&tenant).await?;
-    Ok(Json(subscriptions.into_iter().map(|s| view(s, false)).collect()))
+    let mut shown_all = Vec::new();
+    for subscription in state.store.list_subscriptions(&tenant).await? {
+        shown_all.push(shown(&state, subscription, false).await?);
+    }
+    Ok(Json(shown_all))
 }
 
 async fn find(state: &AppState, tenant: &str, id: &str) -> ApiResult<Subscription> {
@@ -431,7 +473,7 @@ pub async fn read(
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<Json<SubscriptionView>> {
     caller.require_tenant(&tenant)?;
-    Ok(Json(view(find(&state, &tenant, &id).await?, false)))
+    Ok(Json(shown(&state, find(&state, &tenant, &id).await?, false).await?))
 }
 
 /// Change a subscription: any of its fields, enable/disable, rotate its secret.
@@ -497,6 +539,12 @@ pub async fn update(
     if let Some(rate_limit) = patch.rate_limit {
         subscription.rate_limit = check_limit("rate_limit", rate_limit, RATE_LIMIT)?;
     }
+    if let Some(key) = patch.ordering_key {
+        subscription.ordering_key = ordering::check_key(key)?;
+    }
+    if let Some(secs) = patch.ordering_max_hold_secs {
+        subscription.ordering_max_hold_secs = ordering::check_max_hold(secs)?;
+    }
     if let Some(enabled) = patch.enabled {
         subscription.enabled = enabled;
         if enabled {
@@ -522,7 +570,7 @@ pub async fn update(
     if !state.store.update_subscription(&subscription).await? {
         return Err(ApiError::not_found(format!("subscription {id}")));
     }
-    Ok(Json(view(subscription, patch.rotate_secret)))
+    Ok(Json(shown(&state, subscription, patch.rotate_secret).await?))
 }
 
 /// Delete a subscription; its delivery history stays.
@@ -556,9 +604,10 @@ pub struct ReplayAnswer {
     pub replayed: u64,
 }
 
-/// Replay the failed and dead deliveries of a subscription created in a time range.
+/// Replay the failed and dead deliveries of a subscription created in a time range. A dead delivery of an
+/// ordered subscription is sent on its own: its key went on without it, so it holds the key no more.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/subscriptions/{id}/replay", tag = "subscriptions", request_body = ReplayRequest,
-    responses((status = 202, body = ReplayAnswer), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+    responses((status = 202, body = ReplayAnswer), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 429, description = "Over quotas.max_replays_per_hour", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn replay(
     State(state): State<AppState>,
@@ -573,6 +622,7 @@ pub async fn replay(
         return Err(invalid("to", "`to` must be after `from`".into()));
     }
     find(&state, &tenant, &id).await?;
+    ordering::start_replay(&state, &tenant).await?;
     let replayed = state.store.replay_deliveries(&tenant, &id, from, to, now_millis()).await?;
     state.wake.deliveries.notify_one();
     Ok((StatusCode::ACCEPTED, Json(ReplayAnswer { replayed })))

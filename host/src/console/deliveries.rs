@@ -32,6 +32,8 @@ struct DeliveryFilter {
     status: Option<String>,
     event_id: Option<String>,
     subscription_id: Option<String>,
+    /// Only the failing heads that hold their ordering key (`true`).
+    holding_key: Option<bool>,
     /// Created at or after (RFC 3339, or a `datetime-local` value).
     from: Option<String>,
     to: Option<String>,
@@ -61,6 +63,7 @@ async fn deliveries_page(
             event_id: non_empty(&filter.event_id),
             subscription_id: non_empty(&filter.subscription_id),
             status: non_empty(&filter.status),
+            holding_key: filter.holding_key,
             limit: Some(200),
         };
         let Json(list) =

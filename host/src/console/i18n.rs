@@ -357,6 +357,44 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("js.pick_file", "Choose a .wasm file first.", "Primero elija un archivo .wasm."),
     ("js.pick_event", "Choose at least one event type.", "Elija al menos un tipo de evento."),
     ("js.invalid_json", "This is not valid JSON", "Esto no es JSON válido"),
+    ("js.suggest_call", "Suggested for calls: call.id", "Sugerido para llamadas: call.id"),
+    (
+        "js.suggest_chat",
+        "Suggested for chats: chat.id (or contact.id for all of a contact's chats)",
+        "Sugerido para chats: chat.id (o contact.id para todos los chats de un contacto)",
+    ),
+    ("lanes.title", "Delivery order", "Orden de entrega"),
+    ("lanes.key", "Keep in order per", "Mantener el orden por"),
+    ("lanes.unordered", "No order (fastest)", "Sin orden (lo más rápido)"),
+    (
+        "lanes.key.call",
+        "each call's START, TALK and END in order",
+        "START, TALK y END de cada llamada en orden",
+    ),
+    ("lanes.key.chat", "each chat's events in order", "los eventos de cada chat en orden"),
+    ("lanes.key.contact", "each contact's events in order", "los eventos de cada contacto en orden"),
+    ("lanes.key.tenant", "all events one at a time", "todos los eventos de a uno"),
+    ("lanes.own", "Another field of the event…", "Otro campo del evento…"),
+    (
+        "lanes.cost",
+        "Events with the same value are delivered one at a time, in the order they arrived; if one keeps failing, only those behind it wait (other calls or chats go on), and after the hold limit it is set aside so the rest can go.",
+        "Los eventos con el mismo valor se entregan de a uno, en el orden en que llegaron; si uno sigue fallando, solo esperan los que vienen detrás (las demás llamadas o chats siguen), y pasado el límite de espera se aparta para que sigan los demás.",
+    ),
+    ("lanes.max_hold", "Hold limit", "Límite de espera"),
+    ("lanes.flowing", "all flowing", "todo fluye"),
+    ("lanes.blocked", "held by a failing delivery", "retenidos por una entrega que falla"),
+    ("lanes.waiting", "deliveries waiting behind them", "entregas esperando detrás"),
+    ("lanes.oldest", "Held longest", "Retenido desde hace más tiempo"),
+    (
+        "lanes.see_holding",
+        "See the failing deliveries that hold them",
+        "Ver las entregas que fallan y los retienen",
+    ),
+    (
+        "lanes.retry_note",
+        "Retrying a dead delivery by hand sends it on its own: the ones behind it have already gone on.",
+        "Reintentar a mano una entrega muerta la envía por su cuenta: las que venían detrás ya siguieron.",
+    ),
 ];
 
 #[cfg(test)]

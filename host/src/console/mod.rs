@@ -11,6 +11,7 @@
 
 mod deliveries;
 pub mod i18n;
+mod lanes;
 mod layout;
 pub mod links;
 mod operator;

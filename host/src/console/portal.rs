@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde_json::json;
 
 use super::layout::{Page, or_dash, render};
-use super::{Ctx, samples};
+use super::{Ctx, lanes, samples};
 use crate::api::deliveries::ListQuery;
 use crate::api::rollouts::RolloutView;
 use crate::api::subscriptions::SubscriptionView;
@@ -68,7 +68,7 @@ async fn subscriptions_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                                 td { (s.event_types.join(", ")) }
                                 td { code { (s.plugin) } }
                                 td.url { (s.endpoint_url) }
-                                td { (status_badge(&ctx, s)) }
+                                td { (status_badge(&ctx, s)) (lanes::blocked_badge(&ctx, s)) }
                                 td.actions {
                                     a href=(path(&tenant, &format!("subscriptions/{}", s.id))) { (t("common.edit")) }
                                     " · "
@@ -110,8 +110,9 @@ async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>)
             subscriptions::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
         let Json(rollouts) =
             rollouts::list_rollouts(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
+        let lanes = lanes::lanes_section(&ctx, &tenant, &subscription);
         let mut page = editor(&ctx, &tenant, Some(subscription)).await?;
-        page.body = html! { (page.body) (rollouts_section(&ctx, &rollouts)) };
+        page.body = html! { (page.body) (lanes) (rollouts_section(&ctx, &rollouts)) };
         Ok(page)
     }
     .await;
@@ -245,6 +246,7 @@ async fn editor(ctx: &Ctx, tenant: &str, existing: Option<SubscriptionView>) -> 
                         textarea #config-json rows="8" spellcheck="false" { "{}" }
                         p.field-error #config-error {}
                     }
+                    (lanes::ordering_field(ctx, existing.as_ref()))
                     label.check {
                         input #enabled type="checkbox" checked[existing.as_ref().is_none_or(|s| s.enabled)];
                         (t("subs.enabled"))
@@ -291,7 +293,8 @@ async fn editor(ctx: &Ctx, tenant: &str, existing: Option<SubscriptionView>) -> 
 
 /// The ids of the tenant's events that recent deliveries came from, newest first.
 async fn recent_events(ctx: &Ctx, tenant: &str) -> ApiResult<Vec<String>> {
-    let query = ListQuery { event_id: None, subscription_id: None, status: None, limit: Some(50) };
+    let query =
+        ListQuery { event_id: None, subscription_id: None, status: None, holding_key: None, limit: Some(50) };
     let Json(list) =
         deliveries::list(state(ctx), ctx.caller(), Path(tenant.to_owned()), Query(query)).await?;
     let mut ids: Vec<String> = Vec::new();

@@ -1,8 +1,10 @@
-//! Delivery: claiming due deliveries from the store, signing them, checking their destination, sending
-//! them, and recording the attempt with the next retry or the final state.
+//! Delivery: claiming due deliveries from the store — in their lanes (ordering key, tenant share) —
+//! signing them, checking their destination, sending them, and recording the attempt with the next retry
+//! or the final state.
 
 pub mod client;
 pub mod guard;
+pub mod lanes;
 pub mod retry;
 pub mod signing;
 pub mod worker;

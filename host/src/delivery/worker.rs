@@ -1,8 +1,9 @@
 //! The delivery worker: claims due deliveries, sends each (signed, through the destination guard) within
 //! this instance's concurrency bound, and records every attempt with the delivery's next state — retried
 //! on the schedule, dead after the last attempt, or the subscription disabled (410 Gone, or failing for too
-//! long). Attempts are recorded in batches. Per-endpoint limits (concurrency, rate) are the claim's: the
-//! store keeps them across every instance.
+//! long). Attempts are recorded in batches. Per-endpoint limits (concurrency, rate), ordered lanes and
+//! tenant shares are the claim's (see [`super::lanes`]): the store keeps them across every instance; the
+//! worker says how large a tenant's share is now, and dead-letters a head that held its key too long.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +14,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::client::{HttpSender, SendOutcome, SendRequest};
+use super::lanes::{HoldBound, HoldVerdict, TenantShares};
 use super::retry::RetrySchedule;
 use super::signing;
 use crate::clock::{now_millis, rfc3339};
@@ -38,6 +40,10 @@ pub struct DeliveryWorker {
     pub max_in_flight_per_endpoint: u32,
     /// A subscription whose endpoint has failed without a success for this long is disabled.
     pub disable_after_failing_ms: i64,
+    /// How long a failing head may hold its ordering key, when its subscription does not say.
+    pub ordering_max_hold_secs: u32,
+    /// This instance's sends in flight per tenant: each tenant's share of `max_in_flight`.
+    pub shares: TenantShares,
 }
 
 /// Everything one send task needs, shared.
@@ -92,6 +98,7 @@ impl DeliveryWorker {
                         now,
                         default_max_in_flight: self.max_in_flight_per_endpoint,
                         sent: &sent,
+                        max_in_flight_per_tenant: self.shares.per_tenant(),
                     })
                     .await
             };
@@ -136,8 +143,11 @@ impl DeliveryWorker {
         let leased_until = claimed_at.saturating_add(self.lease_ms);
         let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
         let shared = shared.clone();
+        self.shares.start(&delivery.tenant_id);
         tokio::spawn(async move {
+            let tenant = delivery.tenant_id.clone();
             shared.deliver(delivery, leased_until).await;
+            shared.worker.shares.finish(&tenant);
             drop(permit);
         });
     }
@@ -213,6 +223,7 @@ impl Shared {
         let now = now_millis();
         let attempts_made = delivery.attempts + 1;
         let mut disable = None;
+        let mut delivery_error = None;
         let (status, next) = if outcome.is_success() {
             (DeliveryStatus::Succeeded, None)
         } else if outcome.status == Some(410) {
@@ -224,9 +235,42 @@ impl Shared {
             {
                 disable = Some(format!("the endpoint has failed without a success since {}", rfc3339(since)));
             }
-            match worker.schedule.delay_after(attempts_made, outcome.retry_after) {
-                Some(delay) => (DeliveryStatus::Failed, Some(now + delay.as_millis() as Millis)),
-                None => (DeliveryStatus::Dead, None),
+            let scheduled = worker
+                .schedule
+                .delay_after(attempts_made, outcome.retry_after)
+                .map(|d| now + d.as_millis() as Millis);
+            match &delivery.ordering_key {
+                None => match scheduled {
+                    Some(at) => (DeliveryStatus::Failed, Some(at)),
+                    None => (DeliveryStatus::Dead, None),
+                },
+                // A head: its key waits on it, so it is retried within the hold bound, then released.
+                Some(key) => {
+                    let bound = HoldBound::from_secs(
+                        delivery.ordering_max_hold_secs.unwrap_or(worker.ordering_max_hold_secs),
+                    );
+                    let first = delivery.first_attempt_at.unwrap_or(now);
+                    match bound.judge(first, now, scheduled) {
+                        HoldVerdict::RetryAt(at) => (DeliveryStatus::Failed, Some(at)),
+                        HoldVerdict::Release => {
+                            let why = match scheduled {
+                                Some(_) => format!(
+                                    "held its ordering key `{key}` for {} s, the subscription's bound \
+                                     (ordering_max_hold_secs)",
+                                    bound.max_hold_ms / 1000
+                                ),
+                                None => format!(
+                                    "failed its last scheduled attempt while holding ordering key `{key}`"
+                                ),
+                            };
+                            delivery_error = Some(format!(
+                                "dead: {why}; the key's next deliveries went on without it (a retry by hand sends \
+                                 it on its own)"
+                            ));
+                            (DeliveryStatus::Dead, None)
+                        }
+                    }
+                }
             }
         };
         AttemptRecord {
@@ -240,6 +284,7 @@ impl Shared {
             new_status: status,
             next_attempt_at: next,
             disable_subscription: disable,
+            delivery_error,
         }
     }
 }
@@ -355,6 +400,9 @@ mod tests {
             subscription_headers: vec![("authorization".into(), "Bearer operator-set".into())],
             endpoint_url: "https://x.example/hook".into(),
             connections: vec![],
+            ordering_key: None,
+            first_attempt_at: None,
+            ordering_max_hold_secs: None,
         }
     }
 

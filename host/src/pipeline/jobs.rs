@@ -11,7 +11,9 @@ use crate::metrics::Metrics;
 use crate::runtime::{
     EventInput, Invocation, InvokeError, OutgoingRequest, Plugin, Runtime, SubscriptionInput,
 };
-use crate::store::{ClaimedEvent, DeliveryStatus, Millis, NewDelivery, StoredRequest, Subscription};
+use crate::store::{
+    ClaimedEvent, DeliveryStatus, LanePlace, Millis, NewDelivery, StoredRequest, Subscription,
+};
 use crate::tenancy::Resolved;
 
 /// One plugin run to do.
@@ -57,7 +59,7 @@ impl RunContext {
         }
         let (event, subscription) = (&job.event, &job.subscription);
         if self.containment.is_paused(&subscription.id) {
-            let deliveries = vec![paused_delivery(job, now)];
+            let deliveries = in_lane(job, vec![paused_delivery(job, now)]);
             return (Outcome::Done { deliveries, pause: None }, Duration::ZERO);
         }
         let (label, plugin) = match &job.plugin {
@@ -68,7 +70,10 @@ impl RunContext {
                     (now - event.received_at < self.retry_window_ms).then_some(now + self.retry_delay_ms);
                 let failed = delivery(job, &subscription.plugin_name, DeliveryStatus::PluginError, now)
                     .error(message.clone(), retry);
-                return (Outcome::Done { deliveries: vec![failed], pause: None }, Duration::ZERO);
+                return (
+                    Outcome::Done { deliveries: in_lane(job, vec![failed]), pause: None },
+                    Duration::ZERO,
+                );
             }
         };
         let input = event_input(event);
@@ -127,8 +132,25 @@ impl RunContext {
                 vec![failed.kind(error.kind()).error(message, retry)]
             }
         };
-        (Outcome::Done { deliveries, pause }, invocation.elapsed)
+        (Outcome::Done { deliveries: in_lane(job, deliveries), pause }, invocation.elapsed)
     }
+}
+
+/// The deliveries of one run, each given its place in the subscription's ordered lane for the event's
+/// key (in the order the plugin returned its requests), when the subscription is ordered. A plugin error
+/// takes a place too, so that it holds its key while it will run again; a skip has nothing to hold.
+fn in_lane(job: &Job, mut deliveries: Vec<NewDelivery>) -> Vec<NewDelivery> {
+    if job.subscription.ordering_key.is_none() {
+        return deliveries;
+    }
+    if let Some(place) = crate::delivery::lanes::place(&job.subscription, &job.event, 0) {
+        for (index, delivery) in deliveries.iter_mut().enumerate() {
+            if delivery.status != DeliveryStatus::Skipped {
+                delivery.lane = Some(LanePlace { index: index as u32, ..place.clone() });
+            }
+        }
+    }
+    deliveries
 }
 
 /// A stored event as a plugin gets it.
@@ -188,6 +210,7 @@ fn delivery(job: &Job, plugin: &str, status: DeliveryStatus, now: Millis) -> Del
         logs_json: None,
         next_attempt_at: None,
         created_at: now,
+        lane: None,
     })
 }
 

@@ -8,19 +8,21 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    ApiKeyInfo, AttemptRecord, DeliveryClaim, DeliveryFilter, DeliveryStatus, Inserted, Millis, NewDelivery,
-    NewEvent, NewPluginVersion, PluginScope, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError,
-    StoreResult, StoredRequest, Subscription, Tenant,
+    ApiKeyInfo, AttemptRecord, DeliveryClaim, DeliveryFilter, DeliveryStatus, Inserted, LaneStatus, Millis,
+    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginVersion, ProcessedEvent, QueueStats, Store,
+    StoreError, StoreResult, StoredRequest, Subscription, Tenant,
 };
 
 mod concurrency;
 mod connections;
 mod deliveries;
+mod lanes;
 mod rollouts;
 mod tenancy;
 pub use concurrency::*;
 pub use connections::*;
 pub use deliveries::*;
+pub use lanes::*;
 pub use rollouts::*;
 pub use tenancy::*;
 
@@ -81,6 +83,10 @@ macro_rules! conformance_tests {
             version_counts_and_reruns_cover_the_rollout_window,
             subscription_events_are_its_latest_with_when,
             dry_runs_are_kept_until_retention,
+            ordered_lanes_send_one_head_per_key_in_acceptance_order,
+            a_plugin_error_that_will_run_again_holds_its_key,
+            blocked_keys_are_shown_and_a_dead_head_retried_leaves_its_lane,
+            claims_keep_each_tenants_share,
         );
     };
     (@each $backend:ty; $($behaviour:ident),* $(,)?) => {
@@ -129,6 +135,8 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         connections: vec!["hubspot-main".to_owned()],
         allowed_hosts: Some(vec!["hooks.example.com".to_owned()]),
         canary: None,
+        ordering_key: None,
+        ordering_max_hold_secs: None,
     }
 }
 
@@ -167,6 +175,7 @@ fn pending(id: &str, tenant_id: &str, event_id: &str, subscription_id: &str, due
         logs_json: None,
         next_attempt_at: Some(due),
         created_at: due,
+        lane: None,
     }
 }
 
@@ -187,6 +196,7 @@ fn outcome(delivery_id: &str, subscription_id: &str, at: Millis, status: Deliver
         new_status: status,
         next_attempt_at,
         disable_subscription: None,
+        delivery_error: None,
     }
 }
 
@@ -230,7 +240,14 @@ async fn claimed_ids(store: &dyn Store, now: Millis) -> Vec<String> {
 
 /// A claim with no endpoint bound the tests reach and nothing sent yet.
 fn claim(limit: u32, lease_ms: i64, now: Millis) -> DeliveryClaim<'static> {
-    DeliveryClaim { limit, lease_ms, now, default_max_in_flight: ENDPOINT_BOUND, sent: &[] }
+    DeliveryClaim {
+        limit,
+        lease_ms,
+        now,
+        default_max_in_flight: ENDPOINT_BOUND,
+        sent: &[],
+        max_in_flight_per_tenant: u32::MAX,
+    }
 }
 
 async fn status_of(store: &dyn Store, id: &str) -> DeliveryStatus {

@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod conformance;
+mod lanes;
 mod postgres;
 mod rollouts;
 mod sqlite;
@@ -170,6 +171,13 @@ pub struct Subscription {
     /// The canary of its running rollout, if one runs: a share of its events go to another version. Only
     /// the rollout operations write it ([`Store::update_subscription`] leaves it as it is).
     pub canary: Option<Canary>,
+    /// The path into its events whose value orders their deliveries (`call.id`, `event.tenant`): those of
+    /// events with the same value go one at a time, in the order the events were accepted (see
+    /// [`crate::delivery::lanes`]). `None`: unordered.
+    pub ordering_key: Option<String>,
+    /// How long one head may hold its key (from its first attempt) before it is dead-lettered; `None`: the
+    /// service's `delivery.ordering_max_hold_secs`.
+    pub ordering_max_hold_secs: Option<u32>,
 }
 
 /// A tenant's credential for a destination, sealed: its secret part is only ever in `sealed`, encrypted
@@ -357,12 +365,16 @@ pub trait Store: Send + Sync + 'static {
     /// When the subscription started failing without a success since, if it is failing.
     async fn failing_since(&self, subscription_id: &str) -> StoreResult<Option<Millis>>;
     async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
+    /// The state of a subscription's ordered lanes: the keys held by a failing head, the oldest such head,
+    /// and how many deliveries wait behind them.
+    async fn lane_status(&self, subscription_id: &str) -> StoreResult<LaneStatus>;
     async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>>;
     /// Makes a `failed`, `dead` or `succeeded` delivery (with a request) due now again, attempts kept.
-    /// False if there is no such delivery of the tenant or it has no request.
+    /// False if there is no such delivery of the tenant or it has no request. A `dead` or `succeeded`
+    /// delivery leaves its lane: its key's later deliveries have gone on, so it is sent on its own.
     async fn retry_delivery(&self, tenant_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
     /// Makes every `dead` or `failed` delivery of a subscription created in `[from, to)` due now again;
-    /// returns how many.
+    /// returns how many. `dead` ones leave their lanes, as with [`Store::retry_delivery`].
     async fn replay_deliveries(
         &self,
         tenant_id: &str,

@@ -1,6 +1,7 @@
-//! Per-endpoint sending limits, decided at claim time so that every instance sharing the database keeps
-//! them together: a subscription's endpoint never has more than its `max_in_flight` deliveries leased at
-//! once, and its deliveries are sent no faster than its `rate_limit`.
+//! Per-endpoint sending limits and tenant shares, decided at claim time so that every instance sharing the
+//! database keeps them together: a subscription's endpoint never has more than its `max_in_flight`
+//! deliveries leased at once, its deliveries are sent no faster than its `rate_limit`, and a tenant never
+//! has more than its share (`DeliveryClaim::max_in_flight_per_tenant`) leased at once.
 //!
 //! Both backends claim the same way, holding their database's claim lock: they read the due candidates
 //! with each subscription's limits and state ([`Candidate`]), [`plan`] decides here, and they write the
@@ -25,6 +26,9 @@ const BURST_WINDOW_MS: f64 = 1000.0;
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
     pub subscription_id: String,
+    pub tenant_id: String,
+    /// Deliveries of this tenant leased right now (by any instance).
+    pub tenant_in_flight: u32,
     /// The delivery already holds a rate-limit slot (it was deferred to it).
     pub holds_rate_slot: bool,
     /// Deliveries of this subscription leased right now (by any instance).
@@ -49,8 +53,8 @@ pub(crate) struct ClaimPlan {
 }
 
 /// Decides which candidates to send now, which to defer, and which to leave for a later claim (those of an
-/// endpoint with no free concurrency slot: they stay due, untouched).
-pub(crate) fn plan(candidates: &[Candidate], now: Millis) -> ClaimPlan {
+/// endpoint with no free concurrency slot, or of a tenant at its share: they stay due, untouched).
+pub(crate) fn plan(candidates: &[Candidate], now: Millis, max_per_tenant: u32) -> ClaimPlan {
     struct Endpoint {
         free: u32,
         next_slot_at: Option<f64>,
@@ -58,8 +62,15 @@ pub(crate) fn plan(candidates: &[Candidate], now: Millis) -> ClaimPlan {
     }
     let now_ms = now as f64;
     let mut endpoints: HashMap<&str, Endpoint> = HashMap::new();
+    let mut tenants: HashMap<&str, u32> = HashMap::new();
     let mut plan = ClaimPlan::default();
     for (index, candidate) in candidates.iter().enumerate() {
+        let tenant_free = tenants
+            .entry(&candidate.tenant_id)
+            .or_insert_with(|| max_per_tenant.saturating_sub(candidate.tenant_in_flight));
+        if *tenant_free == 0 {
+            continue;
+        }
         let endpoint = endpoints.entry(&candidate.subscription_id).or_insert_with(|| Endpoint {
             free: candidate.max_in_flight.saturating_sub(candidate.in_flight),
             next_slot_at: candidate.next_slot_at,
@@ -71,6 +82,7 @@ pub(crate) fn plan(candidates: &[Candidate], now: Millis) -> ClaimPlan {
         match candidate.rate_limit.filter(|_| !candidate.holds_rate_slot) {
             None => {
                 endpoint.free -= 1;
+                *tenant_free -= 1;
                 plan.lease.push(index);
             }
             Some(rate) => {
@@ -81,6 +93,7 @@ pub(crate) fn plan(candidates: &[Candidate], now: Millis) -> ClaimPlan {
                 endpoint.rate_limited = true;
                 if slot <= now_ms {
                     endpoint.free -= 1;
+                    *tenant_free -= 1;
                     plan.lease.push(index);
                 } else {
                     plan.defer.push((index, slot.ceil() as Millis));
@@ -105,6 +118,8 @@ mod tests {
     fn candidate(subscription: &str, in_flight: u32, max_in_flight: u32, rate: Option<u32>) -> Candidate {
         Candidate {
             subscription_id: subscription.to_owned(),
+            tenant_id: "t".to_owned(),
+            tenant_in_flight: 0,
             holds_rate_slot: false,
             in_flight,
             max_in_flight,
@@ -116,13 +131,16 @@ mod tests {
     #[test]
     fn unlimited_candidates_are_all_leased() {
         let candidates = vec![candidate("a", 0, 64, None), candidate("b", 3, 64, None)];
-        assert_eq!(plan(&candidates, 1_000), ClaimPlan { lease: vec![0, 1], ..ClaimPlan::default() });
+        assert_eq!(
+            plan(&candidates, 1_000, u32::MAX),
+            ClaimPlan { lease: vec![0, 1], ..ClaimPlan::default() }
+        );
     }
 
     #[test]
     fn concurrency_counts_what_is_in_flight_and_leaves_the_rest_due() {
         let candidates: Vec<_> = (0..5).map(|_| candidate("a", 2, 4, None)).collect();
-        let plan = plan(&candidates, 1_000);
+        let plan = plan(&candidates, 1_000, u32::MAX);
         assert_eq!(plan.lease, vec![0, 1]);
         assert!(plan.defer.is_empty() && plan.next_slots.is_empty());
     }
@@ -131,14 +149,14 @@ mod tests {
     fn a_full_endpoint_does_not_hold_up_another() {
         let candidates =
             vec![candidate("busy", 4, 4, None), candidate("busy", 4, 4, None), candidate("idle", 0, 4, None)];
-        assert_eq!(plan(&candidates, 1_000).lease, vec![2]);
+        assert_eq!(plan(&candidates, 1_000, u32::MAX).lease, vec![2]);
     }
 
     #[test]
     fn an_idle_rate_limited_endpoint_bursts_one_second_then_spreads_the_rest() {
         let now = 10_000;
         let candidates: Vec<_> = (0..8).map(|_| candidate("a", 0, 100, Some(5))).collect();
-        let plan = plan(&candidates, now);
+        let plan = plan(&candidates, now, u32::MAX);
         assert_eq!(plan.lease, vec![0, 1, 2, 3, 4]);
         // 200 ms apart after the burst.
         assert_eq!(plan.defer, vec![(5, now + 200), (6, now + 400), (7, now + 600)]);
@@ -152,7 +170,7 @@ mod tests {
             ClaimPlan { next_slots: vec![("a".to_owned(), (now + 800) as f64)], ..Default::default() };
         let mut later = candidate("a", 0, 100, Some(5));
         later.next_slot_at = Some(earlier.next_slots[0].1);
-        let plan = plan(&[later.clone(), later], now + 10);
+        let plan = plan(&[later.clone(), later], now + 10, u32::MAX);
         assert!(plan.lease.is_empty());
         assert_eq!(plan.defer, vec![(0, now + 800), (1, now + 1_000)]);
     }
@@ -162,15 +180,29 @@ mod tests {
         let mut due = candidate("a", 0, 100, Some(1));
         due.holds_rate_slot = true;
         due.next_slot_at = Some(50_000.0);
-        let plan = plan(&[due], 20_000);
+        let plan = plan(&[due], 20_000, u32::MAX);
         assert_eq!(plan.lease, vec![0]);
         assert!(plan.next_slots.is_empty(), "holding a slot takes none: {plan:?}");
     }
 
     #[test]
+    fn a_tenant_at_its_share_leaves_room_for_another() {
+        let mut candidates: Vec<_> = (0..6).map(|n| candidate(&format!("gamma{n}"), 0, 64, None)).collect();
+        for candidate in &mut candidates {
+            candidate.tenant_id = "gamma".into();
+            candidate.tenant_in_flight = 2;
+        }
+        let mut delta = candidate("delta", 0, 64, None);
+        delta.tenant_id = "delta".into();
+        candidates.push(delta);
+        // A share of 4: gamma has 2 in flight, so 2 more; delta's is leased though it comes last.
+        assert_eq!(plan(&candidates, 1_000, 4).lease, vec![0, 1, 6]);
+    }
+
+    #[test]
     fn rate_and_concurrency_limits_hold_together() {
         let candidates: Vec<_> = (0..6).map(|_| candidate("a", 1, 3, Some(10))).collect();
-        let plan = plan(&candidates, 5_000);
+        let plan = plan(&candidates, 5_000, u32::MAX);
         // Two free slots: two sent; the others wait for a slot, not deferred (no rate slot taken).
         assert_eq!(plan.lease, vec![0, 1]);
         assert!(plan.defer.is_empty());
@@ -199,7 +231,7 @@ mod tests {
                     ..candidate("a", 0, 1_000, Some(rate))
                 })
                 .collect();
-            let plan = plan(&candidates, now);
+            let plan = plan(&candidates, now, u32::MAX);
             sent.extend(plan.lease.iter().map(|_| now));
             deferred.extend(plan.defer.iter().map(|(_, at)| *at));
             if let Some((_, slot)) = plan.next_slots.first() {

@@ -36,6 +36,9 @@ pub struct ClaimedEvent {
     pub timestamp: String,
     pub data_json: String,
     pub received_at: Millis,
+    /// The order it was accepted in: greater than every event of its tenant stored before its insert
+    /// began (see [`crate::delivery::lanes`]).
+    pub seq: i64,
 }
 
 /// The state of a delivery.
@@ -112,6 +115,20 @@ pub struct NewDelivery {
     /// When to attempt it (or, for a transient plugin error, when to run the plugin again); `None`: never.
     pub next_attempt_at: Option<Millis>,
     pub created_at: Millis,
+    /// Its place in an ordered lane, when its subscription names an ordering key and the event has a value
+    /// for it.
+    pub lane: Option<LanePlace>,
+}
+
+/// A delivery's place in its subscription's ordered lane for one key value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LanePlace {
+    /// The key's value for the event (`cl_9f3a`).
+    pub key: String,
+    /// The event's acceptance order ([`ClaimedEvent::seq`]).
+    pub seq: i64,
+    /// The request's index among those the plugin returned for the event.
+    pub index: u32,
 }
 
 /// The result of processing one claimed event: its deliveries, stored together with marking it processed.
@@ -135,6 +152,9 @@ pub struct DeliveryClaim<'a> {
     /// Deliveries the claimer has finished sending whose attempts are not recorded yet, their leases still
     /// running: leased, but no longer in flight, so they do not count against their endpoints' bounds.
     pub sent: &'a [String],
+    /// At most this many deliveries of one tenant in flight at once, across every claimer (counting as
+    /// for the endpoints): the tenant's share of the sending capacity.
+    pub max_in_flight_per_tenant: u32,
 }
 
 /// A due delivery claimed by a delivery worker, with what it needs to send it.
@@ -155,6 +175,12 @@ pub struct ClaimedDelivery {
     pub endpoint_url: String,
     /// The subscription's connections, by name.
     pub connections: Vec<String>,
+    /// Its lane's key value, when it is ordered: it is its key's head, and holds the key until it ends.
+    pub ordering_key: Option<String>,
+    /// When its first attempt was made, if one was.
+    pub first_attempt_at: Option<Millis>,
+    /// Its subscription's hold bound (`None`: the service's default).
+    pub ordering_max_hold_secs: Option<u32>,
 }
 
 /// The outcome of one attempt, to record.
@@ -174,6 +200,8 @@ pub struct AttemptRecord {
     pub next_attempt_at: Option<Millis>,
     /// Disable the subscription, with this reason (410 Gone, failing for too long).
     pub disable_subscription: Option<String>,
+    /// Why the delivery ended this way, shown on it (a dead head that held its ordering key).
+    pub delivery_error: Option<String>,
 }
 
 /// One recorded attempt of a delivery.
@@ -203,6 +231,8 @@ pub struct Delivery {
     pub next_attempt_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Its ordered lane's key value, if it is in one.
+    pub ordering_key: Option<String>,
     pub attempts: Vec<Attempt>,
 }
 
@@ -212,6 +242,9 @@ pub struct DeliveryFilter {
     pub event_id: Option<String>,
     pub subscription_id: Option<String>,
     pub status: Option<DeliveryStatus>,
+    /// Only heads of ordered lanes that hold their key while failing (`failed`, or a plugin error that
+    /// will run again).
+    pub holding_key: bool,
     /// At most this many, newest first.
     pub limit: u32,
 }
@@ -225,4 +258,26 @@ pub struct QueueStats {
     pub deliveries_pending: u64,
     /// Age of the oldest event or delivery still waiting, in ms (0 when none).
     pub oldest_pending_age_ms: u64,
+}
+
+/// The state of a subscription's ordered lanes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LaneStatus {
+    /// Keys whose head is failing (waiting for its next attempt, or its plugin to run again).
+    pub blocked_keys: u64,
+    /// Deliveries waiting behind those heads.
+    pub waiting_behind: u64,
+    /// The failing head that has held its key longest.
+    pub oldest_blocked_head: Option<BlockedHead>,
+}
+
+/// A failing head of an ordered lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BlockedHead {
+    pub delivery_id: String,
+    pub event_id: String,
+    /// The key's value it holds.
+    pub key: String,
+    /// Since when (its first attempt, or when it was made for a plugin error).
+    pub since: Millis,
 }

@@ -7,10 +7,12 @@
 //! name them, and uploading one can never change what a shared plugin's name means.
 
 mod cache;
+mod replays;
 
 use serde::{Deserialize, Serialize};
 
 pub use cache::Policies;
+pub use replays::ReplayBudget;
 
 use crate::runtime::Limits;
 
@@ -24,11 +26,21 @@ pub struct Quotas {
     pub max_versions_per_plugin: u64,
     /// Bytes of all the tenant's plugin versions together.
     pub max_plugin_bytes_total: u64,
+    /// Subscriptions of the tenant at once.
+    pub max_subscriptions: u64,
+    /// Replays and bulk retries the tenant may start in one hour (each instance counts its own).
+    pub max_replays_per_hour: u64,
 }
 
 impl Default for Quotas {
     fn default() -> Quotas {
-        Quotas { max_plugin_bytes: 32 << 20, max_versions_per_plugin: 50, max_plugin_bytes_total: 256 << 20 }
+        Quotas {
+            max_plugin_bytes: 32 << 20,
+            max_versions_per_plugin: 50,
+            max_plugin_bytes_total: 256 << 20,
+            max_subscriptions: 100,
+            max_replays_per_hour: 60,
+        }
     }
 }
 
@@ -52,6 +64,10 @@ pub struct QuotaSettings {
     pub max_versions_per_plugin: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_plugin_bytes_total: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_subscriptions: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_replays_per_hour: Option<u64>,
 }
 
 impl QuotaSettings {
@@ -124,6 +140,8 @@ impl TenantPolicy {
             max_plugin_bytes: q.max_plugin_bytes.unwrap_or(quotas.max_plugin_bytes),
             max_versions_per_plugin: q.max_versions_per_plugin.unwrap_or(quotas.max_versions_per_plugin),
             max_plugin_bytes_total: q.max_plugin_bytes_total.unwrap_or(quotas.max_plugin_bytes_total),
+            max_subscriptions: q.max_subscriptions.unwrap_or(quotas.max_subscriptions),
+            max_replays_per_hour: q.max_replays_per_hour.unwrap_or(quotas.max_replays_per_hour),
         };
         let own = Limits {
             memory_bytes: l.memory_bytes.unwrap_or(limits.memory_bytes),

@@ -94,6 +94,26 @@
       plugin.value = "template";
     }
 
+    // The delivery order: a suggested key, or a path of one's own; the hint follows the chosen events.
+    const orderingSelect = $("#ordering_key");
+    const orderingOther = $("#ordering_key_other");
+    function orderingKey() {
+      if (!orderingSelect) return "";
+      return orderingSelect.value === "other" ? orderingOther.value.trim() : orderingSelect.value;
+    }
+    function orderingHint() {
+      const types = eventTypes();
+      const calls = types.some((type) => type === "*" || type.startsWith("call."));
+      const chats = types.some((type) => type === "*" || type.startsWith("chat."));
+      $("#ordering-hint").textContent = [calls ? t("suggest_call") : "", chats ? t("suggest_chat") : ""]
+        .filter(Boolean).join(" · ");
+    }
+    if (orderingSelect) {
+      orderingSelect.addEventListener("change", () => { orderingOther.hidden = orderingSelect.value !== "other"; });
+      form.addEventListener("change", orderingHint);
+      orderingHint();
+    }
+
     function eventTypes() {
       const checked = $$('input[name="event_type"]:checked').map((el) => el.value);
       const others = $("#other_events").value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -279,6 +299,9 @@
         config: c,
         enabled: $("#enabled").checked,
       };
+      const key = orderingKey();
+      if (key) request.ordering_key = key;
+      else if (existing && existing.ordering) request.ordering_key = null;
       status($("#save-status"), t("saving"));
       const answer = existing
         ? await api("PATCH", tenantPath("/subscriptions/" + encodeURIComponent(existing.id)), request)

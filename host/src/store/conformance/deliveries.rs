@@ -471,6 +471,7 @@ pub async fn list_deliveries_filters_and_attempts(backend: &impl Backend) {
         event_id: Some("evt_2".to_owned()),
         subscription_id: Some("sub_1".to_owned()),
         status: Some(Pending),
+        holding_key: false,
         limit: 5,
     };
     assert_eq!(list(all).await, ["dlv_3"]);

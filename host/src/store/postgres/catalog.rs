@@ -262,7 +262,8 @@ macro_rules! subscription_columns {
     () => {
         "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, config_json, headers, secret, \
          previous_secret, previous_secret_expires_at, enabled, disabled_reason, failing_since, created_at, \
-         updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts"
+         updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts, \
+         ordering_key, ordering_max_hold_secs"
     };
 }
 const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
@@ -294,11 +295,13 @@ fn subscription(row: &Row) -> StoreResult<Subscription> {
         paused_at: row.try_get(19)?,
         connections: from_json(row.try_get(20)?)?,
         allowed_hosts: row.try_get::<_, Option<&str>>(21)?.map(from_json).transpose()?,
-        canary: match row.try_get::<_, Option<String>>(22)? {
+        ordering_key: row.try_get(22)?,
+        ordering_max_hold_secs: row.try_get::<_, Option<i32>>(23)?.map(|secs| secs.max(0) as u32),
+        canary: match row.try_get::<_, Option<String>>(24)? {
             Some(rollout_id) => Some(Canary {
                 rollout_id,
-                version: row.try_get::<_, i32>(23)? as u32,
-                percent: row.try_get::<_, i32>(24)? as u8,
+                version: row.try_get::<_, i32>(25)? as u32,
+                percent: row.try_get::<_, i32>(26)? as u8,
             }),
             None => None,
         },
@@ -314,7 +317,8 @@ pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> St
             "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
              SELECT $1::text, $2::text, $3::text[], $4::text, $5::integer, $6::text, $7::text, $8::text,
                  $9::text, $10::text, $11::bigint, $12::boolean, $13::text, $14::bigint, $15::bigint,
-                 $16::bigint, $17::integer, $18::integer, $19::text, $20::bigint, $21::text, $22::text
+                 $16::bigint, $17::integer, $18::integer, $19::text, $20::bigint, $21::text, $22::text,
+                 $23::text, $24::integer
              WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)"
         ),
         s,
@@ -357,7 +361,8 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
              config_json = $7, headers = $8, secret = $9, previous_secret = $10,
              previous_secret_expires_at = $11, enabled = $12, disabled_reason = $13, failing_since = $14,
              created_at = $15, updated_at = $16, max_in_flight = $17, rate_limit = $18,
-             paused_reason = $19, paused_at = $20, connections = $21, allowed_hosts = $22
+             paused_reason = $19, paused_at = $20, connections = $21, allowed_hosts = $22,
+             ordering_key = $23, ordering_max_hold_secs = $24
          WHERE id = $1 AND tenant_id = $2",
         s,
     )
@@ -395,6 +400,7 @@ async fn execute_subscription(
     let rate_limit = s.rate_limit.map(|limit| limit.min(i32::MAX as u32) as i32);
     let connections = to_json(&s.connections)?;
     let allowed_hosts = s.allowed_hosts.as_ref().map(to_json).transpose()?;
+    let max_hold_secs = s.ordering_max_hold_secs.map(|secs| secs.min(i32::MAX as u32) as i32);
     Ok(execute(
         client,
         statement,
@@ -421,6 +427,8 @@ async fn execute_subscription(
             &s.paused_at,
             &connections,
             &allowed_hosts,
+            &s.ordering_key,
+            &max_hold_secs,
         ],
     )
     .await)

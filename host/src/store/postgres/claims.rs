@@ -17,34 +17,59 @@ const CLAIM_LOCK_SQL: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('gancho delivery claims ' || current_schema(), 0))";
 
 /// Up to `$2` due (at `$1`), unleased deliveries of enabled subscriptions whose endpoint has a free
-/// concurrency slot, oldest due first, locked, each with its subscription's limits and state for
-/// [`throttle::plan`] (`$3`: the default concurrency bound; `$4`: the deliveries the claimer has sent,
-/// leased but no longer in flight). The walk follows the `deliveries_due` index,
-/// skipping rows another transaction has locked; the subscription check is a subquery per row rather than
-/// a join, so that the planner has one table to walk in index order whatever it guesses about the join.
-/// The in-flight counts read only leased rows (the `deliveries_in_flight` index).
+/// concurrency slot and whose tenant is under its share (`$5`), oldest due first, locked, each with its
+/// subscription's limits and state for [`throttle::plan`] (`$3`: the default concurrency bound; `$4`: the
+/// deliveries the claimer has sent, leased but no longer in flight). The walk follows the `deliveries_due`
+/// index, skipping rows another transaction has locked; the subscription check is a subquery per row rather
+/// than a join, so that the planner has one table to walk in index order whatever it guesses about the
+/// join. The in-flight counts read only leased rows (the `deliveries_in_flight` index).
+///
+/// An ordered delivery (see `delivery::lanes`) is a candidate only as its lane's head — no unfinished
+/// delivery before it in its lane (`deliveries_lanes`) — and once no earlier event of its tenant is still
+/// going through its plugins (`events_unprocessed_by_tenant`): that event's deliveries may yet join the
+/// lane ahead of it. The claim lock makes each claim see the lanes as the last one left them.
 pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
          SELECT subscription_id, count(*)::integer AS in_flight FROM deliveries
          WHERE lease_until > 0 AND lease_until > $1 AND status IN ('pending', 'failed')
              AND id NOT IN (SELECT unnest($4::text[]))
          GROUP BY subscription_id
      ),
+     busy_tenants AS MATERIALIZED (
+         SELECT s.tenant_id, sum(b.in_flight)::integer AS in_flight
+         FROM busy AS b JOIN subscriptions AS s ON s.id = b.subscription_id
+         GROUP BY s.tenant_id
+     ),
      candidates AS (
-         SELECT ctid, subscription_id, next_attempt_at, rate_slot FROM deliveries
+         SELECT ctid, subscription_id, tenant_id, next_attempt_at, rate_slot FROM deliveries
          WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND lease_until <= $1
              AND request_method IS NOT NULL
              AND (SELECT enabled FROM subscriptions WHERE id = deliveries.subscription_id)
              AND subscription_id NOT IN (
                  SELECT b.subscription_id FROM busy AS b JOIN subscriptions AS s ON s.id = b.subscription_id
                  WHERE b.in_flight >= COALESCE(s.max_in_flight, $3))
+             AND tenant_id NOT IN (SELECT tenant_id FROM busy_tenants WHERE in_flight >= $5)
+             AND (ordering_key IS NULL OR (
+                 NOT EXISTS (
+                     SELECT 1 FROM deliveries AS p
+                     WHERE p.subscription_id = deliveries.subscription_id
+                         AND p.ordering_key = deliveries.ordering_key
+                         AND (p.status IN ('pending', 'failed')
+                             OR (p.status = 'plugin_error' AND p.next_attempt_at IS NOT NULL))
+                         AND (p.ordering_seq, p.ordering_index)
+                             < (deliveries.ordering_seq, deliveries.ordering_index))
+                 AND NOT EXISTS (
+                     SELECT 1 FROM events AS e
+                     WHERE e.tenant_id = deliveries.tenant_id AND NOT e.processed
+                         AND e.seq < deliveries.ordering_seq)))
          ORDER BY next_attempt_at
          LIMIT $2
          FOR UPDATE SKIP LOCKED
      )
      SELECT c.ctid::text, c.subscription_id, c.next_attempt_at, c.rate_slot, COALESCE(b.in_flight, 0),
-         COALESCE(s.max_in_flight, $3), s.rate_limit, r.next_slot_at
+         COALESCE(s.max_in_flight, $3), s.rate_limit, r.next_slot_at, c.tenant_id, COALESCE(t.in_flight, 0)
      FROM candidates AS c JOIN subscriptions AS s ON s.id = c.subscription_id
          LEFT JOIN busy AS b ON b.subscription_id = c.subscription_id
+         LEFT JOIN busy_tenants AS t ON t.tenant_id = c.tenant_id
          LEFT JOIN rate_limit_slots AS r ON r.subscription_id = c.subscription_id";
 
 /// Writes a [`throttle::ClaimPlan`]: defers `$3` to the times `$4`, holding their rate-limit slots; sets
@@ -66,19 +91,22 @@ pub(super) const LEASE_SQL: &str = "WITH deferred AS (
      WHERE d.ctid = ANY($1::text[]::tid[]) AND s.id = d.subscription_id
      RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.request_method, d.request_url,
          d.request_headers, d.request_body, d.attempts, d.next_attempt_at,
-         s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers, s.endpoint_url, s.connections";
+         s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers, s.endpoint_url, s.connections,
+         d.ordering_key, d.first_attempt_at, s.ordering_max_hold_secs";
 
 /// One transaction under the claim lock: read the candidates, plan, write the plan.
 pub(super) async fn claim(
     client: &mut Client,
     claim: DeliveryClaim<'_>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let DeliveryClaim { limit: max, lease_ms, now, default_max_in_flight, sent } = claim;
+    let DeliveryClaim { limit: max, lease_ms, now, default_max_in_flight, sent, max_in_flight_per_tenant } =
+        claim;
     let default_max_in_flight = default_max_in_flight.min(i32::MAX as u32) as i32;
+    let per_tenant = max_in_flight_per_tenant.min(i32::MAX as u32) as i32;
     let tx = client.transaction().await?;
     // Sent together: the candidates statement runs (with a fresh snapshot) once the lock is held.
     let max = limit(max);
-    let parameters: [Param<'_>; 4] = [&now, &max, &default_max_in_flight, &sent];
+    let parameters: [Param<'_>; 5] = [&now, &max, &default_max_in_flight, &sent, &per_tenant];
     let (_, rows) =
         tokio::try_join!(query(&tx, CLAIM_LOCK_SQL, &[]), query(&tx, CANDIDATES_SQL, &parameters))?;
     let mut candidates = rows
@@ -88,6 +116,8 @@ pub(super) async fn claim(
             let due: Option<Millis> = row.try_get(2)?;
             let candidate = throttle::Candidate {
                 subscription_id: row.try_get(1)?,
+                tenant_id: row.try_get(8)?,
+                tenant_in_flight: row.try_get::<_, i32>(9)?.max(0) as u32,
                 holds_rate_slot: row.try_get(3)?,
                 in_flight: row.try_get::<_, i32>(4)?.max(0) as u32,
                 max_in_flight: row.try_get::<_, i32>(5)?.max(0) as u32,
@@ -105,7 +135,7 @@ pub(super) async fn claim(
     let (addresses, candidates): (Vec<String>, Vec<throttle::Candidate>) =
         candidates.into_iter().map(|(_, address, candidate)| (address, candidate)).unzip();
     let ids: Vec<&str> = addresses.iter().map(String::as_str).collect();
-    let plan = throttle::plan(&candidates, now);
+    let plan = throttle::plan(&candidates, now, max_in_flight_per_tenant);
     if plan.lease.is_empty() && plan.defer.is_empty() {
         return Ok(Vec::new());
     }
@@ -153,6 +183,9 @@ fn claimed_deliveries(rows: &[Row], now: Millis) -> StoreResult<Vec<ClaimedDeliv
                 subscription_headers: from_json(row.try_get(13)?)?,
                 endpoint_url: row.try_get(14)?,
                 connections: from_json(row.try_get(15)?)?,
+                ordering_key: row.try_get(16)?,
+                first_attempt_at: row.try_get(17)?,
+                ordering_max_hold_secs: row.try_get::<_, Option<i32>>(18)?.map(|secs| secs.max(0) as u32),
             };
             Ok((due, delivery))
         })

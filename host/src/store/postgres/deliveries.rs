@@ -8,30 +8,32 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use super::{Param, catalog, from_json, limit, query, to_json};
+use crate::store::lanes::HOLDING_KEY;
 use crate::store::{
-    Attempt, AttemptRecord, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, Millis, NewDelivery,
-    StoreError, StoreResult, StoredRequest,
+    Attempt, AttemptRecord, BlockedHead, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, LaneStatus,
+    Millis, NewDelivery, StoreError, StoreResult, StoredRequest,
 };
 
 /// Listing returns this many when asked for 0, and never more than `MAX_LIST`.
 const DEFAULT_LIST: u32 = 100;
 const MAX_LIST: u32 = 1000;
 
-/// `INSERT … SELECT` of the deliveries given as [`DeliveryArrays`] (`$1`–`$15`); `d.k` numbers them from 1,
+/// `INSERT … SELECT` of the deliveries given as [`DeliveryArrays`] (`$1`–`$18`); `d.k` numbers them from 1,
 /// for the statement that appends its `WHERE`. A macro so that statements can `concat!` it.
 macro_rules! insert_deliveries {
     () => {
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
              request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
-             error_kind, logs)
+             error_kind, logs, ordering_key, ordering_seq, ordering_index)
          SELECT d.id, d.tenant_id, d.event_id, d.subscription_id, d.plugin, d.status, d.request_method,
              d.request_url, d.request_headers, d.request_body, d.error, d.next_attempt_at, d.created_at,
-             d.created_at, d.error_kind, d.logs
+             d.created_at, d.error_kind, d.logs, d.ordering_key, d.ordering_seq, d.ordering_index
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
              $8::text[], $9::text[], $10::bytea[], $11::text[], $12::bigint[], $13::bigint[], $14::text[],
-             $15::text[]) WITH ORDINALITY
+             $15::text[], $16::text[], $17::bigint[], $18::integer[]) WITH ORDINALITY
              AS d(id, tenant_id, event_id, subscription_id, plugin, status, request_method, request_url,
-                 request_headers, request_body, error, next_attempt_at, created_at, error_kind, logs, k)"
+                 request_headers, request_body, error, next_attempt_at, created_at, error_kind, logs,
+                 ordering_key, ordering_seq, ordering_index, k)"
     };
 }
 pub(super) use insert_deliveries;
@@ -54,6 +56,9 @@ pub(super) struct DeliveryArrays<'a> {
     created_at: Vec<Millis>,
     error_kind: Vec<Option<&'a str>>,
     logs: Vec<Option<&'a str>>,
+    ordering_key: Vec<Option<&'a str>>,
+    ordering_seq: Vec<Option<i64>>,
+    ordering_index: Vec<Option<i32>>,
 }
 
 impl<'a> DeliveryArrays<'a> {
@@ -74,6 +79,9 @@ impl<'a> DeliveryArrays<'a> {
             created_at: Vec::new(),
             error_kind: Vec::new(),
             logs: Vec::new(),
+            ordering_key: Vec::new(),
+            ordering_seq: Vec::new(),
+            ordering_index: Vec::new(),
         };
         for delivery in deliveries {
             let request = delivery.request.as_ref();
@@ -92,11 +100,15 @@ impl<'a> DeliveryArrays<'a> {
             arrays.created_at.push(delivery.created_at);
             arrays.error_kind.push(delivery.error_kind.as_deref());
             arrays.logs.push(delivery.logs_json.as_deref());
+            let lane = delivery.lane.as_ref();
+            arrays.ordering_key.push(lane.map(|lane| lane.key.as_str()));
+            arrays.ordering_seq.push(lane.map(|lane| lane.seq));
+            arrays.ordering_index.push(lane.map(|lane| lane.index.min(i32::MAX as u32) as i32));
         }
         Ok(arrays)
     }
 
-    /// `$1`–`$15`, for a statement to append its own to.
+    /// `$1`–`$18`, for a statement to append its own to.
     pub(super) fn params(&self) -> Vec<Param<'_>> {
         vec![
             &self.id,
@@ -114,6 +126,9 @@ impl<'a> DeliveryArrays<'a> {
             &self.created_at,
             &self.error_kind,
             &self.logs,
+            &self.ordering_key,
+            &self.ordering_seq,
+            &self.ordering_index,
         ]
     }
 }
@@ -154,7 +169,7 @@ pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "UPDATE deliveries AS d SET le
          ))
          AND e.tenant_id = d.tenant_id AND e.id = d.event_id
      RETURNING d.id, d.next_attempt_at,
-         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at";
+         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.seq";
 
 pub(super) async fn claim_plugin_retries(
     client: &Client,
@@ -172,14 +187,7 @@ pub(super) async fn claim_plugin_retries(
     let mut claimed = rows
         .iter()
         .map(|row| {
-            let event = ClaimedEvent {
-                tenant_id: row.try_get(2)?,
-                id: row.try_get(3)?,
-                event_type: row.try_get(4)?,
-                timestamp: row.try_get(5)?,
-                data_json: row.try_get(6)?,
-                received_at: row.try_get(7)?,
-            };
+            let event = super::events::event_at(row, 2)?;
             Ok((row.try_get::<_, Option<Millis>>(1)?, row.try_get::<_, String>(0)?, event))
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -187,11 +195,11 @@ pub(super) async fn claim_plugin_retries(
     Ok(claimed.into_iter().map(|(_, id, event)| (id, event)).collect())
 }
 
-/// Replaces the plugin error `$16` with the new run's deliveries. If it is no longer there (another
+/// Replaces the plugin error `$19` with the new run's deliveries. If it is no longer there (another
 /// worker's claim, after this one's lease ran out, replaced it first), nothing is stored: that run's
 /// deliveries are.
 pub(super) const REPLACE_PLUGIN_RETRY_SQL: &str = concat!(
-    "WITH removed AS (DELETE FROM deliveries WHERE id = $16 AND status = 'plugin_error' RETURNING id), ",
+    "WITH removed AS (DELETE FROM deliveries WHERE id = $19 AND status = 'plugin_error' RETURNING id), ",
     // A rolled-back candidate's delivery may have had attempts: they go with it.
     "removed_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM removed)) ",
     insert_deliveries!(),
@@ -211,7 +219,7 @@ pub(super) async fn replace_plugin_retry(
     Ok(())
 }
 
-/// Records a batch of attempts (`$1`–`$10`, one array per field of [`AttemptRecord`], `n` numbering them
+/// Records a batch of attempts (`$1`–`$11`, one array per field of [`AttemptRecord`], `n` numbering them
 /// from 1) in one statement:
 /// - a `failed` delivery of a subscription deleted meanwhile could never be claimed: it is `dead` instead;
 /// - each delivery gets its status, schedule and attempt count, and its lease is released; a record whose
@@ -228,15 +236,16 @@ pub(super) const RECORD_ATTEMPTS_SQL: &str = "WITH r AS (
          SELECT r.*, r.status = 'failed'
                  AND NOT EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.id = r.subscription_id) AS orphaned
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::bigint[], $6::text[], $7::text[],
-             $8::text[], $9::bigint[], $10::text[]) WITH ORDINALITY
+             $8::text[], $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY
              AS r(delivery_id, subscription_id, at, status_code, latency_ms, response_excerpt, error, status,
-                 next_attempt_at, disable, n)
+                 next_attempt_at, disable, delivery_error, n)
      ),
      updated AS (
          UPDATE deliveries AS d SET attempts = d.attempts + 1,
              status = CASE WHEN r.orphaned THEN 'dead' ELSE r.status END,
              next_attempt_at = CASE WHEN r.orphaned THEN NULL ELSE r.next_attempt_at END,
-             lease_until = 0, updated_at = r.at
+             lease_until = 0, updated_at = r.at, first_attempt_at = COALESCE(d.first_attempt_at, r.at),
+             error = COALESCE(r.delivery_error, d.error)
          FROM r
          WHERE d.id = r.delivery_id
          RETURNING r.n, d.attempts, d.status = 'succeeded' AS succeeded
@@ -322,6 +331,8 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
     let next_attempt_at: Vec<Option<Millis>> = records.iter().map(|record| record.next_attempt_at).collect();
     let disable: Vec<Option<&str>> =
         records.iter().map(|record| record.disable_subscription.as_deref()).collect();
+    let delivery_error: Vec<Option<&str>> =
+        records.iter().map(|record| record.delivery_error.as_deref()).collect();
     let rows = query(
         client,
         RECORD_ATTEMPTS_SQL,
@@ -336,6 +347,7 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
             &status,
             &next_attempt_at,
             &disable,
+            &delivery_error,
         ],
     )
     .await?;
@@ -358,7 +370,7 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
      request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
-     logs";
+     logs, ordering_key";
 
 /// Reads an optional JSON text column.
 pub(super) fn optional_json<T: serde::de::DeserializeOwned>(
@@ -395,6 +407,7 @@ fn delivery(row: &Row) -> StoreResult<Delivery> {
         next_attempt_at: row.try_get(11)?,
         created_at: row.try_get(12)?,
         updated_at: row.try_get(13)?,
+        ordering_key: row.try_get(16)?,
         attempts: Vec::new(),
     })
 }
@@ -421,9 +434,12 @@ pub(super) async fn list(
         0 => DEFAULT_LIST,
         count => count.min(MAX_LIST),
     });
+    if filter.holding_key {
+        sql.push_str(&format!(" AND {HOLDING_KEY}"));
+    }
     values.push(&count);
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", values.len()));
-    // At most eight distinct statements, each prepared once per connection.
+    // At most sixteen distinct statements, each prepared once per connection.
     let rows = query(client, &sql, &values).await?;
     let mut deliveries = rows.iter().map(delivery).collect::<StoreResult<Vec<_>>>()?;
     attach_attempts(client, &mut deliveries).await?;
@@ -473,14 +489,68 @@ async fn attach_attempts(client: &Client, deliveries: &mut [Delivery]) -> StoreR
     Ok(())
 }
 
+pub(super) async fn lane_status(client: &Client, subscription_id: &str) -> StoreResult<LaneStatus> {
+    let rows = query(
+        client,
+        &format!(
+            "SELECT count(DISTINCT ordering_key), min(COALESCE(first_attempt_at, created_at)) FROM deliveries
+             WHERE subscription_id = $1 AND {HOLDING_KEY}"
+        ),
+        &[&subscription_id],
+    )
+    .await?;
+    let (blocked_keys, oldest): (i64, Option<Millis>) = (rows[0].try_get(0)?, rows[0].try_get(1)?);
+    if blocked_keys == 0 {
+        return Ok(LaneStatus::default());
+    }
+    let heads = query(
+        client,
+        &format!(
+            "SELECT id, event_id, ordering_key FROM deliveries
+             WHERE subscription_id = $1 AND {HOLDING_KEY} AND COALESCE(first_attempt_at, created_at) = $2
+             LIMIT 1"
+        ),
+        &[&subscription_id, &oldest],
+    )
+    .await?;
+    let oldest_blocked_head = heads
+        .first()
+        .map(|row| -> StoreResult<BlockedHead> {
+            Ok(BlockedHead {
+                delivery_id: row.try_get(0)?,
+                event_id: row.try_get(1)?,
+                key: row.try_get(2)?,
+                since: oldest.unwrap_or_default(),
+            })
+        })
+        .transpose()?;
+    let waiting = query(
+        client,
+        &format!(
+            "SELECT count(*) FROM deliveries AS w
+             WHERE w.subscription_id = $1 AND w.status = 'pending' AND w.ordering_key IN (
+                 SELECT ordering_key FROM deliveries WHERE subscription_id = $1 AND {HOLDING_KEY})"
+        ),
+        &[&subscription_id],
+    )
+    .await?;
+    Ok(LaneStatus {
+        blocked_keys: blocked_keys as u64,
+        waiting_behind: waiting[0].try_get::<_, i64>(0)? as u64,
+        oldest_blocked_head,
+    })
+}
+
 /// Due now again, keeping its attempts; `failed` stays `failed`, the others become `pending`. The lease is
 /// left alone: an attempt in flight finishes first. A delivery of a deleted subscription could never be
-/// claimed, so it is not retried.
+/// claimed, so it is not retried. A `dead` or `succeeded` one leaves its ordered lane (its key went on
+/// without it): it is sent on its own, blocking nothing; a `failed` one is still its lane's head.
 pub(super) async fn retry(client: &Client, tenant_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
     let changed = super::execute(
         client,
         "UPDATE deliveries SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
-             next_attempt_at = $3, error = NULL, updated_at = $3
+             next_attempt_at = $3, error = NULL, updated_at = $3,
+             ordering_key = CASE WHEN status = 'failed' THEN ordering_key END
          WHERE id = $1 AND tenant_id = $2 AND status IN ('failed', 'dead', 'succeeded')
              AND request_method IS NOT NULL
              AND EXISTS (SELECT 1 FROM subscriptions WHERE id = deliveries.subscription_id)",
@@ -501,7 +571,8 @@ pub(super) async fn replay(
     Ok(super::execute(
         client,
         "UPDATE deliveries SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
-             next_attempt_at = $5, error = NULL, updated_at = $5
+             next_attempt_at = $5, error = NULL, updated_at = $5,
+             ordering_key = CASE WHEN status = 'failed' THEN ordering_key END
          WHERE subscription_id = $2 AND created_at >= $3 AND created_at < $4 AND tenant_id = $1
              AND status IN ('dead', 'failed') AND request_method IS NOT NULL
              AND EXISTS (SELECT 1 FROM subscriptions WHERE id = $2 AND tenant_id = $1)",

@@ -78,7 +78,7 @@ pub(super) const CLAIM_SQL: &str = "UPDATE events SET lease_until = $1
          ORDER BY received_at LIMIT $3
          FOR UPDATE SKIP LOCKED
      ))
-     RETURNING tenant_id, id, event_type, event_timestamp, data, received_at";
+     RETURNING tenant_id, id, event_type, event_timestamp, data, received_at, seq";
 
 pub(super) async fn claim(
     client: &Client,
@@ -96,19 +96,19 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
-/// Marks the events `$16`/`$17` (tenants, ids) processed and stores the deliveries (`$1`–`$15`) of those
-/// that were not already: `$18` says which event, by position, each delivery belongs to. An event already
+/// Marks the events `$19`/`$20` (tenants, ids) processed and stores the deliveries (`$1`–`$18`) of those
+/// that were not already: `$21` says which event, by position, each delivery belongs to. An event already
 /// processed (another worker finished it after this one's lease ran out) is left alone: that worker stored
 /// its deliveries.
 pub(super) const COMPLETE_SQL: &str = concat!(
     "WITH done AS (
          UPDATE events AS e SET processed = TRUE, lease_until = 0
-         FROM UNNEST($16::text[], $17::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
+         FROM UNNEST($19::text[], $20::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
          WHERE e.tenant_id = p.tenant_id AND e.id = p.id AND NOT e.processed
          RETURNING p.n
      ) ",
     insert_deliveries!(),
-    " WHERE ($18::bigint[])[d.k] IN (SELECT n FROM done)"
+    " WHERE ($21::bigint[])[d.k] IN (SELECT n FROM done)"
 );
 
 /// One statement for the whole batch, committed on its own.
@@ -155,7 +155,7 @@ pub(super) async fn queue_stats(client: &Client, now: Millis) -> StoreResult<Que
 pub(super) async fn get(client: &Client, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
     let rows = query(
         client,
-        "SELECT tenant_id, id, event_type, event_timestamp, data, received_at FROM events
+        "SELECT tenant_id, id, event_type, event_timestamp, data, received_at, seq FROM events
          WHERE tenant_id = $1 AND id = $2",
         &[&tenant_id, &id],
     )
@@ -163,14 +163,21 @@ pub(super) async fn get(client: &Client, tenant_id: &str, id: &str) -> StoreResu
     rows.first().map(event).transpose()
 }
 
-/// An event from a row of `tenant_id, id, event_type, event_timestamp, data, received_at`.
+/// An event from a row of `tenant_id, id, event_type, event_timestamp, data, received_at, seq`.
 pub(super) fn event(row: &tokio_postgres::Row) -> StoreResult<ClaimedEvent> {
+    event_at(row, 0)
+}
+
+/// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at, seq` of a
+/// row, starting at `first`.
+pub(super) fn event_at(row: &tokio_postgres::Row, first: usize) -> StoreResult<ClaimedEvent> {
     Ok(ClaimedEvent {
-        tenant_id: row.try_get(0)?,
-        id: row.try_get(1)?,
-        event_type: row.try_get(2)?,
-        timestamp: row.try_get(3)?,
-        data_json: row.try_get(4)?,
-        received_at: row.try_get(5)?,
+        tenant_id: row.try_get(first)?,
+        id: row.try_get(first + 1)?,
+        event_type: row.try_get(first + 2)?,
+        timestamp: row.try_get(first + 3)?,
+        data_json: row.try_get(first + 4)?,
+        received_at: row.try_get(first + 5)?,
+        seq: row.try_get(first + 6)?,
     })
 }

@@ -26,9 +26,9 @@ use tokio_postgres::error::SqlState;
 
 use super::{
     ApiKeyInfo, AttemptRecord, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse, Delivery,
-    DeliveryClaim, DeliveryFilter, DryRunRecord, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion,
-    PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, RolloutEnd, RolloutRecord,
-    Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
+    DeliveryClaim, DeliveryFilter, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery, NewEvent,
+    NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued,
+    RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -41,7 +41,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_tenant_plugins.sql"),
     include_str!("migrations/006_connections.sql"),
     include_str!("migrations/007_rollouts.sql"),
-    include_str!("migrations/008_access.sql"),
+    include_str!("migrations/008_lanes.sql"),
+    include_str!("migrations/009_access.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -486,6 +487,10 @@ impl Store for PostgresStore {
 
     async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
         deliveries::list(&self.client().await?, tenant_id, filter).await
+    }
+
+    async fn lane_status(&self, subscription_id: &str) -> StoreResult<LaneStatus> {
+        deliveries::lane_status(&self.client().await?, subscription_id).await
     }
 
     async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>> {

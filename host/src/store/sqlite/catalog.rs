@@ -235,7 +235,8 @@ macro_rules! subscription_columns {
     () => {
         "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, config_json, headers, secret, \
          previous_secret, previous_secret_expires_at, enabled, disabled_reason, failing_since, created_at, \
-         updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts"
+         updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts, \
+         ordering_key, ordering_max_hold_secs"
     };
 }
 const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
@@ -267,8 +268,10 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
         paused_at: row.get(19)?,
         connections: json_column(row, 20)?,
         allowed_hosts: optional_json_column(row, 21)?,
-        canary: match row.get::<_, Option<String>>(22)? {
-            Some(rollout_id) => Some(Canary { rollout_id, version: row.get(23)?, percent: row.get(24)? }),
+        ordering_key: row.get(22)?,
+        ordering_max_hold_secs: row.get(23)?,
+        canary: match row.get::<_, Option<String>>(24)? {
+            Some(rollout_id) => Some(Canary { rollout_id, version: row.get(25)?, percent: row.get(26)? }),
             None => None,
         },
     })
@@ -279,13 +282,13 @@ pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreR
     let mut statement = conn.prepare_cached(&format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-             ?21, ?22)"
+             ?21, ?22, ?23, ?24)"
     ))?;
     execute_subscription(&mut statement, s)?.map_err(conflict_as(|| format!("subscription {}", s.id)))?;
     Ok(())
 }
 
-/// Runs `statement` with a subscription's columns as `?1`…`?22`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `?1`…`?24`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is SQLite's.
 fn execute_subscription(
     statement: &mut rusqlite::CachedStatement<'_>,
@@ -317,6 +320,8 @@ fn execute_subscription(
         s.paused_at,
         connections,
         allowed_hosts,
+        s.ordering_key,
+        s.ordering_max_hold_secs,
     ]))
 }
 
@@ -346,7 +351,8 @@ pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreR
              endpoint_url = ?6, config_json = ?7, headers = ?8, secret = ?9, previous_secret = ?10,
              previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
              created_at = ?15, updated_at = ?16, max_in_flight = ?17, rate_limit = ?18,
-             paused_reason = ?19, paused_at = ?20, connections = ?21, allowed_hosts = ?22
+             paused_reason = ?19, paused_at = ?20, connections = ?21, allowed_hosts = ?22,
+             ordering_key = ?23, ordering_max_hold_secs = ?24
          WHERE id = ?1 AND tenant_id = ?2",
     )?;
     let changed = execute_subscription(&mut statement, s)??;

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use rusqlite::types::{ToSql, Type};
-use rusqlite::{Connection, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::{catalog, json_column, limit, optional_json_column, to_json};
+use crate::store::lanes::HOLDING_KEY;
 use crate::store::throttle;
 use crate::store::{
-    Attempt, AttemptRecord, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, Millis,
-    NewDelivery, StoreResult, StoredRequest,
+    Attempt, AttemptRecord, BlockedHead, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim,
+    DeliveryFilter, DeliveryStatus, LaneStatus, Millis, NewDelivery, StoreResult, StoredRequest,
 };
 
 /// Listing returns this many when asked for 0, and never more than `MAX_LIST`.
@@ -23,8 +24,8 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
     conn.prepare_cached(
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
              request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
-             error_kind, logs)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15)",
+             error_kind, logs, ordering_key, ordering_seq, ordering_index)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         delivery.id,
@@ -42,35 +43,63 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
         delivery.created_at,
         delivery.error_kind,
         delivery.logs_json,
+        delivery.lane.as_ref().map(|lane| &lane.key),
+        delivery.lane.as_ref().map(|lane| lane.seq),
+        delivery.lane.as_ref().map(|lane| lane.index),
     ])
     .map_err(super::conflict_as(|| format!("delivery {}", delivery.id)))?;
     Ok(())
 }
 
-/// Due (at `?1`), unleased deliveries of enabled subscriptions whose endpoint has a free concurrency slot,
-/// oldest due first, at most `?2`, each with its subscription's limits and state for [`throttle::plan`]
-/// (`?3`: the default concurrency bound; `?4`: a JSON array of the deliveries the claimer has sent, leased
-/// but no longer in flight). `CROSS JOIN` keeps SQLite from reordering the join: the walk must
-/// follow the `deliveries_due` index. The in-flight counts read only leased rows (`deliveries_in_flight`).
+/// Due (at `?1`), unleased deliveries of enabled subscriptions whose endpoint has a free concurrency slot
+/// and whose tenant is under its share (`?5`), oldest due first, at most `?2`, each with its subscription's
+/// limits and state for [`throttle::plan`] (`?3`: the default concurrency bound; `?4`: a JSON array of the
+/// deliveries the claimer has sent, leased but no longer in flight). `CROSS JOIN` keeps SQLite from
+/// reordering the join: the walk must follow the `deliveries_due` index. The in-flight counts read only
+/// leased rows (`deliveries_in_flight`).
+///
+/// An ordered delivery (see `delivery::lanes`) is a candidate only as its lane's head — no unfinished
+/// delivery before it in its lane (`deliveries_lanes`) — and once no earlier event of its tenant is still
+/// going through its plugins (`events_unprocessed_by_tenant`): that event's deliveries may yet join the
+/// lane ahead of it. Its place is its event's rowid, then its request's index.
 pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
          SELECT subscription_id, count(*) AS in_flight FROM deliveries
          WHERE lease_until > 0 AND lease_until > ?1 AND status IN ('pending', 'failed')
              AND id NOT IN (SELECT value FROM json_each(?4))
          GROUP BY subscription_id
+     ),
+     busy_tenants AS MATERIALIZED (
+         SELECT s.tenant_id, sum(b.in_flight) AS in_flight
+         FROM busy AS b JOIN subscriptions AS s ON s.id = b.subscription_id
+         GROUP BY s.tenant_id
      )
      SELECT d.rowid, d.id, d.tenant_id, d.event_id, d.subscription_id,
          d.request_method, d.request_url, d.request_headers, d.request_body, d.attempts,
          s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers,
          d.rate_slot, COALESCE(b.in_flight, 0), COALESCE(s.max_in_flight, ?3), s.rate_limit, r.next_slot_at,
-         s.endpoint_url, s.connections
+         s.endpoint_url, s.connections, d.ordering_key, d.first_attempt_at, s.ordering_max_hold_secs,
+         COALESCE(t.in_flight, 0)
      FROM deliveries AS d CROSS JOIN subscriptions AS s ON s.id = d.subscription_id
          LEFT JOIN busy AS b ON b.subscription_id = d.subscription_id
+         LEFT JOIN busy_tenants AS t ON t.tenant_id = d.tenant_id
          LEFT JOIN rate_limit_slots AS r ON r.subscription_id = d.subscription_id
      WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?1 AND d.lease_until <= ?1
          AND d.request_method IS NOT NULL AND s.enabled = 1
          AND d.subscription_id NOT IN (
              SELECT b.subscription_id FROM busy AS b JOIN subscriptions AS s ON s.id = b.subscription_id
              WHERE b.in_flight >= COALESCE(s.max_in_flight, ?3))
+         AND d.tenant_id NOT IN (SELECT tenant_id FROM busy_tenants WHERE in_flight >= ?5)
+         AND (d.ordering_key IS NULL OR (
+             NOT EXISTS (
+                 SELECT 1 FROM deliveries AS p
+                 WHERE p.subscription_id = d.subscription_id AND p.ordering_key = d.ordering_key
+                     AND (p.status IN ('pending', 'failed')
+                         OR (p.status = 'plugin_error' AND p.next_attempt_at IS NOT NULL))
+                     AND (p.ordering_seq < d.ordering_seq
+                         OR (p.ordering_seq = d.ordering_seq AND p.ordering_index < d.ordering_index)))
+             AND NOT EXISTS (
+                 SELECT 1 FROM events AS e
+                 WHERE e.tenant_id = d.tenant_id AND e.processed = 0 AND e.rowid < d.ordering_seq)))
      ORDER BY d.next_attempt_at
      LIMIT ?2";
 
@@ -78,49 +107,56 @@ pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
 /// The caller's write transaction keeps other claims out meanwhile.
 pub(super) fn claim(
     conn: &Connection,
-    max: u32,
-    lease_ms: i64,
-    now: Millis,
-    default_max_in_flight: u32,
+    claim: &DeliveryClaim<'_>,
     sent_json: &str,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
+    let DeliveryClaim { limit: max, lease_ms, now, default_max_in_flight, max_in_flight_per_tenant, .. } =
+        *claim;
     let mut select = conn.prepare_cached(CLAIM_SQL)?;
     let candidates = select
-        .query_map(params![now, limit(max), default_max_in_flight, sent_json], |row| {
-            let previous: Option<String> = row.get(11)?;
-            let previous_expires_at: Option<Millis> = row.get(12)?;
-            let mut secrets = vec![row.get(10)?];
-            // The previous secret signs too while its grace period lasts, so receivers can switch over.
-            if previous_expires_at.is_some_and(|expires_at| expires_at > now) {
-                secrets.extend(previous);
-            }
-            let delivery = ClaimedDelivery {
-                id: row.get(1)?,
-                tenant_id: row.get(2)?,
-                event_id: row.get(3)?,
-                subscription_id: row.get(4)?,
-                request: StoredRequest {
-                    method: row.get(5)?,
-                    url: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
-                    headers: optional_json_column(row, 7)?.unwrap_or_default(),
-                    body: row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
-                },
-                attempts: row.get(9)?,
-                secrets,
-                subscription_headers: json_column(row, 13)?,
-                endpoint_url: row.get(19)?,
-                connections: json_column(row, 20)?,
-            };
-            let candidate = throttle::Candidate {
-                subscription_id: delivery.subscription_id.clone(),
-                holds_rate_slot: row.get(14)?,
-                in_flight: row.get(15)?,
-                max_in_flight: row.get(16)?,
-                rate_limit: row.get::<_, Option<u32>>(17)?.map(|rate| rate.max(1)),
-                next_slot_at: row.get(18)?,
-            };
-            Ok((row.get::<_, i64>(0)?, delivery, candidate))
-        })?
+        .query_map(
+            params![now, limit(max), default_max_in_flight, sent_json, max_in_flight_per_tenant],
+            |row| {
+                let previous: Option<String> = row.get(11)?;
+                let previous_expires_at: Option<Millis> = row.get(12)?;
+                let mut secrets = vec![row.get(10)?];
+                // The previous secret signs too while its grace period lasts, so receivers can switch over.
+                if previous_expires_at.is_some_and(|expires_at| expires_at > now) {
+                    secrets.extend(previous);
+                }
+                let delivery = ClaimedDelivery {
+                    id: row.get(1)?,
+                    tenant_id: row.get(2)?,
+                    event_id: row.get(3)?,
+                    subscription_id: row.get(4)?,
+                    request: StoredRequest {
+                        method: row.get(5)?,
+                        url: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                        headers: optional_json_column(row, 7)?.unwrap_or_default(),
+                        body: row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
+                    },
+                    attempts: row.get(9)?,
+                    secrets,
+                    subscription_headers: json_column(row, 13)?,
+                    endpoint_url: row.get(19)?,
+                    connections: json_column(row, 20)?,
+                    ordering_key: row.get(21)?,
+                    first_attempt_at: row.get(22)?,
+                    ordering_max_hold_secs: row.get(23)?,
+                };
+                let candidate = throttle::Candidate {
+                    subscription_id: delivery.subscription_id.clone(),
+                    tenant_id: delivery.tenant_id.clone(),
+                    tenant_in_flight: row.get(24)?,
+                    holds_rate_slot: row.get(14)?,
+                    in_flight: row.get(15)?,
+                    max_in_flight: row.get(16)?,
+                    rate_limit: row.get::<_, Option<u32>>(17)?.map(|rate| rate.max(1)),
+                    next_slot_at: row.get(18)?,
+                };
+                Ok((row.get::<_, i64>(0)?, delivery, candidate))
+            },
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     let mut handles = Vec::with_capacity(candidates.len());
     let mut deliveries = Vec::with_capacity(candidates.len());
@@ -130,7 +166,7 @@ pub(super) fn claim(
         deliveries.push(Some(delivery));
         limits.push(candidate);
     }
-    let plan = throttle::plan(&limits, now);
+    let plan = throttle::plan(&limits, now, max_in_flight_per_tenant);
     let mut defer =
         conn.prepare_cached("UPDATE deliveries SET next_attempt_at = ?1, rate_slot = 1 WHERE rowid = ?2")?;
     for &(index, at) in &plan.defer {
@@ -159,7 +195,7 @@ fn lease(conn: &Connection, rowids: impl Iterator<Item = i64>, until: Millis) ->
 /// Due (at `?1`), unleased transient plugin errors of enabled subscriptions with their events, oldest due
 /// first, at most `?2`.
 pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "SELECT d.rowid, d.id,
-         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at
+         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.rowid
      FROM deliveries AS d CROSS JOIN events AS e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
      WHERE d.status = 'plugin_error' AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?1
          AND d.lease_until <= ?1
@@ -178,18 +214,7 @@ pub(super) fn claim_plugin_retries(
     let mut select = conn.prepare_cached(CLAIM_PLUGIN_RETRIES_SQL)?;
     let claimed = select
         .query_map(params![now, limit(max), exclude_tenants_json], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                ClaimedEvent {
-                    tenant_id: row.get(2)?,
-                    id: row.get(3)?,
-                    event_type: row.get(4)?,
-                    timestamp: row.get(5)?,
-                    data_json: row.get(6)?,
-                    received_at: row.get(7)?,
-                },
-            ))
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, super::events::event(row, 2)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     lease(conn, claimed.iter().map(|(rowid, _, _)| *rowid), now.saturating_add(lease_ms))?;
@@ -231,7 +256,7 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
     let mut exists = conn.prepare_cached("SELECT 1 FROM subscriptions WHERE id = ?1")?;
     let mut update = conn.prepare_cached(
         "UPDATE deliveries SET attempts = attempts + 1, status = ?2, next_attempt_at = ?3, lease_until = 0,
-             updated_at = ?4
+             updated_at = ?4, first_attempt_at = COALESCE(first_attempt_at, ?4), error = COALESCE(?5, error)
          WHERE id = ?1",
     )?;
     let mut attempt = conn.prepare_cached(
@@ -244,8 +269,13 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
         if status == DeliveryStatus::Failed && !exists.exists([&record.subscription_id])? {
             (status, next_attempt_at) = (DeliveryStatus::Dead, None);
         }
-        let updated =
-            update.execute(params![record.delivery_id, status.as_str(), next_attempt_at, record.at])?;
+        let updated = update.execute(params![
+            record.delivery_id,
+            status.as_str(),
+            next_attempt_at,
+            record.at,
+            record.delivery_error
+        ])?;
         if updated == 0 {
             continue;
         }
@@ -279,7 +309,7 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
      request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
-     logs";
+     logs, ordering_key";
 
 fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let status: String = row.get(5)?;
@@ -313,6 +343,7 @@ fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         next_attempt_at: row.get(11)?,
         created_at: row.get(12)?,
         updated_at: row.get(13)?,
+        ordering_key: row.get(16)?,
         attempts: Vec::new(),
     })
 }
@@ -337,13 +368,16 @@ pub(super) fn list(
         values.push(status);
         sql.push_str(&format!(" AND status = ?{}", values.len()));
     }
+    if filter.holding_key {
+        sql.push_str(&format!(" AND {HOLDING_KEY}"));
+    }
     let count = match filter.limit {
         0 => DEFAULT_LIST,
         count => count.min(MAX_LIST),
     };
     values.push(&count);
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ?{}", values.len()));
-    // At most eight distinct statements: the cache keeps them all.
+    // At most sixteen distinct statements: the cache keeps them all.
     let mut deliveries = conn
         .prepare_cached(&sql)?
         .query_map(params_from_iter(values), delivery)?
@@ -361,6 +395,41 @@ pub(super) fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<O
         .collect::<Result<Vec<_>, _>>()?;
     attach_attempts(conn, &mut found)?;
     Ok(found.pop())
+}
+
+pub(super) fn lane_status(conn: &Connection, subscription_id: &str) -> StoreResult<LaneStatus> {
+    let (blocked_keys, oldest) = conn
+        .prepare_cached(&format!(
+            "SELECT count(DISTINCT ordering_key), min(COALESCE(first_attempt_at, created_at)) FROM deliveries
+             WHERE subscription_id = ?1 AND {HOLDING_KEY}"
+        ))?
+        .query_row([subscription_id], |row| Ok((row.get::<_, u64>(0)?, row.get::<_, Option<Millis>>(1)?)))?;
+    if blocked_keys == 0 {
+        return Ok(LaneStatus::default());
+    }
+    let oldest_blocked_head = conn
+        .prepare_cached(&format!(
+            "SELECT id, event_id, ordering_key FROM deliveries
+             WHERE subscription_id = ?1 AND {HOLDING_KEY} AND COALESCE(first_attempt_at, created_at) = ?2
+             LIMIT 1"
+        ))?
+        .query_row(params![subscription_id, oldest], |row| {
+            Ok(BlockedHead {
+                delivery_id: row.get(0)?,
+                event_id: row.get(1)?,
+                key: row.get(2)?,
+                since: oldest.unwrap_or_default(),
+            })
+        })
+        .optional()?;
+    let waiting_behind = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM deliveries AS w
+             WHERE w.subscription_id = ?1 AND w.status = 'pending' AND w.ordering_key IN (
+                 SELECT ordering_key FROM deliveries WHERE subscription_id = ?1 AND {HOLDING_KEY})"
+        ))?
+        .query_row([subscription_id], |row| row.get(0))?;
+    Ok(LaneStatus { blocked_keys, waiting_behind, oldest_blocked_head })
 }
 
 /// Fills in the attempts of `deliveries` with one query (the ids go in as one JSON array).
@@ -399,12 +468,14 @@ fn attach_attempts(conn: &Connection, deliveries: &mut [Delivery]) -> StoreResul
 
 /// Due now again, keeping its attempts; `failed` stays `failed`, the others become `pending`. The lease is
 /// left alone: an attempt in flight finishes first. A delivery of a deleted subscription could never be
-/// claimed, so it is not retried.
+/// claimed, so it is not retried. A `dead` or `succeeded` one leaves its ordered lane (its key went on
+/// without it): it is sent on its own, blocking nothing; a `failed` one is still its lane's head.
 pub(super) fn retry(conn: &Connection, tenant_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
     let changed = conn
         .prepare_cached(
             "UPDATE deliveries SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
-                 next_attempt_at = ?3, error = NULL, updated_at = ?3
+                 next_attempt_at = ?3, error = NULL, updated_at = ?3,
+                 ordering_key = CASE WHEN status = 'failed' THEN ordering_key END
              WHERE id = ?1 AND tenant_id = ?2 AND status IN ('failed', 'dead', 'succeeded')
                  AND request_method IS NOT NULL
                  AND EXISTS (SELECT 1 FROM subscriptions WHERE id = deliveries.subscription_id)",
@@ -424,7 +495,8 @@ pub(super) fn replay(
     let changed = conn
         .prepare_cached(
             "UPDATE deliveries SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
-                 next_attempt_at = ?5, error = NULL, updated_at = ?5
+                 next_attempt_at = ?5, error = NULL, updated_at = ?5,
+                 ordering_key = CASE WHEN status = 'failed' THEN ordering_key END
              WHERE subscription_id = ?2 AND created_at >= ?3 AND created_at < ?4 AND tenant_id = ?1
                  AND status IN ('dead', 'failed') AND request_method IS NOT NULL
                  AND EXISTS (SELECT 1 FROM subscriptions WHERE id = ?2 AND tenant_id = ?1)",

@@ -51,7 +51,7 @@ pub(super) const CLAIM_SQL: &str = "UPDATE events SET lease_until = ?1
              AND tenant_id NOT IN (SELECT value FROM json_each(?4))
          ORDER BY received_at LIMIT ?3
      )
-     RETURNING rowid, tenant_id, id, event_type, event_timestamp, data, received_at";
+     RETURNING rowid, tenant_id, id, event_type, event_timestamp, data, received_at, rowid";
 
 pub(super) fn claim(
     conn: &Connection,
@@ -108,15 +108,16 @@ pub(super) fn queue_stats(conn: &Connection, now: Millis) -> StoreResult<QueueSt
 pub(super) fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
     Ok(conn
         .prepare_cached(
-            "SELECT tenant_id, id, event_type, event_timestamp, data, received_at FROM events
+            "SELECT tenant_id, id, event_type, event_timestamp, data, received_at, rowid FROM events
              WHERE tenant_id = ?1 AND id = ?2",
         )?
         .query_row(params![tenant_id, id], |row| event(row, 0))
         .optional()?)
 }
 
-/// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at` of a row,
-/// starting at `first`.
+/// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at, rowid` of a
+/// row, starting at `first`. The rowid is the event's acceptance sequence: it only grows (rows are never
+/// vacuumed, and the newest row is never purged while a delivery of it is left).
 pub(super) fn event(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ClaimedEvent> {
     Ok(ClaimedEvent {
         tenant_id: row.get(first)?,
@@ -125,5 +126,6 @@ pub(super) fn event(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<C
         timestamp: row.get(first + 3)?,
         data_json: row.get(first + 4)?,
         received_at: row.get(first + 5)?,
+        seq: row.get(first + 6)?,
     })
 }

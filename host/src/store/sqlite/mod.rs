@@ -24,9 +24,9 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ApiKeyInfo, AttemptRecord, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery, DeliveryClaim,
-    DeliveryFilter, DryRunRecord, Inserted, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope,
-    PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, RolloutEnd, RolloutRecord, Store,
-    StoreError, StoreResult, Subscription, Tenant, VersionCount,
+    DeliveryFilter, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion,
+    PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, RolloutEnd, RolloutRecord,
+    Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -39,7 +39,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_tenant_plugins.sql"),
     include_str!("migrations/006_connections.sql"),
     include_str!("migrations/007_rollouts.sql"),
-    include_str!("migrations/008_access.sql"),
+    include_str!("migrations/008_lanes.sql"),
+    include_str!("migrations/009_access.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -484,11 +485,10 @@ impl Store for SqliteStore {
     }
 
     async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
-        let (limit, lease_ms, now, default_max_in_flight) =
-            (claim.limit, claim.lease_ms, claim.now, claim.default_max_in_flight);
         // As the JSON array the claim reads with `json_each`.
         let sent = json_array(claim.sent);
-        self.write(move |tx| deliveries::claim(tx, limit, lease_ms, now, default_max_in_flight, &sent)).await
+        let claim = DeliveryClaim { sent: &[], ..claim };
+        self.write(move |tx| deliveries::claim(tx, &claim, &sent)).await
     }
 
     async fn claim_plugin_retries(
@@ -523,6 +523,11 @@ impl Store for SqliteStore {
     async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
         let (tenant_id, filter) = (tenant_id.to_owned(), filter.clone());
         self.read(move |tx| deliveries::list(tx, &tenant_id, &filter)).await
+    }
+
+    async fn lane_status(&self, subscription_id: &str) -> StoreResult<LaneStatus> {
+        let subscription_id = subscription_id.to_owned();
+        self.read(move |tx| deliveries::lane_status(tx, &subscription_id)).await
     }
 
     async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>> {
