@@ -3,7 +3,8 @@
 
 mod support;
 
-use std::time::Duration;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::service::{Behaviour, INGEST, OPERATOR, Receiver, Service, missed_call};
@@ -341,13 +342,23 @@ fn a_weak_operator_token_is_refused_at_start_and_a_generated_one_is_strong() {
     };
     // The old quick start's token, and a long one of two characters: refused, saying what to do.
     for weak in ["op", "abababababababababababababababababab"] {
-        let output = serve(Some(weak)).output().unwrap();
+        let mut child = serve(Some(weak)).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("gancho serve started with the operator token {weak:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
         assert!(!output.status.success(), "{weak} was accepted");
         let said = String::from_utf8_lossy(&output.stderr);
         assert!(said.contains("operator_token") && said.contains("openssl rand -hex 32"), "{said}");
     }
     // Left unset, one is generated (and kept), strong enough to start with.
-    let mut child = serve(None).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = serve(None).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let started = std::io::BufRead::lines(stderr)
         .map_while(Result::ok)
