@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::budgets::{self, pause};
 use super::client::{HttpSender, SendOutcome, SendRequest};
 use super::lanes::{HoldBound, HoldVerdict, TenantShares};
 use super::retry::RetrySchedule;
@@ -99,6 +100,8 @@ impl DeliveryWorker {
                         default_max_in_flight: self.max_in_flight_per_endpoint,
                         sent: &sent,
                         max_in_flight_per_tenant: self.shares.per_tenant(),
+                        merging_plugins: &[],
+                        default_budget: budgets::known::default_budget,
                     })
                     .await
             };
@@ -176,6 +179,9 @@ impl Shared {
         };
         let record = self.judge(&delivery, outcome).await;
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
+        if let Some(destination) = &delivery.destination {
+            worker.metrics.destination_request(budgets::host_of_destination(destination), 1);
+        }
         // Its endpoint has a free slot now, before the attempt is recorded.
         self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone(), leased_until);
         if self.finished_since_claim.fetch_add(1, Ordering::Relaxed) + 1 == CLAIM_AFTER_SENDS {
@@ -221,6 +227,9 @@ impl Shared {
     async fn judge(&self, delivery: &ClaimedDelivery, outcome: SendOutcome) -> AttemptRecord {
         let worker = &self.worker;
         let now = now_millis();
+        if let Some(record) = self.paced(delivery, &outcome, now).await {
+            return record;
+        }
         let attempts_made = delivery.attempts + 1;
         let mut disable = None;
         let mut delivery_error = None;
@@ -285,7 +294,56 @@ impl Shared {
             next_attempt_at: next,
             disable_subscription: disable,
             delivery_error,
+            paced: false,
+            batch_id: None,
+            batch_limit: None,
         }
+    }
+}
+
+impl Shared {
+    /// When the destination asked to slow down (see [`pause`]): the destination paused, and the attempt
+    /// recorded as paced — due again when the pause ends, not counted against the delivery.
+    async fn paced(
+        &self,
+        delivery: &ClaimedDelivery,
+        outcome: &SendOutcome,
+        now: Millis,
+    ) -> Option<AttemptRecord> {
+        let destination = delivery.destination.as_deref()?;
+        let store = &self.worker.store;
+        let last = match (outcome.status, outcome.retry_after) {
+            (Some(429), None) => store.destination_backoff(destination).await.ok().flatten(),
+            _ => None,
+        };
+        let pause = pause::asked(outcome.status, outcome.retry_after, now, last)?;
+        if let Err(error) =
+            store.pause_destination(destination, pause.until, &pause.reason, pause.backoff_ms).await
+        {
+            tracing::error!(%error, destination, "pausing a destination failed");
+        }
+        self.worker.metrics.destination_paused(budgets::host_of_destination(destination));
+        tracing::info!(destination, until = %rfc3339(pause.until), reason = %pause.reason, "destination paused");
+        Some(AttemptRecord {
+            delivery_id: delivery.id.clone(),
+            subscription_id: delivery.subscription_id.clone(),
+            at: now,
+            status_code: outcome.status,
+            latency_ms: outcome.latency.as_millis() as u64,
+            response_excerpt: outcome.response_excerpt.clone(),
+            error: Some(format!(
+                "paced, not a failed attempt: {}; due again at {}",
+                pause.reason,
+                rfc3339(pause.until)
+            )),
+            new_status: if delivery.attempts == 0 { DeliveryStatus::Pending } else { DeliveryStatus::Failed },
+            next_attempt_at: Some(pause.until),
+            disable_subscription: None,
+            delivery_error: None,
+            paced: true,
+            batch_id: None,
+            batch_limit: None,
+        })
     }
 }
 
@@ -402,6 +460,9 @@ mod tests {
             ordering_key: None,
             first_attempt_at: None,
             ordering_max_hold_secs: None,
+            plugin: "slack@1".into(),
+            destination: None,
+            batch_leader: None,
         }
     }
 
