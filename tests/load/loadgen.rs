@@ -68,6 +68,17 @@ struct Args {
     keys: u64,
 }
 
+/// The subscription to create; `ordering_key` only when asked for, so that a build from before ordering
+/// keys can be measured too.
+fn subscription_request(args: &Args, receiver_url: &str) -> anyhow::Result<serde_json::Value> {
+    let mut request = json!({"event_types": ["call.ended"], "plugin": args.plugin, "endpoint_url": receiver_url,
+                             "config": serde_json::from_str::<serde_json::Value>(&args.plugin_config)?});
+    if let Some(key) = &args.ordering_key {
+        request["ordering_key"] = json!(key);
+    }
+    Ok(request)
+}
+
 /// Marks each event's sequence number inside the caller name, which the Slack plugin puts in its message.
 fn marker(seq: u64) -> String {
     format!("zq{seq}qz")
@@ -155,11 +166,7 @@ async fn main() -> anyhow::Result<()> {
         admin(
             "POST",
             &format!("/v1/tenants/{tenant}/subscriptions"),
-            json!({"event_types": ["call.ended"], "plugin": args.plugin, "endpoint_url": receiver_url,
-                   "config": serde_json::from_str::<serde_json::Value>(&args.plugin_config)?,
-                   "ordering_key": args.ordering_key})
-            .to_string()
-            .into_bytes(),
+            subscription_request(&args, &receiver_url)?.to_string().into_bytes(),
             "application/json",
         ),
     ];

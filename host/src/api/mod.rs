@@ -4,6 +4,7 @@
 mod auth;
 pub(crate) mod connections;
 pub(crate) mod deliveries;
+pub(crate) mod destinations;
 pub(crate) mod error;
 mod events;
 pub(crate) mod ops;
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(subscriptions::router())
         .merge(rollouts::router())
         .merge(deliveries::router())
+        .merge(destinations::router())
         .merge(ops::router())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
