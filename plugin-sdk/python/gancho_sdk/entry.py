@@ -1,4 +1,5 @@
-"""The bridge between the component's exports and the integrator's ``transform`` (and ``validate_config``):
+"""The bridge between the component's exports and the integrator's ``transform`` (and ``validate_config``,
+``merge``):
 the event and configuration parsed for the plugin, its Requests back as plain tuples, and every exception
 turned into a plugin error (or a config error) that carries its message, never a bare trap. Knows nothing
 of the WIT bindings, so that the native test harness takes the same path."""
@@ -10,6 +11,7 @@ from typing import Any, Optional
 
 from .config import ConfigError, parse_config
 from .events import Event, Subscription
+from .request import Request
 
 
 class PluginFailure(Exception):
@@ -52,6 +54,43 @@ def run_transform(plugin: ModuleType, event: dict[str, str], subscription: dict[
     except PluginFailure:
         raise
     except Exception as error:  # every exception reaches the host with its message
+        kind = getattr(error, "kind", None)
+        if kind in ("permanent", "transient"):
+            raise PluginFailure(kind, str(getattr(error, "message", error))) from None
+        raise PluginFailure("permanent", f"uncaught {describe(error)}") from None
+
+
+def run_merge(plugin: ModuleType, requests: list[SentTuple], subscription: dict[str, str]) -> list[tuple[SentTuple, list[int]]]:
+    """The plugin's merged requests as ``(request, carries)``, or a PluginFailure. ``requests`` are the WIT
+    requests' fields (their URLs resolved by Gancho), ``subscription`` the WIT record's."""
+    try:
+        given = []
+        for method, url, headers, body in requests:
+            request = Request().method(method).body_bytes(body)
+            if url is not None:
+                request.url(url)
+            for name, value in headers:
+                request.header(name, value)
+            given.append(request)
+        try:
+            config = parse_config(subscription["config"])
+        except ConfigError as error:
+            raise PluginFailure("permanent", error.message) from None
+        sub = Subscription(subscription["id"], subscription["endpoint_url"], config)
+        answer = plugin.merge(given, sub)
+        if not isinstance(answer, (list, tuple)):
+            raise PluginFailure("permanent", "merge returned something else than a list of Merged")
+        out = []
+        for index, merged in enumerate(answer):
+            carries = getattr(merged, "carries", None)
+            if not isinstance(carries, (list, tuple)):
+                raise PluginFailure("permanent", f"merge returned something else than a Merged at index {index}")
+            (request,) = _to_tuples([merged.request])
+            out.append((request, [int(carried) for carried in carries]))
+        return out
+    except PluginFailure:
+        raise
+    except Exception as error:
         kind = getattr(error, "kind", None)
         if kind in ("permanent", "transient"):
             raise PluginFailure(kind, str(getattr(error, "message", error))) from None
