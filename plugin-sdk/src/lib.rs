@@ -53,7 +53,7 @@ pub mod testing;
 
 pub use error::{ErrorKind, PluginError};
 pub use events::*;
-pub use merge::{BatchLimits, Merged, merge_by};
+pub use merge::{BatchLimits, MergeFn, Merged, merge_by};
 pub use request::{Method, Request, form_encode, percent_encode};
 pub use subscription::{ConfigError, Subscription};
 
@@ -238,7 +238,7 @@ pub mod __private {
     pub fn merge_wit<C: serde::de::DeserializeOwned>(
         requests: Vec<wit::Request>,
         subscription: wit::Subscription,
-        merge: fn(Vec<Request>, Subscription<C>) -> Result<Vec<crate::Merged>, PluginError>,
+        merge: crate::merge::MergeFn<C>,
     ) -> Result<Vec<wit::Merged>, wit::PluginError> {
         let requests = requests.into_iter().map(from_wit_request).collect();
         let result = Subscription::parse(subscription.id, subscription.endpoint_url, &subscription.config)

@@ -32,7 +32,11 @@
 //! # Ok::<(), PluginError>(())
 //! ```
 
-use crate::{PluginError, Request};
+use crate::{PluginError, Request, Subscription};
+
+/// The type of a plugin's merge, as [`plugin!`](crate::plugin)'s `merge = …` takes it: the waiting
+/// requests and the subscription (configuration typed `C`, as `transform` gets it) in, what to deliver out.
+pub type MergeFn<C> = fn(Vec<Request>, Subscription<C>) -> Result<Vec<Merged>, PluginError>;
 
 /// One request to deliver in place of the requests it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]

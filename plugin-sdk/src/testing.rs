@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use serde::de::DeserializeOwned;
 
 use crate::log::Level;
+use crate::merge::MergeFn;
 use crate::{Event, Merged, PluginError, Request, Subscription};
 
 /// The endpoint URL [`run`] gives the subscription.
@@ -46,7 +47,7 @@ pub fn run<C: DeserializeOwned>(
 /// holds `merge` to (every index carried exactly once, ascending within a merged request, merged requests
 /// in the order of their first index), naming what is wrong.
 pub fn merge<C: DeserializeOwned>(
-    merge: fn(Vec<Request>, Subscription<C>) -> Result<Vec<Merged>, PluginError>,
+    merge: MergeFn<C>,
     requests: Vec<Request>,
     config_json: &str,
 ) -> Result<Vec<Merged>, PluginError> {
