@@ -128,21 +128,7 @@ macro_rules! plugin {
             struct GanchoPlugin;
 
             impl $crate::bindings::Guest for GanchoPlugin {
-                fn transform(
-                    event: $crate::bindings::Event,
-                    subscription: $crate::bindings::Subscription,
-                ) -> ::core::result::Result<
-                    $crate::__private::Vec<$crate::bindings::Request>,
-                    $crate::bindings::PluginError,
-                > {
-                    $crate::__private::transform_wit(event, subscription, $transform)
-                }
-
-                fn validate_config(
-                    config: $crate::__private::String,
-                ) -> ::core::result::Result<(), $crate::bindings::ConfigError> {
-                    $crate::__private::validate_config_wit(&config, $transform, $validate)
-                }
+                $crate::__plugin_exports!($transform, $validate);
             }
 
     $crate::bindings::__export_plugin_world!(GanchoPlugin with_types_in $crate::bindings);
@@ -154,21 +140,7 @@ macro_rules! plugin {
             struct GanchoPlugin;
 
             impl $crate::bindings::merging::Guest for GanchoPlugin {
-                fn transform(
-                    event: $crate::bindings::Event,
-                    subscription: $crate::bindings::Subscription,
-                ) -> ::core::result::Result<
-                    $crate::__private::Vec<$crate::bindings::Request>,
-                    $crate::bindings::PluginError,
-                > {
-                    $crate::__private::transform_wit(event, subscription, $transform)
-                }
-
-                fn validate_config(
-                    config: $crate::__private::String,
-                ) -> ::core::result::Result<(), $crate::bindings::ConfigError> {
-                    $crate::__private::validate_config_wit(&config, $transform, $validate)
-                }
+                $crate::__plugin_exports!($transform, $validate);
 
                 fn merge(
                     requests: $crate::__private::Vec<$crate::bindings::Request>,
@@ -183,6 +155,29 @@ macro_rules! plugin {
 
     $crate::bindings::merging::__export_merging_plugin_world!(GanchoPlugin with_types_in $crate::bindings::merging);
         };
+    };
+}
+
+/// `transform` and `validate-config`, the exports both worlds have, for [`plugin!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_exports {
+    ($transform:path, $validate:path) => {
+        fn transform(
+            event: $crate::bindings::Event,
+            subscription: $crate::bindings::Subscription,
+        ) -> ::core::result::Result<
+            $crate::__private::Vec<$crate::bindings::Request>,
+            $crate::bindings::PluginError,
+        > {
+            $crate::__private::transform_wit(event, subscription, $transform)
+        }
+
+        fn validate_config(
+            config: $crate::__private::String,
+        ) -> ::core::result::Result<(), $crate::bindings::ConfigError> {
+            $crate::__private::validate_config_wit(&config, $transform, $validate)
+        }
     };
 }
 
