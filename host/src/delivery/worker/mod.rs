@@ -5,6 +5,8 @@
 //! tenant shares are the claim's (see [`super::lanes`]): the store keeps them across every instance; the
 //! worker says how large a tenant's share is now, and dead-letters a head that held its key too long.
 
+mod batches;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,6 +47,8 @@ pub struct DeliveryWorker {
     pub ordering_max_hold_secs: u32,
     /// This instance's sends in flight per tenant: each tenant's share of `max_in_flight`.
     pub shares: TenantShares,
+    /// Merges what waits on a destination's budget with the plugin that made it; `None`: never merge.
+    pub merger: Option<Arc<budgets::batch::Merger>>,
 }
 
 /// Everything one send task needs, shared.
@@ -92,6 +96,7 @@ impl DeliveryWorker {
                 Ok(Vec::new())
             } else {
                 let sent = still_ours(&shared.sent.lock().expect("sent set lock"), now);
+                let merging = self.merger.as_ref().map(|merger| merger.merging()).unwrap_or_default();
                 self.store
                     .claim_deliveries(DeliveryClaim {
                         limit: room,
@@ -100,7 +105,7 @@ impl DeliveryWorker {
                         default_max_in_flight: self.max_in_flight_per_endpoint,
                         sent: &sent,
                         max_in_flight_per_tenant: self.shares.per_tenant(),
-                        merging_plugins: &[],
+                        merging_plugins: &merging,
                         default_budget: budgets::known::default_budget,
                     })
                     .await
@@ -117,8 +122,8 @@ impl DeliveryWorker {
             // waits); wait for new deliveries, freed slots (sends finished, attempts recorded) or the poll.
             // (No room at all: wait for sends to finish.)
             let wait = claimed.len() < room as usize || room == 0;
-            for delivery in claimed {
-                self.spawn_send(&shared, &in_flight, delivery, now).await;
+            for batch in batches(claimed) {
+                self.spawn_send(&shared, &in_flight, batch, now).await;
             }
             if wait {
                 tokio::select! {
@@ -134,26 +139,55 @@ impl DeliveryWorker {
         let _ = recorder.await;
     }
 
-    /// Sends a delivery claimed at `claimed_at` in a task of its own, holding an in-flight permit.
+    /// Sends a delivery (or a batch of them, merged) claimed at `claimed_at` in a task of its own, holding
+    /// an in-flight permit for each.
     async fn spawn_send(
         &self,
         shared: &Arc<Shared>,
         in_flight: &Arc<Semaphore>,
-        delivery: ClaimedDelivery,
+        mut batch: Vec<ClaimedDelivery>,
         claimed_at: Millis,
     ) {
-        // The store leased it until exactly this.
+        // The store leased them until exactly this.
         let leased_until = claimed_at.saturating_add(self.lease_ms);
-        let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let permits = batch.len().min(self.max_in_flight) as u32;
+        let permit = in_flight.clone().acquire_many_owned(permits).await.expect("the semaphore is never closed");
         let shared = shared.clone();
-        self.shares.start(&delivery.tenant_id);
+        let tenant = batch[0].tenant_id.clone();
+        for _ in 0..batch.len() {
+            self.shares.start(&tenant);
+        }
         tokio::spawn(async move {
-            let tenant = delivery.tenant_id.clone();
-            shared.deliver(delivery, leased_until).await;
-            shared.worker.shares.finish(&tenant);
+            let sends = batch.len();
+            match batch.len() {
+                1 => shared.deliver(batch.remove(0), leased_until).await,
+                _ => shared.deliver_batch(batch, leased_until).await,
+            }
+            for _ in 0..sends {
+                shared.worker.shares.finish(&tenant);
+            }
             drop(permit);
         });
     }
+}
+
+/// The claimed deliveries as they go out: one by one, or a batch's together (in claim order).
+fn batches(claimed: Vec<ClaimedDelivery>) -> Vec<Vec<ClaimedDelivery>> {
+    let mut batches: Vec<Vec<ClaimedDelivery>> = Vec::with_capacity(claimed.len());
+    let mut leaders: HashMap<String, usize> = HashMap::new();
+    for delivery in claimed {
+        match delivery.batch_leader.clone() {
+            Some(leader) => match leaders.get(&leader) {
+                Some(&at) => batches[at].push(delivery),
+                None => {
+                    leaders.insert(leader, batches.len());
+                    batches.push(vec![delivery]);
+                }
+            },
+            None => batches.push(vec![delivery]),
+        }
+    }
+    batches
 }
 
 impl Shared {
@@ -179,13 +213,20 @@ impl Shared {
         };
         let record = self.judge(&delivery, outcome).await;
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
-        if let Some(destination) = &delivery.destination {
+        if let (Some(destination), Some(merger)) = (&delivery.destination, &worker.merger) {
             worker.metrics.destination_request(budgets::host_of_destination(destination), 1);
+            // Whether its plugin merges decides how the next claims lease what waits on a budget.
+            merger.learn(&delivery.plugin).await;
         }
+        self.finished(record, leased_until).await;
+    }
+
+    /// Hands a finished send's record to the recorder.
+    async fn finished(&self, record: AttemptRecord, leased_until: Millis) {
         // Its endpoint has a free slot now, before the attempt is recorded.
         self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone(), leased_until);
         if self.finished_since_claim.fetch_add(1, Ordering::Relaxed) + 1 == CLAIM_AFTER_SENDS {
-            worker.wake.deliveries.notify_one();
+            self.worker.wake.deliveries.notify_one();
         }
         let _ = self.records.send(record).await;
     }
