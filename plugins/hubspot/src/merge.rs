@@ -5,7 +5,8 @@
 //!
 //! A batch upsert may not name one contact twice (HubSpot refuses the whole batch), so upserts of the same
 //! contact become one input whose properties are theirs in order, a later value replacing an earlier one,
-//! as the upserts one after the other would have left the contact.
+//! as the upserts one after the other would have left the contact. Upserts keyed by email and by the phone
+//! property go in separate batches, so that every input of a batch finds its contact the same way.
 
 use gancho_sdk::{BatchLimits, Merged, Method, PluginError, Request, Subscription, merge_by};
 use serde_json::{Value, json};
@@ -24,8 +25,8 @@ const ENGAGEMENTS: &[&str] = &["calls", "notes", "communications"];
 /// What a request does, as far as merging goes: both carry the URL they were sent to.
 #[derive(Debug, PartialEq)]
 enum Mergeable {
-    /// `POST …/contacts/batch/upsert` with `inputs`.
-    Upsert(String),
+    /// `POST …/contacts/batch/upsert` with `inputs` keyed by the `idProperty` named second.
+    Upsert(String, String),
     /// `POST …/objects/<engagement>` with one record.
     Create(String),
 }
@@ -42,7 +43,7 @@ pub fn merge(
         });
         let bodies: Vec<Value> = bodies.collect::<Result<_, _>>()?;
         let (url, inputs) = match kind {
-            Mergeable::Upsert(url) => (url.clone(), upsert_inputs(bodies)),
+            Mergeable::Upsert(url, _) => (url.clone(), upsert_inputs(bodies)),
             Mergeable::Create(url) => (format!("{url}/batch/create"), bodies),
         };
         Ok(Request::json(&json!({ "inputs": inputs }))?.url(url))
@@ -52,7 +53,9 @@ pub fn merge(
 fn mergeable(request: &Request) -> Option<Mergeable> {
     let url = request.url.as_deref().filter(|_| request.method == Method::Post)?;
     if url.ends_with(UPSERT_PATH) {
-        return Some(Mergeable::Upsert(url.to_owned()));
+        let body = request.body_json().ok()?;
+        let id_property = body["inputs"][0]["idProperty"].as_str()?;
+        return Some(Mergeable::Upsert(url.to_owned(), id_property.to_owned()));
     }
     let (base, object) = url.rsplit_once('/')?;
     (base.ends_with("/crm/v3/objects") && ENGAGEMENTS.contains(&object))
@@ -101,7 +104,7 @@ mod tests {
 
     #[test]
     fn upserts_become_a_batch_upsert_and_engagements_a_batch_create_per_type() {
-        // Each call is a caller upsert then a call engagement; each chat a contact upsert then a note.
+        // Each call is a caller upsert (by phone) then a call; the chat a contact upsert (by email) then a note.
         let requests = requests(&[samples::CALL_ENDED, samples::CHAT_CLOSED, samples::CALL_ENDED_MISSED]);
         let urls: Vec<&str> = requests.iter().map(|r| r.url.as_deref().unwrap()).collect();
         assert_eq!(urls.len(), 6, "{urls:?}");
@@ -111,21 +114,21 @@ mod tests {
         assert_eq!(
             shape,
             [
-                (UPSERT, &[0, 2, 4][..]),
+                (UPSERT, &[0, 4][..]),
                 ("https://api.hubapi.com/crm/v3/objects/calls/batch/create", &[1, 5]),
+                (UPSERT, &[2]),
                 (urls[3], &[3]),
             ]
         );
-        let upserts = merged[0].request.body_json().unwrap();
-        // Both calls are from the same caller: one input for them, first where the caller first came.
-        let inputs: Vec<Value> =
-            [0, 2].iter().map(|&i| requests[i].body_json().unwrap()["inputs"][0].clone()).collect();
-        assert_eq!(requests[4].body_json().unwrap()["inputs"][0], inputs[0]);
-        assert_eq!(upserts["inputs"], Value::Array(inputs));
+        // Both calls are from the same caller: one input for them.
+        let caller = requests[0].body_json().unwrap()["inputs"][0].clone();
+        assert_eq!(requests[4].body_json().unwrap()["inputs"][0], caller);
+        assert_eq!(merged[0].request.body_json().unwrap(), json!({"inputs": [caller]}));
         let calls = merged[1].request.body_json().unwrap();
         assert_eq!(calls["inputs"][0], requests[1].body_json().unwrap());
         assert_eq!(calls["inputs"][1], requests[5].body_json().unwrap());
-        assert_eq!(merged[2].request, requests[3], "a lone note goes as it was");
+        assert_eq!(merged[2].request, requests[2], "a lone upsert by email goes as it was");
+        assert_eq!(merged[3].request, requests[3], "a lone note goes as it was");
     }
 
     #[test]
