@@ -338,5 +338,8 @@ fn a_batch_refused_for_one_bad_row_lands_the_others_and_fails_the_bad_one_alone(
     assert_eq!(bad["status"], "dead", "{bad}");
     let last = bad["attempts"].as_array().unwrap().last().unwrap();
     assert_eq!(last["status_code"], 400, "{bad}");
-    assert!(last["response"].as_str().unwrap().contains("Invalid value at 'data.values[0]'"), "alone at last: {bad}");
+    assert!(
+        last["response"].as_str().unwrap().contains("Invalid value at 'data.values[0]'"),
+        "alone at last: {bad}"
+    );
 }

@@ -66,9 +66,8 @@ impl Merger {
         let first = batch.first().ok_or("an empty batch")?;
         let plugin: PluginRef = first.plugin.parse()?;
         let (_, loaded) = self.plugins.resolve(&plugin).await.map_err(|error| match error {
-            crate::plugins::ResolveError::Missing(message) | crate::plugins::ResolveError::Unavailable(message) => {
-                message
-            }
+            crate::plugins::ResolveError::Missing(message)
+            | crate::plugins::ResolveError::Unavailable(message) => message,
         })?;
         let subscription = self
             .store
@@ -76,7 +75,8 @@ impl Merger {
             .await
             .map_err(|error| error.to_string())?
             .ok_or("its subscription was deleted")?;
-        let requests: Vec<OutgoingRequest> = batch.iter().map(|d| outgoing(&d.request)).collect::<Result<_, _>>()?;
+        let requests: Vec<OutgoingRequest> =
+            batch.iter().map(|d| outgoing(&d.request)).collect::<Result<_, _>>()?;
         let policy = self.policies.get(&first.tenant_id).await;
         let runtime = self.runtime.clone();
         let merged = self
@@ -93,7 +93,8 @@ impl Merger {
             })
             .await
             .ok_or("the merge was lost")?;
-        let merged = merged.result.map_err(|error| format!("plugin {} could not merge: {error}", first.plugin))?;
+        let merged =
+            merged.result.map_err(|error| format!("plugin {} could not merge: {error}", first.plugin))?;
         Ok(merged.into_iter().map(|m| (stored(m.request), m.carries)).collect())
     }
 }

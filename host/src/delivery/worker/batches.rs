@@ -38,8 +38,11 @@ impl Shared {
         // next slots (and is merged again then).
         let mut sends = sends.into_iter();
         let Some((request, carries)) = sends.next() else { return };
-        let later: Vec<String> =
-            sends.flat_map(|(_, carries)| carries).filter_map(|index| members.get(index)).map(|d| d.id.clone()).collect();
+        let later: Vec<String> = sends
+            .flat_map(|(_, carries)| carries)
+            .filter_map(|index| members.get(index))
+            .map(|d| d.id.clone())
+            .collect();
         if !later.is_empty()
             && let Err(error) = worker.store.release_deliveries(&later, now_millis()).await
         {
@@ -93,7 +96,11 @@ impl Shared {
                          batches of at most {limit}, so that a bad one fails alone",
                         carries.len()
                     )),
-                    new_status: if delivery.attempts == 0 { DeliveryStatus::Pending } else { DeliveryStatus::Failed },
+                    new_status: if delivery.attempts == 0 {
+                        DeliveryStatus::Pending
+                    } else {
+                        DeliveryStatus::Failed
+                    },
                     next_attempt_at: Some(now),
                     disable_subscription: None,
                     delivery_error: None,

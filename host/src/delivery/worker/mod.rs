@@ -151,7 +151,8 @@ impl DeliveryWorker {
         // The store leased them until exactly this.
         let leased_until = claimed_at.saturating_add(self.lease_ms);
         let permits = batch.len().min(self.max_in_flight) as u32;
-        let permit = in_flight.clone().acquire_many_owned(permits).await.expect("the semaphore is never closed");
+        let permit =
+            in_flight.clone().acquire_many_owned(permits).await.expect("the semaphore is never closed");
         let shared = shared.clone();
         let tenant = batch[0].tenant_id.clone();
         for _ in 0..batch.len() {
