@@ -396,3 +396,33 @@ fn a_missing_key_fails_the_start_and_keys_rotate_reseals_every_connection() {
     assert_eq!((status, &connection["status"]), (200, &json!("ok")), "{connection}");
     assert!(!connection.to_string().contains("api-key-77a1"));
 }
+
+#[test]
+fn a_connections_secret_does_not_follow_a_change_of_its_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(&dir.path().join("data"), &[("GANCHO_CONNECTIONS__KEYS", KEY_1)]);
+    let key = tenant_with_key(&service, "acme");
+    let credential = json!({"kind": "header", "name": "x-api-key", "value": "api-key-77a1"});
+    let (status, body) = service.post(
+        "/v1/tenants/acme/connections",
+        &key,
+        &json!({"name": "crm", "hosts": ["*.crm.example", "hooks.partner.example"], "credential": credential}),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    // Somewhere new, without the secret: refused, naming the field and the new host; nothing changes.
+    let path = "/v1/tenants/acme/connections/crm";
+    let (status, body) = service.patch(path, &key, &json!({"hosts": ["elsewhere.example"]}));
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("credential")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("`elsewhere.example`"), "{body}");
+    assert_eq!(service.get(path, &key).1["hosts"], json!(["*.crm.example", "hooks.partner.example"]));
+    let (status, body) = service.patch(path, &key, &json!({"hosts": ["*.example"]}));
+    assert_eq!(status, 422, "a wider pattern is somewhere new: {body}");
+
+    // Fewer hosts (or a host an old pattern covers) keep the secret; new ones come with it.
+    let (status, body) = service.patch(path, &key, &json!({"hosts": ["api.crm.example"]}));
+    assert_eq!((status, &body["hosts"]), (200, &json!(["api.crm.example"])), "{body}");
+    let (status, body) =
+        service.patch(path, &key, &json!({"hosts": ["elsewhere.example"], "credential": credential}));
+    assert_eq!((status, &body["hosts"]), (200, &json!(["elsewhere.example"])), "{body}");
+}

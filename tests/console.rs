@@ -148,12 +148,13 @@ fn operators_and_customers_use_the_console_in_a_browser() {
     let (status, tenant) = service.get("/v1/tenants/acme", &key);
     assert_eq!(status, 200, "the key made in the console works: {tenant}");
 
-    // A customer of acme, from a portal link: a template subscription built with the live preview.
-    let acme = portal_link(&service, "acme");
+    // A customer of acme, from a portal link: a template subscription built with the live preview. Each
+    // story follows a link of its own: a link works once.
+    let acme = || portal_link(&service, "acme");
     let portal = story(
         "portal",
         &service,
-        &[("PORTAL_LINK", acme.clone()), ("RECEIVER_URL", receiver.url.clone()), es.clone()],
+        &[("PORTAL_LINK", acme()), ("RECEIVER_URL", receiver.url.clone()), es.clone()],
     );
     let subscription = portal["subscription"].as_str().unwrap().to_owned();
     receiver.set_secret(portal["secret"].as_str().unwrap());
@@ -167,7 +168,7 @@ fn operators_and_customers_use_the_console_in_a_browser() {
     service.wait_for_deliveries("acme", "", Duration::from_secs(30), |d| {
         d.iter().any(|d| d["status"] == "succeeded")
     });
-    story("deliveries", &service, &[("PORTAL_LINK", acme.clone()), es.clone()]);
+    story("deliveries", &service, &[("PORTAL_LINK", acme()), es.clone()]);
 
     // A delivery that failed until it gave up is retried from its page, and succeeds.
     receiver.set_behaviour(Behaviour::Always(503));
@@ -181,7 +182,7 @@ fn operators_and_customers_use_the_console_in_a_browser() {
         "retry",
         &service,
         &[
-            ("PORTAL_LINK", acme.clone()),
+            ("PORTAL_LINK", acme()),
             ("DELIVERY", delivery),
             ("SUBSCRIPTION", subscription.clone()),
             es.clone(),
@@ -196,13 +197,19 @@ fn operators_and_customers_use_the_console_in_a_browser() {
     assert_eq!(still["enabled"], true, "globex's attempt changed nothing");
 
     // Embedded in the platform's page (a listed origin), and refused elsewhere.
-    story("embedding", &service, &[("PORTAL_LINK", acme), ("PANEL_PORT", panel_port.to_string())]);
+    story("embedding", &service, &[("PORTAL_LINK", acme()), ("PANEL_PORT", panel_port.to_string())]);
 
     // The tenant signs in with its key: its own plugin, a connection (secret write-only), sign-out.
     story("tenant", &service, &[("TENANT_KEY", key), ("TEMPLATE_WASM", template.display().to_string())]);
 
     // The operator's overview counts what happened, as /metrics does.
     story("overview", &service, &[("OPERATOR_TOKEN", OPERATOR.to_owned())]);
+
+    // Another site's portal link asks before it replaces the operator's session (login CSRF).
+    story("crossSiteLink", &service, &[("OPERATOR_TOKEN", OPERATOR.to_owned()), ("PORTAL_LINK", acme())]);
+
+    // Signing in works on a plain-HTTP origin that is not localhost.
+    story("plainHttpSignIn", &service, &[("OPERATOR_TOKEN", OPERATOR.to_owned())]);
 }
 
 /// A client that does not follow redirects, to read what the console answers.
@@ -249,9 +256,21 @@ fn portal_links_sessions_and_framing_are_guarded() {
     assert_eq!(followed.header("referrer-policy"), Some("no-referrer"));
     let session = cookie.split(';').next().unwrap().to_owned();
 
+    // A link works once.
+    assert_eq!(get(&format!("{}{path}", service.url), None).status(), 403, "followed twice");
+
     // Framed (as the browser says in Sec-Fetch-Dest), the cookie is one a framed site may use.
-    let framed =
-        agent().get(&format!("{}{path}", service.url)).set("sec-fetch-dest", "iframe").call().unwrap();
+    let mint = || {
+        let (status, link) = service.post("/v1/tenants/acme/portal-links", OPERATOR, &json!({}));
+        assert_eq!(status, 201, "{link}");
+        link["path"].as_str().unwrap().to_owned()
+    };
+    let framed = agent()
+        .get(&format!("{}{}", service.url, mint()))
+        .set("sec-fetch-dest", "iframe")
+        .set("sec-fetch-site", "cross-site")
+        .call()
+        .unwrap();
     let framed_cookie = framed.header("set-cookie").unwrap();
     assert!(framed_cookie.contains("SameSite=None") && framed_cookie.contains("Secure"), "{framed_cookie}");
 
@@ -297,15 +316,145 @@ fn portal_links_sessions_and_framing_are_guarded() {
     };
     let refused = sign_in("cross-site", OPERATOR);
     assert_eq!(refused.status(), 403);
-    assert!(refused.header("set-cookie").is_none());
+    assert!(!refused.all("set-cookie").iter().any(|c| c.starts_with("gancho_session")), "no session");
     assert_eq!(sign_in("same-origin", "gk_not-a-key").status(), 401);
     let signed_in = sign_in("same-origin", key);
     assert_eq!((signed_in.status(), signed_in.header("location")), (303, Some("/console")));
     assert!(signed_in.header("set-cookie").unwrap().contains("HttpOnly"));
+
+    // A tenant's portal seen with the operator's session is framed by no one: the framing page would act
+    // with the operator's rights.
+    let operator = sign_in("same-origin", OPERATOR);
+    let operator_session = operator.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let operator_session = operator_session.as_str();
+    let portal = get(&format!("{}/console/t/acme/subscriptions", service.url), Some(operator_session));
+    assert_eq!(portal.status(), 200);
+    let policy = portal.header("content-security-policy").unwrap().to_owned();
+    assert!(policy.contains("frame-ancestors 'none'") && !policy.contains(PANEL), "{policy}");
+    assert_eq!(portal.header("x-frame-options"), Some("DENY"));
+
+    // A link from another site does not replace the operator's session unasked (login CSRF): it asks, and
+    // only a form of this site continues.
+    let follow = |path: &str, site: &str, cookie: &str| {
+        agent()
+            .get(&format!("{}{path}", service.url))
+            .set("sec-fetch-site", site)
+            .set("cookie", cookie)
+            .call()
+            .unwrap()
+    };
+    let link = mint();
+    let asked = follow(&link, "cross-site", operator_session);
+    assert_eq!(asked.status(), 200);
+    let sets_session = |response: &ureq::Response| {
+        response.all("set-cookie").iter().any(|c| c.starts_with("gancho_session"))
+    };
+    assert!(!sets_session(&asked), "the operator's session is kept");
+    let page = asked.into_string().unwrap();
+    assert!(page.contains("operator console") && page.contains("<strong>acme</strong>"), "{page}");
+    let token = link.split("token=").nth(1).unwrap();
+    let confirm = |site: &str| {
+        let answer = agent()
+            .post(&format!("{}/console/link", service.url))
+            .set("sec-fetch-site", site)
+            .set("cookie", operator_session)
+            .send_form(&[("token", token)]);
+        match answer {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("{error}"),
+        }
+    };
+    assert_eq!(confirm("cross-site").status(), 403);
+    let switched = confirm("same-origin");
+    assert_eq!(switched.status(), 303);
+    let acme_session = switched.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(confirm("same-origin").status(), 403, "the link was used up");
+    // From the same tenant's session, a link from another site just renews it.
+    assert_eq!(follow(&mint(), "cross-site", &acme_session).status(), 303);
+    // From this site (the portal's own pages), or with no session, nothing is asked.
+    assert_eq!(follow(&mint(), "same-origin", operator_session).status(), 303);
+
+    // The tenant's sessions end when it (or the operator) says so; its keys keep working.
+    let portal_page =
+        |cookie: &str| get(&format!("{}/console/t/acme/subscriptions", service.url), Some(cookie));
+    assert_eq!(portal_page(&acme_session).status(), 200);
+    let key_session = signed_in.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(portal_page(&key_session).status(), 200);
+    assert_eq!(service.delete("/v1/tenants/acme/sessions", key).0, 204);
+    assert_eq!(portal_page(&acme_session).status(), 303, "a link's session ended");
+    assert_eq!(portal_page(&key_session).status(), 303, "a key's session ended");
+    assert_eq!(portal_page(operator_session).status(), 200, "the operator's is not the tenant's");
+    assert_eq!(service.get("/v1/tenants/acme", key).0, 200);
+    assert_eq!(service.delete("/v1/tenants/globex/sessions", key).0, 404);
+
+    // Keys are listed (never the key) and deleted: a deleted key and its sessions stop at once.
+    let key_session =
+        sign_in("same-origin", key).header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let (status, keys) = service.get("/v1/tenants/acme/keys", key);
+    assert_eq!(status, 200, "{keys}");
+    let listed = keys.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{keys}");
+    assert!(key.starts_with(listed[0]["prefix"].as_str().unwrap()), "{keys}");
+    assert!(listed[0]["last_used_at"].is_string() && !keys.to_string().contains(key), "{keys}");
+    let id = listed[0]["id"].as_str().unwrap();
+    assert_eq!(service.get("/v1/tenants/globex/keys", key).0, 404);
+    assert_eq!(service.delete(&format!("/v1/tenants/acme/keys/{id}"), OPERATOR).0, 204);
+    assert_eq!(service.get("/v1/tenants/acme", key).0, 401, "the key stopped working");
+    assert_eq!(portal_page(&key_session).status(), 303, "and so did its session");
+    assert_eq!(service.delete(&format!("/v1/tenants/acme/keys/{id}"), OPERATOR).0, 404);
 
     // A forged or tampered link or session is refused.
     let forged = get(&format!("{}/console/link?token=e30.AAAA", service.url), None);
     assert_eq!(forged.status(), 403);
     let tampered = format!("{}x", session);
     assert_eq!(get(&format!("{}/console/t/acme/subscriptions", service.url), Some(&tampered)).status(), 303);
+}
+
+#[test]
+fn signing_in_works_on_plain_http_without_weakening_csrf_and_failures_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(&dir.path().join("data"), &[]);
+    let url = format!("{}/console/sign-in", service.url);
+
+    // What Chromium sends from a plain-HTTP origin that is not localhost, under the console's no-referrer
+    // policy: no Sec-Fetch-Site, and `Origin: null`. The form page's cookie and signed field prove the post.
+    let form = agent().get(&url).call().unwrap();
+    let cookie = form.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("gancho_form="), "{cookie}");
+    let page = form.into_string().unwrap();
+    let proof =
+        page.split("name=\"form_token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let post = |cookie: Option<&str>, fields: &[(&str, &str)]| {
+        let mut request = agent().post(&url).set("origin", "null");
+        if let Some(cookie) = cookie {
+            request = request.set("cookie", cookie);
+        }
+        match request.send_form(fields) {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("{error}"),
+        }
+    };
+    let signed_in = post(Some(&cookie), &[("form_token", &proof), ("token", OPERATOR)]);
+    assert_eq!((signed_in.status(), signed_in.header("location")), (303, Some("/console")));
+    // Another site can neither read the page's field nor send the cookie (SameSite=Strict).
+    assert_eq!(post(None, &[("form_token", &proof), ("token", OPERATOR)]).status(), 403);
+    assert_eq!(post(Some(&cookie), &[("token", OPERATOR)]).status(), 403);
+    assert_eq!(post(Some("gancho_form=abc"), &[("form_token", &proof), ("token", OPERATOR)]).status(), 403);
+
+    // Guessing is slow: after a burst of failures, even the right token waits (429, with Retry-After),
+    // at the sign-in form and with a bearer token alike.
+    let mut refused = None;
+    for attempt in 0..40 {
+        let answer = post(Some(&cookie), &[("form_token", &proof), ("token", &format!("guess-{attempt}"))]);
+        if answer.status() == 429 {
+            refused = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status(), 401);
+    }
+    let refused = refused.expect("sign-in failures are limited");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(post(Some(&cookie), &[("form_token", &proof), ("token", OPERATOR)]).status(), 429);
+    let (status, body) = service.get("/v1/tenants", OPERATOR);
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_attempts")), "{body}");
 }

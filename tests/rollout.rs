@@ -229,6 +229,30 @@ fn a_dry_run_over_past_events_shows_what_a_candidate_changes_and_sends_nothing()
     assert_eq!(deliveries.as_array().unwrap().len(), 50, "a dry run stores no delivery");
 }
 
+#[test]
+fn a_dry_run_over_one_event_named_ten_thousand_times_runs_it_once_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(dir.path(), &[]);
+    let receiver = Receiver::start();
+    let (key, subscription) = acme_with_crm(&service, &receiver, &["crm-v2"]);
+    // One stored event of 100 KiB.
+    let mut big = event(1, 0);
+    big["id"] = json!("evt_big");
+    big["data"]["notes"] = json!("x".repeat(100 << 10));
+    assert_eq!(service.post("/v1/events", INGEST, &big).0, 202);
+    service.wait_for_deliveries("acme", "", WAIT, |d| d.len() == 1);
+
+    let before = service.peak_rss();
+    let ids = vec!["evt_big"; 10_000];
+    let report =
+        dry_run(&service, &key, &subscription, json!({"candidate_version": 2, "events": {"ids": ids}}));
+    assert_eq!((report["events_total"].as_u64(), report["events_done"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(report["summary"]["events"], 1, "{}", report["summary"]);
+    // Each copy of the event used to stay in memory for the whole run: 1 GB here.
+    let grown = service.peak_rss().saturating_sub(before);
+    assert!(grown < 200 << 20, "the dry run took {} MiB more at its peak", grown >> 20);
+}
+
 fn rollout(service: &Service, key: &str, subscription: &str, id: &str) -> Value {
     let (status, view) =
         service.get(&format!("/v1/tenants/acme/subscriptions/{subscription}/rollouts/{id}"), key);

@@ -236,8 +236,13 @@ fn private_destinations_are_refused_unless_allowed() {
     );
     service.post("/v1/events", INGEST, &missed_call("acme", "evt_ssrf"));
     let dead = service.wait_for_deliveries("acme", "&status=dead", WAIT, |d| d.len() == 1);
+    // The tenant is told the destination was refused and why in general terms; what `localhost` resolves
+    // to, and its range, are only in the operator's log.
     let error = dead[0]["attempts"][0]["error"].as_str().unwrap_or_default();
-    assert!(error.contains("127.0.0.1") || error.contains("::1"), "{error}");
+    assert!(error.starts_with("destination localhost was refused"), "{error}");
+    assert!(!error.contains("127.0.0.1") && !error.contains("::1") && !error.contains("range"), "{error}");
+    let log = std::fs::read_to_string(service.data_dir.with_extension("log")).unwrap();
+    assert!(log.contains("destination localhost (") && log.contains("loopback range"), "{log}");
     assert!(receiver.received().is_empty());
 }
 
@@ -274,7 +279,15 @@ fn operations_endpoints_answer() {
     service.post("/v1/events", INGEST, &missed_call("acme", "evt_metrics"));
     receiver.wait_for(1, WAIT);
     service.wait_for_deliveries("acme", "", WAIT, |d| succeeded(d, 1));
-    let metrics = ureq::get(&format!("{}/metrics", service.url)).call().unwrap().into_string().unwrap();
+    // The metrics are the scraper's: a token of their own, generated into the data directory when not set.
+    let (status, refused) = service.get("/metrics", "");
+    assert_eq!((status, refused["error"]["code"].as_str()), (401, Some("unauthorized")), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("metrics_token"), "{refused}");
+    assert_eq!(service.get("/metrics", INGEST).0, 401);
+    let token = std::fs::read_to_string(service.data_dir.join("metrics.token")).unwrap();
+    let (status, metrics) = service.get("/metrics", token.trim());
+    assert_eq!(status, 200, "{metrics}");
+    let metrics = metrics.as_str().unwrap().to_owned();
     for line in [
         "gancho_events_received_total{outcome=\"new\"} 1",
         "gancho_plugin_runs_total{outcome=\"ok\"} 1",
@@ -309,4 +322,39 @@ fn finished_work_is_purged_after_the_retention_age() {
     service.wait_for_deliveries("acme", "", WAIT, |d| d.is_empty());
     // The event went with it: the same id counts as new again.
     assert_eq!(service.post("/v1/events", INGEST, &missed_call("acme", "evt_old")).0, 202);
+}
+
+#[test]
+fn a_weak_operator_token_is_refused_at_start_and_a_generated_one_is_strong() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |token: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gancho"));
+        command.arg("serve");
+        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("GANCHO_")) {
+            command.env_remove(key);
+        }
+        command.env("GANCHO_DATA_DIR", dir.path().join("data")).env("GANCHO_LISTEN", "127.0.0.1:0");
+        if let Some(token) = token {
+            command.env("GANCHO_OPERATOR_TOKEN", token);
+        }
+        command
+    };
+    // The old quick start's token, and a long one of two characters: refused, saying what to do.
+    for weak in ["op", "abababababababababababababababababab"] {
+        let output = serve(Some(weak)).output().unwrap();
+        assert!(!output.status.success(), "{weak} was accepted");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains("operator_token") && said.contains("openssl rand -hex 32"), "{said}");
+    }
+    // Left unset, one is generated (and kept), strong enough to start with.
+    let mut child = serve(None).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let started = std::io::BufRead::lines(stderr)
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("gancho: listening on "));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started, "gancho serve did not start with a generated token");
+    let generated = std::fs::read_to_string(dir.path().join("data/operator.token")).unwrap();
+    assert_eq!(generated.trim().len(), 64);
 }

@@ -131,7 +131,8 @@ fn a_tenant_uploads_tries_and_runs_its_own_plugin_and_reads_its_logs() {
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["requests"][0]["body"], delivery["request"]["body"]);
 
-    // A candidate not uploaded: run from its bytes, stored nowhere.
+    // A candidate not uploaded: run from its bytes, stored nowhere (not even compiled, in the plugin cache).
+    let cached_before = cached_plugins(&service);
     let candidate = base64::engine::general_purpose::STANDARD.encode(plugin_bytes("slack"));
     let (status, candidate) = service.post(
         "/v1/tenants/acme/plugin-runs",
@@ -143,6 +144,7 @@ fn a_tenant_uploads_tries_and_runs_its_own_plugin_and_reads_its_logs() {
     assert!(candidate["requests"][0]["body"].as_str().unwrap().contains("Missed call"), "{candidate}");
     let (_, own) = service.get("/v1/tenants/acme/plugins", &key);
     assert_eq!(own.as_array().unwrap().len(), 1, "{own}");
+    assert_eq!(cached_plugins(&service), cached_before, "the candidate's compile is not kept");
 
     // Bad input to the test operation is named.
     for (body, status, field) in [
@@ -219,6 +221,34 @@ fn another_tenant_can_neither_see_nor_use_nor_overwrite_a_tenants_plugin() {
     assert_eq!(names, ["acme/crm", "crm", "globex/crm", "slack"]);
 }
 
+/// The files of the precompiled-plugin cache in the service's data directory.
+fn cached_plugins(service: &Service) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(service.data_dir.join("plugin-cache"))
+        .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Sends only the head of a POST that declares a 100 MiB JSON body, and reads the answer.
+fn declare_huge_body(service: &Service, path: &str, key: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = service.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{{\"wasm_base64\": \"",
+        100 << 20
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, answer)
+}
+
 #[test]
 fn quotas_and_limits_refuse_clearly_and_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -249,6 +279,24 @@ fn quotas_and_limits_refuse_clearly_and_store_nothing() {
     assert!(message.contains("quotas.max_plugin_bytes") && message.contains(&small.to_string()), "{message}");
     assert_eq!(service.get("/v1/tenants/acme/plugins/crm/versions", &key).0, 404, "nothing stored");
 
+    // A candidate is judged by its encoded size before it is decoded: these characters are no base64 at all.
+    let oversized = "!".repeat((small + 3) / 3 * 4 + 8);
+    let (status, body) = service.post(
+        "/v1/tenants/acme/plugin-runs",
+        &key,
+        &json!({"wasm_base64": oversized, "event": missed_call("acme", "evt_big")}),
+    );
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("quota_exceeded")), "{body}");
+    // A body that could hold nothing acceptable is refused from its declared length, before it is read.
+    for path in ["/v1/tenants/acme/plugin-runs", "/v1/tenants/acme/subscriptions/sub_x/dry-runs"] {
+        let (status, body) = declare_huge_body(&service, path, &key);
+        assert_eq!(status, 413, "{path}: {body}");
+        assert!(
+            body.contains("body_too_large") && body.contains("quotas.max_plugin_bytes"),
+            "{path}: {body}"
+        );
+    }
+
     let (status, _) = service.patch(
         "/v1/tenants/acme",
         OPERATOR,
@@ -256,8 +304,10 @@ fn quotas_and_limits_refuse_clearly_and_store_nothing() {
     );
     assert_eq!(status, 200);
     assert_eq!(upload(&service, "/v1/tenants/acme/plugins/crm/versions", &key, "misbehaving").0, 201);
+    let cached_before = cached_plugins(&service);
     let (status, body) = upload(&service, "/v1/tenants/acme/plugins/crm/versions", &key, "slack");
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("quota_exceeded")), "{body}");
+    assert_eq!(cached_plugins(&service), cached_before, "refused before it was compiled");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("max_versions_per_plugin") && message.contains("has 1 versions"), "{message}");
     let (_, versions) = service.get("/v1/tenants/acme/plugins/crm/versions", &key);
@@ -315,8 +365,15 @@ fn the_api_document_lists_every_operation_with_its_answers() {
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
             assert!(responses.contains_key("400"), "{method} {path} has no 400");
+            // axum words a query or path that does not parse in plain text.
+            let malformed = &responses["400"]["content"];
+            assert!(malformed.get("text/plain").is_some(), "{method} {path}: {malformed}");
             if operation.get("security").is_some() {
                 assert!(responses.contains_key("401"), "{method} {path} has no 401");
+                assert!(responses.contains_key("429"), "{method} {path} has no 429");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("422"), "{method} {path} has a body but no 422");
             }
             operations += 1;
         }

@@ -21,8 +21,12 @@ pub struct Config {
     pub database_url: String,
     pub operator_token: String,
     pub ingest_token: String,
+    /// Bearer token Prometheus scrapes `/metrics` with (the operator token works too).
+    pub metrics_token: String,
     /// CIDRs exempted from the refusal of private destinations, comma-separated.
     pub allowed_destinations: String,
+    /// CIDRs of the reverse proxies in front of the service, whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: String,
     pub ingest: IngestConfig,
     pub limits: Limits,
     /// What a tenant may store of its own plugins, unless the operator set otherwise for it.
@@ -47,6 +51,9 @@ pub struct ConsoleConfig {
     pub link_max_ttl_secs: u64,
     /// Mark session cookies `Secure` (set it when the console is served over HTTPS).
     pub secure_cookies: bool,
+    /// What sessions and portal links are signed with (with the operator token); empty: a random secret
+    /// made once and kept in the database, which every instance sharing it uses.
+    pub signing_secret: String,
 }
 
 impl Default for ConsoleConfig {
@@ -56,6 +63,7 @@ impl Default for ConsoleConfig {
             session_ttl_secs: 8 * 3600,
             link_max_ttl_secs: 900,
             secure_cookies: false,
+            signing_secret: String::new(),
         }
     }
 }
@@ -204,7 +212,9 @@ impl Default for Config {
             database_url: String::new(),
             operator_token: String::new(),
             ingest_token: String::new(),
+            metrics_token: String::new(),
             allowed_destinations: String::new(),
+            trusted_proxies: String::new(),
             ingest: IngestConfig::default(),
             limits: Limits::default(),
             quotas: Quotas::default(),
@@ -287,6 +297,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         self.allowed_networks().map_err(|e| format!("key `allowed_destinations`: {e}"))?;
+        self.trusted_proxy_networks().map_err(|e| format!("key `trusted_proxies`: {e}"))?;
         self.delivery.retry.validate().map_err(|e| format!("key `delivery.retry`: {e}"))?;
         self.console.frame_origins().map_err(|e| format!("key `console.frame_ancestors`: {e}"))?;
         if self.workers.lease_secs <= self.delivery.timeout_secs {
@@ -339,17 +350,46 @@ impl Config {
         Ok(())
     }
 
+    /// Refuses an operator token that could be guessed: it opens everything, and every console session is
+    /// signed with it. A configured `console.signing_secret` is held to the same.
+    pub fn check_secrets(&self) -> Result<(), String> {
+        if !strong(&self.operator_token) {
+            return Err(format!(
+                "operator_token (GANCHO_OPERATOR_TOKEN) is too weak: it opens everything, so it must be at \
+                 least {MIN_SECRET_CHARS} characters of a random token, e.g. `openssl rand -hex 32`; or leave it \
+                 empty to have one generated into {}",
+                self.data_dir.join("operator.token").display()
+            ));
+        }
+        if !self.console.signing_secret.is_empty() && !strong(&self.console.signing_secret) {
+            return Err(format!(
+                "console.signing_secret (GANCHO_CONSOLE__SIGNING_SECRET) is too weak: it must be at least \
+                 {MIN_SECRET_CHARS} characters of a random secret, e.g. `openssl rand -hex 32`; or leave it \
+                 empty to have one made and kept in the database"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The parsed `trusted_proxies`.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<IpNet>, String> {
+        crate::delivery::guard::parse_allowed(&self.trusted_proxies)
+            .map_err(|message| message.replace("allowed_destinations", "trusted_proxies"))
+    }
+
     /// The parsed `allowed_destinations`.
     pub fn allowed_networks(&self) -> Result<Vec<IpNet>, String> {
         crate::delivery::guard::parse_allowed(&self.allowed_destinations)
     }
 
-    /// The operator and ingest tokens: as configured, or read from (or generated into) files in the data
-    /// directory, so that a restart keeps them.
+    /// The operator, ingest and metrics tokens: as configured, or read from (or generated into) files in the
+    /// data directory, so that a restart keeps them.
     pub fn resolve_tokens(&mut self) -> std::io::Result<()> {
-        for (token, file) in
-            [(&mut self.operator_token, "operator.token"), (&mut self.ingest_token, "ingest.token")]
-        {
+        for (token, file) in [
+            (&mut self.operator_token, "operator.token"),
+            (&mut self.ingest_token, "ingest.token"),
+            (&mut self.metrics_token, "metrics.token"),
+        ] {
             if !token.is_empty() {
                 continue;
             }
@@ -366,6 +406,16 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The fewest characters of a secret the service accepts.
+const MIN_SECRET_CHARS: usize = 32;
+
+/// Whether a secret is long and varied enough not to be guessed: [`MIN_SECRET_CHARS`] characters, of which
+/// at least 10 different (a generated hex token has 16; `aaaa…` or `12121212…` has not).
+fn strong(secret: &str) -> bool {
+    let distinct: std::collections::HashSet<char> = secret.chars().collect();
+    secret.chars().count() >= MIN_SECRET_CHARS && distinct.len() >= 10
 }
 
 /// Overlays `overrides` onto `base`, section by section.
@@ -485,6 +535,21 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.contains("plugins.max_instances"), "{error}");
+    }
+
+    #[test]
+    fn weak_operator_tokens_are_refused() {
+        let with = |token: &str| Config { operator_token: token.to_owned(), ..Config::default() };
+        for weak in ["op", "12345", "operator-token-for-tests", &"a".repeat(64), &"12".repeat(20)] {
+            let error = with(weak).check_secrets().unwrap_err();
+            assert!(error.contains("operator_token") && error.contains("openssl rand -hex 32"), "{error}");
+        }
+        with(&crate::ids::random_token()).check_secrets().unwrap();
+        let weak_secret = Config {
+            console: ConsoleConfig { signing_secret: "secret".into(), ..ConsoleConfig::default() },
+            ..with(&crate::ids::random_token())
+        };
+        assert!(weak_secret.check_secrets().unwrap_err().contains("console.signing_secret"));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! point loses nothing.
 //!
 //! ## Layout
-//! - [`api`]: the HTTP API (ingest, tenants, plugins, subscriptions, deliveries, health, metrics, OpenAPI).
+//! - [`api`]: the HTTP API (ingest, tenants, their keys and sessions, plugins, subscriptions, deliveries,
+//!   health, metrics, OpenAPI), and who may call it (failed authentications limited per client).
 //! - [`console`]: the web console for operators and the portal each tenant uses (embeddable through
 //!   short-lived portal links), pages rendered here over the API's own operations.
 //! - [`pipeline`]: claimed events → matching subscriptions → plugin runs → deliveries, committed as each
@@ -142,8 +143,16 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let config = Arc::new(config);
+    let mut config = config;
+    config.check_secrets().map_err(anyhow::Error::msg)?;
     let store = open_store(&config).await?;
+    if config.console.signing_secret.is_empty() {
+        config.console.signing_secret = store
+            .shared_secret("console.signing_secret", &ids::random_token())
+            .await
+            .context("failed to read the console's signing secret from the database")?;
+    }
+    let config = Arc::new(config);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let sharing = config.plugins.resolve(cores, config.workers.batch_size);
     let runtime = Arc::new(Runtime::new(RuntimeSettings {
@@ -250,13 +259,17 @@ pub async fn run(
         ingest,
         metrics,
         wake,
+        dry_runs: rollout::dry_run::Running::default(),
+        access: Arc::default(),
+        compiling: Arc::default(),
         replays: Arc::default(),
     };
     let address = listener.local_addr()?;
     // Said once the database is open and every worker runs: from here on, requests are answered.
     eprintln!("gancho: listening on http://{address}");
-    let server =
-        axum::serve(listener, console::app(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // Each request knows its client's address, by which failed authentications are limited.
+    let app = console::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let served = server.await.context("the HTTP server failed");
 
     workers_stop.cancel();

@@ -149,6 +149,18 @@ impl Default for Metrics {
     }
 }
 
+/// The `plugin` label of a plugin version: `name@version` for a shared plugin (named by the operator), and
+/// `tenant/*` for every version of a tenant's own plugins, whose names the tenant chooses. A label of a
+/// tenant's choosing would let it add series without bound, and put words of its choice in the operator's
+/// dashboards; which of its plugins failed is on its deliveries.
+fn plugin_label(plugin: &str) -> String {
+    let name = plugin.split_once('@').map_or(plugin, |(name, _)| name);
+    match crate::tenancy::plugin_owner(name) {
+        Some(owner) => format!("{owner}/*"),
+        None => plugin.to_owned(),
+    }
+}
+
 impl Metrics {
     pub fn events_received(&self, inserted: Inserted) {
         let outcome = match inserted {
@@ -167,7 +179,7 @@ impl Metrics {
     /// A failed invocation of `plugin` (`name@version`), by the error's kind.
     pub fn plugin_failure(&self, plugin: &str, kind: &'static str) {
         self.plugin_failures
-            .get_or_create(&vec![("plugin", plugin.to_owned()), ("kind", kind.to_owned())])
+            .get_or_create(&vec![("plugin", plugin_label(plugin)), ("kind", kind.to_owned())])
             .inc();
     }
 
@@ -220,4 +232,21 @@ impl Metrics {
 fn known_host(host: &str) -> &'static str {
     const KNOWN: [&str; 4] = ["sheets.googleapis.com", "api.hubapi.com", "hooks.slack.com", "slack.com"];
     KNOWN.iter().find(|known| **known == host).copied().unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_own_plugin_names_stay_out_of_the_labels() {
+        let metrics = Metrics::default();
+        metrics.plugin_failure("slack@3", "trap");
+        metrics.plugin_failure("acme/secret-project@1", "timeout");
+        metrics.plugin_failure("acme/another@7", "timeout");
+        let text = metrics.encode();
+        assert!(text.contains(r#"gancho_plugin_failures_total{plugin="slack@3",kind="trap"} 1"#), "{text}");
+        assert!(text.contains(r#"gancho_plugin_failures_total{plugin="acme/*",kind="timeout"} 2"#), "{text}");
+        assert!(!text.contains("secret-project") && !text.contains("another"), "{text}");
+    }
 }

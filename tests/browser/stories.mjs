@@ -14,7 +14,9 @@ const results = {};
 
 const browser = await chromium.launch({
   executablePath: env.CHROMIUM,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  // Names under .test reach this machine: another site (attacker.test), or the console itself on a plain-HTTP
+  // origin that is not localhost (gancho.test), where browsers send no Sec-Fetch-Site.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--host-resolver-rules=MAP *.test 127.0.0.1"],
 });
 // Spanish-speaking customers are the common case: the portal stories use a Spanish browser.
 const locale = env.BROWSER_LOCALE || "en-US";
@@ -101,7 +103,7 @@ const stories = {
     assert.match(page.url(), /\/console\/t\/acme\/subscriptions$/);
     assert.equal(await page.getAttribute("html", "lang"), "es");
     assert.match(await text("h1"), /Suscripciones/);
-    assert.equal(await page.locator("form.sign-out").count(), 0, "an embedded portal has no sign-out");
+    assert.equal(await page.locator("form.sign-out").count(), 1, "a portal link's session can be ended");
     await shot("portal-subscriptions-empty-es");
 
     await page.click("a.button.primary");
@@ -309,11 +311,50 @@ const stories = {
     }
   },
 
+  // Another site's link to a portal does not replace the operator's session: the browser is asked.
+  async crossSiteLink() {
+    await signIn(env.OPERATOR_TOKEN);
+    assert.match(page.url(), /\/console\/operator$/);
+    const http = await import("node:http");
+    const attacker = await new Promise((resolve) => {
+      const server = http.createServer((request, response) => {
+        response.setHeader("content-type", "text/html");
+        response.end(`<!doctype html><title>free prizes</title><a id="go" href="${env.PORTAL_LINK}">claim</a>`);
+      });
+      server.listen(0, "127.0.0.1", () => resolve(server));
+    });
+    try {
+      await page.goto(`http://attacker.test:${attacker.address().port}/`);
+      await page.click("#go");
+      await page.waitForSelector("form[action='/console/link']");
+      assert.match(await text("p.replace-session"), /operator console/);
+      await shot("portal-link-asks");
+      // Still the operator's session, untouched.
+      await page.goto(`${base}/console/operator`);
+      assert.match(page.url(), /\/console\/operator$/);
+      await page.waitForSelector("#overview");
+    } finally {
+      attacker.close();
+    }
+  },
+
+  // On a plain-HTTP origin that is not localhost (a LAN address, a proxy forwarding plain HTTP) the
+  // browser says nothing of where the sign-in form came from; the form proves it, and sign-in works.
+  async plainHttpSignIn() {
+    const lan = base.replace("127.0.0.1", "gancho.test");
+    await page.goto(`${lan}/console`);
+    assert.match(page.url(), /\/console\/sign-in$/);
+    await page.fill("#token", env.OPERATOR_TOKEN);
+    await page.click("button[type=submit]");
+    await page.waitForURL(/\/console\/operator$/);
+    await page.waitForSelector("#overview");
+  },
+
   // The overview shows the same figures as /metrics.
   async overview() {
     await signIn(env.OPERATOR_TOKEN);
     await page.waitForSelector("#overview");
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${env.OPERATOR_TOKEN}` } })).text();
     const newEvents = /gancho_events_received_total\{outcome="new"\} (\d+)/.exec(metrics)[1];
     assert.equal(await text('#overview td[data-label="new"]'), newEvents);
     const succeeded = /gancho_delivery_attempts_total\{status="succeeded"\} (\d+)/.exec(metrics)[1];

@@ -21,7 +21,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-export GANCHO_OPERATOR_TOKEN=bench-operator GANCHO_INGEST_TOKEN=bench-ingest GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_LOG=warn
+export GANCHO_OPERATOR_TOKEN=bench-operator-$(openssl rand -hex 16) GANCHO_INGEST_TOKEN=bench-ingest GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_LOG=warn
 
 start() { # start NAME PORT [DATABASE_URL]
   GANCHO_LISTEN=127.0.0.1:$2 GANCHO_DATA_DIR=$work/$1 GANCHO_DATABASE_URL=${3:-} "$binary" serve 2>"$work/$1.log" &

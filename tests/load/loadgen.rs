@@ -8,8 +8,8 @@
 //! `tests/load/fairness.sh`).
 //!
 //! ```sh
-//! GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_OPERATOR_TOKEN=op GANCHO_INGEST_TOKEN=in \
-//!     cargo run --release -p gancho -- serve &
+//! export GANCHO_OPERATOR_TOKEN=$(openssl rand -hex 32) GANCHO_INGEST_TOKEN=in
+//! GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 cargo run --release -p gancho -- serve &
 //! cargo run --release -p gancho --example loadgen -- --rate 1000 --seconds 10
 //! ```
 

@@ -17,15 +17,16 @@ wasm=${CARGO_TARGET_DIR:-target}/wasm32-wasip2/plugin/gancho_plugin_slack.wasm
 work=$(mktemp -d)
 port=18180
 url=http://127.0.0.1:$port
-GANCHO_LISTEN=127.0.0.1:$port GANCHO_DATA_DIR=$work/data GANCHO_OPERATOR_TOKEN=op GANCHO_INGEST_TOKEN=in \
+op=$(openssl rand -hex 32)   # gancho serve refuses a weak operator token
+GANCHO_LISTEN=127.0.0.1:$port GANCHO_DATA_DIR=$work/data GANCHO_OPERATOR_TOKEN=$op GANCHO_INGEST_TOKEN=in \
   GANCHO_LOG=warn "$binary" serve 2>"$work/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
 
-auth=(-H 'authorization: Bearer op' -H 'content-type: application/json')
+auth=(-H "authorization: Bearer $op" -H 'content-type: application/json')
 curl -sf "$url/v1/tenants" "${auth[@]}" -d '{"id": "acme", "name": "Acme"}' >/dev/null
-curl -sf "$url/v1/tenants/acme/plugins/slack/versions" -H 'authorization: Bearer op' --data-binary @"$wasm" >/dev/null
+curl -sf "$url/v1/tenants/acme/plugins/slack/versions" -H "authorization: Bearer $op" --data-binary @"$wasm" >/dev/null
 body=$work/body.json
 printf '{"plugin": "acme/slack", "event": %s, "config": %s}' \
   "$(cat plugin-sdk/samples/call.ended.missed.json)" "$(cat plugins/slack/config.example.json)" >"$body"

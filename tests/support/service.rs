@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const OPERATOR: &str = "operator-token-for-tests";
+/// Long and varied enough for `gancho serve`, which refuses a weak operator token.
+pub const OPERATOR: &str = "operator-token-for-tests-5f0c9e2a7b31d4c8";
 pub const INGEST: &str = "ingest-token-for-tests";
 
 /// A running `gancho serve`.
@@ -85,6 +86,14 @@ impl Service {
             panic!("gancho serve did not start; see {}", data_dir.with_extension("log").display())
         });
         Service { child, url, data_dir: data_dir.to_owned(), env }
+    }
+
+    /// The most memory the process has had resident so far (`VmHWM`), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("Linux reports VmHWM");
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
     }
 
     /// Kills the process at once (SIGKILL): nothing gets to finish.

@@ -50,6 +50,16 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The token of `Authorization: Bearer <token>`, if the request has one.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -58,14 +68,9 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
+        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        let client = super::access::client(state, parts);
+        state.access.check(client)?;
         if same_secret(token, &state.config.operator_token) {
             return Ok(Caller::Operator);
         }
@@ -75,9 +80,11 @@ impl FromRequestParts<AppState> for Caller {
         if token.starts_with(super::tenants::API_KEY_PREFIX) {
             let digest = crate::ids::key_digest(token);
             if let Some(tenant) = tenant_of_key(state, &digest).await? {
+                state.access.key_used(state, &digest).await;
                 return Ok(Caller::Tenant(tenant));
             }
         }
+        state.access.failed(client);
         Err(ApiError::unauthorized())
     }
 }

@@ -40,6 +40,8 @@ pub struct NewConnection {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionPatch {
+    /// The hosts the credential may be sent to. Only removing hosts keeps the secret; any other change
+    /// needs the `credential` again in the same request.
     pub hosts: Option<Vec<String>>,
     /// A new secret (of any kind); it also repairs a broken connection.
     #[schema(value_type = Option<Object>)]
@@ -104,6 +106,11 @@ fn check_hosts(given: Vec<String>) -> ApiResult<Vec<String>> {
         return Err(invalid("hosts", "`hosts` must name at least one host the credential may be sent to"));
     }
     given.iter().map(|host| hosts::normalize(host).map_err(|message| invalid("hosts", message))).collect()
+}
+
+/// Whether `host` (a host or a `*.` pattern) reaches nothing that `hosts` does not already reach.
+fn covered(hosts: &[String], host: &str) -> bool {
+    hosts.iter().any(|old| old == host || (!host.starts_with("*.") && hosts::matches(old, host)))
 }
 
 /// The credential, checked (its error names the field), never echoed back.
@@ -220,7 +227,7 @@ pub async fn read(
 /// Change a connection's hosts or replace its secret (which repairs a broken connection).
 #[utoipa::path(patch, path = "/v1/tenants/{tenant}/connections/{name}", tag = "connections", request_body = ConnectionPatch,
     responses((status = 200, body = ConnectionView), (status = 404, body = super::error::ErrorBody),
-        (status = 422, description = "A bad field (named)", body = super::error::ErrorBody),
+        (status = 422, description = "A bad field (named); `credential` when new hosts are given without it", body = super::error::ErrorBody),
         (status = 503, description = "No encryption key is configured", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update(
@@ -234,7 +241,21 @@ pub async fn update(
     let mut connection = find(&state, &tenant, &name).await?;
     let budget = patch.budget.map(|budget| budget.map(|b| b.checked("budget")).transpose()).transpose()?;
     if let Some(given) = patch.hosts {
-        connection.hosts = check_hosts(given)?;
+        let hosts = check_hosts(given)?;
+        // A secret was given for its hosts: whoever may edit the connection must not be able to send it
+        // to a host of their choosing without knowing it.
+        let new: Vec<&String> = hosts.iter().filter(|host| !covered(&connection.hosts, host)).collect();
+        if !new.is_empty() && patch.credential.is_none() {
+            let new = new.iter().map(|host| format!("`{host}`")).collect::<Vec<_>>().join(", ");
+            return Err(invalid(
+                "credential",
+                format!(
+                    "connection `{name}` would go to {new}, which it does not go to now: send its `credential` \
+                     again with the new `hosts` (only removing hosts keeps the secret)"
+                ),
+            ));
+        }
+        connection.hosts = hosts;
     }
     if let Some(value) = patch.credential {
         let credential = check_credential(value)?;

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Sent as `Retry-After` (seconds), for a 429.
+    pub retry_after_secs: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -34,11 +36,17 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError { status, code, message: message.into(), field: None, retry_after_secs: None }
     }
 
     pub fn field(status: StatusCode, field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: "invalid_field", message: message.into(), field: Some(field.into()) }
+        ApiError {
+            status,
+            code: "invalid_field",
+            message: message.into(),
+            field: Some(field.into()),
+            retry_after_secs: None,
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -55,6 +63,21 @@ impl ApiError {
             "unauthorized",
             "missing or unknown bearer token; send `Authorization: Bearer <token>`",
         )
+    }
+
+    /// A 429 for a client that failed to authenticate too often: it may try again in `retry_after_secs`.
+    pub fn too_many_attempts(retry_after_secs: u64) -> ApiError {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!(
+                    "too many failed authentications from this address; try again in {retry_after_secs} s \
+                     with the right token"
+                ),
+            )
+        }
     }
 
     pub fn forbidden(message: impl Into<String>) -> ApiError {
@@ -93,7 +116,11 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

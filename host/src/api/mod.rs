@@ -1,6 +1,7 @@
 //! The HTTP API: ingest for the platform, administration for operators and tenants, and operations
 //! (health, readiness, metrics, the OpenAPI document). One file per resource, each with its `router()`.
 
+pub(crate) mod access;
 mod auth;
 pub(crate) mod connections;
 pub(crate) mod deliveries;
@@ -19,10 +20,12 @@ use std::sync::Arc;
 
 use axum::Router;
 
+pub use access::Access;
 pub use auth::Caller;
 pub(crate) use auth::{same_secret, tenant_of_key};
 pub use error::{ApiError, ApiResult};
 pub use events::IngestQueue;
+pub use plugin_runs::Compiling;
 
 pub(crate) use crate::clock::{now_millis, rfc3339};
 use crate::config::Config;
@@ -50,6 +53,12 @@ pub struct AppState {
     pub ingest: IngestQueue,
     pub metrics: Arc<Metrics>,
     pub wake: Wakeups,
+    /// The dry runs running on this instance, so that a tenant's are bounded.
+    pub dry_runs: crate::rollout::dry_run::Running,
+    /// The candidate plugins compiling, so that a tenant's are bounded.
+    pub compiling: Arc<Compiling>,
+    /// Failed authentications per client, and keys' last uses.
+    pub access: Arc<Access>,
     /// The replays each tenant started lately (`quotas.max_replays_per_hour`).
     pub replays: Arc<crate::tenancy::ReplayBudget>,
 }
@@ -59,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(events::router())
         .merge(tenants::router())
+        .merge(access::router())
         .merge(plugins::router())
         .merge(plugin_runs::router())
         .merge(connections::router())

@@ -1,5 +1,6 @@
-//! Operations: liveness, readiness, Prometheus metrics and the OpenAPI document (generated from the
-//! handlers' annotations, never written by hand).
+//! Operations: liveness, readiness, Prometheus metrics (behind `metrics_token`) and the OpenAPI document
+//! (generated from the handlers' annotations, never written by hand; served by [`crate::console::app`],
+//! which adds the operations that live above the API).
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -15,7 +16,6 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -32,18 +32,45 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    if let Ok(stats) = state.store.queue_stats(now_millis()).await {
-        state.metrics.set_queue(&stats);
+/// `/metrics` for a scraper with `Authorization: Bearer <metrics_token>` (or the operator token): the figures
+/// say how busy each tenant's plugins are, which is no one else's business.
+async fn metrics(State(state): State<AppState>, request: axum::extract::Request) -> axum::response::Response {
+    let (parts, _) = request.into_parts();
+    let token = super::auth::bearer(&parts.headers).unwrap_or_default();
+    let client = super::access::client(&state, &parts);
+    if let Err(refused) = state.access.check(client) {
+        return refused.into_response();
+    }
+    let config = &state.config;
+    let allowed = !token.is_empty()
+        && [&config.metrics_token, &config.operator_token]
+            .iter()
+            .any(|expected| !expected.is_empty() && super::same_secret(token, expected));
+    if !allowed {
+        if !token.is_empty() {
+            state.access.failed(client);
+        }
+        return super::ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "GET /metrics needs `Authorization: Bearer <metrics_token>` (in <data_dir>/metrics.token unless \
+             configured); in Prometheus, set `authorization: {credentials_file: …}` on the scrape job",
+        )
+        .into_response();
     }
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.metrics.encode(),
+        metrics_text(&state).await,
     )
+        .into_response()
 }
 
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The metrics in the OpenMetrics text format, with the queue figures read now.
+pub(crate) async fn metrics_text(state: &AppState) -> String {
+    if let Ok(stats) = state.store.queue_stats(now_millis()).await {
+        state.metrics.set_queue(&stats);
+    }
+    state.metrics.encode()
 }
 
 struct BearerAuth;
@@ -60,8 +87,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// The answers every operation can give, added to each so that no handler has to list them: 401 for a
-/// missing or unknown token (every operation with a bearer), 400 for a malformed request (a path or query
-/// that does not parse, a body that is not JSON).
+/// missing or unknown token and 429 for a client that failed to authenticate too often (every operation
+/// with a bearer), 400 for a malformed request (a path or query that does not parse, in text as axum
+/// words it; a body that is not JSON), 422 for a body whose fields do not fit (every operation with one).
 struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
@@ -75,6 +103,14 @@ impl utoipa::Modify for CommonResponses {
                 ResponseBuilder::new().description(description).content("application/json", error()).build(),
             )
         };
+        let text = || {
+            use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+            ContentBuilder::new()
+                .schema(Some(RefOr::T(Schema::Object(
+                    ObjectBuilder::new().schema_type(Type::String).build(),
+                ))))
+                .build()
+        };
         for item in openapi.paths.paths.values_mut() {
             let operations =
                 [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
@@ -84,10 +120,25 @@ impl utoipa::Modify for CommonResponses {
                     responses.entry("401".into()).or_insert_with(|| {
                         response("Missing or unknown bearer token: send `Authorization: Bearer <token>`")
                     });
+                    responses.entry("429".into()).or_insert_with(|| {
+                        response(
+                            "Too many failed authentications from this address: wait `Retry-After` seconds",
+                        )
+                    });
                 }
-                responses.entry("400".into()).or_insert_with(|| {
-                    response("Malformed request: a path or query parameter that does not parse, or a body that is not valid JSON")
+                if operation.request_body.is_some() {
+                    responses.entry("422".into()).or_insert_with(|| {
+                        response(
+                            "A field of the body is missing, mistyped or out of range (named in `field`)",
+                        )
+                    });
+                }
+                let malformed = responses.entry("400".into()).or_insert_with(|| {
+                    response("Malformed request: a path or query parameter that does not parse (text), or a body that is not valid JSON")
                 });
+                if let RefOr::T(malformed) = malformed {
+                    malformed.content.entry("text/plain".into()).or_insert_with(text);
+                }
             }
         }
     }
@@ -100,7 +151,8 @@ impl utoipa::Modify for CommonResponses {
     paths(
         super::events::ingest,
         super::tenants::create_tenant, super::tenants::list_tenants, super::tenants::get_tenant, super::tenants::update_tenant,
-        super::tenants::create_key,
+        super::access::create_key, super::access::list_keys, super::access::delete_key,
+        super::access::end_sessions,
         super::plugins::upload_shared, super::plugins::list_plugins, super::plugins::list_shared_versions,
         super::plugins::upload_own, super::plugins::list_own, super::plugins::list_own_versions,
         super::plugins::delete_own_version, super::plugin_runs::run,
@@ -112,7 +164,16 @@ impl utoipa::Modify for CommonResponses {
         super::rollouts::start_dry_run, super::rollouts::read_dry_run, super::rollouts::start_rollout,
         super::rollouts::list_rollouts, super::rollouts::read_rollout, super::rollouts::promote,
         super::rollouts::roll_back,
-        crate::console::links::mint,
     )
 )]
 pub struct ApiDoc;
+
+/// The API document with `extra` operations (served above the API, like the console's portal links) added,
+/// each given the common answers too.
+pub fn document_with(extra: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::Modify;
+    let mut document = ApiDoc::openapi();
+    document.merge(extra);
+    CommonResponses.modify(&mut document);
+    document
+}

@@ -4,29 +4,53 @@
 //! share of plugin time as the service, and answers with the requests it would send, its logs and its
 //! error. Nothing is sent and nothing is stored. The console's live preview calls this.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::plugins::{load_plugin, plugin_too_large};
+use super::plugins::{plugin_too_large, read_limited};
 use super::{ApiError, ApiResult, AppState, Caller, parse_json_body};
 use crate::event::Event;
 use crate::plugins::{PluginRef, ResolveError};
 use crate::runtime::{LogLine, OutgoingRequest, Plugin, SubscriptionInput};
 use crate::store::Subscription;
 
-/// Largest request body: a candidate's bytes in base64 with an event (the tenant's own
-/// `quotas.max_plugin_bytes` applies to the decoded plugin).
-const MAX_BODY_BYTES: usize = 192 << 20;
+/// Room in a body that may carry a candidate, beside the candidate's base64 and an event of
+/// `ingest.max_body_bytes`: the configuration, and the ids of a dry run's events.
+const BODY_ROOM_BYTES: u64 = 4 << 20;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/v1/tenants/{tenant}/plugin-runs",
-        post(run).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)),
-    )
+    Router::new().route("/v1/tenants/{tenant}/plugin-runs", post(run))
+}
+
+/// Reads the body of a request that may carry a candidate plugin (a plugin run, a dry run), refusing (413)
+/// before reading it whole one larger than the tenant's `quotas.max_plugin_bytes` in base64 with an event
+/// and room to spare: nothing larger could be accepted, so nothing larger is held in memory.
+pub(super) async fn read_candidate_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    max_plugin_bytes: u64,
+) -> ApiResult<axum::body::Bytes> {
+    let max_body =
+        max_plugin_bytes.div_ceil(3) * 4 + state.config.ingest.max_body_bytes as u64 + BODY_ROOM_BYTES;
+    read_limited(headers, body, max_body, |size| {
+        let size = size.map_or_else(|| format!("over {max_body}"), |size| size.to_string());
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the request body is {size} bytes; it may be at most {max_body}: a candidate of \
+                 quotas.max_plugin_bytes ({max_plugin_bytes} bytes) in base64, an event of ingest.max_body_bytes \
+                 and the rest of the request. Build the plugin smaller or ask the operator to raise the quota"
+            ),
+        )
+    })
+    .await
 }
 
 /// What to run, on what, with which configuration. Give `plugin` or `wasm_base64` (or neither, with a
@@ -88,18 +112,21 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/plugin-runs", tag = "plugins", request_body = PluginRunRequest,
     responses((status = 200, description = "The plugin ran (or failed: see `outcome` and `error`)", body = PluginRunView),
         (status = 404, description = "No such tenant, plugin, subscription or stored event of this tenant (named in `field`)", body = super::error::ErrorBody),
-        (status = 413, description = "The candidate is over the tenant's quotas.max_plugin_bytes", body = super::error::ErrorBody),
+        (status = 413, description = "The candidate is over the tenant's quotas.max_plugin_bytes (code `quota_exceeded`), or the body is over that in base64 with an event (code `body_too_large`)", body = super::error::ErrorBody),
         (status = 422, description = "A bad field (named), or a candidate that is no valid plugin", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-    body: axum::body::Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> ApiResult<Json<PluginRunView>> {
     caller.require_tenant(&tenant)?;
-    let request: PluginRunRequest = parse_json_body(&body)?;
     let policy = state.policies.get(&tenant).await;
+    let body = read_candidate_body(&state, &headers, body, policy.quotas.max_plugin_bytes).await?;
+    let request: PluginRunRequest = parse_json_body(&body)?;
+    drop(body);
 
     let subscription = match &request.subscription_id {
         Some(id) => Some(state.store.get_subscription(&tenant, id).await?.ok_or_else(|| {
@@ -180,7 +207,7 @@ async fn plugin_to_run(
         (Some(_), Some(_), _) => {
             return Err(invalid("wasm_base64", "give `plugin` or `wasm_base64`, not both"));
         }
-        (None, Some(encoded), _) => return candidate_plugin(state, encoded, max_plugin_bytes).await,
+        (None, Some(encoded), _) => return candidate_plugin(state, tenant, encoded, max_plugin_bytes).await,
         (Some(text), None, _) => text.parse::<PluginRef>().map_err(|message| invalid("plugin", message))?,
         (None, None, Some(subscription)) => {
             PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version }
@@ -204,20 +231,93 @@ async fn plugin_to_run(
     Ok((format!("{}@{version}", reference.name), plugin))
 }
 
+/// Candidates one tenant may have compiling at once.
+const COMPILES_PER_TENANT: usize = 1;
+
+/// The candidates being compiled, by tenant.
+#[derive(Default)]
+pub struct Compiling {
+    by_tenant: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// A tenant's place among the compiles, given back when dropped.
+struct CompileSlot<'a> {
+    compiling: &'a Compiling,
+    tenant: String,
+}
+
+impl Compiling {
+    fn begin(&self, tenant: &str) -> ApiResult<CompileSlot<'_>> {
+        let mut by_tenant = self.by_tenant.lock().expect("no panics while held");
+        let count = by_tenant.entry(tenant.to_owned()).or_default();
+        if *count >= COMPILES_PER_TENANT {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_compiles",
+                format!(
+                    "tenant {tenant} already has a candidate plugin compiling; wait for it to end, or upload the \
+                     plugin as a version (compiled once) and name it"
+                ),
+            ));
+        }
+        *count += 1;
+        Ok(CompileSlot { compiling: self, tenant: tenant.to_owned() })
+    }
+}
+
+impl Drop for CompileSlot<'_> {
+    fn drop(&mut self) {
+        let mut by_tenant = self.compiling.by_tenant.lock().expect("no panics while held");
+        if let Some(count) = by_tenant.get_mut(&self.tenant) {
+            *count -= 1;
+            if *count == 0 {
+                by_tenant.remove(&self.tenant);
+            }
+        }
+    }
+}
+
 /// A candidate plugin's bytes (`wasm_base64`), within the tenant's `quotas.max_plugin_bytes`, validated and
-/// compiled but never stored; with its label, `candidate sha256:…`.
+/// compiled but never stored; with its label, `candidate sha256:…`. It compiles as the tenant's plugin
+/// time (on a plugin thread, in the tenant's turn, on one core at the lowest priority), one at a time per
+/// tenant, and is never written to the precompiled cache.
 pub(super) async fn candidate_plugin(
     state: &AppState,
+    tenant: &str,
     encoded: &str,
     max_plugin_bytes: u64,
 ) -> ApiResult<(String, Plugin)> {
+    let encoded = encoded.trim();
+    // Judged by its encoded size first, so that an over-quota candidate is never decoded: base64 holds 3
+    // bytes in every 4 characters, less up to 2 bytes of padding.
+    let least_decoded = (encoded.len() as u64 / 4 * 3).saturating_sub(2);
+    if least_decoded > max_plugin_bytes {
+        return Err(plugin_too_large(Some(least_decoded), max_plugin_bytes, "quotas.max_plugin_bytes"));
+    }
     let wasm = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+        .decode(encoded)
         .map_err(|e| invalid("wasm_base64", format!("`wasm_base64` is not base64: {e}")))?;
     if wasm.len() as u64 > max_plugin_bytes {
         return Err(plugin_too_large(Some(wasm.len() as u64), max_plugin_bytes, "quotas.max_plugin_bytes"));
     }
-    let plugin = load_plugin(state, "candidate", wasm.into()).await?;
+    let _slot = state.compiling.begin(tenant)?;
+    let runtime = state.runtime.clone();
+    let loaded = state
+        .executor
+        .submit(tenant, move || {
+            let started = std::time::Instant::now();
+            let loaded = crate::executor::on_one_low_priority_thread(|| runtime.load_candidate(&wasm));
+            (loaded, started.elapsed())
+        })
+        .await
+        .ok_or_else(|| ApiError::internal("the candidate's compile was lost"))?;
+    let plugin = loaded.map_err(|error| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_plugin",
+            format!("plugin `candidate` refused: {error}"),
+        )
+    })?;
     Ok((format!("candidate {}", plugin.info().digest), plugin))
 }
 
@@ -262,5 +362,23 @@ async fn event_to_run(state: &AppState, tenant: &str, request: &PluginRunRequest
             })
         }
         (None, None) => Err(invalid("event", "give an `event` envelope or a stored `event_id`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_compiles_one_candidate_at_a_time() {
+        let compiling = Compiling::default();
+        let first = compiling.begin("acme").unwrap();
+        let busy = compiling.begin("acme").err().unwrap();
+        assert_eq!((busy.status, busy.code), (StatusCode::TOO_MANY_REQUESTS, "too_many_compiles"));
+        let other = compiling.begin("globex").unwrap();
+        drop(first);
+        let again = compiling.begin("acme").unwrap();
+        drop((again, other));
+        assert!(compiling.by_tenant.lock().unwrap().is_empty());
     }
 }

@@ -80,7 +80,17 @@ pub(super) async fn read_plugin_body(
     max_bytes: u64,
     quota: &str,
 ) -> ApiResult<axum::body::Bytes> {
-    let too_large = |size| plugin_too_large(size, max_bytes, quota);
+    read_limited(headers, body, max_bytes, |size| plugin_too_large(size, max_bytes, quota)).await
+}
+
+/// Reads a body of at most `max_bytes`: a larger declared `Content-Length` is refused before anything is
+/// read, and a body that grows past it is refused when it does, with `too_large(declared size)`.
+pub(super) async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    max_bytes: u64,
+    too_large: impl Fn(Option<u64>) -> ApiError,
+) -> ApiResult<axum::body::Bytes> {
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
@@ -91,7 +101,7 @@ pub(super) async fn read_plugin_body(
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large(None)),
-        Err(error) => Err(ApiError::bad_request(format!("failed to read the plugin: {error}"))),
+        Err(error) => Err(ApiError::bad_request(format!("failed to read the request body: {error}"))),
     }
 }
 
@@ -126,6 +136,26 @@ async fn store_version(
     })?;
     state.plugins.insert(&version, plugin);
     Ok((StatusCode::CREATED, Json(version.into())))
+}
+
+/// Whether a new version of the tenant's plugin `name` fits its quotas, as the store will judge it: the
+/// latest version uploaded again is no new version and always fits.
+async fn check_room(state: &AppState, name: &str, wasm: &[u8], quota: &PluginQuota<'_>) -> ApiResult<()> {
+    use sha2::Digest;
+    let versions = state.store.list_plugin_versions(name).await?;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(wasm)));
+    if versions.iter().max_by_key(|v| v.version).is_some_and(|latest| latest.digest == digest) {
+        return Ok(());
+    }
+    let count = versions.len() as u64;
+    if count >= quota.max_versions_per_plugin {
+        return Err(quota_exceeded(name, "max_versions_per_plugin", quota.max_versions_per_plugin, count));
+    }
+    let used = state.store.tenant_plugin_usage(quota.tenant_id).await?.bytes;
+    if used + wasm.len() as u64 > quota.max_total_bytes {
+        return Err(quota_exceeded(name, "max_plugin_bytes_total", quota.max_total_bytes, used));
+    }
+    Ok(())
 }
 
 fn quota_exceeded(name: &str, quota: &str, limit: u64, used: u64) -> ApiError {
@@ -190,12 +220,14 @@ pub async fn upload_own(
     let quotas = policy.quotas;
     let wasm = read_plugin_body(&headers, body, quotas.max_plugin_bytes, "quotas.max_plugin_bytes").await?;
     let full_name = own_plugin_name(&tenant, &name);
-    let plugin = load_plugin(&state, &full_name, wasm.clone()).await?;
     let quota = PluginQuota {
         tenant_id: &tenant,
         max_versions_per_plugin: quotas.max_versions_per_plugin,
         max_total_bytes: quotas.max_plugin_bytes_total,
     };
+    // Refused before it is compiled (seconds of CPU) when it could not be kept; the store checks again.
+    check_room(&state, &full_name, &wasm, &quota).await?;
+    let plugin = load_plugin(&state, &full_name, wasm.clone()).await?;
     store_version(&state, &full_name, &wasm, plugin, Some(quota)).await
 }
 

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::plugin_runs::candidate_plugin;
+use super::plugin_runs::{candidate_plugin, read_candidate_body};
 use super::{ApiError, ApiResult, AppState, Caller, parse_json_body, parse_rfc3339, rfc3339};
 use crate::clock::now_millis;
 use crate::plugins::{PluginRef, ResolveError};
@@ -18,18 +18,12 @@ use crate::rollout::lifecycle::{self, Ending, RolloutBody};
 use crate::runtime::Plugin;
 use crate::store::{Canary, RolloutRecord, RolloutState, Subscription};
 
-/// Largest request body: a candidate's bytes in base64 (the tenant's `quotas.max_plugin_bytes` applies to
-/// the decoded plugin).
-const MAX_BODY_BYTES: usize = 192 << 20;
 /// Events a dry run compares when the request does not say.
 const DEFAULT_LAST_EVENTS: u32 = 100;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/v1/tenants/{tenant}/subscriptions/{id}/dry-runs",
-            post(start_dry_run).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)),
-        )
+        .route("/v1/tenants/{tenant}/subscriptions/{id}/dry-runs", post(start_dry_run))
         .route("/v1/tenants/{tenant}/dry-runs/{id}", get(read_dry_run))
         .route("/v1/tenants/{tenant}/subscriptions/{id}/rollouts", post(start_rollout).get(list_rollouts))
         .route("/v1/tenants/{tenant}/subscriptions/{id}/rollouts/{rollout}", get(read_rollout))
@@ -89,7 +83,9 @@ fn selection(events: Option<EventsRequest>) -> ApiResult<Selection> {
             Err(invalid("events", "a time range needs both `from` and `to`"))
         }
         (None, None, None, Some(ids)) if !ids.is_empty() && ids.len() <= max as usize => {
-            Ok(Selection::Ids(ids))
+            // Each event is compared once, however often it is named.
+            let mut seen = std::collections::HashSet::new();
+            Ok(Selection::Ids(ids.into_iter().filter(|id| seen.insert(id.clone())).collect()))
         }
         (None, None, None, Some(_)) => {
             Err(invalid("events.ids", format!("`events.ids` must list 1 to {max} event ids")))
@@ -138,20 +134,28 @@ async fn find_subscription(state: &AppState, tenant: &str, id: &str) -> ApiResul
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/subscriptions/{id}/dry-runs", tag = "rollouts", request_body = DryRunRequest,
     responses((status = 202, description = "Started: fetch it from `GET /v1/tenants/{tenant}/dry-runs/{id}`", body = DryRunView),
         (status = 404, description = "No such subscription or candidate version (named in `field`)", body = super::error::ErrorBody),
-        (status = 413, description = "The candidate is over the tenant's quotas.max_plugin_bytes", body = super::error::ErrorBody),
-        (status = 422, description = "A bad field (named), or a candidate that is no valid plugin", body = super::error::ErrorBody)),
+        (status = 413, description = "The candidate is over the tenant's quotas.max_plugin_bytes (code `quota_exceeded`), or the body is over that in base64 with an event (code `body_too_large`)", body = super::error::ErrorBody),
+        (status = 422, description = "A bad field (named), or a candidate that is no valid plugin", body = super::error::ErrorBody),
+        (status = 429, description = "The tenant has as many dry runs (or events in them) running as it may (code `too_many_dry_runs`)", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn start_dry_run(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> ApiResult<(StatusCode, [(axum::http::header::HeaderName, String); 1], Json<DryRunView>)> {
     caller.require_tenant(&tenant)?;
+    let policy = state.policies.get(&tenant).await;
+    let body = read_candidate_body(&state, &headers, body, policy.quotas.max_plugin_bytes).await?;
     let request: DryRunRequest = parse_json_body(&body)?;
+    drop(body);
     let subscription = find_subscription(&state, &tenant, &id).await?;
     let selection = selection(request.events)?;
-    let policy = state.policies.get(&tenant).await;
+    // Before any candidate is compiled: a tenant's running dry runs are bounded.
+    let slot = state.dry_runs.reserve(&tenant, selection.most_events()).map_err(|busy| {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_dry_runs", busy.to_string())
+    })?;
     let (candidate_label, candidate_plugin) = match (request.candidate_version, &request.wasm_base64) {
         (Some(_), Some(_)) => {
             return Err(invalid("wasm_base64", "give `candidate_version` or `wasm_base64`, not both"));
@@ -159,7 +163,9 @@ pub async fn start_dry_run(
         (Some(version), None) => {
             plugin_version(&state, &subscription, Some(version), "candidate_version").await?
         }
-        (None, Some(encoded)) => candidate_plugin(&state, encoded, policy.quotas.max_plugin_bytes).await?,
+        (None, Some(encoded)) => {
+            candidate_plugin(&state, &tenant, encoded, policy.quotas.max_plugin_bytes).await?
+        }
         (None, None) => {
             return Err(invalid("candidate_version", "give a `candidate_version` or a `wasm_base64`"));
         }
@@ -188,7 +194,7 @@ pub async fn start_dry_run(
         runtime: state.runtime.clone(),
         executor: state.executor.clone(),
     };
-    let view = dry_run::start(services, job).await?;
+    let view = dry_run::start(services, job, slot).await?;
     let location = format!("/v1/tenants/{tenant}/dry-runs/{}", view.id);
     Ok((StatusCode::ACCEPTED, [(axum::http::header::LOCATION, location)], Json(view)))
 }

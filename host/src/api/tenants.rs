@@ -1,4 +1,4 @@
-//! Tenants (the platform's customers) and their API keys.
+//! Tenants (the platform's customers) and their policies; their API keys and sessions are in [`super::access`].
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,7 +19,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/tenants", post(create_tenant).get(list_tenants))
         .route("/v1/tenants/{tenant}", get(get_tenant).patch(update_tenant))
-        .route("/v1/tenants/{tenant}/keys", post(create_key))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -65,13 +64,6 @@ pub struct TenantPatch {
     #[serde(default, deserialize_with = "super::subscriptions::present")]
     #[schema(value_type = Option<TenantPolicy>)]
     pub policy: Option<Option<TenantPolicy>>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct NewKey {
-    pub tenant: String,
-    /// Shown once; only its hash is stored.
-    pub key: String,
 }
 
 /// Create a tenant (operator).
@@ -168,21 +160,4 @@ pub async fn update_tenant(
         state.policies.forget(&tenant);
     }
     Ok(Json(view(&state, found).await?))
-}
-
-/// Create an API key for a tenant (operator). The key is in the answer and nowhere else.
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "tenants",
-    responses((status = 201, body = NewKey), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> ApiResult<(StatusCode, Json<NewKey>)> {
-    caller.require_operator()?;
-    if state.store.get_tenant(&tenant).await?.is_none() {
-        return Err(ApiError::not_found(format!("tenant {tenant}")));
-    }
-    let key = format!("{API_KEY_PREFIX}{}", crate::ids::random_token());
-    state.store.create_api_key(&tenant, &crate::ids::key_digest(&key), now_millis()).await?;
-    Ok((StatusCode::CREATED, Json(NewKey { tenant, key })))
 }

@@ -47,6 +47,19 @@ impl Credentials {
         !self.refreshable.is_empty()
     }
 
+    /// What is kept of a destination's answer to a request that carried these credentials: nothing of its
+    /// body. An endpoint may echo a header back encoded (base64, hex, percent- or JSON-escaped, cut short),
+    /// which no search for the value finds, and the delivery log is read by whoever may use the connection,
+    /// not only whoever set its secret. The status, latency and `Retry-After` are kept: they say whether
+    /// the credential works; the destination's own log has the rest.
+    pub fn answer_excerpt(&self, excerpt: &str) -> String {
+        if self.headers.is_empty() || excerpt.is_empty() {
+            return excerpt.to_owned();
+        }
+        "[the answer is not kept: the request carried a connection's credential, which it could echo]"
+            .to_owned()
+    }
+
     /// `text` with every credential value replaced by `[redacted]` (an endpoint may echo a header back).
     pub fn redact(&self, text: &str) -> String {
         let mut text = text.to_owned();
@@ -260,4 +273,32 @@ impl Registry {
 
 fn gone(name: &str) -> String {
     format!("connection `{name}` no longer exists; create it again or remove it from the subscription")
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    #[test]
+    fn no_answer_to_a_credentialed_request_is_kept_in_any_encoding_of_the_secret() {
+        let credentials = Credentials {
+            headers: vec![("authorization".into(), "Bearer tok-4f9a2c81".into())],
+            ..Default::default()
+        };
+        let encoded = base64::engine::general_purpose::STANDARD.encode("tok-4f9a2c81");
+        for echo in
+            [format!("you sent {encoded}"), "you sent tok-4f9a2c81".to_owned(), hex::encode("tok-4f9a2c81")]
+        {
+            let kept = credentials.answer_excerpt(&echo);
+            assert!(
+                !kept.contains(&encoded) && !kept.contains("tok-4f9a") && !kept.contains("746f6b"),
+                "{kept}"
+            );
+        }
+        assert_eq!(credentials.answer_excerpt(""), "");
+        // Without credentials, the answer is kept as it came.
+        assert_eq!(Credentials::default().answer_excerpt("{\"ok\": true}"), "{\"ok\": true}");
+    }
 }

@@ -113,6 +113,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Esta clave o token no es válido. Revíselo e intente de nuevo.",
     ),
     (
+        "sign_in.too_many",
+        "Too many failed sign-ins from this address. Try again in {secs} s.",
+        "Demasiados intentos fallidos desde esta dirección. Intente de nuevo en {secs} s.",
+    ),
+    (
         "sign_in.cross_origin",
         "The sign-in form must be sent from this site.",
         "El formulario debe enviarse desde este sitio.",
@@ -122,6 +127,24 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "This portal link has expired or is not valid. Open the portal again from your control panel.",
         "Este enlace al portal expiró o no es válido. Vuelva a abrir el portal desde su panel de control.",
     ),
+    ("link.replace_title", "Switch portal?", "¿Cambiar de portal?"),
+    (
+        "link.replace_tenant",
+        "This browser is signed in to the portal of",
+        "Este navegador tiene abierta la sesión del portal de",
+    ),
+    (
+        "link.replace_operator",
+        "This browser is signed in to the operator console.",
+        "Este navegador tiene abierta la sesión de la consola del operador.",
+    ),
+    (
+        "link.replace_lead",
+        "A link from another site would end that session and open the portal of",
+        "Un enlace de otro sitio cerraría esa sesión y abriría el portal de",
+    ),
+    ("link.replace_continue", "Switch to this portal", "Cambiar a este portal"),
+    ("link.replace_stay", "Stay signed in as I am", "Seguir con mi sesión"),
     ("error.title", "Something went wrong", "Algo salió mal"),
     ("error.back", "Back to the start", "Volver al inicio"),
     ("common.save", "Save", "Guardar"),

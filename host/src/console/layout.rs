@@ -108,11 +108,9 @@ pub fn render(ctx: &Ctx, tenant: Option<&str>, here: &str, page: Page) -> Respon
                     (nav(ctx, tenant, page.current))
                     div.top-right {
                         (lang_switch(ctx.lang, here))
-                        @if !ctx.session.via_link {
-                            form.sign-out method="post" action="/console/sign-out" {
-                                input type="hidden" name="csrf" value=(ctx.session.csrf);
-                                button.link type="submit" { (t("nav.sign_out")) }
-                            }
+                        form.sign-out method="post" action="/console/sign-out" {
+                            input type="hidden" name="csrf" value=(ctx.session.csrf);
+                            button.link type="submit" { (t("nav.sign_out")) }
                         }
                     }
                 }
@@ -134,7 +132,18 @@ pub fn error_page(ctx: &Ctx, status: StatusCode, message: &str) -> Response {
 
 /// A page without a session (sign-in problems, an expired portal link).
 pub fn bare_page(lang: Lang, status: StatusCode, title: &str, message: &str) -> Response {
-    let markup = html! {
+    let body = html! {
+        h1 { (title) }
+        p.error-message role="alert" { (message) }
+        p { a href="/console" { (lang.t("error.back")) } }
+    };
+    (status, Html(bare_document(lang, title, body).into_string())).into_response()
+}
+
+/// A narrow page of its own (no navigation, no session needed) with `body` in its main part: the sign-in
+/// form, a question, an error.
+pub fn bare_document(lang: Lang, title: &str, body: Markup) -> Markup {
+    html! {
         (DOCTYPE)
         html lang=(lang.code()) {
             head {
@@ -144,15 +153,10 @@ pub fn bare_page(lang: Lang, status: StatusCode, title: &str, message: &str) -> 
                 link rel="stylesheet" href="/console/assets/console.css";
             }
             body.bare {
-                main.narrow {
-                    h1 { (title) }
-                    p.error-message role="alert" { (message) }
-                    p { a href="/console" { (lang.t("error.back")) } }
-                }
+                main.narrow { (body) }
             }
         }
-    };
-    (status, Html(markup.into_string())).into_response()
+    }
 }
 
 /// A table cell's text for an optional value.

@@ -47,8 +47,15 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state.clone());
     console
+        .route("/openapi.json", get(openapi))
         .merge(crate::api::router(state.clone()))
         .layer(middleware::from_fn_with_state(state, session::api_caller))
+}
+
+/// The API document, with the operation that lives here (minting portal links).
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    axum::Json(crate::api::ops::document_with(links::LinksDoc::openapi()))
 }
 
 /// Who is looking at a page, in which language. Without a session, the page is the sign-in form.
@@ -102,9 +109,12 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
 }
 
 /// On every console answer: scripts and styles only from here, framing only by the origins the operator
-/// listed (never for the operator's pages), no referrer (a portal link's token never leaks), no caching.
+/// listed (never for the operator's pages, and never for any page seen with the operator's session: a
+/// framing page could click through a tenant's portal with the operator's rights), no referrer (a portal
+/// link's token never leaks), no caching.
 async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let operator_page = request.uri().path().starts_with("/console/operator");
+    let operator_page = request.uri().path().starts_with("/console/operator")
+        || session::is_operators(&state, request.headers());
     let mut response = next.run(request).await;
     let ancestors = if operator_page {
         "'none'".to_owned()

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::html;
@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::layout::{Page, render};
 use super::{Ctx, samples};
-use crate::api::{ApiError, ApiResult, AppState, ops, plugins, tenants};
+use crate::api::{ApiResult, AppState, ops, plugins, tenants};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -57,9 +57,7 @@ fn parse_metrics(text: &str) -> BTreeMap<String, Vec<Series>> {
 async fn overview(ctx: Ctx) -> Response {
     let result = async {
         ctx.caller().require_operator()?;
-        let response = ops::metrics(State(ctx.state.clone())).await.into_response();
-        let bytes = axum::body::to_bytes(response.into_body(), 16 << 20).await.map_err(ApiError::internal)?;
-        let metrics = parse_metrics(&String::from_utf8_lossy(&bytes));
+        let metrics = parse_metrics(&ops::metrics_text(&ctx.state).await);
         let t = |key| ctx.lang.t(key);
         let series = |name: &str| metrics.get(name).map(Vec::as_slice).unwrap_or_default();
         let single = |name: &str| series(name).first().map_or(0.0, |s| s.value);

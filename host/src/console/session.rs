@@ -1,10 +1,12 @@
 //! Console sessions: a signed, HttpOnly cookie that says who the browser is (the operator, or one tenant),
 //! until when, and the CSRF token the pages send back with every API call.
 //!
-//! Sessions are not stored: the cookie carries them, signed with HMAC-SHA256 under a key derived from the
-//! operator token, so every instance sharing the token accepts them and changing the token ends them all. A
-//! session signed in with a tenant key names the key's digest, and ends when the key is no longer the
-//! tenant's.
+//! Sessions are not stored: the cookie carries them, signed with HMAC-SHA256 under a key derived from
+//! `console.signing_secret` (a random secret kept in the database unless configured, so every instance
+//! sharing the database accepts them) and the operator token (changing either ends them all). The secret
+//! makes a cookie or a portal link useless for guessing the operator token offline. A tenant's sessions end
+//! when it ends them (`DELETE /v1/tenants/{tenant}/sessions`), and one signed in with a tenant key names
+//! the key's digest, and ends when the key is no longer the tenant's.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -35,14 +37,24 @@ pub struct Session {
     pub exp: i64,
     /// Sent back by the pages with every API call; only pages of this origin can read it.
     pub csrf: String,
-    /// Whether it began from a portal link (an embedded portal: no operator pages, no sign-out form).
+    /// Whether it began from a portal link (an embedded portal: no operator pages).
     #[serde(default)]
     pub via_link: bool,
+    /// When it began, in Unix milliseconds: a tenant's sessions begun before it ended them are over.
+    #[serde(default)]
+    pub iat: i64,
 }
 
 impl Session {
     pub fn new(tenant: Option<String>, key: Option<String>, ttl_secs: u64, via_link: bool) -> Session {
-        Session { tenant, key, exp: now_secs() + ttl_secs as i64, csrf: crate::ids::random_token(), via_link }
+        Session {
+            tenant,
+            key,
+            exp: now_secs() + ttl_secs as i64,
+            csrf: crate::ids::random_token(),
+            via_link,
+            iat: crate::clock::now_millis(),
+        }
     }
 
     pub fn caller(&self) -> Caller {
@@ -57,12 +69,14 @@ pub fn now_secs() -> i64 {
     crate::clock::now_millis() / 1000
 }
 
-/// A key for one purpose (sessions, portal links), derived from the operator token.
+/// A key for one purpose (sessions, portal links), derived from the signing secret and the operator token.
 fn mac(state: &AppState, purpose: &str) -> Hmac<Sha256> {
-    let mut derive = Hmac::<Sha256>::new_from_slice(state.config.operator_token.as_bytes())
+    let mut derive = Hmac::<Sha256>::new_from_slice(state.config.console.signing_secret.as_bytes())
         .expect("HMAC takes keys of any length");
-    derive.update(b"gancho console v1: ");
+    derive.update(b"gancho console v2: ");
     derive.update(purpose.as_bytes());
+    derive.update(b"\0");
+    derive.update(state.config.operator_token.as_bytes());
     let key = derive.finalize().into_bytes();
     Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length")
 }
@@ -97,11 +111,18 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-/// The request's valid session, if it has one: signed, not expired, its key (if any) still the tenant's.
+/// The request's valid session, if it has one: signed, not expired, begun after its tenant last ended its
+/// sessions, its key (if any) still the tenant's.
 pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     let session: Session = verify(state, "session", cookie(headers, COOKIE)?)?;
     if session.exp < now_secs() {
         return None;
+    }
+    if let Some(tenant) = &session.tenant {
+        let ended = crate::api::access::sessions_ended_at(state, tenant).await.ok()??;
+        if session.iat <= ended {
+            return None;
+        }
     }
     if let (Some(tenant), Some(key)) = (&session.tenant, &session.key) {
         let owner = crate::api::tenant_of_key(state, key).await.ok()??;
@@ -110,6 +131,13 @@ pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Sessi
         }
     }
     Some(session)
+}
+
+/// Whether the request carries the operator's session (signed and unexpired; nothing else is looked up).
+pub fn is_operators(state: &AppState, headers: &HeaderMap) -> bool {
+    cookie(headers, COOKIE)
+        .and_then(|value| verify::<Session>(state, "session", value))
+        .is_some_and(|session| session.tenant.is_none() && session.exp >= now_secs())
 }
 
 /// The `Set-Cookie` for a session. A framed session (a portal link opened in an iframe) must be

@@ -22,12 +22,15 @@ pub struct DestinationGuard {
     allowed: Vec<IpNet>,
 }
 
-/// A destination the guard refused.
+/// A destination the guard refused. Its message is for the tenant, who sees it on a delivery or a
+/// connection: it names the destination as the tenant wrote it and says why in general terms, never the
+/// address a name resolved to or its range (that would map the operator's network for anyone who can
+/// point a webhook at a name). [`GuardError::detail`] has both, for the operator's log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "destination {} is in {range} range ({net}); Gancho refuses private, loopback, link-local and metadata \
-     addresses unless allowed_destinations includes them",
-    describe(.host.as_deref(), .ip)
+    "destination {} was refused: it is not a public address; Gancho does not deliver to private, loopback, \
+     link-local, metadata or reserved addresses unless the operator allows them (allowed_destinations)",
+    .host.clone().unwrap_or_else(|| .ip.to_string())
 )]
 pub struct GuardError {
     /// The hostname that resolved to `ip`, when there was one; it is what the user configured.
@@ -44,12 +47,26 @@ impl GuardError {
     fn for_host(self, host: &str) -> Self {
         Self { host: Some(host.to_string()), ..self }
     }
-}
 
-fn describe(host: Option<&str>, ip: &IpAddr) -> String {
-    match host {
-        Some(host) if host != ip.to_string() => format!("{host} ({ip})"),
-        _ => ip.to_string(),
+    /// The refusal with its address and range, for the operator: `destination mixed.test (127.0.0.1) is in
+    /// a loopback range (127.0.0.0/8)`.
+    pub fn detail(&self) -> String {
+        let destination = match &self.host {
+            Some(host) if *host != self.ip.to_string() => format!("{host} ({})", self.ip),
+            _ => self.ip.to_string(),
+        };
+        format!("destination {destination} is in {} range ({})", self.range, self.net)
+    }
+
+    /// Puts the refusal, address and range included, in the operator's log; the tenant gets the message.
+    pub fn log(&self) {
+        tracing::warn!(
+            host = self.host.as_deref().unwrap_or(""),
+            ip = %self.ip,
+            net = %self.net,
+            "{}; add it to allowed_destinations if deliveries should reach it",
+            self.detail()
+        );
     }
 }
 
@@ -84,6 +101,8 @@ const REFUSED_V6: &[(&str, [u16; 8], u8)] = &[
     ("a unique-local", [0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),
     ("a multicast", [0xff00, 0, 0, 0, 0, 0, 0, 0], 8),
     ("a documentation", [0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32),
+    // RFC 8215: translated by the operator's own NAT64 to IPv4 addresses of its network.
+    ("a local-use NAT64", [0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48),
 ];
 
 impl DestinationGuard {
@@ -123,7 +142,9 @@ impl DestinationGuard {
         }
         match first_refusal {
             Some(err) if accepted.is_empty() => {
-                Err(io::Error::new(io::ErrorKind::PermissionDenied, err.for_host(host)))
+                let err = err.for_host(host);
+                err.log();
+                Err(io::Error::new(io::ErrorKind::PermissionDenied, err))
             }
             None if accepted.is_empty() => Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -134,16 +155,20 @@ impl DestinationGuard {
     }
 }
 
-/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64
-/// (`64:ff9b::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::`) address: each reaches, or is routed towards, that
-/// IPv4 host, so it is judged as that host.
+/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`),
+/// IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`, and `64:ff9b:1::a.b.c.d` with the local-use
+/// prefix at its /96 length) or 6to4 (`2002:aabb:ccdd::`) address: each reaches, or is routed towards, that
+/// IPv4 host, so it is judged as that host. The rest of the local-use NAT64 prefix (the network chooses a
+/// /48 to /96 inside it, which places the IPv4 address elsewhere) is refused as a whole in [`REFUSED_V6`].
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     match s {
         // `::` and `::1` are IPv6's own unspecified and loopback addresses, not IPv4-compatible ones.
         [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
-        [0, 0, 0, 0, 0, 0xffff | 0, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+        [0, 0, 0, 0, 0, 0xffff | 0, _, _]
+        | [0, 0, 0, 0, 0xffff, 0, _, _]
+        | [0x64, 0xff9b, 0 | 1, 0, 0, 0, _, _] => Some(low),
         [0x2002, high, low16, ..] => {
             Some(Ipv4Addr::new((high >> 8) as u8, high as u8, (low16 >> 8) as u8, low16 as u8))
         }
@@ -277,9 +302,25 @@ mod tests {
             assert_eq!(err.ip, ip(addr));
         }
         assert_eq!(refusal("::ffff:169.254.169.254").range, "the cloud metadata");
+        // IPv4-translated (`::ffff:0:0/96`) and the local-use NAT64 prefix (`64:ff9b:1::/48`): its /96 form
+        // judged by the IPv4 address, its other forms (the IPv4 address elsewhere) refused as a whole.
+        let translated = [
+            ("::ffff:0:127.0.0.1", "127.0.0.0/8"),
+            ("::ffff:0:10.1.2.3", "10.0.0.0/8"),
+            ("64:ff9b:1::127.0.0.1", "127.0.0.0/8"),
+            ("64:ff9b:1::169.254.169.254", "169.254.169.254/32"),
+            ("64:ff9b:1:a9fe:a9:fe00::", "64:ff9b:1::/48"),
+            ("64:ff9b:1:ab:7f:0:100:0", "64:ff9b:1::/48"),
+        ];
+        for (addr, net) in translated {
+            let err = refusal(addr);
+            assert_eq!(err.net, IpNet::from_str(net).unwrap(), "{addr}");
+            assert_eq!(err.ip, ip(addr), "{addr}");
+        }
         assert_eq!(refusal("::ffff:127.0.0.1").range, "a loopback");
         let guard = DestinationGuard::default();
-        for addr in ["::ffff:93.184.215.14", "64:ff9b::8.8.8.8", "2002:0808:0808::1"] {
+        let public = ["::ffff:93.184.215.14", "64:ff9b::8.8.8.8", "2002:0808:0808::1", "::ffff:0:8.8.8.8"];
+        for addr in public.into_iter().chain(["64:ff9b:1::8.8.8.8"]) {
             assert!(guard.check(ip(addr)).is_ok(), "{addr}");
         }
     }
@@ -303,14 +344,19 @@ mod tests {
     }
 
     #[test]
-    fn the_error_names_the_address_range_and_remedy() {
+    fn the_tenant_is_told_the_destination_and_remedy_and_the_operator_the_address() {
         assert_eq!(
             refusal("10.0.0.5").to_string(),
-            "destination 10.0.0.5 is in a private range (10.0.0.0/8); Gancho refuses private, loopback, \
-             link-local and metadata addresses unless allowed_destinations includes them"
+            "destination 10.0.0.5 was refused: it is not a public address; Gancho does not deliver to private, \
+             loopback, link-local, metadata or reserved addresses unless the operator allows them \
+             (allowed_destinations)"
         );
-        let named = refusal("127.0.0.1").for_host("localhost").to_string();
-        assert!(named.starts_with("destination localhost (127.0.0.1) is in a loopback range (127.0.0.0/8)"));
+        let named = refusal("127.0.0.1").for_host("mixed.test");
+        let message = named.to_string();
+        assert!(message.starts_with("destination mixed.test was refused: it is not a public address"));
+        assert!(!message.contains("127.0.0") && !message.contains("loopback range"), "{message}");
+        assert_eq!(named.detail(), "destination mixed.test (127.0.0.1) is in a loopback range (127.0.0.0/8)");
+        assert_eq!(refusal("10.0.0.5").detail(), "destination 10.0.0.5 is in a private range (10.0.0.0/8)");
     }
 
     #[test]
@@ -336,7 +382,8 @@ mod tests {
         let mut resolver = GuardedResolver::new(DestinationGuard::default());
         let err = resolver.call(Name::from_str("localhost").unwrap()).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
-        assert!(err.to_string().starts_with("destination localhost ("), "{err}");
+        assert!(err.to_string().starts_with("destination localhost was refused"), "{err}");
+        assert!(!err.to_string().contains("127.0.0.1"), "{err}");
         assert!(err.get_ref().unwrap().downcast_ref::<GuardError>().is_some());
     }
 

@@ -154,6 +154,27 @@ impl Shared {
     }
 }
 
+/// Runs `work` (a compile) on a thread of its own at the lowest CPU priority, where parallel work it starts
+/// (Cranelift compiles a component's functions in parallel) stays on that one thread: one core at most, and
+/// only what plugins leave. Called from a plugin thread, in a tenant's turn, it keeps a tenant's compile of
+/// a candidate from taking every core from the others.
+pub fn on_one_low_priority_thread<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "gancho-compile".to_owned())
+            .start_handler(|_| lower_this_threads_priority())
+            .build()
+            .inspect_err(|error| tracing::warn!(%error, "no thread for compiles; compiling on the caller's"))
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
 /// Gives the calling thread the lowest CPU priority. Linux applies `nice` per thread; elsewhere the slow
 /// lane runs at the normal priority (its own threads still keep it off the normal ones).
 fn lower_this_threads_priority() {
@@ -170,6 +191,20 @@ fn lower_this_threads_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compile_runs_on_one_thread_of_its_own_at_the_lowest_priority() {
+        let (threads, name, nice) = on_one_low_priority_thread(|| {
+            // SAFETY: getpriority of the calling thread reads only.
+            let nice = unsafe {
+                libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t)
+            };
+            (rayon::current_num_threads(), std::thread::current().name().map(str::to_owned), nice)
+        });
+        assert_eq!(threads, 1, "parallel work inside stays on one thread");
+        assert_eq!(name.as_deref(), Some("gancho-compile"));
+        assert_eq!(nice, 19);
+    }
     use std::time::Instant;
 
     fn executor(threads: usize, per_tenant: usize, slow_lane_threads: usize) -> PluginExecutor {

@@ -1,8 +1,13 @@
 //! A dry run: a subscription's current version and a candidate run side by side over the subscription's
 //! past events, in the sandbox, in the tenant's fair share of plugin time, sending and changing nothing.
 //! It runs as a background job whose progress and report are stored, so any instance can answer for it.
+//!
+//! Its memory is bounded whatever is asked: the events are chosen by id first (a page of events at a time,
+//! each id once), then read and run one at a time; and a tenant has at most [`MAX_RUNNING_PER_TENANT`] dry
+//! runs, of at most [`MAX_EVENTS`] events together, running at once on an instance ([`Running`]).
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -15,8 +20,12 @@ use crate::runtime::{Plugin, Runtime, SubscriptionInput};
 use crate::store::{ClaimedEvent, DryRunRecord, Millis, Store, StoreResult, Subscription};
 use crate::tenancy::Resolved;
 
-/// Most events one dry run compares.
+/// Most events one dry run compares, and one tenant's running dry runs together.
 pub const MAX_EVENTS: u32 = 10_000;
+/// Dry runs one tenant may have running at once on an instance.
+pub const MAX_RUNNING_PER_TENANT: usize = 2;
+/// Events read from the store at once while choosing them (only their ids are kept).
+const PAGE: u32 = 500;
 /// A running dry run whose progress was not saved for this long was interrupted (its instance stopped).
 const STALE_AFTER_MS: Millis = 5 * 60 * 1000;
 /// Progress is saved at most this often.
@@ -136,8 +145,72 @@ pub struct Services {
     pub executor: Arc<PluginExecutor>,
 }
 
-/// Stores the dry run as running and starts it in the background; returns it as first stored.
-pub async fn start(services: Services, job: DryRunJob) -> StoreResult<DryRunView> {
+/// The dry runs running on this instance, by tenant: how many, and how many events they may compare.
+#[derive(Clone, Default)]
+pub struct Running {
+    by_tenant: Arc<Mutex<HashMap<String, (usize, u64)>>>,
+}
+
+/// A tenant over its share of running dry runs; says what to do.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "tenant {tenant} already has {runs} dry run(s) of {events} event(s) running; at most \
+     {MAX_RUNNING_PER_TENANT} dry runs of {MAX_EVENTS} events together may run at once: wait for one to end"
+)]
+pub struct TooManyRunning {
+    pub tenant: String,
+    pub runs: usize,
+    pub events: u64,
+}
+
+/// A tenant's place among the running dry runs, given back when dropped (the run ended, or never started).
+pub struct Slot {
+    running: Running,
+    tenant: String,
+    events: u64,
+}
+
+impl Running {
+    /// A place for a dry run of `tenant` over at most `events` events, if the tenant has room.
+    pub fn reserve(&self, tenant: &str, events: u64) -> Result<Slot, TooManyRunning> {
+        let mut by_tenant = self.by_tenant.lock().expect("no panics while held");
+        let (runs, used) = by_tenant.entry(tenant.to_owned()).or_default();
+        if *runs >= MAX_RUNNING_PER_TENANT || *used + events > u64::from(MAX_EVENTS) {
+            return Err(TooManyRunning { tenant: tenant.to_owned(), runs: *runs, events: *used });
+        }
+        *runs += 1;
+        *used += events;
+        Ok(Slot { running: self.clone(), tenant: tenant.to_owned(), events })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut by_tenant = self.running.by_tenant.lock().expect("no panics while held");
+        if let Some((runs, used)) = by_tenant.get_mut(&self.tenant) {
+            *runs -= 1;
+            *used -= self.events;
+            if *runs == 0 {
+                by_tenant.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+impl Selection {
+    /// The most events it can select.
+    pub fn most_events(&self) -> u64 {
+        match self {
+            Selection::Last(count) => u64::from((*count).min(MAX_EVENTS)),
+            Selection::Range { .. } => u64::from(MAX_EVENTS),
+            Selection::Ids(ids) => ids.len() as u64,
+        }
+    }
+}
+
+/// Stores the dry run as running and starts it in the background, holding `slot` until it ends; returns it
+/// as first stored.
+pub async fn start(services: Services, job: DryRunJob, slot: Slot) -> StoreResult<DryRunView> {
     let now = now_millis();
     let view = DryRunView {
         id: job.id.clone(),
@@ -159,6 +232,7 @@ pub async fn start(services: Services, job: DryRunJob) -> StoreResult<DryRunView
     services.store.save_dry_run(&view.record(&job.subscription.tenant_id)).await?;
     let started = view.clone();
     tokio::spawn(async move {
+        let _slot = slot;
         let (tenant, id) = (job.subscription.tenant_id.clone(), job.id.clone());
         let mut view = view;
         if let Err(error) = execute(&services, &job, &mut view).await {
@@ -174,17 +248,22 @@ pub async fn start(services: Services, job: DryRunJob) -> StoreResult<DryRunView
 
 async fn execute(services: &Services, job: &DryRunJob, view: &mut DryRunView) -> StoreResult<()> {
     let tenant = job.subscription.tenant_id.clone();
-    let events = select_events(services.store.as_ref(), &job.subscription, &job.selection).await?;
-    view.events_total = events.len() as u64;
-    if let Selection::Ids(ids) = &job.selection {
-        let found: std::collections::HashSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
-        view.events_missing =
-            ids.iter().filter(|id| !found.contains(id.as_str())).take(100).cloned().collect();
-    }
+    let store = services.store.as_ref();
+    let ids = select_event_ids(store, &job.subscription, &job.selection).await?;
+    view.events_total = ids.len() as u64;
     let mut report = Report::default();
     let mut last_saved = Instant::now();
-    for event in &events {
-        let event = Arc::new(event.clone());
+    for id in ids {
+        // One event in memory at a time. An id asked for that names no stored event of the tenant (or an
+        // event deleted since it was chosen) is listed as missing, not run.
+        let Some(event) = store.get_event(&tenant, &id).await? else {
+            view.events_total -= 1;
+            if view.events_missing.len() < 100 {
+                view.events_missing.push(id);
+            }
+            continue;
+        };
+        let event = Arc::new(event);
         // Both versions at once, each in the tenant's turn on the plugin threads.
         let (current, candidate) = tokio::join!(
             run_on_executor(services, job, &job.current, event.clone()),
@@ -207,35 +286,32 @@ async fn execute(services: &Services, job: &DryRunJob, view: &mut DryRunView) ->
     services.store.save_dry_run(&view.record(&tenant)).await
 }
 
-/// The events to run: the subscription's latest (each once), or the given ones.
-async fn select_events(
+/// The ids of the events to run, each once: the subscription's latest, or the given ones (in order).
+async fn select_event_ids(
     store: &dyn Store,
     subscription: &Subscription,
     selection: &Selection,
-) -> StoreResult<Vec<ClaimedEvent>> {
+) -> StoreResult<Vec<String>> {
     let (tenant, id) = (&subscription.tenant_id, &subscription.id);
     let (from, mut to, wanted) = match selection {
         Selection::Ids(ids) => {
-            let mut events = Vec::with_capacity(ids.len());
-            for event_id in ids {
-                events.extend(store.get_event(tenant, event_id).await?);
-            }
-            return Ok(events);
+            let mut seen = HashSet::new();
+            return Ok(ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect());
         }
         Selection::Last(count) => (0, Millis::MAX, (*count).min(MAX_EVENTS) as usize),
         Selection::Range { from, to } => (*from, *to, MAX_EVENTS as usize),
     };
-    const PAGE: u32 = 500;
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let mut events = Vec::new();
-    // Pages newest first; an event that made several deliveries is in a page more than once.
+    // Pages newest first; an event that made several deliveries is in a page more than once. Only the ids
+    // are kept: the events are read again one at a time as they run.
     loop {
         let page = store.subscription_events(tenant, id, from, to, PAGE).await?;
         let Some(&(oldest, _)) = page.last() else { break };
         let full = page.len() == PAGE as usize;
         for (_, event) in page {
             if events.len() < wanted && seen.insert(event.id.clone()) {
-                events.push(event);
+                events.push(event.id);
             }
         }
         if !full || events.len() >= wanted {
@@ -279,4 +355,33 @@ async fn run_on_executor(
         let message = "the plugin run was lost (the service is stopping)".to_owned();
         (RunOutcome::Failed { kind: "unavailable".into(), message }, Duration::ZERO)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_has_at_most_its_share_of_running_dry_runs() {
+        let running = Running::default();
+        let first = running.reserve("acme", 6_000).unwrap();
+        let busy = running.reserve("acme", 5_000).err().unwrap();
+        assert_eq!(busy, TooManyRunning { tenant: "acme".into(), runs: 1, events: 6_000 });
+        assert!(busy.to_string().contains("wait for one to end"), "{busy}");
+        let second = running.reserve("acme", 4_000).unwrap();
+        assert!(running.reserve("acme", 1).is_err(), "two at once at most");
+        // Another tenant's are its own.
+        let other = running.reserve("globex", u64::from(MAX_EVENTS)).unwrap();
+        drop(first);
+        let third = running.reserve("acme", 6_000).unwrap();
+        drop((second, third, other));
+        assert!(running.by_tenant.lock().unwrap().is_empty(), "every slot is given back");
+    }
+
+    #[test]
+    fn a_selection_reserves_the_most_events_it_can_select() {
+        assert_eq!(Selection::Ids(vec!["a".into(), "b".into()]).most_events(), 2);
+        assert_eq!(Selection::Last(50).most_events(), 50);
+        assert_eq!(Selection::Range { from: 0, to: 1 }.most_events(), u64::from(MAX_EVENTS));
+    }
 }

@@ -23,12 +23,13 @@ impl PrecompiledCache {
     }
 
     /// The component for `wasm` (whose SHA-256 is `digest`): from the cache when present and usable,
-    /// otherwise compiled and stored. A damaged cache file is replaced, never trusted.
+    /// otherwise compiled (and stored, if `keep`). A damaged cache file is replaced, never trusted.
     pub fn load_or_compile(
         &self,
         engine: &Engine,
         digest: &str,
         wasm: &[u8],
+        keep: bool,
     ) -> Result<Component, LoadError> {
         let path = self.dir.join(format!("{digest}-{}.cwasm", self.engine_key));
         if path.exists() {
@@ -42,6 +43,9 @@ impl PrecompiledCache {
             }
         }
         let component = super::compile(engine, wasm)?;
+        if !keep {
+            return Ok(component);
+        }
         let cache_error = |error: &dyn std::fmt::Display| LoadError::Cache {
             path: path.display().to_string(),
             message: error.to_string(),

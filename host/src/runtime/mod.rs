@@ -35,7 +35,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 pub use error::{ConfigCheckError, InvokeError, LoadError};
 pub use limits::Limits;
 pub use merge::{MergeInvocation, MergedRequest};
-pub use output::{Body, OutgoingRequest};
+pub use output::{Body, HEADERS_NOT_FROM_PLUGINS, OutgoingRequest, is_header_not_from_plugins};
 pub use pool::InstanceBudget;
 pub use sandbox::{LogLevelName, LogLine, LoggedLines};
 
@@ -187,6 +187,17 @@ impl Runtime {
     /// Validates a binary against the `gancho:plugin` world, compiles it (or loads it precompiled) and
     /// pre-instantiates it.
     pub fn load(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
+        self.load_keeping(wasm, true)
+    }
+
+    /// Like [`Runtime::load`], for a candidate that is tried and not kept: compiled in memory, never written
+    /// to the precompiled cache (a file for every candidate tried would fill the disk). One already there
+    /// (an uploaded version's) is used.
+    pub fn load_candidate(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
+        self.load_keeping(wasm, false)
+    }
+
+    fn load_keeping(&self, wasm: &[u8], keep: bool) -> Result<Plugin, LoadError> {
         if !wasm.starts_with(b"\0asm") {
             return Err(LoadError::Malformed(
                 "the file does not start with the WebAssembly magic bytes `\\0asm`".into(),
@@ -197,7 +208,7 @@ impl Runtime {
         let core_instances = pool::check_binary(wasm, self.instance_budget)?;
         let digest = hex::encode(Sha256::digest(wasm));
         let component = match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, &digest, wasm)?,
+            Some(cache) => cache.load_or_compile(&self.engine, &digest, wasm, keep)?,
             None => compile(&self.engine, wasm)?,
         };
         let instance_needs = pool::check_compiled(&component, core_instances, self.instance_budget)?;

@@ -1,5 +1,6 @@
 //! What a plugin returned, checked before anything is delivered: the count and size limits, absolute
-//! `http(s)` URLs, and header names and values that are valid on the wire.
+//! `http(s)` URLs, header names and values that are valid on the wire, and none of the headers the HTTP
+//! client states itself.
 
 use serde::Serialize;
 
@@ -45,6 +46,30 @@ impl Body {
 fn as_base64<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     use base64::Engine;
     serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Headers a plugin's request never carries: `host` and the body's framing are stated by the HTTP client from
+/// the URL and the body, and hop-by-hop headers (RFC 9110 §7.6.1) would change the connection, not the
+/// request. A `Host` of the plugin's choosing above all: the destination guard and `allowed_hosts` judge the
+/// URL, and a shared front end would route by the header to another virtual host. They are dropped, as a
+/// browser's `fetch` drops them, so a plugin that sets one still delivers.
+pub const HEADERS_NOT_FROM_PLUGINS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Whether a header is one of [`HEADERS_NOT_FROM_PLUGINS`] (names are case-insensitive).
+pub fn is_header_not_from_plugins(name: &str) -> bool {
+    HEADERS_NOT_FROM_PLUGINS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved))
 }
 
 /// Checks the plugin's requests against `limits` and resolves their URLs against `endpoint_url`.
@@ -116,7 +141,43 @@ pub(crate) fn resolve(
         wit::Method::Patch => "PATCH",
         wit::Method::Delete => "DELETE",
     };
-    Ok(OutgoingRequest { method, url, headers: request.headers, body: Body::from_bytes(request.body) })
+    let mut headers = request.headers;
+    headers.retain(|(name, _)| !is_header_not_from_plugins(name));
+    Ok(OutgoingRequest { method, url, headers, body: Body::from_bytes(request.body) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> wit::Request {
+        wit::Request {
+            method: wit::Method::Post,
+            url: None,
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn host_and_hop_by_hop_headers_are_dropped() {
+        let sent = request(&[
+            ("Host", "internal-admin.example"),
+            ("content-type", "application/json"),
+            ("Connection", "upgrade"),
+            ("Upgrade", "websocket"),
+            ("TE", "trailers"),
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Length", "99"),
+            ("Keep-Alive", "timeout=5"),
+            ("Proxy-Authorization", "Basic eDp5"),
+            ("x-api-version", "2"),
+        ]);
+        let checked = check(vec![sent], "https://hooks.example/in", &Limits::default()).unwrap();
+        let names: Vec<&str> = checked[0].headers.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["content-type", "x-api-version"]);
+        assert_eq!(checked[0].url, "https://hooks.example/in");
+    }
 }
 
 /// A request as the plugin would have returned it: the other way from [`resolve`] (its URL stays the

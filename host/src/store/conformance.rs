@@ -8,9 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    AttemptRecord, DeliveryClaim, DeliveryFilter, DeliveryStatus, Inserted, LaneStatus, Millis, NewDelivery,
-    NewEvent, NewPluginVersion, PluginScope, PluginVersion, ProcessedEvent, QueueStats, Store, StoreError,
-    StoreResult, StoredRequest, Subscription, Tenant,
+    ApiKeyInfo, AttemptRecord, DeliveryClaim, DeliveryFilter, DeliveryStatus, Inserted, LaneStatus, Millis,
+    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginVersion, ProcessedEvent, QueueStats, Store,
+    StoreError, StoreResult, StoredRequest, Subscription, Tenant,
 };
 
 mod budgets;
@@ -43,6 +43,7 @@ macro_rules! conformance_tests {
         $crate::store::conformance::conformance_tests!(@each $backend;
             tenants_are_unique,
             api_keys_map_to_tenants,
+            api_keys_are_listed_and_revoked_and_sessions_ended,
             plugin_versions_are_numbered_per_name,
             plugin_get_latest_or_pinned,
             tenant_plugins_are_listed_by_scope,
@@ -279,13 +280,65 @@ pub async fn tenants_are_unique(backend: &impl Backend) {
 pub async fn api_keys_map_to_tenants(backend: &impl Backend) {
     let store = backend.open().await;
     store.create_tenant(&tenant("acme")).await.unwrap();
-    store.create_api_key("acme", "ab12", T0).await.unwrap();
+    store.create_api_key("acme", "ab12", "gk_ab", T0).await.unwrap();
     assert_eq!(store.tenant_for_api_key("ab12").await.unwrap().as_deref(), Some("acme"));
     assert_eq!(store.tenant_for_api_key("cd34").await.unwrap(), None);
-    let again = store.create_api_key("acme", "ab12", T0).await.unwrap_err();
+    let again = store.create_api_key("acme", "ab12", "gk_ab", T0).await.unwrap_err();
     assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
-    let orphan = store.create_api_key("globex", "ef56", T0).await.unwrap_err();
+    let orphan = store.create_api_key("globex", "ef56", "gk_ef", T0).await.unwrap_err();
     assert!(matches!(&orphan, StoreError::NotFound(what) if what == "tenant globex"), "{orphan:?}");
+}
+
+pub async fn api_keys_are_listed_and_revoked_and_sessions_ended(backend: &impl Backend) {
+    let store = backend.open().await;
+    for id in ["acme", "globex"] {
+        store.create_tenant(&tenant(id)).await.unwrap();
+    }
+    let (first, second) = ("0123456789abcdef0000", "fedcba98765432100000");
+    store.create_api_key("acme", first, "gk_first", T0).await.unwrap();
+    store.create_api_key("acme", second, "gk_second", T0 + 1).await.unwrap();
+    store.record_api_key_use(second, T0 + 50).await.unwrap();
+    let listed = store.list_api_keys("acme").await.unwrap();
+    let expected = [
+        ApiKeyInfo {
+            id: "0123456789abcdef".into(),
+            prefix: Some("gk_first".into()),
+            created_at: T0,
+            last_used_at: None,
+        },
+        ApiKeyInfo {
+            id: "fedcba9876543210".into(),
+            prefix: Some("gk_second".into()),
+            created_at: T0 + 1,
+            last_used_at: Some(T0 + 50),
+        },
+    ];
+    assert_eq!(listed, expected);
+    assert_eq!(store.list_api_keys("globex").await.unwrap(), []);
+    // Another tenant cannot delete it; its tenant can, once.
+    assert!(!store.delete_api_key("globex", "0123456789abcdef").await.unwrap());
+    assert!(store.delete_api_key("acme", "0123456789abcdef").await.unwrap());
+    assert!(!store.delete_api_key("acme", "0123456789abcdef").await.unwrap());
+    assert_eq!(store.tenant_for_api_key(first).await.unwrap(), None);
+    assert_eq!(store.tenant_for_api_key(second).await.unwrap().as_deref(), Some("acme"));
+
+    assert_eq!(store.console_sessions_valid_after("acme").await.unwrap(), Some(0));
+    assert!(store.end_console_sessions("acme", T0 + 10).await.unwrap());
+    assert!(store.end_console_sessions("acme", T0 + 5).await.unwrap(), "never moves back");
+    assert_eq!(store.console_sessions_valid_after("acme").await.unwrap(), Some(T0 + 10));
+    assert_eq!(store.console_sessions_valid_after("globex").await.unwrap(), Some(0));
+    assert_eq!(store.console_sessions_valid_after("nobody").await.unwrap(), None);
+    assert!(!store.end_console_sessions("nobody", T0).await.unwrap());
+
+    // A portal link is followed once; an expired one is forgotten.
+    assert!(store.follow_portal_link("lnk_1", T0 + 100, T0).await.unwrap());
+    assert!(!store.follow_portal_link("lnk_1", T0 + 100, T0 + 1).await.unwrap());
+    assert!(store.follow_portal_link("lnk_2", T0 + 100, T0 + 1).await.unwrap());
+    assert!(store.follow_portal_link("lnk_1", T0 + 300, T0 + 200).await.unwrap(), "forgotten once expired");
+
+    // A shared secret is made once: the first candidate stays.
+    assert_eq!(store.shared_secret("console.signing", "first").await.unwrap(), "first");
+    assert_eq!(store.shared_secret("console.signing", "second").await.unwrap(), "first");
 }
 
 pub async fn plugin_versions_are_numbered_per_name(backend: &impl Backend) {
@@ -547,7 +600,7 @@ pub async fn purge_removes_only_old_finished_work(backend: &impl Backend) {
 
 pub async fn data_survives_reopening(backend: &impl Backend) {
     let store = acme(backend).await;
-    store.create_api_key("acme", "ab12", T0).await.unwrap();
+    store.create_api_key("acme", "ab12", "gk_ab", T0).await.unwrap();
     add_plugin(&*store, "slack", "sha256:01", b"wasm", T0).await.unwrap();
     store.insert_events(&[event("acme", "evt_pending", T0)]).await.unwrap();
     seed(&*store, "evt_done", vec![pending("dlv_1", "acme", "evt_done", "sub_1", T0)]).await;

@@ -56,6 +56,19 @@ pub struct Tenant {
     pub policy_json: Option<String>,
 }
 
+/// A tenant API key as it is listed: never the key, nor its whole hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    /// What names it in the API: the first 16 hex digits of its SHA-256.
+    pub id: String,
+    /// The key's first characters (`gk_Ab12Cd`), to recognise it by; `None` for keys made before they were
+    /// kept.
+    pub prefix: Option<String>,
+    pub created_at: Millis,
+    /// When it was last used (to the minute); `None`: never.
+    pub last_used_at: Option<Millis>,
+}
+
 /// Which plugins to list. A tenant's own plugins are named `<tenant>/<name>`; shared ones have no `/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PluginScope<'a> {
@@ -214,10 +227,33 @@ pub trait Store: Send + Sync + 'static {
     async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
     /// Every tenant, by id.
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
-    /// Stores the SHA-256 (hex) of a tenant API key; the key itself is never stored.
-    async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()>;
+    /// Stores the SHA-256 (hex) of a tenant API key and its first characters; the key itself is never stored.
+    async fn create_api_key(
+        &self,
+        tenant_id: &str,
+        key_sha256: &str,
+        prefix: &str,
+        created_at: Millis,
+    ) -> StoreResult<()>;
     /// The tenant an API key (by its SHA-256) belongs to.
     async fn tenant_for_api_key(&self, key_sha256: &str) -> StoreResult<Option<String>>;
+    /// A tenant's keys, oldest first.
+    async fn list_api_keys(&self, tenant_id: &str) -> StoreResult<Vec<ApiKeyInfo>>;
+    /// Deletes the tenant's key with this [`ApiKeyInfo::id`]; false if it has none.
+    async fn delete_api_key(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
+    /// Notes that the key (by its SHA-256) was used at `at`.
+    async fn record_api_key_use(&self, key_sha256: &str, at: Millis) -> StoreResult<()>;
+    /// Ends the tenant's console sessions begun before `at`; false if there is no such tenant.
+    async fn end_console_sessions(&self, tenant_id: &str, at: Millis) -> StoreResult<bool>;
+    /// When the tenant's console sessions were last ended (sessions begun before are over; 0: never);
+    /// `None` if there is no such tenant.
+    async fn console_sessions_valid_after(&self, tenant_id: &str) -> StoreResult<Option<Millis>>;
+    /// The secret named `name` kept in the database, storing `candidate` as it if there is none yet (so
+    /// that every instance sharing the database agrees on one).
+    async fn shared_secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
+    /// Records that the portal link `id` (valid until `expires_at`) was followed; false if it already was.
+    /// Links expired by `now` are forgotten.
+    async fn follow_portal_link(&self, id: &str, expires_at: Millis, now: Millis) -> StoreResult<bool>;
     /// Sets (or with `None` clears) a tenant's policy; false if there is no such tenant.
     async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool>;
 

@@ -400,10 +400,11 @@ fn failed_before_sending(message: String) -> SendOutcome {
     }
 }
 
-/// The outcome with any credential the endpoint echoed back taken out of what is recorded.
+/// The outcome with nothing recorded of an answer to a credentialed request, and any credential in the
+/// error taken out.
 fn redacted(mut outcome: SendOutcome, credentials: &Credentials) -> SendOutcome {
     if !credentials.headers.is_empty() {
-        outcome.response_excerpt = credentials.redact(&outcome.response_excerpt);
+        outcome.response_excerpt = credentials.answer_excerpt(&outcome.response_excerpt);
         outcome.error = outcome.error.map(|error| credentials.redact(&error));
     }
     outcome

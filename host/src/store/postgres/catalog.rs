@@ -56,14 +56,15 @@ pub(super) async fn create_api_key(
     client: &Client,
     tenant_id: &str,
     key_sha256: &str,
+    prefix: &str,
     created_at: Millis,
 ) -> StoreResult<()> {
     let missing = || format!("tenant {tenant_id}");
     let inserted = execute(
         client,
-        "INSERT INTO api_keys (key_sha256, tenant_id, created_at)
-         SELECT $1::text, $2::text, $3::bigint WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)",
-        &[&key_sha256, &tenant_id, &created_at],
+        "INSERT INTO api_keys (key_sha256, tenant_id, created_at, prefix)
+         SELECT $1::text, $2::text, $3::bigint, $4::text WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)",
+        &[&key_sha256, &tenant_id, &created_at, &prefix],
     )
     .await
     .map_err(constraint_error(|| "api key".to_owned(), missing))?;

@@ -6,6 +6,7 @@
 //! each send their whole batch as arrays (`UNNEST`) and run as one statement, which PostgreSQL commits on
 //! its own (`synchronous_commit` as the server has it; on by default, so a returned ingest is durable).
 
+mod access;
 mod catalog;
 mod claims;
 mod connections;
@@ -24,10 +25,11 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse, Delivery,
-    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery,
-    NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats,
-    Requeued, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
+    ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse,
+    Delivery, DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis,
+    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent,
+    QueueStats, Requeued, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant,
+    VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -42,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_rollouts.sql"),
     include_str!("migrations/008_lanes.sql"),
     include_str!("migrations/009_budgets.sql"),
+    include_str!("migrations/010_access.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -277,12 +280,46 @@ impl Store for PostgresStore {
         catalog::list_tenants(&self.client().await?).await
     }
 
-    async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()> {
-        catalog::create_api_key(&self.client().await?, tenant_id, key_sha256, created_at).await
+    async fn create_api_key(
+        &self,
+        tenant_id: &str,
+        key_sha256: &str,
+        prefix: &str,
+        created_at: Millis,
+    ) -> StoreResult<()> {
+        catalog::create_api_key(&self.client().await?, tenant_id, key_sha256, prefix, created_at).await
     }
 
     async fn tenant_for_api_key(&self, key_sha256: &str) -> StoreResult<Option<String>> {
         catalog::tenant_for_api_key(&self.client().await?, key_sha256).await
+    }
+
+    async fn list_api_keys(&self, tenant_id: &str) -> StoreResult<Vec<ApiKeyInfo>> {
+        access::list_api_keys(&self.client().await?, tenant_id).await
+    }
+
+    async fn delete_api_key(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+        access::delete_api_key(&self.client().await?, tenant_id, id).await
+    }
+
+    async fn record_api_key_use(&self, key_sha256: &str, at: Millis) -> StoreResult<()> {
+        access::record_api_key_use(&self.client().await?, key_sha256, at).await
+    }
+
+    async fn end_console_sessions(&self, tenant_id: &str, at: Millis) -> StoreResult<bool> {
+        access::end_console_sessions(&self.client().await?, tenant_id, at).await
+    }
+
+    async fn console_sessions_valid_after(&self, tenant_id: &str) -> StoreResult<Option<Millis>> {
+        access::console_sessions_valid_after(&self.client().await?, tenant_id).await
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
+        access::shared_secret(&self.client().await?, name, candidate).await
+    }
+
+    async fn follow_portal_link(&self, id: &str, expires_at: Millis, now: Millis) -> StoreResult<bool> {
+        access::follow_link(&self.client().await?, id, expires_at, now).await
     }
 
     async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {

@@ -54,12 +54,15 @@ pub(super) fn create_api_key(
     conn: &Connection,
     tenant_id: &str,
     key_sha256: &str,
+    prefix: &str,
     created_at: Millis,
 ) -> StoreResult<()> {
     require_tenant(conn, tenant_id)?;
-    conn.prepare_cached("INSERT INTO api_keys (key_sha256, tenant_id, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![key_sha256, tenant_id, created_at])
-        .map_err(conflict_as(|| "api key".to_owned()))?;
+    conn.prepare_cached(
+        "INSERT INTO api_keys (key_sha256, tenant_id, created_at, prefix) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![key_sha256, tenant_id, created_at, prefix])
+    .map_err(conflict_as(|| "api key".to_owned()))?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! through the single writer connection in one `BEGIN IMMEDIATE` transaction: a claim's select-then-lease
 //! is atomic without row locks, and a batch shares one disk sync. WAL lets the readers run meanwhile.
 
+mod access;
 mod catalog;
 mod connections;
 mod deliveries;
@@ -22,9 +23,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery, DeliveryClaim,
-    DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery, NewEvent,
-    NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued,
+    ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery,
+    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery,
+    NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued,
     RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_rollouts.sql"),
     include_str!("migrations/008_lanes.sql"),
     include_str!("migrations/009_budgets.sql"),
+    include_str!("migrations/010_access.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -256,14 +258,56 @@ impl Store for SqliteStore {
         self.read(|tx| catalog::list_tenants(tx)).await
     }
 
-    async fn create_api_key(&self, tenant_id: &str, key_sha256: &str, created_at: Millis) -> StoreResult<()> {
-        let (tenant_id, key_sha256) = (tenant_id.to_owned(), key_sha256.to_owned());
-        self.write(move |tx| catalog::create_api_key(tx, &tenant_id, &key_sha256, created_at)).await
+    async fn create_api_key(
+        &self,
+        tenant_id: &str,
+        key_sha256: &str,
+        prefix: &str,
+        created_at: Millis,
+    ) -> StoreResult<()> {
+        let (tenant_id, key_sha256, prefix) =
+            (tenant_id.to_owned(), key_sha256.to_owned(), prefix.to_owned());
+        self.write(move |tx| catalog::create_api_key(tx, &tenant_id, &key_sha256, &prefix, created_at)).await
     }
 
     async fn tenant_for_api_key(&self, key_sha256: &str) -> StoreResult<Option<String>> {
         let key_sha256 = key_sha256.to_owned();
         self.read(move |tx| catalog::tenant_for_api_key(tx, &key_sha256)).await
+    }
+
+    async fn list_api_keys(&self, tenant_id: &str) -> StoreResult<Vec<ApiKeyInfo>> {
+        let tenant_id = tenant_id.to_owned();
+        self.read(move |tx| access::list_api_keys(tx, &tenant_id)).await
+    }
+
+    async fn delete_api_key(&self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.write(move |tx| access::delete_api_key(tx, &tenant_id, &id)).await
+    }
+
+    async fn record_api_key_use(&self, key_sha256: &str, at: Millis) -> StoreResult<()> {
+        let key_sha256 = key_sha256.to_owned();
+        self.write(move |tx| access::record_api_key_use(tx, &key_sha256, at)).await
+    }
+
+    async fn end_console_sessions(&self, tenant_id: &str, at: Millis) -> StoreResult<bool> {
+        let tenant_id = tenant_id.to_owned();
+        self.write(move |tx| access::end_console_sessions(tx, &tenant_id, at)).await
+    }
+
+    async fn console_sessions_valid_after(&self, tenant_id: &str) -> StoreResult<Option<Millis>> {
+        let tenant_id = tenant_id.to_owned();
+        self.read(move |tx| access::console_sessions_valid_after(tx, &tenant_id)).await
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
+        let (name, candidate) = (name.to_owned(), candidate.to_owned());
+        self.write(move |tx| access::shared_secret(tx, &name, &candidate)).await
+    }
+
+    async fn follow_portal_link(&self, id: &str, expires_at: Millis, now: Millis) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.write(move |tx| access::follow_link(tx, &id, expires_at, now)).await
     }
 
     async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {
