@@ -59,8 +59,10 @@ impl Credentials {
         }
         match stated_message(excerpt) {
             Some(message) => format!("[only the destination's message is kept] {}", self.redact(&message)),
-            None => "[the answer is not kept: the request carried a connection's credential, which it could echo]"
-                .to_owned(),
+            None => {
+                "[the answer is not kept: the request carried a connection's credential, which it could echo]"
+                    .to_owned()
+            }
         }
     }
 

@@ -25,8 +25,8 @@ use serde::de::DeserializeOwned;
 use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery,
     DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery,
-    NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued,
-    RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
+    NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats,
+    Requeued, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
