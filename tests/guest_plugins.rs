@@ -1,7 +1,9 @@
 //! Plugins in JavaScript and Python are as first-class as Rust ones: their SDKs' and examples' native
 //! tests pass, the examples build into components with the SDKs' build commands (toolchains installed from
 //! the repository's lock files), and through the real runtime they send exactly what the Rust Slack
-//! plugin sends, on every sample event, with errors and logs that carry their messages.
+//! plugin sends, on every sample event, with errors and logs that carry their messages. A JavaScript or
+//! Python plugin that defines `merge` merges requests through the runtime; one that does not is built
+//! without the export.
 
 mod support;
 
@@ -266,5 +268,40 @@ fn javascript_and_python_plugins_deliver_through_the_service() {
             d.iter().any(|d| d["status"] == "succeeded")
         });
         assert_eq!(deliveries[0]["plugin"], format!("{plugin}@1"), "{deliveries:#?}");
+    }
+}
+
+#[test]
+fn javascript_and_python_plugins_that_define_merge_merge_through_the_runtime() {
+    let runtime = runtime();
+    for name in ["rows-js", "rows-python"] {
+        let plugin = load(&runtime, name);
+        assert!(plugin.info().merges, "{name} defines merge");
+        assert_eq!(plugin.info().world_version, gancho::runtime::WORLD_VERSION);
+        let samples = ["call.ended.json", "chat.closed.json", "call.ended.missed.json"];
+        let requests: Vec<OutgoingRequest> = samples
+            .iter()
+            .flat_map(|sample| {
+                let event = std::fs::read_to_string(support::sample_path(sample)).unwrap();
+                invoke(&runtime, &plugin, &event, "{}").unwrap()
+            })
+            .collect();
+        let subscription =
+            SubscriptionInput { id: "sub_1", endpoint_url: ENDPOINT, config_json: r#"{"max_rows": 2}"# };
+        let merging = runtime.merge_limited(&plugin, &requests, &subscription, runtime.limits());
+        let merged = merging.result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let carries: Vec<&[usize]> = merged.iter().map(|m| m.carries.as_slice()).collect();
+        assert_eq!(carries, [&[0, 1][..], &[2]], "{name}");
+        let body: Value = serde_json::from_slice(merged[0].request.body.as_bytes()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"values": [["evt_call_ended", "call.ended"], ["evt_chat_closed_1", "chat.closed"]]}),
+            "{name}"
+        );
+        assert_eq!(merged[0].request.url, ENDPOINT);
+        assert_eq!(merged[1].request, requests[2], "{name}: a lone row goes as it was");
+    }
+    for name in ["slack-js", "slack-python"] {
+        assert!(!load(&runtime, name).info().merges, "{name} defines no merge, so it is built without it");
     }
 }

@@ -81,6 +81,10 @@ fn every_example_plugin_checks_ok() {
         let world = format!("world:   gancho:plugin/plugin@{}", gancho::runtime::WORLD_VERSION);
         assert!(stdout.contains(&world), "{name}: {stdout}");
         assert!(stdout.contains("digest:  sha256:"), "{name}: {stdout}");
+        // Slack has no endpoint that takes many messages; the others merge what waits for their destination.
+        let merges =
+            if *name == "slack" { "merges:  no" } else { "merges:  requests waiting for one destination" };
+        assert!(stdout.contains(merges), "{name}: {stdout}");
         // Every import is either our log interface or WASI (granting nothing): no network, no HTTP.
         let imports: Vec<&str> =
             stdout.lines().skip_while(|l| !l.contains("imports:")).skip(1).map(str::trim).collect();
@@ -362,6 +366,7 @@ fn a_new_plugin_builds_checks_runs_and_tests_as_it_is() {
     let world = format!("world:   gancho:plugin/plugin@{}", gancho::runtime::WORLD_VERSION);
     assert!(stdout.contains(&world), "{stdout}");
     assert!(stdout.contains("config:  checked when a subscription sets it"), "{stdout}");
+    assert!(stdout.contains("merges:  no: one request per delivery"), "{stdout}");
 
     let event = support::sample_path("call.ended.missed.json");
     let config = dir.join("config.example.json");

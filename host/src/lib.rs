@@ -228,6 +228,13 @@ pub async fn run(
         disable_after_failing_ms: (config.delivery.disable_after_failing_secs * 1000) as i64,
         ordering_max_hold_secs: config.delivery.ordering_max_hold_secs,
         shares: delivery::lanes::TenantShares::new(config.delivery.max_in_flight),
+        merger: Some(Arc::new(delivery::budgets::batch::Merger::new(
+            store.clone(),
+            plugins.clone(),
+            runtime.clone(),
+            executor.clone(),
+            policies.clone(),
+        ))),
     });
 
     let workers_stop = CancellationToken::new();

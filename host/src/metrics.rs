@@ -1,6 +1,7 @@
 //! Prometheus metrics: events in, plugin runs and their duration, plugin failures by plugin version and
 //! kind, paused subscriptions, plugin runs waiting for a thread, items per pipeline commit, deliveries by
-//! outcome, attempts and their latency, queue depth and the oldest pending item's age.
+//! outcome, attempts and their latency, queue depth and the oldest pending item's age, and requests,
+//! merges and pauses per destination host.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -29,6 +30,9 @@ pub struct Metrics {
     events_pending: Gauge,
     deliveries_pending: Gauge,
     oldest_pending_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    destination_requests: Family<Labels, Counter>,
+    destination_merged: Family<Labels, Counter>,
+    destination_pauses: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -106,8 +110,29 @@ impl Default for Metrics {
             "Age of the oldest event or delivery still waiting",
             oldest_pending_seconds.clone(),
         );
+        let destination_requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "destination_requests",
+            "Requests sent, by destination host (a well-known API's, else `other`)",
+            destination_requests.clone(),
+        );
+        let destination_merged = Family::<Labels, Counter>::default();
+        registry.register(
+            "destination_deliveries_merged",
+            "Deliveries that went out merged into another's request, by destination host",
+            destination_merged.clone(),
+        );
+        let destination_pauses = Family::<Labels, Counter>::default();
+        registry.register(
+            "destination_pauses",
+            "Times a destination asked to slow down (429, or 503 with Retry-After) and was paused, by host",
+            destination_pauses.clone(),
+        );
         Metrics {
             registry,
+            destination_requests,
+            destination_merged,
+            destination_pauses,
             events,
             plugin_runs,
             plugin_seconds,
@@ -175,6 +200,19 @@ impl Metrics {
         self.attempt_seconds.observe(seconds);
     }
 
+    /// A request was sent to a destination on `host`, carrying `deliveries` deliveries.
+    pub fn destination_request(&self, host: &str, deliveries: usize) {
+        let host = known_host(host);
+        self.destination_requests.get_or_create(&vec![("host", host)]).inc();
+        if deliveries > 1 {
+            self.destination_merged.get_or_create(&vec![("host", host)]).inc_by(deliveries as u64 - 1);
+        }
+    }
+
+    pub fn destination_paused(&self, host: &str) {
+        self.destination_pauses.get_or_create(&vec![("host", known_host(host))]).inc();
+    }
+
     pub fn set_queue(&self, stats: &QueueStats) {
         self.events_pending.set(stats.events_pending as i64);
         self.deliveries_pending.set(stats.deliveries_pending as i64);
@@ -187,6 +225,13 @@ impl Metrics {
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
     }
+}
+
+/// A destination host as a label: a well-known API's, else `other` (tenants choose hosts: a label per host
+/// would grow without bound).
+fn known_host(host: &str) -> &'static str {
+    const KNOWN: [&str; 4] = ["sheets.googleapis.com", "api.hubapi.com", "hooks.slack.com", "slack.com"];
+    KNOWN.iter().find(|known| **known == host).copied().unwrap_or("other")
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use std::cell::RefCell;
 use serde::de::DeserializeOwned;
 
 use crate::log::Level;
-use crate::{Event, PluginError, Request, Subscription};
+use crate::merge::MergeFn;
+use crate::{Event, Merged, PluginError, Request, Subscription};
 
 /// The endpoint URL [`run`] gives the subscription.
 pub const TEST_ENDPOINT: &str = "https://receiver.example/hook";
@@ -38,6 +39,29 @@ pub fn run<C: DeserializeOwned>(
     let event = Event::from_json(event_json)?;
     let subscription = Subscription::parse("sub_test", TEST_ENDPOINT, config_json)?;
     transform(event, subscription)
+}
+
+/// Runs a plugin's `merge` on `requests` (as `transform` made them) with a configuration (JSON text), for
+/// the subscription [`run`] uses, the way Gancho does: a request without a URL gets [`TEST_ENDPOINT`]
+/// first, as Gancho resolves URLs before it merges. Panics when the answer breaks the contract Gancho
+/// holds `merge` to (every index carried exactly once, ascending within a merged request, merged requests
+/// in the order of their first index), naming what is wrong.
+pub fn merge<C: DeserializeOwned>(
+    merge: MergeFn<C>,
+    requests: Vec<Request>,
+    config_json: &str,
+) -> Result<Vec<Merged>, PluginError> {
+    let given = requests.len();
+    let requests = requests
+        .into_iter()
+        .map(|r| Request { url: r.url.or_else(|| Some(TEST_ENDPOINT.into())), ..r })
+        .collect();
+    let subscription = Subscription::parse("sub_test", TEST_ENDPOINT, config_json)?;
+    let answer = merge(requests, subscription)?;
+    if let Some(broken) = crate::merge::contract_broken(&answer, given) {
+        panic!("merge's answer to {given} requests would be refused by Gancho: {broken}");
+    }
+    Ok(answer)
 }
 
 /// Returns and clears the lines logged on this thread.

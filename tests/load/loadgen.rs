@@ -66,6 +66,29 @@ struct Args {
     /// Spread the events over this many calls (`call.id` values), in turn; 0: each event its own call.
     #[arg(long, default_value_t = 0)]
     keys: u64,
+    /// Act as a Google Sheet allowing this many writes a minute (429 `RESOURCE_EXHAUSTED` over it, no
+    /// Retry-After): the Google Sheets plugin appends each event as a row, through a connection whose budget
+    /// says so. The service needs connections keys (GANCHO_CONNECTIONS__KEYS). Prints the lag over time.
+    #[arg(long)]
+    sheets_per_minute: Option<usize>,
+}
+
+/// The subscription to create; `ordering_key` only when asked for, so that a build from before ordering
+/// keys can be measured too.
+fn subscription_request(args: &Args, plugin: &str, receiver_url: &str) -> anyhow::Result<serde_json::Value> {
+    let config = match args.sheets_per_minute {
+        Some(_) => json!({"spreadsheet_id": "load", "api_base": receiver_url.trim_end_matches("/slack"),
+                          "columns": ["call.caller_name"]}),
+        None => serde_json::from_str::<serde_json::Value>(&args.plugin_config)?,
+    };
+    let mut request = json!({"event_types": ["call.ended"], "plugin": plugin, "endpoint_url": receiver_url, "config": config});
+    if args.sheets_per_minute.is_some() {
+        request["connections"] = json!(["sheet"]);
+    }
+    if let Some(key) = &args.ordering_key {
+        request["ordering_key"] = json!(key);
+    }
+    Ok(request)
 }
 
 /// Marks each event's sequence number inside the caller name, which the Slack plugin puts in its message.
@@ -73,11 +96,19 @@ fn marker(seq: u64) -> String {
     format!("zq{seq}qz")
 }
 
-fn parse_marker(body: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(body).ok()?;
-    let start = text.find("zq")? + 2;
-    let end = start + text[start..].find("qz")?;
-    text[start..end].parse().ok()
+/// Every event marker in a body: one for a message, one per row for a merged append.
+fn parse_markers(body: &[u8]) -> Vec<u64> {
+    let Ok(mut text) = std::str::from_utf8(body) else { return Vec::new() };
+    let mut markers = Vec::new();
+    while let Some(start) = text.find("zq") {
+        let rest = &text[start + 2..];
+        let Some(end) = rest.find("qz") else { break };
+        if let Ok(seq) = rest[..end].parse() {
+            markers.push(seq);
+        }
+        text = &rest[end + 2..];
+    }
+    markers
 }
 
 struct Clock {
@@ -111,17 +142,35 @@ async fn main() -> anyhow::Result<()> {
     let receiver_url = format!("http://{}/slack", listener.local_addr()?);
     let receiver_clock = clock.clone();
     let receiver_delay = Duration::from_millis(args.receiver_delay_ms);
+    let quota = args.sheets_per_minute;
+    let writes = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::<Instant>::new()));
+    let refused = Arc::new(AtomicU64::new(0));
+    let (receiver_writes, receiver_refused) = (writes.clone(), refused.clone());
     let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
-        let clock = receiver_clock.clone();
+        let (clock, writes, refused) =
+            (receiver_clock.clone(), receiver_writes.clone(), receiver_refused.clone());
         async move {
             tokio::time::sleep(receiver_delay).await;
-            if let Some(seq) = parse_marker(&body)
-                && let Some(slot) = clock.received.get(seq as usize)
-                && slot.compare_exchange(0, clock.now(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
-            {
-                clock.delivered.fetch_add(1, Ordering::Relaxed);
+            if let Some(per_minute) = quota {
+                let now = Instant::now();
+                let mut writes = writes.lock().unwrap();
+                while writes.front().is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(60)) {
+                    writes.pop_front();
+                }
+                if writes.len() >= per_minute {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    return (hyper::StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED");
+                }
+                writes.push_back(now);
             }
-            "ok"
+            for seq in parse_markers(&body) {
+                if let Some(slot) = clock.received.get(seq as usize)
+                    && slot.compare_exchange(0, clock.now(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+                {
+                    clock.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            (hyper::StatusCode::OK, "ok")
         }
     });
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -139,7 +188,8 @@ async fn main() -> anyhow::Result<()> {
             .body(Full::new(Bytes::from(body)))
             .expect("valid request")
     };
-    let setup = [
+    let plugin = if quota.is_some() { "google-sheets".to_owned() } else { args.plugin.clone() };
+    let mut setup = vec![
         admin(
             "POST",
             "/v1/tenants",
@@ -148,21 +198,28 @@ async fn main() -> anyhow::Result<()> {
         ),
         admin(
             "POST",
-            &format!("/v1/plugins/{}/versions", args.plugin),
-            support::plugin_bytes(&args.plugin),
+            &format!("/v1/plugins/{plugin}/versions"),
+            support::plugin_bytes(&plugin),
             "application/wasm",
         ),
-        admin(
-            "POST",
-            &format!("/v1/tenants/{tenant}/subscriptions"),
-            json!({"event_types": ["call.ended"], "plugin": args.plugin, "endpoint_url": receiver_url,
-                   "config": serde_json::from_str::<serde_json::Value>(&args.plugin_config)?,
-                   "ordering_key": args.ordering_key})
-            .to_string()
-            .into_bytes(),
-            "application/json",
-        ),
     ];
+    if let Some(per_minute) = quota {
+        let connection = json!({"name": "sheet", "hosts": ["127.0.0.1"],
+            "budget": {"requests": per_minute, "per_secs": 60},
+            "credential": {"kind": "header", "name": "authorization", "value": "Bearer load-test"}});
+        setup.push(admin(
+            "POST",
+            &format!("/v1/tenants/{tenant}/connections"),
+            connection.to_string().into_bytes(),
+            "application/json",
+        ));
+    }
+    setup.push(admin(
+        "POST",
+        &format!("/v1/tenants/{tenant}/subscriptions"),
+        subscription_request(&args, &plugin, &receiver_url)?.to_string().into_bytes(),
+        "application/json",
+    ));
     for request in setup {
         let path = request.uri().path().to_owned();
         let response = client.request(request).await?;
@@ -271,6 +328,36 @@ async fn main() -> anyhow::Result<()> {
         percentile(0.99),
         percentile(1.0)
     );
+    if quota.is_some() {
+        println!("sheet            {} writes refused (429)", refused.load(Ordering::Relaxed));
+        print_lag_over_time(&clock, first_post);
+    }
     anyhow::ensure!(delivered == accepted, "{} accepted events were not delivered", accepted - delivered);
     Ok(())
+}
+
+/// Ingest→receipt by 30 s of posting: a lag that stays flat keeps up; one that grows falls behind.
+fn print_lag_over_time(clock: &Clock, first_post: u64) {
+    const WINDOW: u64 = 30_000_000_000;
+    let mut windows: std::collections::BTreeMap<u64, Vec<u64>> = std::collections::BTreeMap::new();
+    for (sent, received) in clock.sent.iter().zip(&clock.received) {
+        let (sent, received) = (sent.load(Ordering::Relaxed), received.load(Ordering::Relaxed));
+        if sent > 0 && received > 0 {
+            windows.entry(sent.saturating_sub(first_post) / WINDOW).or_default().push(received - sent);
+        }
+    }
+    println!("lag by posting time   rows      p50        p99        max");
+    for (window, mut lags) in windows {
+        lags.sort_unstable();
+        let at = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)] as f64 / 1e9;
+        println!(
+            "  {:>4}–{:<4} s   {:>6}   {:>6.2} s   {:>6.2} s   {:>6.2} s",
+            window * 30,
+            window * 30 + 30,
+            lags.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    }
 }

@@ -28,7 +28,8 @@ pub fn language_of(name: &str) -> Language {
     if name.ends_with("-python") { Language::Python } else { Language::JavaScript }
 }
 
-/// The component of `plugins/<name>` (one of [`GUEST_PLUGINS`]), built if its sources changed.
+/// The component of `plugins/<name>` (one of [`GUEST_PLUGINS`]) or `tests/guests/<name>`, built if its
+/// sources changed.
 pub fn guest_plugin_bytes(name: &str) -> Vec<u8> {
     let path = guest_plugin_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
@@ -64,7 +65,10 @@ pub fn python() -> Command {
 
 fn build(name: &str) -> PathBuf {
     let root = repo_root();
-    let dir = root.join("plugins").join(name);
+    // The examples, or a plugin for tests only (`tests/guests/`).
+    let dir = Some(root.join("plugins").join(name))
+        .filter(|dir| dir.exists())
+        .unwrap_or_else(|| root.join("tests/guests").join(name));
     let out_dir = root.join("target/guest-plugins");
     std::fs::create_dir_all(&out_dir).expect("target/guest-plugins can be created");
     let language = language_of(name);

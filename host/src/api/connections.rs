@@ -31,6 +31,10 @@ pub struct NewConnection {
     /// "refresh_token", "scopes"}` or `{"kind": "google_service_account", "key": {the JSON key}, "scopes"}`.
     #[schema(value_type = Object)]
     pub credential: serde_json::Value,
+    /// The account's budget, for its exact hosts: `{"requests": 60, "per_secs": 60}`; every delivery to
+    /// them, from any subscription, draws on it. Absent: the default of a well-known API, or none.
+    #[serde(default)]
+    pub budget: Option<super::destinations::BudgetSetting>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -42,6 +46,10 @@ pub struct ConnectionPatch {
     /// A new secret (of any kind); it also repairs a broken connection.
     #[schema(value_type = Option<Object>)]
     pub credential: Option<serde_json::Value>,
+    /// A budget sets it for the connection's hosts; `null` clears it.
+    #[serde(default, deserialize_with = "super::subscriptions::present")]
+    #[schema(value_type = Option<super::destinations::BudgetSetting>, nullable)]
+    pub budget: Option<Option<super::destinations::BudgetSetting>>,
 }
 
 /// A connection as the API shows it: never its secret.
@@ -63,6 +71,14 @@ pub struct ConnectionView {
     pub last_refreshed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Its hosts' budgets and state: paced or paused, and why.
+    pub destinations: Vec<super::destinations::DestinationView>,
+}
+
+/// The connection as shown, with its hosts' destinations.
+async fn shown(state: &AppState, c: Connection) -> ApiResult<ConnectionView> {
+    let destinations = super::destinations::of_hosts(state, &c.tenant_id, Some(&c.hosts)).await?;
+    Ok(ConnectionView { destinations, ..view(c) })
 }
 
 fn view(c: Connection) -> ConnectionView {
@@ -77,6 +93,7 @@ fn view(c: Connection) -> ConnectionView {
         last_refreshed_at: c.last_refreshed_at.map(rfc3339),
         created_at: rfc3339(c.created_at),
         updated_at: rfc3339(c.updated_at),
+        destinations: Vec::new(),
     }
 }
 
@@ -145,6 +162,7 @@ pub async fn create(
     super::check_name("connection", &request.name)?;
     let hosts = check_hosts(request.hosts)?;
     let credential = check_credential(request.credential)?;
+    let budget = request.budget.map(|budget| budget.checked("budget")).transpose()?;
     let (key_id, nonce, sealed) = seal(&state, &tenant, &request.name, &credential)?;
     let now = now_millis();
     let connection = Connection {
@@ -163,7 +181,10 @@ pub async fn create(
         updated_at: now,
     };
     state.store.create_connection(&connection).await?;
-    Ok((StatusCode::CREATED, Json(view(connection))))
+    if budget.is_some() {
+        super::destinations::set_budget(&state, &connection.tenant_id, &connection.hosts, budget).await?;
+    }
+    Ok((StatusCode::CREATED, Json(shown(&state, connection).await?)))
 }
 
 /// A tenant's connections (never their secrets).
@@ -176,7 +197,11 @@ pub async fn list(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Vec<ConnectionView>>> {
     caller.require_tenant(&tenant)?;
-    Ok(Json(state.store.list_connections(&tenant).await?.into_iter().map(view).collect()))
+    let mut shown_all = Vec::new();
+    for connection in state.store.list_connections(&tenant).await? {
+        shown_all.push(shown(&state, connection).await?);
+    }
+    Ok(Json(shown_all))
 }
 
 async fn find(state: &AppState, tenant: &str, name: &str) -> ApiResult<Connection> {
@@ -196,7 +221,7 @@ pub async fn read(
     Path((tenant, name)): Path<(String, String)>,
 ) -> ApiResult<Json<ConnectionView>> {
     caller.require_tenant(&tenant)?;
-    Ok(Json(view(find(&state, &tenant, &name).await?)))
+    Ok(Json(shown(&state, find(&state, &tenant, &name).await?).await?))
 }
 
 /// Change a connection's hosts or replace its secret (which repairs a broken connection).
@@ -214,6 +239,7 @@ pub async fn update(
     caller.require_tenant(&tenant)?;
     let patch: ConnectionPatch = parse_json_body(&body)?;
     let mut connection = find(&state, &tenant, &name).await?;
+    let budget = patch.budget.map(|budget| budget.map(|b| b.checked("budget")).transpose()).transpose()?;
     if let Some(given) = patch.hosts {
         let hosts = check_hosts(given)?;
         // A secret was given for its hosts: whoever may edit the connection must not be able to send it
@@ -242,7 +268,10 @@ pub async fn update(
         return Err(ApiError::not_found(format!("connection {name}")));
     }
     state.connections.forget(&tenant, &name);
-    Ok(Json(view(connection)))
+    if let Some(budget) = budget {
+        super::destinations::set_budget(&state, &tenant, &connection.hosts, budget).await?;
+    }
+    Ok(Json(shown(&state, connection).await?))
 }
 
 /// Delete a connection no subscription uses.

@@ -58,6 +58,12 @@ pub struct DeliveryView {
     /// The value of its subscription's ordering key it is ordered by (`cl_9f3a`), when it is in a lane.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ordering_key: Option<String>,
+    /// The host its request goes to: the destination whose budget it draws on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// The batch that last carried it, when it went out merged with others (its attempts are the batch's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub attempts: Vec<AttemptView>,
@@ -122,6 +128,11 @@ fn view(delivery: Delivery) -> DeliveryView {
         error: delivery.error,
         next_attempt_at: delivery.next_attempt_at.map(rfc3339),
         ordering_key: delivery.ordering_key,
+        destination: delivery
+            .destination
+            .as_deref()
+            .map(|destination| crate::delivery::budgets::host_of_destination(destination).to_owned()),
+        batch_id: delivery.batch_id,
         created_at: rfc3339(delivery.created_at),
         updated_at: rfc3339(delivery.updated_at),
         attempts: delivery

@@ -5,6 +5,7 @@ pub(crate) mod access;
 mod auth;
 pub(crate) mod connections;
 pub(crate) mod deliveries;
+pub(crate) mod destinations;
 pub(crate) mod error;
 mod events;
 pub(crate) mod ops;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(subscriptions::router())
         .merge(rollouts::router())
         .merge(deliveries::router())
+        .merge(destinations::router())
         .merge(ops::router())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)

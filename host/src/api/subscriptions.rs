@@ -157,6 +157,10 @@ pub struct SubscriptionView {
     /// How its deliveries are ordered, and its lanes' state; absent: unordered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ordering: Option<ordering::OrderingView>,
+    /// Its destinations that are budgeted, paced or paused, and why (its endpoint's host, its connections'
+    /// hosts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<super::destinations::DestinationView>,
     /// The signing secret: in answers to create and to a rotation only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -171,7 +175,15 @@ async fn shown(
     with_secret: bool,
 ) -> ApiResult<SubscriptionView> {
     let ordering = ordering::view(state, &subscription).await?;
-    Ok(SubscriptionView { ordering, ..view(subscription, with_secret) })
+    let mut hosts: Vec<String> =
+        crate::connections::hosts::host_of(&subscription.endpoint_url).into_iter().collect();
+    for name in &subscription.connections {
+        if let Some(connection) = state.store.get_connection(&subscription.tenant_id, name).await? {
+            hosts.extend(connection.hosts);
+        }
+    }
+    let destinations = super::destinations::of_hosts(state, &subscription.tenant_id, Some(&hosts)).await?;
+    Ok(SubscriptionView { ordering, destinations, ..view(subscription, with_secret) })
 }
 
 fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
@@ -196,6 +208,7 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
         max_in_flight: subscription.max_in_flight,
         rate_limit: subscription.rate_limit,
         ordering: None,
+        destinations: Vec::new(),
         secret: with_secret.then_some(subscription.secret),
         created_at: rfc3339(subscription.created_at),
         updated_at: rfc3339(subscription.updated_at),

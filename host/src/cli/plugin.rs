@@ -135,6 +135,14 @@ fn check(plugin: &Path, cache: &CacheArgs) -> Result<ExitCode, String> {
             "not checked when set (built without validate-config)"
         }
     );
+    println!(
+        "  merges:  {}",
+        if info.merges {
+            "requests waiting for one destination, when asked (exports merge)"
+        } else {
+            "no: one request per delivery (built without merge)"
+        }
+    );
     println!("  size:    {} bytes", info.size_bytes);
     let needs = info.instance_needs;
     println!(

@@ -47,17 +47,23 @@ impl Credentials {
         !self.refreshable.is_empty()
     }
 
-    /// What is kept of a destination's answer to a request that carried these credentials: nothing of its
-    /// body. An endpoint may echo a header back encoded (base64, hex, percent- or JSON-escaped, cut short),
-    /// which no search for the value finds, and the delivery log is read by whoever may use the connection,
-    /// not only whoever set its secret. The status, latency and `Retry-After` are kept: they say whether
-    /// the credential works; the destination's own log has the rest.
+    /// What is kept of a destination's answer to a request that carried these credentials: only the error
+    /// message a JSON answer states (what a tenant needs to fix a refused row), and only when it holds
+    /// nothing that could be an encoded secret. An endpoint may echo a header back encoded (base64, hex,
+    /// percent- or JSON-escaped, cut short), which no search for the value finds, and the delivery log is
+    /// read by whoever may use the connection, not only whoever set its secret. The status, latency and
+    /// `Retry-After` are kept: they say whether the credential works; the destination's own log has the rest.
     pub fn answer_excerpt(&self, excerpt: &str) -> String {
         if self.headers.is_empty() || excerpt.is_empty() {
             return excerpt.to_owned();
         }
-        "[the answer is not kept: the request carried a connection's credential, which it could echo]"
-            .to_owned()
+        match stated_message(excerpt) {
+            Some(message) => format!("[only the destination's message is kept] {}", self.redact(&message)),
+            None => {
+                "[the answer is not kept: the request carried a connection's credential, which it could echo]"
+                    .to_owned()
+            }
+        }
     }
 
     /// `text` with every credential value replaced by `[redacted]` (an endpoint may echo a header back).
@@ -271,6 +277,24 @@ impl Registry {
     }
 }
 
+/// The error message a JSON answer states (`error.message`, `message`, `error_description` or
+/// `errors[0].message`), at most 300 characters, unless some run of 16 or more characters in it could be
+/// an encoded value (letters, digits, `+/=_-.%`).
+fn stated_message(excerpt: &str) -> Option<String> {
+    let answer: serde_json::Value = serde_json::from_str(excerpt).ok()?;
+    let message = [
+        &answer["error"]["message"],
+        &answer["message"],
+        &answer["error_description"],
+        &answer["errors"][0]["message"],
+    ]
+    .into_iter()
+    .find_map(|value| value.as_str())?;
+    let encoded_like = |c: char| c.is_ascii_alphanumeric() || "+/=_-.%".contains(c);
+    let longest_run = message.split(|c: char| !encoded_like(c)).map(str::len).max().unwrap_or(0);
+    (longest_run < 16).then(|| message.chars().take(300).collect())
+}
+
 fn gone(name: &str) -> String {
     format!("connection `{name}` no longer exists; create it again or remove it from the subscription")
 }
@@ -298,6 +322,11 @@ mod tests {
             );
         }
         assert_eq!(credentials.answer_excerpt(""), "");
+        // A JSON error's message is kept, unless it could hold an encoded value.
+        let refused = r#"{"error": {"code": 400, "message": "Invalid value at 'data.values[3]'"}}"#;
+        assert!(credentials.answer_excerpt(refused).ends_with("Invalid value at 'data.values[3]'"));
+        let sneaky = format!(r#"{{"message": "bad token {encoded}"}}"#);
+        assert!(!credentials.answer_excerpt(&sneaky).contains(&encoded));
         // Without credentials, the answer is kept as it came.
         assert_eq!(Credentials::default().answer_excerpt("{\"ok\": true}"), "{\"ok\": true}");
     }

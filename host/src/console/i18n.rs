@@ -364,6 +364,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Sugerido para chats: chat.id (o contact.id para todos los chats de un contacto)",
     ),
     ("lanes.title", "Delivery order", "Orden de entrega"),
+    ("dest.paused", "paused until", "en pausa hasta"),
+    ("dest.paced", "paced by its limit", "al ritmo de su límite"),
     ("lanes.key", "Keep in order per", "Mantener el orden por"),
     ("lanes.unordered", "No order (fastest)", "Sin orden (lo más rápido)"),
     (

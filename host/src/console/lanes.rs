@@ -1,10 +1,12 @@
-//! A subscription's delivery order in the portal: choosing its ordering key (with the key each kind of
-//! event suggests), and seeing the keys held by a failing delivery, with a way to those deliveries.
+//! A subscription's delivery lanes in the portal: choosing its ordering key (with the key each kind of
+//! event suggests), seeing the keys held by a failing delivery, with a way to those deliveries, and when a
+//! destination is paced by its budget or paused because it asked to slow down.
 
 use maud::{Markup, html};
 
 use super::Ctx;
 use super::portal::path;
+use crate::api::destinations::DestinationView;
 use crate::api::subscriptions::SubscriptionView;
 
 /// The keys offered, and when each fits: the value is a path into the event.
@@ -76,6 +78,22 @@ pub(super) fn blocked_badge(ctx: &Ctx, subscription: &SubscriptionView) -> Marku
         Some(blocked) if blocked > 0 => {
             html! { " " span.badge.warn.blocked-keys { (blocked) " " (ctx.lang.t("lanes.blocked")) } }
         }
+        _ => html! {},
+    }
+}
+
+/// A destination that is paced or paused, with why (in the title), next to a subscription or connection.
+pub(super) fn destination_badge(ctx: &Ctx, destination: &DestinationView) -> Markup {
+    let t = |key| ctx.lang.t(key);
+    match destination.state {
+        "paused" => html! {
+            " " span.badge.warn.destination title=(destination.pause_reason.as_deref().unwrap_or("")) {
+                (destination.host) ": " (t("dest.paused")) " " (destination.paused_until.as_deref().unwrap_or(""))
+            }
+        },
+        "paced" => html! {
+            " " span.badge.destination { (destination.host) ": " (t("dest.paced")) }
+        },
         _ => html! {},
     }
 }

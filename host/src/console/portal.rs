@@ -68,7 +68,10 @@ async fn subscriptions_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                                 td { (s.event_types.join(", ")) }
                                 td { code { (s.plugin) } }
                                 td.url { (s.endpoint_url) }
-                                td { (status_badge(&ctx, s)) (lanes::blocked_badge(&ctx, s)) }
+                                td {
+                                    (status_badge(&ctx, s)) (lanes::blocked_badge(&ctx, s))
+                                    @for d in &s.destinations { (lanes::destination_badge(&ctx, d)) }
+                                }
                                 td.actions {
                                     a href=(path(&tenant, &format!("subscriptions/{}", s.id))) { (t("common.edit")) }
                                     " · "
@@ -393,6 +396,9 @@ async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                                 td {
                                     span class={ "badge " (c.status) } { (c.status) }
                                     @if let Some(reason) = c.broken_reason.as_deref().or(c.last_error.as_deref()) { " " span.error-message { (reason) } }
+                                    @for d in &c.destinations {
+                                        (lanes::destination_badge(&ctx, d))
+                                    }
                                 }
                                 td { (or_dash(c.last_used_at.as_deref())) }
                                 td.actions {

@@ -1,7 +1,8 @@
-//! Delivery: claiming due deliveries from the store — in their lanes (ordering key, tenant share) —
-//! signing them, checking their destination, sending them, and recording the attempt with the next retry
-//! or the final state.
+//! Delivery: claiming due deliveries from the store — in their lanes (ordering key, tenant share) and
+//! within their destinations' budgets — signing them, checking their destination, sending them, and
+//! recording the attempt with the next retry or the final state.
 
+pub mod budgets;
 pub mod client;
 pub mod guard;
 pub mod lanes;

@@ -211,6 +211,7 @@ fn delivery(job: &Job, plugin: &str, status: DeliveryStatus, now: Millis) -> Del
         next_attempt_at: None,
         created_at: now,
         lane: None,
+        destination: None,
     })
 }
 
@@ -232,7 +233,8 @@ impl DeliveryDraft {
     }
 
     fn request(self, request: StoredRequest, due: Millis) -> NewDelivery {
-        NewDelivery { request: Some(request), next_attempt_at: Some(due), ..self.0 }
+        let destination = crate::delivery::budgets::destination_of(&self.0.tenant_id, &request.url);
+        NewDelivery { request: Some(request), next_attempt_at: Some(due), destination, ..self.0 }
     }
 
     fn logs(self, logs_json: Option<String>) -> DeliveryDraft {

@@ -1,8 +1,8 @@
 //! The host side of the `gancho:plugin` WIT world: the one place where bindings are generated.
 //!
 //! They are generated for `plugin-base`, what every plugin exports (0.1.0's whole world); the optional
-//! exports the `plugin` world adds (`validate-config`, 0.1.1) are looked up by name on each plugin, with
-//! the types generated here.
+//! exports the `plugin` and `merging-plugin` worlds add (`validate-config`, 0.1.1; `merge`, 0.1.2) are
+//! looked up by name on each plugin, with the types generated here.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -17,3 +17,6 @@ pub use self::gancho::plugin::types as wit;
 
 /// The name of the optional export that checks a subscription's configuration.
 pub const VALIDATE_CONFIG: &str = "validate-config";
+
+/// The name of the optional export that merges requests waiting for one destination.
+pub const MERGE: &str = "merge";

@@ -7,9 +7,11 @@
 //! (ticked every millisecond), and a wait inside a host call is an `.await` that a timer drops (the call is
 //! made with `call_async`). [`grants`] lists each granted import and why none can hold a thread.
 //!
-//! Plugins built against `gancho:plugin` 0.1.0 and 0.1.1 load alike; a plugin that exports the optional
-//! `validate-config` (0.1.1) can refuse a subscription's configuration when it is set
-//! ([`Runtime::check_config`], in `config_check`), in the same kind of sandbox as `transform`.
+//! Plugins built against `gancho:plugin` 0.1.0, 0.1.1 and 0.1.2 load alike; a plugin that exports the
+//! optional `validate-config` (0.1.1) can refuse a subscription's configuration when it is set
+//! ([`Runtime::check_config`], in `config_check`), and one that exports the optional `merge` (0.1.2) can
+//! turn requests waiting for one destination into fewer ([`Runtime::merge_limited`], in `merge`), each in
+//! the same kind of sandbox as `transform`.
 
 mod bindings;
 mod cache;
@@ -17,6 +19,7 @@ mod config_check;
 mod error;
 mod grants;
 mod limits;
+mod merge;
 mod output;
 mod pool;
 mod sandbox;
@@ -31,6 +34,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 pub use error::{ConfigCheckError, InvokeError, LoadError};
 pub use limits::Limits;
+pub use merge::{MergeInvocation, MergedRequest};
 pub use output::{Body, HEADERS_NOT_FROM_PLUGINS, OutgoingRequest, is_header_not_from_plugins};
 pub use pool::InstanceBudget;
 pub use sandbox::{LogLevelName, LogLine, LoggedLines};
@@ -40,11 +44,12 @@ use cache::PrecompiledCache;
 use sandbox::SandboxState;
 
 /// The version of the `gancho:plugin` WIT package this host runs (`wit/plugin.wit`).
-pub const WORLD_VERSION: &str = "0.1.1";
+pub const WORLD_VERSION: &str = "0.1.2";
 
 /// The `gancho:plugin` versions whose plugins this host loads (their `log` and `types` imports are
-/// granted). All are 0.1.x: wasmtime's linker satisfies a plugin's `log@0.1.0` import with our `log@0.1.1`.
-pub const SUPPORTED_WORLD_VERSIONS: &[&str] = &["0.1.0", WORLD_VERSION];
+/// granted). All are 0.1.x: wasmtime's linker satisfies a plugin's `log@0.1.0` or `log@0.1.1` import with
+/// our `log@0.1.2`.
+pub const SUPPORTED_WORLD_VERSIONS: &[&str] = &["0.1.0", "0.1.1", WORLD_VERSION];
 
 /// How the runtime is set up; fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -97,6 +102,8 @@ pub struct Plugin {
     pre: Arc<PluginBasePre<SandboxState>>,
     /// The plugin's `validate-config` export, if it has one (from 0.1.1 on, optional).
     validate_config: Option<ComponentExportIndex>,
+    /// The plugin's `merge` export, if it has one (from 0.1.2 on, optional).
+    merge: Option<ComponentExportIndex>,
     info: Arc<PluginInfo>,
 }
 
@@ -119,6 +126,10 @@ pub struct PluginInfo {
     /// Whether the plugin exports `validate-config`, so that [`Runtime::check_config`] can refuse a bad
     /// configuration when it is set (plugins built with gancho-sdk for 0.1.1 or later do).
     pub validates_config: bool,
+    /// Whether the plugin exports `merge`, so that [`Runtime::merge_limited`] can turn requests waiting
+    /// for one destination into fewer (plugins built with gancho-sdk for 0.1.2 or later whose author
+    /// wrote a merge do); a plugin without it is delivered one request at a time.
+    pub merges: bool,
     /// What one instance of the plugin takes from the instance pool (checked against the host's budget).
     pub instance_needs: InstanceBudget,
 }
@@ -206,6 +217,7 @@ impl Runtime {
             self.linker.instantiate_pre(&component).map_err(|e| LoadError::Malformed(format!("{e:#}")))?;
         let pre = PluginBasePre::new(instance_pre).map_err(|e| LoadError::WrongExports(format!("{e:#}")))?;
         let validate_config = config_check::find_export(&component)?;
+        let merge = merge::find_export(&component)?;
         let world_version = imports
             .iter()
             .find_map(|name| name.strip_prefix("gancho:plugin/")?.split_once('@').map(|(_, v)| v.to_owned()))
@@ -216,9 +228,10 @@ impl Runtime {
             world_version,
             imports,
             validates_config: validate_config.is_some(),
+            merges: merge.is_some(),
             instance_needs,
         };
-        Ok(Plugin { pre: Arc::new(pre), validate_config, info: Arc::new(info) })
+        Ok(Plugin { pre: Arc::new(pre), validate_config, merge, info: Arc::new(info) })
     }
 
     /// Runs `plugin` on one event in a fresh store and instance, under the runtime's limits, on this
@@ -420,12 +433,15 @@ fn to_wit(event: &EventInput<'_>, subscription: &SubscriptionInput<'_>) -> (wit:
         timestamp: event.timestamp.to_owned(),
         data: event.data_json.to_owned(),
     };
-    let subscription = wit::Subscription {
+    (event, to_wit_subscription(subscription))
+}
+
+fn to_wit_subscription(subscription: &SubscriptionInput<'_>) -> wit::Subscription {
+    wit::Subscription {
         id: subscription.id.to_owned(),
         endpoint_url: subscription.endpoint_url.to_owned(),
         config: subscription.config_json.to_owned(),
-    };
-    (event, subscription)
+    }
 }
 
 /// What `transform` returned, as checked requests or the plugin's own error.

@@ -85,6 +85,13 @@ pub(crate) fn check(
             limits.max_requests
         )));
     }
+    check_bytes(&requests, "one event", limits)?;
+    requests.into_iter().enumerate().map(|(index, request)| resolve(index, request, endpoint_url)).collect()
+}
+
+/// Refuses requests whose URLs, headers and bodies add up to more than `limits.max_output_bytes`; `what`
+/// names what they were made for (`one event`).
+pub(crate) fn check_bytes(requests: &[wit::Request], what: &str, limits: &Limits) -> Result<(), InvokeError> {
     let total_bytes: usize = requests
         .iter()
         .map(|r| {
@@ -95,15 +102,20 @@ pub(crate) fn check(
         .sum();
     if total_bytes > limits.max_output_bytes {
         return Err(InvokeError::OutputTooLarge(format!(
-            "the plugin produced {total_bytes} bytes of requests for one event; the limit is {} bytes \
+            "the plugin produced {total_bytes} bytes of requests for {what}; the limit is {} bytes \
              (limits.max_output_bytes)",
             limits.max_output_bytes
         )));
     }
-    requests.into_iter().enumerate().map(|(index, request)| resolve(index, request, endpoint_url)).collect()
+    Ok(())
 }
 
-fn resolve(index: usize, request: wit::Request, endpoint_url: &str) -> Result<OutgoingRequest, InvokeError> {
+/// Checks one request (the `index`th the plugin returned) and resolves its URL against `endpoint_url`.
+pub(crate) fn resolve(
+    index: usize,
+    request: wit::Request,
+    endpoint_url: &str,
+) -> Result<OutgoingRequest, InvokeError> {
     let invalid = |what: String| InvokeError::InvalidOutput(format!("request {index}: {what}"));
     let url = request.url.unwrap_or_else(|| endpoint_url.to_owned());
     match url::Url::parse(&url) {
@@ -165,5 +177,24 @@ mod tests {
         let names: Vec<&str> = checked[0].headers.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["content-type", "x-api-version"]);
         assert_eq!(checked[0].url, "https://hooks.example/in");
+    }
+}
+
+/// A request as the plugin would have returned it: the other way from [`resolve`] (its URL stays the
+/// resolved one).
+pub(crate) fn to_wit(request: &OutgoingRequest) -> wit::Request {
+    let method = match request.method {
+        "GET" => wit::Method::Get,
+        "HEAD" => wit::Method::Head,
+        "PUT" => wit::Method::Put,
+        "PATCH" => wit::Method::Patch,
+        "DELETE" => wit::Method::Delete,
+        _ => wit::Method::Post,
+    };
+    wit::Request {
+        method,
+        url: Some(request.url.clone()),
+        headers: request.headers.clone(),
+        body: request.body.as_bytes().to_vec(),
     }
 }

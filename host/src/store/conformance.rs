@@ -13,12 +13,14 @@ use super::{
     StoreError, StoreResult, StoredRequest, Subscription, Tenant,
 };
 
+mod budgets;
 mod concurrency;
 mod connections;
 mod deliveries;
 mod lanes;
 mod rollouts;
 mod tenancy;
+pub use budgets::*;
 pub use concurrency::*;
 pub use connections::*;
 pub use deliveries::*;
@@ -87,6 +89,9 @@ macro_rules! conformance_tests {
             a_plugin_error_that_will_run_again_holds_its_key,
             blocked_keys_are_shown_and_a_dead_head_retried_leaves_its_lane,
             claims_keep_each_tenants_share,
+            a_budgeted_destination_gets_one_slot_per_interval,
+            a_paused_destination_waits_and_its_paced_attempts_do_not_count,
+            what_waits_for_a_merging_plugin_is_leased_as_one_batch,
         );
     };
     (@each $backend:ty; $($behaviour:ident),* $(,)?) => {
@@ -176,6 +181,7 @@ fn pending(id: &str, tenant_id: &str, event_id: &str, subscription_id: &str, due
         next_attempt_at: Some(due),
         created_at: due,
         lane: None,
+        destination: None,
     }
 }
 
@@ -197,6 +203,9 @@ fn outcome(delivery_id: &str, subscription_id: &str, at: Millis, status: Deliver
         next_attempt_at,
         disable_subscription: None,
         delivery_error: None,
+        paced: false,
+        batch_id: None,
+        batch_limit: None,
     }
 }
 
@@ -247,6 +256,8 @@ fn claim(limit: u32, lease_ms: i64, now: Millis) -> DeliveryClaim<'static> {
         default_max_in_flight: ENDPOINT_BOUND,
         sent: &[],
         max_in_flight_per_tenant: u32::MAX,
+        merging_plugins: &[],
+        default_budget: |_| None,
     }
 }
 

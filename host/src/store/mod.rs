@@ -9,6 +9,7 @@
 #[cfg(test)]
 mod conformance;
 mod lanes;
+mod pacing;
 mod postgres;
 mod rollouts;
 mod sqlite;
@@ -362,6 +363,27 @@ pub trait Store: Send + Sync + 'static {
     /// `next_attempt_at`, releases its lease, and updates the subscription's health: a success clears
     /// `failing_since`; a failure sets it if unset; `disable_subscription` disables it with the reason.
     async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()>;
+    /// Pauses a destination until `until` (a 429, or a 503 with `Retry-After`), with `reason`; `backoff_ms`
+    /// is kept for the next pause made without a `Retry-After`. A later pause never shortens one.
+    async fn pause_destination(
+        &self,
+        destination: &str,
+        until: Millis,
+        reason: &str,
+        backoff_ms: Option<i64>,
+    ) -> StoreResult<()>;
+    /// The last pause of a destination without a `Retry-After` (its backoff) and when it ends.
+    async fn destination_backoff(&self, destination: &str) -> StoreResult<Option<(i64, Millis)>>;
+    /// Sets (or with `None` clears) the budget of destinations.
+    async fn set_destination_budget(
+        &self,
+        destinations: &[String],
+        budget: Option<Budget>,
+    ) -> StoreResult<()>;
+    /// A tenant's destinations that are paced or paused, or have a budget set.
+    async fn destination_states(&self, tenant_id: &str) -> StoreResult<Vec<DestinationState>>;
+    /// Gives leased deliveries back unsent, due at `due`, their attempts untouched.
+    async fn release_deliveries(&self, ids: &[String], due: Millis) -> StoreResult<()>;
     /// When the subscription started failing without a success since, if it is failing.
     async fn failing_since(&self, subscription_id: &str) -> StoreResult<Option<Millis>>;
     async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;

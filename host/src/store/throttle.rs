@@ -13,11 +13,13 @@
 //! at once (a burst of `rate`), so any one-second window sees at most `2 × rate` sends and a long run
 //! averages `rate` per second. A delivery whose slot is in the future is not leased but *deferred* to that
 //! slot, marked as holding it: it is sent when due without taking another slot, so a backlog is spread out
-//! once rather than re-examined on every claim.
+//! once rather than re-examined on every claim. A destination's budget (see `pacing`) is decided in the same
+//! pass.
 
 use std::collections::HashMap;
 
 use super::Millis;
+use super::pacing::{Admit, DestinationCandidate, Pacing};
 
 /// The longest burst an idle rate-limited endpoint may catch up, in ms.
 const BURST_WINDOW_MS: f64 = 1000.0;
@@ -39,6 +41,8 @@ pub(crate) struct Candidate {
     pub rate_limit: Option<u32>,
     /// The subscription's next free send slot, if it has sent under a rate limit before.
     pub next_slot_at: Option<f64>,
+    /// Its destination's budget and state, when it has a destination.
+    pub destination: Option<DestinationCandidate>,
 }
 
 /// What a claim does with its candidates.
@@ -50,6 +54,10 @@ pub(crate) struct ClaimPlan {
     pub defer: Vec<(usize, Millis)>,
     /// Each rate-limited subscription's next free slot after this claim.
     pub next_slots: Vec<(String, f64)>,
+    /// Leased candidates (by index) that go out in the batch of another (the leader's index).
+    pub batched: Vec<(usize, usize)>,
+    /// Each paced destination's next free slot after this claim.
+    pub destination_slots: Vec<(String, f64)>,
 }
 
 /// Decides which candidates to send now, which to defer, and which to leave for a later claim (those of an
@@ -63,6 +71,7 @@ pub(crate) fn plan(candidates: &[Candidate], now: Millis, max_per_tenant: u32) -
     let now_ms = now as f64;
     let mut endpoints: HashMap<&str, Endpoint> = HashMap::new();
     let mut tenants: HashMap<&str, u32> = HashMap::new();
+    let mut pacing = Pacing::default();
     let mut plan = ClaimPlan::default();
     for (index, candidate) in candidates.iter().enumerate() {
         let tenant_free = tenants
@@ -79,12 +88,22 @@ pub(crate) fn plan(candidates: &[Candidate], now: Millis, max_per_tenant: u32) -
         if endpoint.free == 0 {
             continue;
         }
+        let admit = |pacing: &mut Pacing| match &candidate.destination {
+            Some(destination) => pacing.admit(index, &candidate.subscription_id, destination, now),
+            None => Admit::Send,
+        };
         match candidate.rate_limit.filter(|_| !candidate.holds_rate_slot) {
-            None => {
-                endpoint.free -= 1;
-                *tenant_free -= 1;
-                plan.lease.push(index);
-            }
+            None => match admit(&mut pacing) {
+                Admit::Wait => {}
+                admitted => {
+                    endpoint.free -= 1;
+                    *tenant_free -= 1;
+                    plan.lease.push(index);
+                    if let Admit::Join(leader) = admitted {
+                        plan.batched.push((index, leader));
+                    }
+                }
+            },
             Some(rate) => {
                 let interval = 1000.0 / f64::from(rate.max(1));
                 let earliest = now_ms - (BURST_WINDOW_MS - interval).max(0.0);
@@ -92,6 +111,9 @@ pub(crate) fn plan(candidates: &[Candidate], now: Millis, max_per_tenant: u32) -
                 endpoint.next_slot_at = Some(slot + interval);
                 endpoint.rate_limited = true;
                 if slot <= now_ms {
+                    if admit(&mut pacing) == Admit::Wait {
+                        continue;
+                    }
                     endpoint.free -= 1;
                     *tenant_free -= 1;
                     plan.lease.push(index);
@@ -108,7 +130,22 @@ pub(crate) fn plan(candidates: &[Candidate], now: Millis, max_per_tenant: u32) -
         .collect();
     next_slots.sort_by(|a, b| a.0.cmp(&b.0));
     plan.next_slots = next_slots;
+    plan.destination_slots = pacing.next_slots();
     plan
+}
+
+/// Marks the leased deliveries that go out in one batch with the id of its first (`deliveries` by
+/// candidate index, as planned).
+pub(crate) fn mark_batches(plan: &ClaimPlan, deliveries: &mut [Option<super::ClaimedDelivery>]) {
+    for &(member, leader) in &plan.batched {
+        let leader_id = deliveries[leader].as_ref().map(|delivery| delivery.id.clone());
+        if let Some(delivery) = deliveries[leader].as_mut() {
+            delivery.batch_leader = leader_id.clone();
+        }
+        if let Some(delivery) = deliveries[member].as_mut() {
+            delivery.batch_leader = leader_id;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +162,7 @@ mod tests {
             max_in_flight,
             rate_limit: rate,
             next_slot_at: None,
+            destination: None,
         }
     }
 

@@ -118,6 +118,9 @@ pub struct NewDelivery {
     /// Its place in an ordered lane, when its subscription names an ordering key and the event has a value
     /// for it.
     pub lane: Option<LanePlace>,
+    /// The account its request goes to (`{tenant} {host}`), whose budget it draws on; `None` without a
+    /// request.
+    pub destination: Option<String>,
 }
 
 /// A delivery's place in its subscription's ordered lane for one key value.
@@ -155,6 +158,18 @@ pub struct DeliveryClaim<'a> {
     /// At most this many deliveries of one tenant in flight at once, across every claimer (counting as
     /// for the endpoints): the tenant's share of the sending capacity.
     pub max_in_flight_per_tenant: u32,
+    /// The plugins (`name@version`) known to merge requests: deliveries they made that wait on one
+    /// destination's budget are leased together, to go out as fewer requests.
+    pub merging_plugins: &'a [String],
+    /// The budget of a destination that has none set (the service's defaults for well-known hosts).
+    pub default_budget: fn(&str) -> Option<Budget>,
+}
+
+/// At most `requests` sends per `window_ms` to one destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Budget {
+    pub requests: u32,
+    pub window_ms: i64,
 }
 
 /// A due delivery claimed by a delivery worker, with what it needs to send it.
@@ -181,6 +196,13 @@ pub struct ClaimedDelivery {
     pub first_attempt_at: Option<Millis>,
     /// Its subscription's hold bound (`None`: the service's default).
     pub ordering_max_hold_secs: Option<u32>,
+    /// The plugin version that made it (`slack@2`).
+    pub plugin: String,
+    /// Its destination, if it has one (see [`NewDelivery::destination`]).
+    pub destination: Option<String>,
+    /// Leased to go out in one request with others, merged by its plugin: the id of the first of them (its
+    /// own id for the first).
+    pub batch_leader: Option<String>,
 }
 
 /// The outcome of one attempt, to record.
@@ -202,6 +224,28 @@ pub struct AttemptRecord {
     pub disable_subscription: Option<String>,
     /// Why the delivery ended this way, shown on it (a dead head that held its ordering key).
     pub delivery_error: Option<String>,
+    /// The destination asked to slow down (429, or 503 with `Retry-After`): the attempt is recorded but is
+    /// not one of the delivery's — its status, attempt count and the subscription's health stay; it is due
+    /// again at `next_attempt_at`.
+    pub paced: bool,
+    /// The batch that carried it, when it went out merged with others.
+    pub batch_id: Option<String>,
+    /// Lower the most deliveries a batch carrying it may hold to this (its batch was refused as a whole).
+    pub batch_limit: Option<u32>,
+}
+
+/// A destination's budget and state, as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DestinationState {
+    /// `{tenant} {host}`.
+    pub destination: String,
+    /// The budget set on a connection for it, if any.
+    pub budget: Option<Budget>,
+    /// When it may be sent to next, if paced.
+    pub next_slot_at: Option<Millis>,
+    /// Until when it is paused, and why.
+    pub paused_until: Option<Millis>,
+    pub pause_reason: Option<String>,
 }
 
 /// One recorded attempt of a delivery.
@@ -233,6 +277,10 @@ pub struct Delivery {
     pub updated_at: Millis,
     /// Its ordered lane's key value, if it is in one.
     pub ordering_key: Option<String>,
+    /// The account its request goes to.
+    pub destination: Option<String>,
+    /// The batch that last carried it, if it went out merged with others.
+    pub batch_id: Option<String>,
     pub attempts: Vec<Attempt>,
 }
 

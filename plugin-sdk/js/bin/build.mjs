@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, realpathSync, writeFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const SDK_DIR = realpathSync(fileURLToPath(new URL("..", import.meta.url)));
 
@@ -37,6 +37,16 @@ function commonAncestor(a, b) {
   return left.slice(0, i).join(path.sep) || path.sep;
 }
 
+/** Whether the plugin module exports a `merge` function: loaded in node as its tests load it, else read. */
+async function exportsMerge(main) {
+  try {
+    return typeof (await import(pathToFileURL(main).href)).merge === "function";
+  } catch {
+    const source = readFileSync(main, "utf8");
+    return /export\s+(async\s+)?function\s+merge\b|export\s+(const|let|var)\s+merge\b|export\s*\{[^}]*\bmerge\b/.test(source);
+  }
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const dir = realpathSync(args.dir);
@@ -58,13 +68,17 @@ async function main() {
     const rel = path.relative(buildDir, to).split(path.sep).join("/");
     return rel.startsWith(".") ? rel : `./${rel}`;
   };
+  // A component exports every function of its world: a plugin that merges is built against
+  // `merging-plugin`, any other against `plugin` (and is delivered one request at a time).
+  const merges = await exportsMerge(main);
   const entry = [
-    `import hostLog from "gancho:plugin/log@0.1.1";`,
+    `import hostLog from "gancho:plugin/log@0.1.2";`,
     `import * as plugin from ${JSON.stringify(relative(main))};`,
     `import { exportsFor } from ${JSON.stringify(relative(path.join(SDK_DIR, "src", "entry.js")))};`,
     `const entry = exportsFor(plugin, hostLog);`,
     `export function transform(event, subscription) { return entry.transform(event, subscription); }`,
     `export function validateConfig(config) { return entry.validateConfig(config); }`,
+    ...(merges ? [`export function merge(requests, subscription) { return entry.merge(requests, subscription); }`] : []),
     ``,
   ].join("\n");
   writeFileSync(entryPath, entry);
@@ -77,7 +91,7 @@ async function main() {
     jsSource: entry,
     jsPath: entryPath,
     moduleRoot: commonAncestor(dir, SDK_DIR),
-    world: "plugin",
+    world: merges ? "merging-plugin" : "plugin",
     stubWasi: true,
     sync: true,
   });

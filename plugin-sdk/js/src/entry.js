@@ -1,11 +1,12 @@
-// The bridge between the component's exports and the integrator's `transform` (and `validateConfig`):
-// WIT records in, parsed objects to the plugin, its Requests back as WIT records, and every exception
-// turned into a `plugin-error` (or `config-error`) that carries its message, never a bare trap.
+// The bridge between the component's exports and the integrator's `transform` (and `validateConfig`,
+// `merge`): WIT records in, parsed objects to the plugin, its Requests back as WIT records, and every
+// exception turned into a `plugin-error` (or `config-error`) that carries its message, never a bare trap.
 
 import { ConfigError, parseConfig } from "./config.js";
 import { setLogSink } from "./log.js";
+import { Request } from "./request.js";
 
-/** The `transform` and `validateConfig` exports for `plugin` (the module the integrator wrote). */
+/** The `transform`, `validateConfig` and `merge` exports for `plugin` (the module the integrator wrote). */
 export function exportsFor(plugin, hostLog) {
   if (typeof plugin.transform !== "function") {
     throw new Error("the plugin module must export a function `transform(event, subscription)`");
@@ -18,7 +19,43 @@ export function exportsFor(plugin, hostLog) {
     validateConfig(text) {
       runValidate(plugin, text);
     },
+    merge(requests, subscription) {
+      return runMerge(plugin, requests, subscription);
+    },
   };
+}
+
+/** The plugin's merged requests as WIT records (`{request, carries}`), or a thrown `plugin-error`. */
+export function runMerge(plugin, witRequests, witSubscription) {
+  try {
+    const requests = Array.from(witRequests, fromWitRequest);
+    const subscription = {
+      id: witSubscription.id,
+      endpointUrl: witSubscription.endpointUrl,
+      config: parseConfig(witSubscription.config),
+    };
+    const answer = plugin.merge(requests, subscription);
+    if (!Array.isArray(answer)) {
+      throw new Error("merge returned something else than a list of {request, carries}");
+    }
+    return answer.map((merged, index) => {
+      if (!merged || !Array.isArray(merged.carries)) {
+        throw new Error(`merge returned something else than {request, carries} at index ${index}`);
+      }
+      const [request] = toWitRequests([merged.request]);
+      return { request, carries: merged.carries.map((carried) => carried >>> 0) };
+    });
+  } catch (error) {
+    throw toPluginError(error);
+  }
+}
+
+/** A WIT request (with the URL Gancho resolved) as the Request the plugin's `transform` built. */
+function fromWitRequest(witRequest) {
+  const request = new Request().method(witRequest.method).bodyBytes(witRequest.body);
+  if (witRequest.url !== null && witRequest.url !== undefined) request.url(witRequest.url);
+  for (const [name, value] of witRequest.headers) request.header(name, value);
+  return request;
 }
 
 /** The plugin's requests as WIT records, or a thrown `plugin-error`. */

@@ -124,6 +124,8 @@ export function moneyText(money: Money): string;
 export function percentEncode(value: unknown): string;
 export function formEncode(pairs: Array<[string, unknown]>): string;
 export function utf8Length(text: string): number;
+/** UTF-8 bytes (a request's body) as text. */
+export function utf8Decode(bytes: Uint8Array): string;
 /** Characters (code points), as Rust's `chars().count()` and Python's `len`. */
 export function charCount(text: string): number;
 
@@ -131,4 +133,26 @@ export function charCount(text: string): number;
 export interface Plugin<C = Record<string, unknown>> {
   transform(event: Event, subscription: Subscription<C>): Request[] | Request | null | undefined;
   validateConfig?(config: Record<string, unknown>): void;
+  /**
+   * Merges requests waiting for one destination (made by `transform` for one subscription, in delivery
+   * order, their URLs filled in) into fewer. Optional; see `mergeBy`.
+   */
+  merge?(requests: Request[], subscription: Subscription<C>): Merged[];
 }
+
+/** One request to deliver in place of the requests it carries (indexes, ascending). */
+export interface Merged { request: Request; carries: number[] }
+
+/** What one merged request may carry: a batch endpoint's record limit, and a payload limit. */
+export interface BatchLimits { maxRequests: number; maxBodyBytes?: number }
+
+/**
+ * Merges requests whose `key` is equal (`null`/`undefined`: never merged) with `combine` into one, in
+ * batches within `limits`; a request nothing merges with goes as it was.
+ */
+export function mergeBy<K>(
+  requests: Request[],
+  limits: BatchLimits,
+  key: (request: Request) => K | null | undefined,
+  combine: (key: K, batch: Request[]) => Request,
+): Merged[];

@@ -24,3 +24,9 @@ export class SentRequest {
 
 export function run(plugin: Plugin, eventJson: string, configJson?: string, options?: { endpointUrl?: string }): SentRequest[];
 export function validate(plugin: Plugin, configJson: string): { field: string | null; message: string } | null;
+export function merge(
+  plugin: Plugin,
+  requests: Array<SentRequest | import("./index.js").Request>,
+  configJson?: string,
+  options?: { endpointUrl?: string },
+): Array<{ request: SentRequest; carries: number[] }>;

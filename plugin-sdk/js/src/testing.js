@@ -4,7 +4,8 @@
 
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { runTransform, runValidate } from "./entry.js";
+import { runMerge, runTransform, runValidate } from "./entry.js";
+import { contractBroken } from "./merge.js";
 import { setLogSink } from "./log.js";
 import { utf8Decode } from "./request.js";
 
@@ -89,6 +90,32 @@ export function validate(plugin, configJson) {
   } catch (error) {
     return error;
   }
+}
+
+/**
+ * Runs `plugin.merge` on `requests` (Requests, or what `run` returned) with a configuration (JSON text),
+ * the way Gancho does: a request without a URL gets the endpoint first. Returns `[{request, carries}]`
+ * with SentRequests; throws a PluginErrorResult for a plugin error, and an Error naming what is wrong
+ * when the answer breaks the contract Gancho holds `merge` to.
+ */
+export function merge(plugin, requests, configJson = "{}", { endpointUrl = TEST_ENDPOINT } = {}) {
+  setLogSink((level, message) => logs.push([level, message]));
+  // A Request as the plugin built it, or a SentRequest as `run` returned it.
+  const witRequests = requests.map((request) =>
+    request instanceof SentRequest
+      ? { method: request.method, url: request.url ?? endpointUrl, headers: request.headers, body: request.body }
+      : { method: request.methodName, url: request.urlValue ?? endpointUrl, headers: request.headers, body: request.body },
+  );
+  const subscription = { id: "sub_test", endpointUrl, config: configJson };
+  let answer;
+  try {
+    answer = runMerge(plugin, witRequests, subscription);
+  } catch (error) {
+    throw new PluginErrorResult(error);
+  }
+  const broken = contractBroken(answer, requests.length);
+  if (broken) throw new Error(`merge's answer to ${requests.length} requests would be refused by Gancho: ${broken}`);
+  return answer.map(({ request, carries }) => ({ request: new SentRequest(request), carries }));
 }
 
 /** A request as the host receives it. */

@@ -2,8 +2,8 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Request, PermanentError, TransientError, formEncode, isMissed, renderedBody, utf8Length, log } from "../src/index.js";
-import { run, samples, takeLogs, validate } from "../src/testing.js";
+import { Request, PermanentError, TransientError, formEncode, isMissed, mergeBy, renderedBody, utf8Length, log } from "../src/index.js";
+import { merge, run, samples, takeLogs, validate } from "../src/testing.js";
 
 const missed = samples["call.ended.missed.json"];
 
@@ -68,4 +68,40 @@ test("helpers: missed calls, rendered templates, UTF-8 lengths", () => {
   assert.equal(renderedBody(template), "Hola {{2}}, ¿x? {{9}}");
   assert.equal(renderedBody({ parameters: [] }), null);
   assert.equal(utf8Length("ñ🚀a"), 7);
+});
+
+// A plugin that merges requests to the same URL into one whose body is their bodies joined by commas.
+const joining = {
+  transform: (event) => [Request.text(event.id)],
+  merge: (requests, subscription) =>
+    mergeBy(requests, { maxRequests: subscription.config.max ?? 100 }, (request) => request.urlValue, (url, batch) =>
+      Request.text(batch.map((request) => new TextDecoder().decode(request.body)).join(",")).url(url)),
+};
+
+test("merge gets the requests as transform built them, URLs filled in, and mergeBy keeps order per key", () => {
+  const requests = [
+    Request.text("1").url("https://a.example/x"),
+    Request.text("2"),
+    Request.text("3").url("https://a.example/x"),
+    Request.text("4").url("https://a.example/x"),
+  ];
+  const merged = merge(joining, requests, '{"max": 2}');
+  assert.deepEqual(merged.map((m) => [m.carries, m.request.url, m.request.bodyText()]), [
+    [[0, 2], "https://a.example/x", "1,3"],
+    [[1], "https://receiver.example/hook", "2"],
+    [[3], "https://a.example/x", "4"],
+  ]);
+  assert.equal(merged[1].request.header("content-type"), "text/plain; charset=utf-8", "a lone request goes as it was");
+});
+
+test("a merge that breaks the contract fails the test; a thrown error is a plugin error", () => {
+  const answering = (answer) => ({ transform() {}, merge: (requests) => answer(requests) });
+  const requests = [Request.text("a"), Request.text("b")];
+  const alone = (i) => ({ request: requests[i], carries: [i] });
+  assert.throws(() => merge(answering(() => [alone(0)]), requests), /index 1 is carried by no request/);
+  assert.throws(() => merge(answering(() => [alone(1), alone(0)]), requests), /starts before/);
+  assert.throws(() => merge(answering(() => [{ request: requests[0], carries: [1, 0] }]), requests), /not ascending/);
+  assert.throws(() => merge(answering(() => [alone(0), alone(0), alone(1)]), requests), /carried twice/);
+  assert.throws(() => merge(answering(() => { throw new TransientError("later"); }), requests), { kind: "transient", pluginMessage: "later" });
+  assert.throws(() => merge(answering(() => ["nope"]), requests), { kind: "permanent" });
 });

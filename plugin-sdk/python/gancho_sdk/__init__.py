@@ -1,7 +1,7 @@
 """Gancho's plugin SDK for Python: what an integrator writes against.
 
 A plugin is a module (``plugin.py``) with ``transform(event, subscription)`` and optionally
-``validate_config(config)``; ``gancho plugin build`` makes it a WebAssembly component with componentize-py.
+``validate_config(config)`` and ``merge(requests, subscription)`` (see ``merge_by``); ``gancho plugin build`` makes it a WebAssembly component with componentize-py.
 The event and configuration arrive parsed; requests are built with ``Request.json``, ``.form`` or ``.text``.
 """
 
@@ -9,11 +9,13 @@ from .config import ConfigError
 from .errors import PermanentError, TransientError
 from .events import Event, Subscription, is_missed, money_text, rendered_body
 from .log import log
+from .merge import Merged, merge_by
 from .request import Request, form_encode, percent_encode, utf8_length
 
 __all__ = [
     "ConfigError",
     "Event",
+    "Merged",
     "PermanentError",
     "Request",
     "Subscription",
@@ -21,6 +23,7 @@ __all__ = [
     "form_encode",
     "is_missed",
     "log",
+    "merge_by",
     "money_text",
     "percent_encode",
     "rendered_body",

@@ -9,7 +9,7 @@ from wit_world.imports import log as host_log
 from wit_world.imports import types as wit
 
 from .log import set_sink
-from .entry import ConfigRefusal, PluginFailure, run_transform, run_validate
+from .entry import ConfigRefusal, PluginFailure, run_merge, run_transform, run_validate
 
 _METHODS = {name.lower(): member for name, member in wit.Method.__members__.items()}
 _LEVELS = {name.lower(): member for name, member in host_log.Level.__members__.items()}
@@ -42,4 +42,21 @@ def world_for(plugin: ModuleType) -> type:
             except ConfigRefusal as refusal:
                 raise Err(wit.ConfigError(refusal.field, refusal.message)) from None
 
-    return WitWorld
+    if not callable(getattr(plugin, "merge", None)):
+        return WitWorld
+
+    # Built against `merging-plugin` (the plugin defines merge): the world has `merge` too.
+    class MergingWitWorld(WitWorld):
+        def merge(self, requests: list[wit.Request], subscription: wit.Subscription) -> list[wit.Merged]:
+            given = [(r.method.name.lower(), r.url, list(r.headers), bytes(r.body)) for r in requests]
+            sub = {"id": subscription.id, "endpoint_url": subscription.endpoint_url, "config": subscription.config}
+            try:
+                merged = run_merge(plugin, given, sub)
+            except PluginFailure as failure:
+                raise Err(wit.PluginError(_KINDS[failure.kind], failure.message)) from None
+            return [
+                wit.Merged(wit.Request(_METHODS[m], url, headers, body), carries)
+                for ((m, url, headers, body), carries) in merged
+            ]
+
+    return MergingWitWorld

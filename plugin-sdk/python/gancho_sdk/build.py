@@ -3,6 +3,7 @@
 this for a directory with a ``plugin.py``."""
 
 import argparse
+import ast
 import os
 import re
 import shutil
@@ -48,6 +49,19 @@ def project_name(directory: Path) -> str:
     return directory.name
 
 
+def defines_merge(plugin_py: Path) -> bool:
+    """Whether ``plugin.py`` defines (or imports) ``merge`` at its top level, read without running it."""
+    tree = ast.parse(plugin_py.read_text("utf-8"), str(plugin_py))
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "merge":
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == "merge" for a in node.names):
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "merge" for t in node.targets):
+            return True
+    return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="gancho-build-python", description=__doc__)
     parser.add_argument("dir", nargs="?", default=".")
@@ -70,8 +84,11 @@ def main() -> None:
     (entry_dir / "gancho_component.py").write_text(ENTRY)
     out.parent.mkdir(parents=True, exist_ok=True)
 
+    # A component exports every function of its world: a plugin that merges is built against
+    # `merging-plugin`, any other against `plugin` (and is delivered one request at a time).
+    world = "merging-plugin" if defines_merge(directory / "plugin.py") else "plugin"
     command = [
-        componentize_py(), "-q", "-d", str(wit), "-w", "plugin", "componentize",
+        componentize_py(), "-q", "-d", str(wit), "-w", world, "componentize",
         "-p", str(entry_dir), "-p", str(directory), "-p", str(SDK_ROOT),
         "-o", str(out), "gancho_component",
     ]

@@ -1,15 +1,17 @@
-"""The bridge between the component's exports and the integrator's ``transform`` (and ``validate_config``):
-the event and configuration parsed for the plugin, its Requests back as plain tuples, and every exception
-turned into a plugin error (or a config error) that carries its message, never a bare trap. Knows nothing
-of the WIT bindings, so that the native test harness takes the same path."""
+"""The bridge between the component's exports and the integrator's ``transform`` (and ``validate_config``,
+``merge``): the event and configuration parsed for the plugin, its Requests back as plain tuples, and every
+exception turned into a plugin error (or a config error) that carries its message, never a bare trap. Knows
+nothing of the WIT bindings, so that the native test harness takes the same path."""
 
 import json
 import traceback
+from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from .config import ConfigError, parse_config
 from .events import Event, Subscription
+from .request import Request
 
 
 class PluginFailure(Exception):
@@ -36,22 +38,61 @@ SentTuple = tuple[str, Optional[str], list[tuple[str, str]], bytes]
 
 def run_transform(plugin: ModuleType, event: dict[str, str], subscription: dict[str, str]) -> list[SentTuple]:
     """The plugin's requests, or a PluginFailure. ``event`` and ``subscription`` are the WIT records' fields."""
-    try:
+    with _failures_as_plugin_errors():
         try:
             data = json.loads(event["data"])
         except ValueError as error:
             raise PluginFailure("permanent", f"the event's data is not valid JSON: {error}") from None
         parsed = Event(event["id"], event["event_type"], event["tenant"], event["timestamp"], data)
-        try:
-            config = parse_config(subscription["config"])
-        except ConfigError as error:
-            raise PluginFailure("permanent", error.message) from None
-        sub = Subscription(subscription["id"], subscription["endpoint_url"], config)
-        returned = plugin.transform(parsed, sub)
+        returned = plugin.transform(parsed, _subscription(subscription))
         return _to_tuples(returned)
+
+
+def run_merge(
+    plugin: ModuleType, requests: list[SentTuple], subscription: dict[str, str]
+) -> list[tuple[SentTuple, list[int]]]:
+    """The plugin's merged requests as ``(request, carries)``, or a PluginFailure. ``requests`` are the WIT
+    requests' fields (their URLs resolved by Gancho), ``subscription`` the WIT record's."""
+    with _failures_as_plugin_errors():
+        given = []
+        for method, url, headers, body in requests:
+            request = Request().method(method).body_bytes(body)
+            if url is not None:
+                request.url(url)
+            for name, value in headers:
+                request.header(name, value)
+            given.append(request)
+        answer = plugin.merge(given, _subscription(subscription))
+        if not isinstance(answer, (list, tuple)):
+            raise PluginFailure("permanent", "merge returned something else than a list of Merged")
+        out = []
+        for index, merged in enumerate(answer):
+            carries = getattr(merged, "carries", None)
+            if not isinstance(carries, (list, tuple)):
+                raise PluginFailure("permanent", f"merge returned something else than a Merged at index {index}")
+            (request,) = _to_tuples([merged.request])
+            out.append((request, [int(carried) for carried in carries]))
+        return out
+
+
+def _subscription(subscription: dict[str, str]) -> Subscription:
+    """The WIT subscription's fields as the plugin gets them, its configuration parsed."""
+    try:
+        config = parse_config(subscription["config"])
+    except ConfigError as error:
+        raise PluginFailure("permanent", error.message) from None
+    return Subscription(subscription["id"], subscription["endpoint_url"], config)
+
+
+@contextmanager
+def _failures_as_plugin_errors() -> Iterator[None]:
+    """Every exception reaches the host with its message: a PermanentError or TransientError keeps its kind,
+    anything else is a permanent error naming it."""
+    try:
+        yield
     except PluginFailure:
         raise
-    except Exception as error:  # every exception reaches the host with its message
+    except Exception as error:
         kind = getattr(error, "kind", None)
         if kind in ("permanent", "transient"):
             raise PluginFailure(kind, str(getattr(error, "message", error))) from None

@@ -9,9 +9,14 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl
 
 from .log import set_sink
-from .entry import ConfigRefusal, PluginFailure, run_transform, run_validate
+from .entry import ConfigRefusal, PluginFailure, run_merge, run_transform, run_validate
+from .merge import Merged, contract_broken
+from .request import Request
 
-__all__ = ["PluginFailure", "SentRequest", "TEST_ENDPOINT", "long_chat_closed", "run", "samples", "take_logs", "validate"]
+__all__ = [
+    "PluginFailure", "SentRequest", "TEST_ENDPOINT", "long_chat_closed", "merge", "run", "samples", "take_logs",
+    "validate",
+]
 
 #: The endpoint URL ``run`` gives the subscription.
 TEST_ENDPOINT = "https://receiver.example/hook"
@@ -75,6 +80,28 @@ def validate(plugin: ModuleType, config_json: str) -> Optional[ConfigRefusal]:
         return None
     except ConfigRefusal as refusal:
         return refusal
+
+
+def merge(
+    plugin: ModuleType, requests: list, config_json: str = "{}", endpoint_url: str = TEST_ENDPOINT
+) -> list[Merged]:
+    """Runs ``plugin.merge`` on ``requests`` (Requests, or SentRequests as ``run`` returned them) with a
+    configuration (JSON text), the way Gancho does: a request without a URL gets the endpoint first. Returns
+    Merged with SentRequests; raises PluginFailure for a plugin error, and AssertionError naming what is
+    wrong when the answer breaks the contract Gancho holds ``merge`` to."""
+    set_sink(lambda level, message: _logs.append((level, message)))
+    given = []
+    for request in requests:
+        if isinstance(request, Request):
+            given.append((request.method_name, request.url_value or endpoint_url, list(request.headers), request.body))
+        else:
+            given.append((request.method, request.url or endpoint_url, list(request.headers), request.body))
+    subscription = {"id": "sub_test", "endpoint_url": endpoint_url, "config": config_json}
+    answer = [Merged(SentRequest(*sent), carries) for sent, carries in run_merge(plugin, given, subscription)]
+    broken = contract_broken(answer, len(requests))
+    if broken:
+        raise AssertionError(f"merge's answer to {len(requests)} requests would be refused by Gancho: {broken}")
+    return answer
 
 
 def long_chat_closed(count: int) -> str:

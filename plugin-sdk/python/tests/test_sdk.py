@@ -4,8 +4,8 @@ import types
 from urllib.parse import parse_qs
 
 import pytest
-from gancho_sdk import PermanentError, Request, TransientError, form_encode, is_missed, log, rendered_body, utf8_length
-from gancho_sdk.testing import PluginFailure, run, samples, take_logs, validate
+from gancho_sdk import Merged, PermanentError, Request, TransientError, form_encode, is_missed, log, merge_by, rendered_body, utf8_length
+from gancho_sdk.testing import PluginFailure, merge, run, samples, take_logs, validate
 
 MISSED = samples["call.ended.missed.json"]
 
@@ -99,3 +99,65 @@ def test_helpers_missed_calls_rendered_templates_utf8_lengths():
     assert rendered_body(template) == "Hola {{2}}, ¿x? {{9}}"
     assert rendered_body({"name": "t"}) is None
     assert utf8_length("ñ🚀a") == 7
+
+
+def joining(max_requests=100):
+    """A plugin that merges requests to the same URL into one whose body is their bodies joined by commas."""
+
+    def merge(requests, subscription):
+        return merge_by(
+            requests,
+            lambda request: request.url_value,
+            lambda url, batch: Request.text(",".join(r.body.decode() for r in batch)).url(url),
+            max_requests=subscription.config.get("max", max_requests),
+        )
+
+    module = plugin_of(lambda event, subscription: [Request.text(event.id)])
+    module.merge = merge
+    return module
+
+
+def test_merge_gets_the_requests_as_transform_built_them_and_merge_by_keeps_order_per_key():
+    requests = [
+        Request.text("1").url("https://a.example/x"),
+        Request.text("2"),
+        Request.text("3").url("https://a.example/x"),
+        Request.text("4").url("https://a.example/x"),
+    ]
+    merged = merge(joining(), requests, '{"max": 2}')
+    assert [(m.carries, m.request.url, m.request.body_text()) for m in merged] == [
+        ([0, 2], "https://a.example/x", "1,3"),
+        ([1], "https://receiver.example/hook", "2"),
+        ([3], "https://a.example/x", "4"),
+    ]
+    assert merged[1].request.header("content-type") == "text/plain; charset=utf-8", "a lone request goes as it was"
+
+
+def test_a_merge_that_breaks_the_contract_fails_the_test_and_errors_keep_their_kind():
+    requests = [Request.text("a"), Request.text("b")]
+
+    def answering(answer):
+        module = plugin_of(lambda event, subscription: [])
+        module.merge = lambda given, subscription: answer(given)
+        return module
+
+    def alone(i):
+        return Merged(requests[i], [i])
+
+    with pytest.raises(AssertionError, match="index 1 is carried by no request"):
+        merge(answering(lambda given: [alone(0)]), requests)
+    with pytest.raises(AssertionError, match="starts before"):
+        merge(answering(lambda given: [alone(1), alone(0)]), requests)
+    with pytest.raises(AssertionError, match="not ascending"):
+        merge(answering(lambda given: [Merged(requests[0], [1, 0])]), requests)
+    with pytest.raises(AssertionError, match="carried twice"):
+        merge(answering(lambda given: [alone(0), alone(0), alone(1)]), requests)
+
+    def later(given):
+        raise TransientError("later")
+
+    with pytest.raises(PluginFailure) as failure:
+        merge(answering(later), requests)
+    assert (failure.value.kind, failure.value.message) == ("transient", "later")
+    with pytest.raises(PluginFailure, match="something else than a Merged"):
+        merge(answering(lambda given: ["nope"]), requests)

@@ -36,6 +36,11 @@
 //! Without `columns`, each family gets the set in [`CALL_COLUMNS`], [`CHAT_COLUMNS`] or
 //! [`QUICK_REPLY_COLUMNS`]. Calls and chats have different columns: send them to different sheets, with
 //! one subscription each and its own `range` and `event_types`.
+//!
+//! **Batching.** When appends wait for the Sheets API's quota, Gancho asks [`merge::merge`] to make the
+//! appends to one spreadsheet and range one append of many rows.
+
+pub mod merge;
 
 use gancho_sdk::{Call, ChatEvent, Contact, Event, EventData, Message, MessageType, PluginError};
 use gancho_sdk::{Money, QuickReplyEvent, Request, Subscription, percent_encode};
@@ -295,7 +300,7 @@ fn or_id<'a>(name: &'a Option<String>, id: &'a str) -> &'a str {
     name.as_deref().unwrap_or(id)
 }
 
-gancho_sdk::plugin!(transform);
+gancho_sdk::plugin!(transform, merge = merge::merge);
 
 #[cfg(test)]
 mod tests {

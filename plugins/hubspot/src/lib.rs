@@ -24,9 +24,11 @@
 //! - this file: configuration, dispatch by event type, contact upserts and engagement creation.
 //! - `calls`: `call.*` → call engagements.
 //! - `chats`: `chat.*` → notes or communications, with an HTML transcript that fits HubSpot's limit.
+//! - [`merge`]: requests waiting for HubSpot's rate limit → batch upserts and batch creates.
 
 mod calls;
 mod chats;
+pub mod merge;
 
 use std::collections::BTreeMap;
 
@@ -148,7 +150,7 @@ pub fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec
     }
 }
 
-gancho_sdk::plugin!(transform);
+gancho_sdk::plugin!(transform, merge = merge::merge);
 
 /// `template.quick_reply`: writes the button's payload to the contact property the customer chose.
 fn quick_reply(api: &Api, data: &QuickReplyEvent) -> Result<Vec<Request>, PluginError> {

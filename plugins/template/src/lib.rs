@@ -23,7 +23,9 @@
 //! ## Layout
 //! - this file: configuration and the request.
 //! - `render`: the template language (parsing, variable lookup, escaping).
+//! - [`batch`]: batching requests that wait for the receiver, when `batch` asks for it.
 
+pub mod batch;
 mod render;
 
 use gancho_sdk::{Event, Method, PluginError, Request, Subscription};
@@ -56,6 +58,14 @@ pub struct Config {
     /// set it so that a template only meets events that carry its fields.
     #[serde(default)]
     pub event_types: Option<Vec<String>>,
+    /// When requests wait for the receiver (its budget spent, or a pause it asked for), send those with the
+    /// same method and URL as one: `json_array` (a JSON array of the bodies) or `ndjson` (one body per
+    /// line). Unset (the default), every event is its own request. Needs `format` `json`.
+    #[serde(default)]
+    pub batch: Option<batch::Batch>,
+    /// Most events in one batch, 1 to 1000. Default 100.
+    #[serde(default = "batch::default_batch_max")]
+    pub batch_max: usize,
 }
 
 /// How a body is written.
@@ -157,7 +167,7 @@ pub fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec
     Ok(vec![request])
 }
 
-gancho_sdk::plugin!(transform);
+gancho_sdk::plugin!(transform, validate = batch::validate, merge = batch::merge);
 
 #[cfg(test)]
 mod tests {

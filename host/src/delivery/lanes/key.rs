@@ -40,10 +40,8 @@ impl OrderingKey {
                  `contact.id`"
             ));
         }
-        if segments[0] == "event"
-            && !matches!(segments.get(1).map(String::as_str), Some("tenant" | "type" | "id"))
-            || segments[0] == "event" && segments.len() != 2
-        {
+        let envelope_key = segments.len() == 2 && matches!(segments[1].as_str(), "tenant" | "type" | "id");
+        if segments[0] == "event" && !envelope_key {
             return Err(format!(
                 "`{path}`: the envelope's keys are `event.tenant`, `event.type` and `event.id`; a path into the \
                  event's data starts with its first field (`call.id`)"

@@ -7,8 +7,9 @@ use tokio_postgres::Row;
 
 use super::deliveries::optional_json;
 use super::{Param, from_json, limit, query};
+use crate::store::pacing::DestinationCandidate;
 use crate::store::throttle;
-use crate::store::{ClaimedDelivery, DeliveryClaim, Millis, StoreResult, StoredRequest};
+use crate::store::{Budget, ClaimedDelivery, DeliveryClaim, Millis, StoreResult, StoredRequest};
 
 /// Serializes delivery claims (per schema) from reading the candidates to writing the leases, so that the
 /// in-flight counts and rate-limit slots a claim reads cannot change under it. A claim holds it for two
@@ -23,6 +24,8 @@ const CLAIM_LOCK_SQL: &str =
 /// index, skipping rows another transaction has locked; the subscription check is a subquery per row rather
 /// than a join, so that the planner has one table to walk in index order whatever it guesses about the
 /// join. The in-flight counts read only leased rows (the `deliveries_in_flight` index).
+///
+/// A delivery whose destination is paused, or whose next send slot is ahead, waits (see `pacing`).
 ///
 /// An ordered delivery (see `delivery::lanes`) is a candidate only as its lane's head — no unfinished
 /// delivery before it in its lane (`deliveries_lanes`) — and once no earlier event of its tenant is still
@@ -40,7 +43,9 @@ pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
          GROUP BY s.tenant_id
      ),
      candidates AS (
-         SELECT ctid, subscription_id, tenant_id, next_attempt_at, rate_slot FROM deliveries
+         SELECT ctid, id, subscription_id, tenant_id, next_attempt_at, rate_slot, plugin, destination,
+             batch_limit
+         FROM deliveries
          WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1 AND lease_until <= $1
              AND request_method IS NOT NULL
              AND (SELECT enabled FROM subscriptions WHERE id = deliveries.subscription_id)
@@ -48,6 +53,9 @@ pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
                  SELECT b.subscription_id FROM busy AS b JOIN subscriptions AS s ON s.id = b.subscription_id
                  WHERE b.in_flight >= COALESCE(s.max_in_flight, $3))
              AND tenant_id NOT IN (SELECT tenant_id FROM busy_tenants WHERE in_flight >= $5)
+             AND NOT EXISTS (
+                 SELECT 1 FROM destination_budgets AS w
+                 WHERE w.destination = deliveries.destination AND (w.paused_until > $1 OR w.next_slot_at > $1))
              AND (ordering_key IS NULL OR (
                  NOT EXISTS (
                      SELECT 1 FROM deliveries AS p
@@ -66,14 +74,16 @@ pub(super) const CANDIDATES_SQL: &str = "WITH busy AS MATERIALIZED (
          FOR UPDATE SKIP LOCKED
      )
      SELECT c.ctid::text, c.subscription_id, c.next_attempt_at, c.rate_slot, COALESCE(b.in_flight, 0),
-         COALESCE(s.max_in_flight, $3), s.rate_limit, r.next_slot_at, c.tenant_id, COALESCE(t.in_flight, 0)
+         COALESCE(s.max_in_flight, $3), s.rate_limit, r.next_slot_at, c.tenant_id, COALESCE(t.in_flight, 0),
+         c.plugin, c.destination, c.batch_limit, g.requests, g.window_ms, g.next_slot_at, c.id
      FROM candidates AS c JOIN subscriptions AS s ON s.id = c.subscription_id
          LEFT JOIN busy AS b ON b.subscription_id = c.subscription_id
          LEFT JOIN busy_tenants AS t ON t.tenant_id = c.tenant_id
-         LEFT JOIN rate_limit_slots AS r ON r.subscription_id = c.subscription_id";
+         LEFT JOIN rate_limit_slots AS r ON r.subscription_id = c.subscription_id
+         LEFT JOIN destination_budgets AS g ON g.destination = c.destination";
 
 /// Writes a [`throttle::ClaimPlan`]: defers `$3` to the times `$4`, holding their rate-limit slots; sets
-/// the next free slots `$6` of the subscriptions `$5`; and leases (until `$2`) the deliveries `$1`,
+/// the next free slots `$6` of the subscriptions `$5` and `$8` of the destinations `$7`; and leases (until `$2`) the deliveries `$1`,
 /// returning each with its subscription's secrets and headers. Deliveries are named by physical address
 /// (`ctid`, as text): the claim's transaction holds their row locks, so the addresses cannot change.
 pub(super) const LEASE_SQL: &str = "WITH deferred AS (
@@ -85,6 +95,11 @@ pub(super) const LEASE_SQL: &str = "WITH deferred AS (
          INSERT INTO rate_limit_slots (subscription_id, next_slot_at)
          SELECT * FROM UNNEST($5::text[], $6::float8[])
          ON CONFLICT (subscription_id) DO UPDATE SET next_slot_at = EXCLUDED.next_slot_at
+     ),
+     destination_slots AS (
+         INSERT INTO destination_budgets (destination, next_slot_at)
+         SELECT * FROM UNNEST($7::text[], $8::float8[])
+         ON CONFLICT (destination) DO UPDATE SET next_slot_at = EXCLUDED.next_slot_at
      )
      UPDATE deliveries AS d SET lease_until = $2, rate_slot = FALSE
      FROM subscriptions AS s
@@ -92,15 +107,23 @@ pub(super) const LEASE_SQL: &str = "WITH deferred AS (
      RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.request_method, d.request_url,
          d.request_headers, d.request_body, d.attempts, d.next_attempt_at,
          s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers, s.endpoint_url, s.connections,
-         d.ordering_key, d.first_attempt_at, s.ordering_max_hold_secs";
+         d.ordering_key, d.first_attempt_at, s.ordering_max_hold_secs, d.plugin, d.destination";
 
 /// One transaction under the claim lock: read the candidates, plan, write the plan.
 pub(super) async fn claim(
     client: &mut Client,
     claim: DeliveryClaim<'_>,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let DeliveryClaim { limit: max, lease_ms, now, default_max_in_flight, sent, max_in_flight_per_tenant } =
-        claim;
+    let DeliveryClaim {
+        limit: max,
+        lease_ms,
+        now,
+        default_max_in_flight,
+        sent,
+        max_in_flight_per_tenant,
+        merging_plugins,
+        default_budget,
+    } = claim;
     let default_max_in_flight = default_max_in_flight.min(i32::MAX as u32) as i32;
     let per_tenant = max_in_flight_per_tenant.min(i32::MAX as u32) as i32;
     let tx = client.transaction().await?;
@@ -114,6 +137,26 @@ pub(super) async fn claim(
         .map(|row| {
             let address: String = row.try_get(0)?;
             let due: Option<Millis> = row.try_get(2)?;
+            let plugin: String = row.try_get(10)?;
+            let destination = match row.try_get::<_, Option<String>>(11)? {
+                None => None,
+                Some(name) => {
+                    let set = match (row.try_get::<_, Option<i32>>(13)?, row.try_get::<_, Option<i64>>(14)?) {
+                        (Some(requests), Some(window_ms)) => {
+                            Some(Budget { requests: requests.max(1) as u32, window_ms })
+                        }
+                        _ => None,
+                    };
+                    Some(DestinationCandidate {
+                        budget: set.or_else(|| default_budget(&name)),
+                        destination: name,
+                        next_slot_at: row.try_get(15)?,
+                        merges: merging_plugins.contains(&plugin),
+                        plugin,
+                        batch_limit: row.try_get::<_, Option<i32>>(12)?.map(|limit| limit.max(1) as u32),
+                    })
+                }
+            };
             let candidate = throttle::Candidate {
                 subscription_id: row.try_get(1)?,
                 tenant_id: row.try_get(8)?,
@@ -123,17 +166,24 @@ pub(super) async fn claim(
                 max_in_flight: row.try_get::<_, i32>(5)?.max(0) as u32,
                 rate_limit: row.try_get::<_, Option<i32>>(6)?.map(|rate| rate.max(1) as u32),
                 next_slot_at: row.try_get(7)?,
+                destination,
             };
-            Ok((due, address, candidate))
+            Ok((due, address, row.try_get::<_, String>(16)?, candidate))
         })
         .collect::<StoreResult<Vec<_>>>()?;
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
     // The join returns them in no defined order; the plan goes oldest due first.
-    candidates.sort_by_key(|(due, _, _)| *due);
-    let (addresses, candidates): (Vec<String>, Vec<throttle::Candidate>) =
-        candidates.into_iter().map(|(_, address, candidate)| (address, candidate)).unzip();
+    candidates.sort_by_key(|(due, _, _, _)| *due);
+    let mut delivery_ids = Vec::with_capacity(candidates.len());
+    let (addresses, candidates): (Vec<String>, Vec<throttle::Candidate>) = candidates
+        .into_iter()
+        .map(|(_, address, id, candidate)| {
+            delivery_ids.push(id);
+            (address, candidate)
+        })
+        .unzip();
     let ids: Vec<&str> = addresses.iter().map(String::as_str).collect();
     let plan = throttle::plan(&candidates, now, max_in_flight_per_tenant);
     if plan.lease.is_empty() && plan.defer.is_empty() {
@@ -144,14 +194,42 @@ pub(super) async fn claim(
     let deferred_to: Vec<Millis> = plan.defer.iter().map(|&(_, at)| at).collect();
     let slot_subscriptions: Vec<&str> = plan.next_slots.iter().map(|(id, _)| id.as_str()).collect();
     let slots: Vec<f64> = plan.next_slots.iter().map(|&(_, at)| at).collect();
+    let destinations: Vec<&str> = plan.destination_slots.iter().map(|(name, _)| name.as_str()).collect();
+    let destination_slots: Vec<f64> = plan.destination_slots.iter().map(|&(_, at)| at).collect();
     let rows = query(
         &tx,
         LEASE_SQL,
-        &[&leased, &now.saturating_add(lease_ms), &deferred, &deferred_to, &slot_subscriptions, &slots],
+        &[
+            &leased,
+            &now.saturating_add(lease_ms),
+            &deferred,
+            &deferred_to,
+            &slot_subscriptions,
+            &slots,
+            &destinations,
+            &destination_slots,
+        ],
     )
     .await?;
     tx.commit().await?;
-    claimed_deliveries(&rows, now)
+    let mut claimed = claimed_deliveries(&rows, now)?;
+    // Batches: each member, and the leader, carry the leader's id.
+    let leaders: std::collections::HashMap<&str, &str> = plan
+        .batched
+        .iter()
+        .flat_map(|&(member, leader)| {
+            [
+                (delivery_ids[member].as_str(), delivery_ids[leader].as_str()),
+                (&delivery_ids[leader], &delivery_ids[leader]),
+            ]
+        })
+        .collect();
+    for delivery in &mut claimed {
+        if let Some(leader) = leaders.get(delivery.id.as_str()) {
+            delivery.batch_leader = Some((*leader).to_owned());
+        }
+    }
+    Ok(claimed)
 }
 
 /// The rows [`LEASE_SQL`] returns, oldest due first.
@@ -186,6 +264,9 @@ fn claimed_deliveries(rows: &[Row], now: Millis) -> StoreResult<Vec<ClaimedDeliv
                 ordering_key: row.try_get(16)?,
                 first_attempt_at: row.try_get(17)?,
                 ordering_max_hold_secs: row.try_get::<_, Option<i32>>(18)?.map(|secs| secs.max(0) as u32),
+                plugin: row.try_get(19)?,
+                destination: row.try_get(20)?,
+                batch_leader: None,
             };
             Ok((due, delivery))
         })

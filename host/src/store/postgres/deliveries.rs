@@ -10,30 +10,30 @@ use tokio_postgres::error::SqlState;
 use super::{Param, catalog, from_json, limit, query, to_json};
 use crate::store::lanes::HOLDING_KEY;
 use crate::store::{
-    Attempt, AttemptRecord, BlockedHead, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, LaneStatus,
-    Millis, NewDelivery, StoreError, StoreResult, StoredRequest,
+    Attempt, AttemptRecord, BlockedHead, Budget, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus,
+    DestinationState, LaneStatus, Millis, NewDelivery, StoreError, StoreResult, StoredRequest,
 };
 
 /// Listing returns this many when asked for 0, and never more than `MAX_LIST`.
 const DEFAULT_LIST: u32 = 100;
 const MAX_LIST: u32 = 1000;
 
-/// `INSERT … SELECT` of the deliveries given as [`DeliveryArrays`] (`$1`–`$18`); `d.k` numbers them from 1,
+/// `INSERT … SELECT` of the deliveries given as [`DeliveryArrays`] (`$1`–`$19`); `d.k` numbers them from 1,
 /// for the statement that appends its `WHERE`. A macro so that statements can `concat!` it.
 macro_rules! insert_deliveries {
     () => {
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
              request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
-             error_kind, logs, ordering_key, ordering_seq, ordering_index)
+             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination)
          SELECT d.id, d.tenant_id, d.event_id, d.subscription_id, d.plugin, d.status, d.request_method,
              d.request_url, d.request_headers, d.request_body, d.error, d.next_attempt_at, d.created_at,
-             d.created_at, d.error_kind, d.logs, d.ordering_key, d.ordering_seq, d.ordering_index
+             d.created_at, d.error_kind, d.logs, d.ordering_key, d.ordering_seq, d.ordering_index, d.destination
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
              $8::text[], $9::text[], $10::bytea[], $11::text[], $12::bigint[], $13::bigint[], $14::text[],
-             $15::text[], $16::text[], $17::bigint[], $18::integer[]) WITH ORDINALITY
+             $15::text[], $16::text[], $17::bigint[], $18::integer[], $19::text[]) WITH ORDINALITY
              AS d(id, tenant_id, event_id, subscription_id, plugin, status, request_method, request_url,
                  request_headers, request_body, error, next_attempt_at, created_at, error_kind, logs,
-                 ordering_key, ordering_seq, ordering_index, k)"
+                 ordering_key, ordering_seq, ordering_index, destination, k)"
     };
 }
 pub(super) use insert_deliveries;
@@ -59,6 +59,7 @@ pub(super) struct DeliveryArrays<'a> {
     ordering_key: Vec<Option<&'a str>>,
     ordering_seq: Vec<Option<i64>>,
     ordering_index: Vec<Option<i32>>,
+    destination: Vec<Option<&'a str>>,
 }
 
 impl<'a> DeliveryArrays<'a> {
@@ -82,6 +83,7 @@ impl<'a> DeliveryArrays<'a> {
             ordering_key: Vec::new(),
             ordering_seq: Vec::new(),
             ordering_index: Vec::new(),
+            destination: Vec::new(),
         };
         for delivery in deliveries {
             let request = delivery.request.as_ref();
@@ -104,11 +106,12 @@ impl<'a> DeliveryArrays<'a> {
             arrays.ordering_key.push(lane.map(|lane| lane.key.as_str()));
             arrays.ordering_seq.push(lane.map(|lane| lane.seq));
             arrays.ordering_index.push(lane.map(|lane| lane.index.min(i32::MAX as u32) as i32));
+            arrays.destination.push(delivery.destination.as_deref());
         }
         Ok(arrays)
     }
 
-    /// `$1`–`$18`, for a statement to append its own to.
+    /// `$1`–`$19`, for a statement to append its own to.
     pub(super) fn params(&self) -> Vec<Param<'_>> {
         vec![
             &self.id,
@@ -129,6 +132,7 @@ impl<'a> DeliveryArrays<'a> {
             &self.ordering_key,
             &self.ordering_seq,
             &self.ordering_index,
+            &self.destination,
         ]
     }
 }
@@ -195,11 +199,11 @@ pub(super) async fn claim_plugin_retries(
     Ok(claimed.into_iter().map(|(_, id, event)| (id, event)).collect())
 }
 
-/// Replaces the plugin error `$19` with the new run's deliveries. If it is no longer there (another
+/// Replaces the plugin error `$20` with the new run's deliveries. If it is no longer there (another
 /// worker's claim, after this one's lease ran out, replaced it first), nothing is stored: that run's
 /// deliveries are.
 pub(super) const REPLACE_PLUGIN_RETRY_SQL: &str = concat!(
-    "WITH removed AS (DELETE FROM deliveries WHERE id = $19 AND status = 'plugin_error' RETURNING id), ",
+    "WITH removed AS (DELETE FROM deliveries WHERE id = $20 AND status = 'plugin_error' RETURNING id), ",
     // A rolled-back candidate's delivery may have had attempts: they go with it.
     "removed_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM removed)) ",
     insert_deliveries!(),
@@ -219,7 +223,7 @@ pub(super) async fn replace_plugin_retry(
     Ok(())
 }
 
-/// Records a batch of attempts (`$1`–`$11`, one array per field of [`AttemptRecord`], `n` numbering them
+/// Records a batch of attempts (`$1`–`$14`, one array per field of [`AttemptRecord`], `n` numbering them
 /// from 1) in one statement:
 /// - a `failed` delivery of a subscription deleted meanwhile could never be claimed: it is `dead` instead;
 /// - each delivery gets its status, schedule and attempt count, and its lease is released; a record whose
@@ -236,19 +240,22 @@ pub(super) const RECORD_ATTEMPTS_SQL: &str = "WITH r AS (
          SELECT r.*, r.status = 'failed'
                  AND NOT EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.id = r.subscription_id) AS orphaned
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::bigint[], $6::text[], $7::text[],
-             $8::text[], $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY
+             $8::text[], $9::bigint[], $10::text[], $11::text[], $12::boolean[], $13::text[], $14::integer[])
+             WITH ORDINALITY
              AS r(delivery_id, subscription_id, at, status_code, latency_ms, response_excerpt, error, status,
-                 next_attempt_at, disable, delivery_error, n)
+                 next_attempt_at, disable, delivery_error, paced, batch_id, batch_limit, n)
      ),
      updated AS (
-         UPDATE deliveries AS d SET attempts = d.attempts + 1,
-             status = CASE WHEN r.orphaned THEN 'dead' ELSE r.status END,
-             next_attempt_at = CASE WHEN r.orphaned THEN NULL ELSE r.next_attempt_at END,
-             lease_until = 0, updated_at = r.at, first_attempt_at = COALESCE(d.first_attempt_at, r.at),
-             error = COALESCE(r.delivery_error, d.error)
+         UPDATE deliveries AS d SET attempts = d.attempts + CASE WHEN r.paced THEN 0 ELSE 1 END,
+             status = CASE WHEN r.paced THEN d.status WHEN r.orphaned THEN 'dead' ELSE r.status END,
+             next_attempt_at = CASE WHEN r.orphaned AND NOT r.paced THEN NULL ELSE r.next_attempt_at END,
+             lease_until = 0, updated_at = r.at,
+             first_attempt_at = CASE WHEN r.paced THEN d.first_attempt_at ELSE COALESCE(d.first_attempt_at, r.at) END,
+             error = COALESCE(r.delivery_error, d.error),
+             batch_id = COALESCE(r.batch_id, d.batch_id), batch_limit = COALESCE(r.batch_limit, d.batch_limit)
          FROM r
          WHERE d.id = r.delivery_id
-         RETURNING r.n, d.attempts, d.status = 'succeeded' AS succeeded
+         RETURNING r.n, d.attempts, d.status = 'succeeded' AS succeeded, r.paced
      ),
      stored AS (
          INSERT INTO attempts (delivery_id, number, at, status_code, latency_ms, response_excerpt, error)
@@ -259,6 +266,7 @@ pub(super) const RECORD_ATTEMPTS_SQL: &str = "WITH r AS (
          SELECT r.subscription_id, u.n, r.at, u.succeeded,
              MAX(u.n) FILTER (WHERE u.succeeded) OVER (PARTITION BY r.subscription_id) AS last_success
          FROM updated AS u JOIN r USING (n)
+         WHERE NOT u.paced
      ),
      health AS (
          SELECT subscription_id, bool_or(succeeded) AS recovered,
@@ -275,7 +283,7 @@ pub(super) const RECORD_ATTEMPTS_SQL: &str = "WITH r AS (
              AND s.failing_since IS DISTINCT FROM
                  (CASE WHEN h.recovered THEN h.failing_at ELSE COALESCE(s.failing_since, h.failing_at) END)
      )
-     SELECT n FROM updated JOIN r USING (n) WHERE r.disable IS NOT NULL";
+     SELECT n FROM updated JOIN r USING (n) WHERE r.disable IS NOT NULL AND NOT r.paced";
 
 /// A batch is usually one statement, committed on its own. Records that disable their subscription give up
 /// its waiting deliveries at their place in the batch, and a delivery named twice is recorded twice: for
@@ -333,6 +341,12 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
         records.iter().map(|record| record.disable_subscription.as_deref()).collect();
     let delivery_error: Vec<Option<&str>> =
         records.iter().map(|record| record.delivery_error.as_deref()).collect();
+    let paced: Vec<bool> = records.iter().map(|record| record.paced).collect();
+    let batch_id: Vec<Option<&str>> = records.iter().map(|record| record.batch_id.as_deref()).collect();
+    let batch_limit: Vec<Option<i32>> = records
+        .iter()
+        .map(|record| record.batch_limit.map(|limit| limit.min(i32::MAX as u32) as i32))
+        .collect();
     let rows = query(
         client,
         RECORD_ATTEMPTS_SQL,
@@ -348,6 +362,9 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
             &next_attempt_at,
             &disable,
             &delivery_error,
+            &paced,
+            &batch_id,
+            &batch_limit,
         ],
     )
     .await?;
@@ -370,7 +387,7 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
      request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
-     logs, ordering_key";
+     logs, ordering_key, destination, batch_id";
 
 /// Reads an optional JSON text column.
 pub(super) fn optional_json<T: serde::de::DeserializeOwned>(
@@ -408,6 +425,8 @@ fn delivery(row: &Row) -> StoreResult<Delivery> {
         created_at: row.try_get(12)?,
         updated_at: row.try_get(13)?,
         ordering_key: row.try_get(16)?,
+        destination: row.try_get(17)?,
+        batch_id: row.try_get(18)?,
         attempts: Vec::new(),
     })
 }
@@ -579,4 +598,98 @@ pub(super) async fn replay(
         &[&tenant_id, &subscription_id, &from, &to, &now],
     )
     .await?)
+}
+
+pub(super) async fn pause_destination(
+    client: &Client,
+    destination: &str,
+    until: Millis,
+    reason: &str,
+    backoff_ms: Option<i64>,
+) -> StoreResult<()> {
+    super::execute(
+        client,
+        "INSERT INTO destination_budgets (destination, paused_until, pause_reason, backoff_ms)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (destination) DO UPDATE SET
+             paused_until = GREATEST(COALESCE(destination_budgets.paused_until, 0), EXCLUDED.paused_until),
+             pause_reason = EXCLUDED.pause_reason,
+             backoff_ms = COALESCE(EXCLUDED.backoff_ms, destination_budgets.backoff_ms)",
+        &[&destination, &until, &reason, &backoff_ms],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn destination_backoff(
+    client: &Client,
+    destination: &str,
+) -> StoreResult<Option<(i64, Millis)>> {
+    let rows = query(
+        client,
+        "SELECT backoff_ms, paused_until FROM destination_budgets
+         WHERE destination = $1 AND backoff_ms IS NOT NULL AND paused_until IS NOT NULL",
+        &[&destination],
+    )
+    .await?;
+    rows.first().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
+}
+
+pub(super) async fn set_destination_budget(
+    client: &Client,
+    destinations: &[String],
+    budget: Option<Budget>,
+) -> StoreResult<()> {
+    let requests = budget.map(|b| b.requests.min(i32::MAX as u32) as i32);
+    let window_ms = budget.map(|b| b.window_ms);
+    super::execute(
+        client,
+        "INSERT INTO destination_budgets (destination, requests, window_ms)
+         SELECT unnest($1::text[]), $2::integer, $3::bigint
+         ON CONFLICT (destination) DO UPDATE SET requests = EXCLUDED.requests, window_ms = EXCLUDED.window_ms",
+        &[&destinations, &requests, &window_ms],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn destination_states(
+    client: &Client,
+    tenant_id: &str,
+) -> StoreResult<Vec<DestinationState>> {
+    let prefix = format!("{tenant_id} ");
+    let rows = query(
+        client,
+        "SELECT destination, requests, window_ms, next_slot_at, paused_until, pause_reason
+         FROM destination_budgets WHERE left(destination, length($1)) = $1 ORDER BY destination",
+        &[&prefix],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let budget = match (row.try_get::<_, Option<i32>>(1)?, row.try_get::<_, Option<i64>>(2)?) {
+                (Some(requests), Some(window_ms)) => {
+                    Some(Budget { requests: requests.max(0) as u32, window_ms })
+                }
+                _ => None,
+            };
+            Ok(DestinationState {
+                destination: row.try_get(0)?,
+                budget,
+                next_slot_at: row.try_get::<_, Option<f64>>(3)?.map(|at| at.ceil() as Millis),
+                paused_until: row.try_get(4)?,
+                pause_reason: row.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn release(client: &Client, ids: &[String], due: Millis) -> StoreResult<()> {
+    super::execute(
+        client,
+        "UPDATE deliveries SET lease_until = 0, next_attempt_at = $2 WHERE id = ANY($1)",
+        &[&ids, &due],
+    )
+    .await?;
+    Ok(())
 }

@@ -96,19 +96,19 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
-/// Marks the events `$19`/`$20` (tenants, ids) processed and stores the deliveries (`$1`–`$18`) of those
-/// that were not already: `$21` says which event, by position, each delivery belongs to. An event already
+/// Marks the events `$20`/`$21` (tenants, ids) processed and stores the deliveries (`$1`–`$19`) of those
+/// that were not already: `$22` says which event, by position, each delivery belongs to. An event already
 /// processed (another worker finished it after this one's lease ran out) is left alone: that worker stored
 /// its deliveries.
 pub(super) const COMPLETE_SQL: &str = concat!(
     "WITH done AS (
          UPDATE events AS e SET processed = TRUE, lease_until = 0
-         FROM UNNEST($19::text[], $20::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
+         FROM UNNEST($20::text[], $21::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
          WHERE e.tenant_id = p.tenant_id AND e.id = p.id AND NOT e.processed
          RETURNING p.n
      ) ",
     insert_deliveries!(),
-    " WHERE ($21::bigint[])[d.k] IN (SELECT n FROM done)"
+    " WHERE ($22::bigint[])[d.k] IN (SELECT n FROM done)"
 );
 
 /// One statement for the whole batch, committed on its own.

@@ -25,10 +25,11 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    ApiKeyInfo, AttemptRecord, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse, Delivery,
-    DeliveryClaim, DeliveryFilter, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery, NewEvent,
-    NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued,
-    RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
+    ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse,
+    Delivery, DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis,
+    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent,
+    QueueStats, Requeued, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant,
+    VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -42,7 +43,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_connections.sql"),
     include_str!("migrations/007_rollouts.sql"),
     include_str!("migrations/008_lanes.sql"),
-    include_str!("migrations/009_access.sql"),
+    include_str!("migrations/009_budgets.sql"),
+    include_str!("migrations/010_access.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -487,6 +489,36 @@ impl Store for PostgresStore {
 
     async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
         deliveries::list(&self.client().await?, tenant_id, filter).await
+    }
+
+    async fn pause_destination(
+        &self,
+        destination: &str,
+        until: Millis,
+        reason: &str,
+        backoff_ms: Option<i64>,
+    ) -> StoreResult<()> {
+        deliveries::pause_destination(&self.client().await?, destination, until, reason, backoff_ms).await
+    }
+
+    async fn destination_backoff(&self, destination: &str) -> StoreResult<Option<(i64, Millis)>> {
+        deliveries::destination_backoff(&self.client().await?, destination).await
+    }
+
+    async fn set_destination_budget(
+        &self,
+        destinations: &[String],
+        budget: Option<Budget>,
+    ) -> StoreResult<()> {
+        deliveries::set_destination_budget(&self.client().await?, destinations, budget).await
+    }
+
+    async fn destination_states(&self, tenant_id: &str) -> StoreResult<Vec<DestinationState>> {
+        deliveries::destination_states(&self.client().await?, tenant_id).await
+    }
+
+    async fn release_deliveries(&self, ids: &[String], due: Millis) -> StoreResult<()> {
+        deliveries::release(&self.client().await?, ids, due).await
     }
 
     async fn lane_status(&self, subscription_id: &str) -> StoreResult<LaneStatus> {

@@ -231,6 +231,7 @@ async fn record_attempts_batches_match_sqlite() {
         next_attempt_at: Some(T0),
         created_at: T0 + n as i64,
         lane: None,
+        destination: None,
     };
     let record = |n: usize, subscription_id: &str, at: i64, new_status| AttemptRecord {
         delivery_id: format!("dlv_{n}"),
@@ -244,6 +245,9 @@ async fn record_attempts_batches_match_sqlite() {
         next_attempt_at: (new_status == Failed).then_some(T0 + 1_000),
         disable_subscription: None,
         delivery_error: None,
+        paced: false,
+        batch_id: None,
+        batch_limit: None,
     };
     let batch = [
         record(1, "sub_1", 1, Failed),
@@ -289,6 +293,8 @@ async fn record_attempts_batches_match_sqlite() {
                     default_max_in_flight: 1_000,
                     sent: &[],
                     max_in_flight_per_tenant: u32::MAX,
+                    merging_plugins: &[],
+                    default_budget: |_| None,
                 })
                 .await
                 .unwrap()

@@ -8,10 +8,12 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::{catalog, json_column, limit, optional_json_column, to_json};
 use crate::store::lanes::HOLDING_KEY;
+use crate::store::pacing::DestinationCandidate;
 use crate::store::throttle;
 use crate::store::{
-    Attempt, AttemptRecord, BlockedHead, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim,
-    DeliveryFilter, DeliveryStatus, LaneStatus, Millis, NewDelivery, StoreResult, StoredRequest,
+    Attempt, AttemptRecord, BlockedHead, Budget, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim,
+    DeliveryFilter, DeliveryStatus, DestinationState, LaneStatus, Millis, NewDelivery, StoreResult,
+    StoredRequest,
 };
 
 /// Listing returns this many when asked for 0, and never more than `MAX_LIST`.
@@ -24,8 +26,8 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
     conn.prepare_cached(
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
              request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
-             error_kind, logs, ordering_key, ordering_seq, ordering_index)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18)",
+             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         delivery.id,
@@ -46,6 +48,7 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
         delivery.lane.as_ref().map(|lane| &lane.key),
         delivery.lane.as_ref().map(|lane| lane.seq),
         delivery.lane.as_ref().map(|lane| lane.index),
+        delivery.destination,
     ])
     .map_err(super::conflict_as(|| format!("delivery {}", delivery.id)))?;
     Ok(())
@@ -57,6 +60,8 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
 /// deliveries the claimer has sent, leased but no longer in flight). `CROSS JOIN` keeps SQLite from
 /// reordering the join: the walk must follow the `deliveries_due` index. The in-flight counts read only
 /// leased rows (`deliveries_in_flight`).
+///
+/// A delivery whose destination is paused, or whose next send slot is ahead, waits (see `pacing`).
 ///
 /// An ordered delivery (see `delivery::lanes`) is a candidate only as its lane's head — no unfinished
 /// delivery before it in its lane (`deliveries_lanes`) — and once no earlier event of its tenant is still
@@ -78,17 +83,22 @@ pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
          s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers,
          d.rate_slot, COALESCE(b.in_flight, 0), COALESCE(s.max_in_flight, ?3), s.rate_limit, r.next_slot_at,
          s.endpoint_url, s.connections, d.ordering_key, d.first_attempt_at, s.ordering_max_hold_secs,
-         COALESCE(t.in_flight, 0)
+         COALESCE(t.in_flight, 0), d.plugin, d.destination, d.batch_limit, g.requests, g.window_ms,
+         g.next_slot_at
      FROM deliveries AS d CROSS JOIN subscriptions AS s ON s.id = d.subscription_id
          LEFT JOIN busy AS b ON b.subscription_id = d.subscription_id
          LEFT JOIN busy_tenants AS t ON t.tenant_id = d.tenant_id
          LEFT JOIN rate_limit_slots AS r ON r.subscription_id = d.subscription_id
+         LEFT JOIN destination_budgets AS g ON g.destination = d.destination
      WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?1 AND d.lease_until <= ?1
          AND d.request_method IS NOT NULL AND s.enabled = 1
          AND d.subscription_id NOT IN (
              SELECT b.subscription_id FROM busy AS b JOIN subscriptions AS s ON s.id = b.subscription_id
              WHERE b.in_flight >= COALESCE(s.max_in_flight, ?3))
          AND d.tenant_id NOT IN (SELECT tenant_id FROM busy_tenants WHERE in_flight >= ?5)
+         AND NOT EXISTS (
+             SELECT 1 FROM destination_budgets AS w
+             WHERE w.destination = d.destination AND (w.paused_until > ?1 OR w.next_slot_at > ?1))
          AND (d.ordering_key IS NULL OR (
              NOT EXISTS (
                  SELECT 1 FROM deliveries AS p
@@ -110,8 +120,16 @@ pub(super) fn claim(
     claim: &DeliveryClaim<'_>,
     sent_json: &str,
 ) -> StoreResult<Vec<ClaimedDelivery>> {
-    let DeliveryClaim { limit: max, lease_ms, now, default_max_in_flight, max_in_flight_per_tenant, .. } =
-        *claim;
+    let DeliveryClaim {
+        limit: max,
+        lease_ms,
+        now,
+        default_max_in_flight,
+        max_in_flight_per_tenant,
+        merging_plugins,
+        default_budget,
+        ..
+    } = *claim;
     let mut select = conn.prepare_cached(CLAIM_SQL)?;
     let candidates = select
         .query_map(
@@ -143,6 +161,26 @@ pub(super) fn claim(
                     ordering_key: row.get(21)?,
                     first_attempt_at: row.get(22)?,
                     ordering_max_hold_secs: row.get(23)?,
+                    plugin: row.get(25)?,
+                    destination: row.get(26)?,
+                    batch_leader: None,
+                };
+                let destination = match &delivery.destination {
+                    None => None,
+                    Some(name) => {
+                        let set = match (row.get::<_, Option<u32>>(28)?, row.get::<_, Option<i64>>(29)?) {
+                            (Some(requests), Some(window_ms)) => Some(Budget { requests, window_ms }),
+                            _ => None,
+                        };
+                        Some(DestinationCandidate {
+                            destination: name.clone(),
+                            budget: set.or_else(|| default_budget(name)),
+                            next_slot_at: row.get(30)?,
+                            plugin: delivery.plugin.clone(),
+                            merges: merging_plugins.contains(&delivery.plugin),
+                            batch_limit: row.get(27)?,
+                        })
+                    }
                 };
                 let candidate = throttle::Candidate {
                     subscription_id: delivery.subscription_id.clone(),
@@ -153,6 +191,7 @@ pub(super) fn claim(
                     max_in_flight: row.get(16)?,
                     rate_limit: row.get::<_, Option<u32>>(17)?.map(|rate| rate.max(1)),
                     next_slot_at: row.get(18)?,
+                    destination,
                 };
                 Ok((row.get::<_, i64>(0)?, delivery, candidate))
             },
@@ -179,7 +218,15 @@ pub(super) fn claim(
     for (subscription_id, next_slot_at) in &plan.next_slots {
         slot.execute(params![subscription_id, next_slot_at])?;
     }
+    let mut destination_slot = conn.prepare_cached(
+        "INSERT INTO destination_budgets (destination, next_slot_at) VALUES (?1, ?2)
+         ON CONFLICT (destination) DO UPDATE SET next_slot_at = excluded.next_slot_at",
+    )?;
+    for (destination, next_slot_at) in &plan.destination_slots {
+        destination_slot.execute(params![destination, next_slot_at])?;
+    }
     lease(conn, plan.lease.iter().map(|&index| handles[index]), now.saturating_add(lease_ms))?;
+    throttle::mark_batches(&plan, &mut deliveries);
     Ok(plan.lease.iter().filter_map(|&index| deliveries[index].take()).collect())
 }
 
@@ -256,14 +303,42 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
     let mut exists = conn.prepare_cached("SELECT 1 FROM subscriptions WHERE id = ?1")?;
     let mut update = conn.prepare_cached(
         "UPDATE deliveries SET attempts = attempts + 1, status = ?2, next_attempt_at = ?3, lease_until = 0,
-             updated_at = ?4, first_attempt_at = COALESCE(first_attempt_at, ?4), error = COALESCE(?5, error)
+             updated_at = ?4, first_attempt_at = COALESCE(first_attempt_at, ?4), error = COALESCE(?5, error),
+             batch_id = COALESCE(?6, batch_id), batch_limit = COALESCE(?7, batch_limit)
          WHERE id = ?1",
     )?;
     let mut attempt = conn.prepare_cached(
         "INSERT INTO attempts (delivery_id, at, status_code, latency_ms, response_excerpt, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    // Paced: not an attempt of the delivery's own (its count, status and health stay), only due again.
+    let mut paced = conn.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2, lease_until = 0, updated_at = ?3,
+             batch_id = COALESCE(?4, batch_id), batch_limit = COALESCE(?5, batch_limit)
+         WHERE id = ?1",
+    )?;
     for record in records {
+        if record.paced {
+            let at = record.next_attempt_at.unwrap_or(record.at);
+            if paced.execute(params![
+                record.delivery_id,
+                at,
+                record.at,
+                record.batch_id,
+                record.batch_limit
+            ])? == 1
+            {
+                attempt.execute(params![
+                    record.delivery_id,
+                    record.at,
+                    record.status_code,
+                    record.latency_ms,
+                    record.response_excerpt,
+                    record.error,
+                ])?;
+            }
+            continue;
+        }
         let (mut status, mut next_attempt_at) = (record.new_status, record.next_attempt_at);
         // A retry for a subscription deleted meanwhile could never be claimed: give up now.
         if status == DeliveryStatus::Failed && !exists.exists([&record.subscription_id])? {
@@ -274,7 +349,9 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
             status.as_str(),
             next_attempt_at,
             record.at,
-            record.delivery_error
+            record.delivery_error,
+            record.batch_id,
+            record.batch_limit,
         ])?;
         if updated == 0 {
             continue;
@@ -309,7 +386,7 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
      request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
-     logs, ordering_key";
+     logs, ordering_key, destination, batch_id";
 
 fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let status: String = row.get(5)?;
@@ -344,6 +421,8 @@ fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         created_at: row.get(12)?,
         updated_at: row.get(13)?,
         ordering_key: row.get(16)?,
+        destination: row.get(17)?,
+        batch_id: row.get(18)?,
         attempts: Vec::new(),
     })
 }
@@ -503,4 +582,84 @@ pub(super) fn replay(
         )?
         .execute(params![tenant_id, subscription_id, from, to, now])?;
     Ok(changed as u64)
+}
+
+pub(super) fn pause_destination(
+    conn: &Connection,
+    destination: &str,
+    until: Millis,
+    reason: &str,
+    backoff_ms: Option<i64>,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO destination_budgets (destination, paused_until, pause_reason, backoff_ms)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (destination) DO UPDATE SET
+             paused_until = max(COALESCE(destination_budgets.paused_until, 0), excluded.paused_until),
+             pause_reason = excluded.pause_reason,
+             backoff_ms = COALESCE(excluded.backoff_ms, destination_budgets.backoff_ms)",
+    )?
+    .execute(params![destination, until, reason, backoff_ms])?;
+    Ok(())
+}
+
+pub(super) fn destination_backoff(
+    conn: &Connection,
+    destination: &str,
+) -> StoreResult<Option<(i64, Millis)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT backoff_ms, paused_until FROM destination_budgets
+             WHERE destination = ?1 AND backoff_ms IS NOT NULL AND paused_until IS NOT NULL",
+        )?
+        .query_row([destination], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?)
+}
+
+pub(super) fn set_destination_budget(
+    conn: &Connection,
+    destinations: &[String],
+    budget: Option<Budget>,
+) -> StoreResult<()> {
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO destination_budgets (destination, requests, window_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (destination) DO UPDATE SET requests = excluded.requests, window_ms = excluded.window_ms",
+    )?;
+    for destination in destinations {
+        statement.execute(params![destination, budget.map(|b| b.requests), budget.map(|b| b.window_ms)])?;
+    }
+    Ok(())
+}
+
+pub(super) fn destination_states(conn: &Connection, tenant_id: &str) -> StoreResult<Vec<DestinationState>> {
+    let prefix = format!("{tenant_id} ");
+    let rows = conn
+        .prepare_cached(
+            "SELECT destination, requests, window_ms, next_slot_at, paused_until, pause_reason
+             FROM destination_budgets WHERE substr(destination, 1, length(?1)) = ?1 ORDER BY destination",
+        )?
+        .query_map([&prefix], |row| {
+            let budget = match (row.get::<_, Option<u32>>(1)?, row.get::<_, Option<i64>>(2)?) {
+                (Some(requests), Some(window_ms)) => Some(Budget { requests, window_ms }),
+                _ => None,
+            };
+            Ok(DestinationState {
+                destination: row.get(0)?,
+                budget,
+                next_slot_at: row.get::<_, Option<f64>>(3)?.map(|at| at.ceil() as Millis),
+                paused_until: row.get(4)?,
+                pause_reason: row.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub(super) fn release(conn: &Connection, ids: &[String], due: Millis) -> StoreResult<()> {
+    let mut statement =
+        conn.prepare_cached("UPDATE deliveries SET lease_until = 0, next_attempt_at = ?2 WHERE id = ?1")?;
+    for id in ids {
+        statement.execute(params![id, due])?;
+    }
+    Ok(())
 }

@@ -23,10 +23,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ApiKeyInfo, AttemptRecord, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery, DeliveryClaim,
-    DeliveryFilter, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion,
-    PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, RolloutEnd, RolloutRecord,
-    Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
+    ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery,
+    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery,
+    NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats,
+    Requeued, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -40,7 +40,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_connections.sql"),
     include_str!("migrations/007_rollouts.sql"),
     include_str!("migrations/008_lanes.sql"),
-    include_str!("migrations/009_access.sql"),
+    include_str!("migrations/009_budgets.sql"),
+    include_str!("migrations/010_access.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -487,8 +488,12 @@ impl Store for SqliteStore {
     async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
         // As the JSON array the claim reads with `json_each`.
         let sent = json_array(claim.sent);
-        let claim = DeliveryClaim { sent: &[], ..claim };
-        self.write(move |tx| deliveries::claim(tx, &claim, &sent)).await
+        let merging = claim.merging_plugins.to_vec();
+        let claim = DeliveryClaim { sent: &[], merging_plugins: &[], ..claim };
+        self.write(move |tx| {
+            deliveries::claim(tx, &DeliveryClaim { merging_plugins: &merging, ..claim }, &sent)
+        })
+        .await
     }
 
     async fn claim_plugin_retries(
@@ -523,6 +528,42 @@ impl Store for SqliteStore {
     async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
         let (tenant_id, filter) = (tenant_id.to_owned(), filter.clone());
         self.read(move |tx| deliveries::list(tx, &tenant_id, &filter)).await
+    }
+
+    async fn pause_destination(
+        &self,
+        destination: &str,
+        until: Millis,
+        reason: &str,
+        backoff_ms: Option<i64>,
+    ) -> StoreResult<()> {
+        let (destination, reason) = (destination.to_owned(), reason.to_owned());
+        self.write(move |tx| deliveries::pause_destination(tx, &destination, until, &reason, backoff_ms))
+            .await
+    }
+
+    async fn destination_backoff(&self, destination: &str) -> StoreResult<Option<(i64, Millis)>> {
+        let destination = destination.to_owned();
+        self.read(move |tx| deliveries::destination_backoff(tx, &destination)).await
+    }
+
+    async fn set_destination_budget(
+        &self,
+        destinations: &[String],
+        budget: Option<Budget>,
+    ) -> StoreResult<()> {
+        let destinations = destinations.to_vec();
+        self.write(move |tx| deliveries::set_destination_budget(tx, &destinations, budget)).await
+    }
+
+    async fn destination_states(&self, tenant_id: &str) -> StoreResult<Vec<DestinationState>> {
+        let tenant_id = tenant_id.to_owned();
+        self.read(move |tx| deliveries::destination_states(tx, &tenant_id)).await
+    }
+
+    async fn release_deliveries(&self, ids: &[String], due: Millis) -> StoreResult<()> {
+        let ids = ids.to_vec();
+        self.write(move |tx| deliveries::release(tx, &ids, due)).await
     }
 
     async fn lane_status(&self, subscription_id: &str) -> StoreResult<LaneStatus> {

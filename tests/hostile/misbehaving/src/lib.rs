@@ -1,13 +1,13 @@
 //! A plugin that misbehaves in the way its config's `behaviour` names, to show the sandbox contains it.
 
-use gancho_sdk::{ConfigError, Event, PluginError, Request, Subscription};
+use gancho_sdk::{ConfigError, Event, Merged, PluginError, Request, Subscription};
 
 #[derive(serde::Deserialize)]
 pub struct Config {
     behaviour: String,
 }
 
-gancho_sdk::plugin!(transform, validate = validate);
+gancho_sdk::plugin!(transform, validate = validate, merge = merge);
 
 /// Misbehaves when its configuration is checked, too, with the `check-` behaviours (the others must pass
 /// the check, so that subscriptions misbehaving on events can be made): the check runs under the same
@@ -120,8 +120,10 @@ fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Req
         "poll-huge-list" => {
             // One poll over millions of entries (all the same ready pollable): the host walks the list
             // before it can wait, and answers with as many indices.
-            let ready: Vec<_> = (0..5_000).map(|_| wasip2::clocks::monotonic_clock::subscribe_duration(0)).collect();
-            let list: Vec<&wasip2::io::poll::Pollable> = (0..3_000_000).map(|i| &ready[i % ready.len()]).collect();
+            let ready: Vec<_> =
+                (0..5_000).map(|_| wasip2::clocks::monotonic_clock::subscribe_duration(0)).collect();
+            let list: Vec<&wasip2::io::poll::Pollable> =
+                (0..3_000_000).map(|i| &ready[i % ready.len()]).collect();
             let answered = wasip2::io::poll::poll(&list);
             Ok(vec![Request::text(format!("{} ready", answered.len()))])
         }
@@ -129,8 +131,37 @@ fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Req
             let bytes = wasip2::random::random::get_random_bytes(1 << 30);
             Ok(vec![Request::text(format!("{} random bytes", bytes.len()))])
         }
+        // Misbehaving only when asked to merge: each event is one text request of its id.
+        merging if merging.starts_with("merge-") => Ok(vec![Request::text(event.id)]),
         other => Err(PluginError::permanent(format!("unknown behaviour `{other}`"))),
     }
+}
+
+/// Answers a merge the way the `merge-` behaviours name, each breaking the contract or a limit once;
+/// any other behaviour merges everything into one request whose body is the bodies joined by commas.
+fn merge(requests: Vec<Request>, subscription: Subscription<Config>) -> Result<Vec<Merged>, PluginError> {
+    let all: Vec<usize> = (0..requests.len()).collect();
+    let joined = || {
+        let bodies: Vec<String> = requests.iter().map(|r| r.body_text().into_owned()).collect();
+        Request::text(bodies.join(","))
+    };
+    let alone = |index: usize| Merged::alone(index, requests[index].clone());
+    Ok(match subscription.config.behaviour.as_str() {
+        "merge-duplicate" => vec![Merged { request: joined(), carries: all }, alone(0)],
+        "merge-missing" => vec![Merged { request: joined(), carries: all[1..].to_vec() }],
+        "merge-descending" => vec![Merged { request: joined(), carries: all.into_iter().rev().collect() }],
+        "merge-out-of-order" => (0..requests.len()).rev().map(alone).collect(),
+        "merge-beyond" => vec![Merged { request: joined(), carries: (0..=requests.len()).collect() }],
+        "merge-empty" => vec![Merged { request: joined(), carries: vec![] }],
+        "merge-bad-url" => vec![Merged { request: joined().url("file:///etc/passwd"), carries: all }],
+        "merge-huge" => vec![Merged { request: Request::new().body(vec![b'x'; 8 << 20]), carries: all }],
+        "merge-error" => return Err(PluginError::transient("cannot merge right now")),
+        "merge-panic" => panic!("boom: merging"),
+        "merge-endless-loop" => loop {
+            std::hint::black_box(0u64);
+        },
+        _ => vec![Merged { request: joined(), carries: all }],
+    })
 }
 
 #[inline(never)]
@@ -141,10 +172,8 @@ fn recurse(depth: u64) -> u64 {
 
 /// Tries every capability a plugin should not have and reports what it saw.
 fn probe(event: &Event) -> serde_json::Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     serde_json::json!({
         "event": event.id,
         "read_file": std::fs::read_to_string("/etc/passwd").map(|_| "read").unwrap_or_else(|e| e.to_string().leak()),

@@ -5,6 +5,8 @@
 //! tenant shares are the claim's (see [`super::lanes`]): the store keeps them across every instance; the
 //! worker says how large a tenant's share is now, and dead-letters a head that held its key too long.
 
+mod batches;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::budgets::{self, pause};
 use super::client::{HttpSender, SendOutcome, SendRequest};
 use super::lanes::{HoldBound, HoldVerdict, TenantShares};
 use super::retry::RetrySchedule;
@@ -44,6 +47,8 @@ pub struct DeliveryWorker {
     pub ordering_max_hold_secs: u32,
     /// This instance's sends in flight per tenant: each tenant's share of `max_in_flight`.
     pub shares: TenantShares,
+    /// Merges what waits on a destination's budget with the plugin that made it; `None`: never merge.
+    pub merger: Option<Arc<budgets::batch::Merger>>,
 }
 
 /// Everything one send task needs, shared.
@@ -91,6 +96,7 @@ impl DeliveryWorker {
                 Ok(Vec::new())
             } else {
                 let sent = still_ours(&shared.sent.lock().expect("sent set lock"), now);
+                let merging = self.merger.as_ref().map(|merger| merger.merging()).unwrap_or_default();
                 self.store
                     .claim_deliveries(DeliveryClaim {
                         limit: room,
@@ -99,6 +105,8 @@ impl DeliveryWorker {
                         default_max_in_flight: self.max_in_flight_per_endpoint,
                         sent: &sent,
                         max_in_flight_per_tenant: self.shares.per_tenant(),
+                        merging_plugins: &merging,
+                        default_budget: budgets::known::default_budget,
                     })
                     .await
             };
@@ -114,8 +122,8 @@ impl DeliveryWorker {
             // waits); wait for new deliveries, freed slots (sends finished, attempts recorded) or the poll.
             // (No room at all: wait for sends to finish.)
             let wait = claimed.len() < room as usize || room == 0;
-            for delivery in claimed {
-                self.spawn_send(&shared, &in_flight, delivery, now).await;
+            for batch in batches(claimed) {
+                self.spawn_send(&shared, &in_flight, batch, now).await;
             }
             if wait {
                 tokio::select! {
@@ -131,26 +139,56 @@ impl DeliveryWorker {
         let _ = recorder.await;
     }
 
-    /// Sends a delivery claimed at `claimed_at` in a task of its own, holding an in-flight permit.
+    /// Sends a delivery (or a batch of them, merged) claimed at `claimed_at` in a task of its own, holding
+    /// an in-flight permit for each.
     async fn spawn_send(
         &self,
         shared: &Arc<Shared>,
         in_flight: &Arc<Semaphore>,
-        delivery: ClaimedDelivery,
+        mut batch: Vec<ClaimedDelivery>,
         claimed_at: Millis,
     ) {
-        // The store leased it until exactly this.
+        // The store leased them until exactly this.
         let leased_until = claimed_at.saturating_add(self.lease_ms);
-        let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let permits = batch.len().min(self.max_in_flight) as u32;
+        let permit =
+            in_flight.clone().acquire_many_owned(permits).await.expect("the semaphore is never closed");
         let shared = shared.clone();
-        self.shares.start(&delivery.tenant_id);
+        let tenant = batch[0].tenant_id.clone();
+        for _ in 0..batch.len() {
+            self.shares.start(&tenant);
+        }
         tokio::spawn(async move {
-            let tenant = delivery.tenant_id.clone();
-            shared.deliver(delivery, leased_until).await;
-            shared.worker.shares.finish(&tenant);
+            let sends = batch.len();
+            match batch.len() {
+                1 => shared.deliver(batch.remove(0), leased_until).await,
+                _ => shared.deliver_batch(batch, leased_until).await,
+            }
+            for _ in 0..sends {
+                shared.worker.shares.finish(&tenant);
+            }
             drop(permit);
         });
     }
+}
+
+/// The claimed deliveries as they go out: one by one, or a batch's together (in claim order).
+fn batches(claimed: Vec<ClaimedDelivery>) -> Vec<Vec<ClaimedDelivery>> {
+    let mut batches: Vec<Vec<ClaimedDelivery>> = Vec::with_capacity(claimed.len());
+    let mut leaders: HashMap<String, usize> = HashMap::new();
+    for delivery in claimed {
+        match delivery.batch_leader.clone() {
+            Some(leader) => match leaders.get(&leader) {
+                Some(&at) => batches[at].push(delivery),
+                None => {
+                    leaders.insert(leader, batches.len());
+                    batches.push(vec![delivery]);
+                }
+            },
+            None => batches.push(vec![delivery]),
+        }
+    }
+    batches
 }
 
 impl Shared {
@@ -176,10 +214,20 @@ impl Shared {
         };
         let record = self.judge(&delivery, outcome).await;
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
+        if let (Some(destination), Some(merger)) = (&delivery.destination, &worker.merger) {
+            worker.metrics.destination_request(budgets::host_of_destination(destination), 1);
+            // Whether its plugin merges decides how the next claims lease what waits on a budget.
+            merger.learn(&delivery.plugin).await;
+        }
+        self.finished(record, leased_until).await;
+    }
+
+    /// Hands a finished send's record to the recorder.
+    async fn finished(&self, record: AttemptRecord, leased_until: Millis) {
         // Its endpoint has a free slot now, before the attempt is recorded.
         self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone(), leased_until);
         if self.finished_since_claim.fetch_add(1, Ordering::Relaxed) + 1 == CLAIM_AFTER_SENDS {
-            worker.wake.deliveries.notify_one();
+            self.worker.wake.deliveries.notify_one();
         }
         let _ = self.records.send(record).await;
     }
@@ -221,6 +269,9 @@ impl Shared {
     async fn judge(&self, delivery: &ClaimedDelivery, outcome: SendOutcome) -> AttemptRecord {
         let worker = &self.worker;
         let now = now_millis();
+        if let Some(record) = self.paced(delivery, &outcome, now).await {
+            return record;
+        }
         let attempts_made = delivery.attempts + 1;
         let mut disable = None;
         let mut delivery_error = None;
@@ -285,7 +336,56 @@ impl Shared {
             next_attempt_at: next,
             disable_subscription: disable,
             delivery_error,
+            paced: false,
+            batch_id: None,
+            batch_limit: None,
         }
+    }
+}
+
+impl Shared {
+    /// When the destination asked to slow down (see [`pause`]): the destination paused, and the attempt
+    /// recorded as paced — due again when the pause ends, not counted against the delivery.
+    async fn paced(
+        &self,
+        delivery: &ClaimedDelivery,
+        outcome: &SendOutcome,
+        now: Millis,
+    ) -> Option<AttemptRecord> {
+        let destination = delivery.destination.as_deref()?;
+        let store = &self.worker.store;
+        let last = match (outcome.status, outcome.retry_after) {
+            (Some(429), None) => store.destination_backoff(destination).await.ok().flatten(),
+            _ => None,
+        };
+        let pause = pause::asked(outcome.status, outcome.retry_after, now, last)?;
+        if let Err(error) =
+            store.pause_destination(destination, pause.until, &pause.reason, pause.backoff_ms).await
+        {
+            tracing::error!(%error, destination, "pausing a destination failed");
+        }
+        self.worker.metrics.destination_paused(budgets::host_of_destination(destination));
+        tracing::info!(destination, until = %rfc3339(pause.until), reason = %pause.reason, "destination paused");
+        Some(AttemptRecord {
+            delivery_id: delivery.id.clone(),
+            subscription_id: delivery.subscription_id.clone(),
+            at: now,
+            status_code: outcome.status,
+            latency_ms: outcome.latency.as_millis() as u64,
+            response_excerpt: outcome.response_excerpt.clone(),
+            error: Some(format!(
+                "paced, not a failed attempt: {}; due again at {}",
+                pause.reason,
+                rfc3339(pause.until)
+            )),
+            new_status: if delivery.attempts == 0 { DeliveryStatus::Pending } else { DeliveryStatus::Failed },
+            next_attempt_at: Some(pause.until),
+            disable_subscription: None,
+            delivery_error: None,
+            paced: true,
+            batch_id: None,
+            batch_limit: None,
+        })
     }
 }
 
@@ -403,6 +503,9 @@ mod tests {
             ordering_key: None,
             first_attempt_at: None,
             ordering_max_hold_secs: None,
+            plugin: "slack@1".into(),
+            destination: None,
+            batch_leader: None,
         }
     }
 
