@@ -146,6 +146,25 @@ pub(crate) fn resolve(
     Ok(OutgoingRequest { method, url, headers, body: Body::from_bytes(request.body) })
 }
 
+/// A request as the plugin would have returned it: the other way from [`resolve`] (its URL stays the
+/// resolved one).
+pub(crate) fn to_wit(request: &OutgoingRequest) -> wit::Request {
+    let method = match request.method {
+        "GET" => wit::Method::Get,
+        "HEAD" => wit::Method::Head,
+        "PUT" => wit::Method::Put,
+        "PATCH" => wit::Method::Patch,
+        "DELETE" => wit::Method::Delete,
+        _ => wit::Method::Post,
+    };
+    wit::Request {
+        method,
+        url: Some(request.url.clone()),
+        headers: request.headers.clone(),
+        body: request.body.as_bytes().to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,24 +196,5 @@ mod tests {
         let names: Vec<&str> = checked[0].headers.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["content-type", "x-api-version"]);
         assert_eq!(checked[0].url, "https://hooks.example/in");
-    }
-}
-
-/// A request as the plugin would have returned it: the other way from [`resolve`] (its URL stays the
-/// resolved one).
-pub(crate) fn to_wit(request: &OutgoingRequest) -> wit::Request {
-    let method = match request.method {
-        "GET" => wit::Method::Get,
-        "HEAD" => wit::Method::Head,
-        "PUT" => wit::Method::Put,
-        "PATCH" => wit::Method::Patch,
-        "DELETE" => wit::Method::Delete,
-        _ => wit::Method::Post,
-    };
-    wit::Request {
-        method,
-        url: Some(request.url.clone()),
-        headers: request.headers.clone(),
-        body: request.body.as_bytes().to_vec(),
     }
 }
