@@ -343,3 +343,119 @@ fn a_batch_refused_for_one_bad_row_lands_the_others_and_fails_the_bad_one_alone(
         "alone at last: {bad}"
     );
 }
+
+/// A stand-in for HubSpot's CRM API allowing 100 requests per 10 s (429 over it), with its batch
+/// endpoints: keeps the `from` number of every call created, one by one or in a batch.
+struct HubSpotStandIn {
+    url: String,
+    calls: Arc<Mutex<Vec<String>>>,
+    requests: Arc<AtomicU32>,
+    refused: Arc<AtomicU32>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl HubSpotStandIn {
+    fn start() -> HubSpotStandIn {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let address = listener.local_addr().unwrap();
+        let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (requests, refused) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let window: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let (c, q, r, w) = (calls.clone(), requests.clone(), refused.clone(), window.clone());
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+            let (calls, requests, refused, window) = (c.clone(), q.clone(), r.clone(), w.clone());
+            async move {
+                let now = Instant::now();
+                {
+                    let mut window = window.lock().unwrap();
+                    window.retain(|at| now.duration_since(*at) < Duration::from_secs(10));
+                    if window.len() >= 100 {
+                        refused.fetch_add(1, Ordering::SeqCst);
+                        return (axum::http::StatusCode::TOO_MANY_REQUESTS, r#"{"category":"RATE_LIMITS"}"#);
+                    }
+                    window.push(now);
+                }
+                requests.fetch_add(1, Ordering::SeqCst);
+                let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let path = uri.path();
+                if path.starts_with("/crm/v3/objects/calls") {
+                    let inputs = match body["inputs"].as_array() {
+                        Some(inputs) => inputs.clone(),
+                        None => vec![body.clone()],
+                    };
+                    let mut calls = calls.lock().unwrap();
+                    for input in inputs {
+                        calls.push(
+                            input["properties"]["hs_call_from_number"].as_str().unwrap_or("?").to_owned(),
+                        );
+                    }
+                }
+                (axum::http::StatusCode::OK, r#"{"status":"COMPLETE","results":[]}"#)
+            }
+        });
+        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        HubSpotStandIn { url: format!("http://{address}"), calls, requests, refused, _runtime: runtime }
+    }
+}
+
+#[test]
+fn hubspot_gets_every_call_in_batches_within_its_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(
+        &dir.path().join("data"),
+        &[("GANCHO_CONNECTIONS__KEYS", "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")],
+    );
+    let hubspot = HubSpotStandIn::start();
+    let (status, _) = service.post("/v1/tenants", OPERATOR, &json!({"id": "acme", "name": "Acme"}));
+    assert_eq!(status, 201);
+    let wasm = support::plugin_bytes("hubspot");
+    let (status, body) =
+        service.post_raw("/v1/plugins/hubspot/versions", OPERATOR, "application/wasm", &wasm);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = service.post(
+        "/v1/tenants/acme/connections",
+        OPERATOR,
+        &json!({"name": "hubspot", "hosts": ["127.0.0.1"], "budget": {"requests": 100, "per_secs": 10},
+                "credential": {"kind": "header", "name": "authorization", "value": "Bearer pat-test"}}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = service.post(
+        "/v1/tenants/acme/subscriptions",
+        OPERATOR,
+        &json!({"event_types": ["call.ended"], "plugin": "hubspot", "endpoint_url": format!("{}/", hubspot.url),
+                "connections": ["hubspot"], "config": {"base_url": hubspot.url}}),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    // 400 answered calls from 400 numbers, posted as fast as the platform can: each a contact upsert and
+    // a call engagement, 800 requests unmerged — 80 s of HubSpot's budget.
+    for n in 0..400 {
+        let mut event: Value = serde_json::from_str(gancho_sdk::testing::samples::CALL_ENDED).unwrap();
+        event["tenant"] = json!("acme");
+        event["id"] = json!(format!("evt_{n}"));
+        event["data"]["call"]["from"] = json!(format!("+5491100{n:05}"));
+        let (status, body) = service.post("/v1/events", INGEST, &event);
+        assert_eq!(status, 202, "{body}");
+    }
+    let started = Instant::now();
+    while hubspot.calls.lock().unwrap().len() < 400 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} of 400 calls in HubSpot ({} requests, {} refused)",
+            hubspot.calls.lock().unwrap().len(),
+            hubspot.requests.load(Ordering::SeqCst),
+            hubspot.refused.load(Ordering::SeqCst)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut calls = hubspot.calls.lock().unwrap().clone();
+    calls.sort();
+    calls.dedup();
+    assert_eq!(calls.len(), 400, "every call once");
+    let requests = hubspot.requests.load(Ordering::SeqCst);
+    println!("400 calls and contacts in {requests} requests, {:?}", started.elapsed());
+    assert!(requests < 100, "batched: {requests} requests for 800 deliveries");
+    assert_eq!(hubspot.refused.load(Ordering::SeqCst), 0, "kept within its rate limit");
+}
