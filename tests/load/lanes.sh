@@ -7,6 +7,7 @@
 #
 # GANCHO_BENCH_BINARY: the gancho binary (default the one built here); GANCHO_BENCH_BEFORE: another binary
 # to run unordered, interleaved with it round by round (a build from before lanes, to compare);
+# GANCHO_BENCH_BEFORE_LOADGEN: the load generator for it (one built with it, whose plugins it can run);
 # GANCHO_BENCH_CASES: which cases (default "unordered keys1000 keys10").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +29,8 @@ export GANCHO_OPERATOR_TOKEN=bench-operator-$(openssl rand -hex 16) GANCHO_INGES
 
 run() { # run LABEL BINARY [LOADGEN ARGS…] → one table row
   local label=$1 bin=$2; shift 2
+  local loadgen=$loadgen
+  [ "$bin" = "$before" ] && loadgen=${GANCHO_BENCH_BEFORE_LOADGEN:-$loadgen}
   local dir="$work/$label-$RANDOM"
   GANCHO_LISTEN=127.0.0.1:18180 GANCHO_DATA_DIR=$dir "$bin" serve 2>"$dir.log" &
   pid=$!
