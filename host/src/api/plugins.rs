@@ -83,8 +83,13 @@ pub(super) async fn read_plugin_body(
     read_limited(headers, body, max_bytes, |size| plugin_too_large(size, max_bytes, quota)).await
 }
 
-/// Reads a body of at most `max_bytes`: a larger declared `Content-Length` is refused before anything is
-/// read, and a body that grows past it is refused when it does, with `too_large(declared size)`.
+/// A body declared this much over its limit is read and thrown away before it is refused, so that the
+/// client, still sending it, gets the answer rather than a closed connection; a larger one is refused at
+/// once.
+const DRAIN_BEYOND_LIMIT: u64 = 8 << 20;
+
+/// Reads a body of at most `max_bytes`: a larger declared `Content-Length` is refused without keeping any
+/// of it, and a body that grows past it is refused when it does, with `too_large(declared size)`.
 pub(super) async fn read_limited(
     headers: &HeaderMap,
     body: Body,
@@ -94,7 +99,11 @@ pub(super) async fn read_limited(
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|size| size > max_bytes) {
+    if let Some(size) = declared.filter(|size| *size > max_bytes) {
+        if size <= max_bytes.saturating_add(DRAIN_BEYOND_LIMIT) {
+            let mut body = body;
+            while let Some(Ok(_)) = body.frame().await {}
+        }
         return Err(too_large(declared));
     }
     let limited = http_body_util::Limited::new(body, max_bytes as usize);
