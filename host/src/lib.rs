@@ -19,7 +19,9 @@
 //!   requests, and canaries that promote or roll back by their rules.
 //! - [`connections`]: tenants' credentials for the services they deliver to, sealed at rest, and the
 //!   header each puts on a request (OAuth access tokens obtained, cached and refreshed here).
-//! - [`delivery`]: claimed deliveries → signing → destination guard → HTTP → attempts and retries.
+//! - [`delivery`]: claimed deliveries — in their lanes (ordering key, tenant share) and within their
+//!   destinations' budgets, merged by their plugin when they wait — → signing → destination guard → HTTP →
+//!   attempts and retries.
 //! - [`runtime`]: the wasmtime engine, plugin loading and precompile cache, limits, one invocation.
 //! - [`store`]: the storage interface and its SQLite implementation; claims with leases on due work.
 //! - [`tenancy`]: what each tenant may use: quotas on its own plugins, lower per-invocation limits.
