@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use super::{Shared, failed_before_sending, redacted};
+use super::{Shared, failed_before_sending, paced_record, redacted};
 use crate::clock::now_millis;
 use crate::delivery::budgets::{self, batch};
-use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryStatus, Millis};
+use crate::store::{AttemptRecord, ClaimedDelivery, Millis};
 
 impl Shared {
     /// Merges and sends `members` (a claimed batch, in order).
@@ -84,30 +84,12 @@ impl Shared {
         for delivery in carried {
             let mut record = if split {
                 let limit = batch::split_limit(carries.len());
-                AttemptRecord {
-                    delivery_id: delivery.id.clone(),
-                    subscription_id: delivery.subscription_id.clone(),
-                    at: now,
-                    status_code: outcome.status,
-                    latency_ms: outcome.latency.as_millis() as u64,
-                    response_excerpt: outcome.response_excerpt.clone(),
-                    error: Some(format!(
-                        "not a failed attempt: the destination refused a batch of {} as a whole; sent again in \
-                         batches of at most {limit}, so that a bad one fails alone",
-                        carries.len()
-                    )),
-                    new_status: if delivery.attempts == 0 {
-                        DeliveryStatus::Pending
-                    } else {
-                        DeliveryStatus::Failed
-                    },
-                    next_attempt_at: Some(now),
-                    disable_subscription: None,
-                    delivery_error: None,
-                    paced: true,
-                    batch_id: None,
-                    batch_limit: Some(limit),
-                }
+                let why = format!(
+                    "not a failed attempt: the destination refused a batch of {} as a whole; sent again in \
+                     batches of at most {limit}, so that a bad one fails alone",
+                    carries.len()
+                );
+                AttemptRecord { batch_limit: Some(limit), ..paced_record(delivery, &outcome, now, why, now) }
             } else {
                 self.judge(delivery, outcome.clone()).await
             };

@@ -366,26 +366,36 @@ impl Shared {
         }
         self.worker.metrics.destination_paused(budgets::host_of_destination(destination));
         tracing::info!(destination, until = %rfc3339(pause.until), reason = %pause.reason, "destination paused");
-        Some(AttemptRecord {
-            delivery_id: delivery.id.clone(),
-            subscription_id: delivery.subscription_id.clone(),
-            at: now,
-            status_code: outcome.status,
-            latency_ms: outcome.latency.as_millis() as u64,
-            response_excerpt: outcome.response_excerpt.clone(),
-            error: Some(format!(
-                "paced, not a failed attempt: {}; due again at {}",
-                pause.reason,
-                rfc3339(pause.until)
-            )),
-            new_status: if delivery.attempts == 0 { DeliveryStatus::Pending } else { DeliveryStatus::Failed },
-            next_attempt_at: Some(pause.until),
-            disable_subscription: None,
-            delivery_error: None,
-            paced: true,
-            batch_id: None,
-            batch_limit: None,
-        })
+        let why =
+            format!("paced, not a failed attempt: {}; due again at {}", pause.reason, rfc3339(pause.until));
+        Some(paced_record(delivery, outcome, now, why, pause.until))
+    }
+}
+
+/// An attempt that was not one of the delivery's own (the destination asked to slow down, or refused its
+/// batch as a whole): recorded with `why`, due again at `due`, its status and attempt count kept.
+pub(super) fn paced_record(
+    delivery: &ClaimedDelivery,
+    outcome: &SendOutcome,
+    now: Millis,
+    why: String,
+    due: Millis,
+) -> AttemptRecord {
+    AttemptRecord {
+        delivery_id: delivery.id.clone(),
+        subscription_id: delivery.subscription_id.clone(),
+        at: now,
+        status_code: outcome.status,
+        latency_ms: outcome.latency.as_millis() as u64,
+        response_excerpt: outcome.response_excerpt.clone(),
+        error: Some(why),
+        new_status: if delivery.attempts == 0 { DeliveryStatus::Pending } else { DeliveryStatus::Failed },
+        next_attempt_at: Some(due),
+        disable_subscription: None,
+        delivery_error: None,
+        paced: true,
+        batch_id: None,
+        batch_limit: None,
     }
 }
 

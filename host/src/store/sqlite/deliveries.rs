@@ -328,14 +328,7 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
                 record.batch_limit
             ])? == 1
             {
-                attempt.execute(params![
-                    record.delivery_id,
-                    record.at,
-                    record.status_code,
-                    record.latency_ms,
-                    record.response_excerpt,
-                    record.error,
-                ])?;
+                insert_attempt(&mut attempt, record)?;
             }
             continue;
         }
@@ -356,14 +349,7 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
         if updated == 0 {
             continue;
         }
-        attempt.execute(params![
-            record.delivery_id,
-            record.at,
-            record.status_code,
-            record.latency_ms,
-            record.response_excerpt,
-            record.error,
-        ])?;
+        insert_attempt(&mut attempt, record)?;
         if status == DeliveryStatus::Succeeded {
             healthy.execute([&record.subscription_id])?;
         } else {
@@ -381,6 +367,19 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
             )?;
         }
     }
+    Ok(())
+}
+
+/// Stores a record's attempt with the statement `attempt` (of `record_attempts`).
+fn insert_attempt(attempt: &mut rusqlite::CachedStatement<'_>, record: &AttemptRecord) -> StoreResult<()> {
+    attempt.execute(params![
+        record.delivery_id,
+        record.at,
+        record.status_code,
+        record.latency_ms,
+        record.response_excerpt,
+        record.error,
+    ])?;
     Ok(())
 }
 
