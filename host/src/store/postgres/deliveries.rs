@@ -10,8 +10,8 @@ use tokio_postgres::error::SqlState;
 use super::{Param, catalog, from_json, limit, query, to_json};
 use crate::store::lanes::HOLDING_KEY;
 use crate::store::{
-    Attempt, AttemptRecord, BlockedHead, Budget, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus,
-    DestinationState, LaneStatus, Millis, NewDelivery, StoreError, StoreResult, StoredRequest,
+    Attempt, AttemptRecord, ClaimedEvent, Delivery, DeliveryFilter, DeliveryStatus, Millis, NewDelivery,
+    StoreError, StoreResult, StoredRequest,
 };
 
 /// Listing returns this many when asked for 0, and never more than `MAX_LIST`.
@@ -508,58 +508,6 @@ async fn attach_attempts(client: &Client, deliveries: &mut [Delivery]) -> StoreR
     Ok(())
 }
 
-pub(super) async fn lane_status(client: &Client, subscription_id: &str) -> StoreResult<LaneStatus> {
-    let rows = query(
-        client,
-        &format!(
-            "SELECT count(DISTINCT ordering_key), min(COALESCE(first_attempt_at, created_at)) FROM deliveries
-             WHERE subscription_id = $1 AND {HOLDING_KEY}"
-        ),
-        &[&subscription_id],
-    )
-    .await?;
-    let (blocked_keys, oldest): (i64, Option<Millis>) = (rows[0].try_get(0)?, rows[0].try_get(1)?);
-    if blocked_keys == 0 {
-        return Ok(LaneStatus::default());
-    }
-    let heads = query(
-        client,
-        &format!(
-            "SELECT id, event_id, ordering_key FROM deliveries
-             WHERE subscription_id = $1 AND {HOLDING_KEY} AND COALESCE(first_attempt_at, created_at) = $2
-             LIMIT 1"
-        ),
-        &[&subscription_id, &oldest],
-    )
-    .await?;
-    let oldest_blocked_head = heads
-        .first()
-        .map(|row| -> StoreResult<BlockedHead> {
-            Ok(BlockedHead {
-                delivery_id: row.try_get(0)?,
-                event_id: row.try_get(1)?,
-                key: row.try_get(2)?,
-                since: oldest.unwrap_or_default(),
-            })
-        })
-        .transpose()?;
-    let waiting = query(
-        client,
-        &format!(
-            "SELECT count(*) FROM deliveries AS w
-             WHERE w.subscription_id = $1 AND w.status = 'pending' AND w.ordering_key IN (
-                 SELECT ordering_key FROM deliveries WHERE subscription_id = $1 AND {HOLDING_KEY})"
-        ),
-        &[&subscription_id],
-    )
-    .await?;
-    Ok(LaneStatus {
-        blocked_keys: blocked_keys as u64,
-        waiting_behind: waiting[0].try_get::<_, i64>(0)? as u64,
-        oldest_blocked_head,
-    })
-}
-
 /// Due now again, keeping its attempts; `failed` stays `failed`, the others become `pending`. The lease is
 /// left alone: an attempt in flight finishes first. A delivery of a deleted subscription could never be
 /// claimed, so it is not retried. A `dead` or `succeeded` one leaves its ordered lane (its key went on
@@ -598,90 +546,6 @@ pub(super) async fn replay(
         &[&tenant_id, &subscription_id, &from, &to, &now],
     )
     .await?)
-}
-
-pub(super) async fn pause_destination(
-    client: &Client,
-    destination: &str,
-    until: Millis,
-    reason: &str,
-    backoff_ms: Option<i64>,
-) -> StoreResult<()> {
-    super::execute(
-        client,
-        "INSERT INTO destination_budgets (destination, paused_until, pause_reason, backoff_ms)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (destination) DO UPDATE SET
-             paused_until = GREATEST(COALESCE(destination_budgets.paused_until, 0), EXCLUDED.paused_until),
-             pause_reason = EXCLUDED.pause_reason,
-             backoff_ms = COALESCE(EXCLUDED.backoff_ms, destination_budgets.backoff_ms)",
-        &[&destination, &until, &reason, &backoff_ms],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn destination_backoff(
-    client: &Client,
-    destination: &str,
-) -> StoreResult<Option<(i64, Millis)>> {
-    let rows = query(
-        client,
-        "SELECT backoff_ms, paused_until FROM destination_budgets
-         WHERE destination = $1 AND backoff_ms IS NOT NULL AND paused_until IS NOT NULL",
-        &[&destination],
-    )
-    .await?;
-    rows.first().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
-}
-
-pub(super) async fn set_destination_budget(
-    client: &Client,
-    destinations: &[String],
-    budget: Option<Budget>,
-) -> StoreResult<()> {
-    let requests = budget.map(|b| b.requests.min(i32::MAX as u32) as i32);
-    let window_ms = budget.map(|b| b.window_ms);
-    super::execute(
-        client,
-        "INSERT INTO destination_budgets (destination, requests, window_ms)
-         SELECT unnest($1::text[]), $2::integer, $3::bigint
-         ON CONFLICT (destination) DO UPDATE SET requests = EXCLUDED.requests, window_ms = EXCLUDED.window_ms",
-        &[&destinations, &requests, &window_ms],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn destination_states(
-    client: &Client,
-    tenant_id: &str,
-) -> StoreResult<Vec<DestinationState>> {
-    let prefix = format!("{tenant_id} ");
-    let rows = query(
-        client,
-        "SELECT destination, requests, window_ms, next_slot_at, paused_until, pause_reason
-         FROM destination_budgets WHERE left(destination, length($1)) = $1 ORDER BY destination",
-        &[&prefix],
-    )
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let budget = match (row.try_get::<_, Option<i32>>(1)?, row.try_get::<_, Option<i64>>(2)?) {
-                (Some(requests), Some(window_ms)) => {
-                    Some(Budget { requests: requests.max(0) as u32, window_ms })
-                }
-                _ => None,
-            };
-            Ok(DestinationState {
-                destination: row.try_get(0)?,
-                budget,
-                next_slot_at: row.try_get::<_, Option<f64>>(3)?.map(|at| at.ceil() as Millis),
-                paused_until: row.try_get(4)?,
-                pause_reason: row.try_get(5)?,
-            })
-        })
-        .collect()
 }
 
 pub(super) async fn release(client: &Client, ids: &[String], due: Millis) -> StoreResult<()> {

@@ -7,11 +7,13 @@
 //! its own (`synchronous_commit` as the server has it; on by default, so a returned ingest is durable).
 
 mod access;
+mod budgets;
 mod catalog;
 mod claims;
 mod connections;
 mod deliveries;
 mod events;
+mod lanes;
 mod retention;
 mod rollouts;
 mod tls;
@@ -498,11 +500,11 @@ impl Store for PostgresStore {
         reason: &str,
         backoff_ms: Option<i64>,
     ) -> StoreResult<()> {
-        deliveries::pause_destination(&self.client().await?, destination, until, reason, backoff_ms).await
+        budgets::pause_destination(&self.client().await?, destination, until, reason, backoff_ms).await
     }
 
     async fn destination_backoff(&self, destination: &str) -> StoreResult<Option<(i64, Millis)>> {
-        deliveries::destination_backoff(&self.client().await?, destination).await
+        budgets::destination_backoff(&self.client().await?, destination).await
     }
 
     async fn set_destination_budget(
@@ -510,11 +512,11 @@ impl Store for PostgresStore {
         destinations: &[String],
         budget: Option<Budget>,
     ) -> StoreResult<()> {
-        deliveries::set_destination_budget(&self.client().await?, destinations, budget).await
+        budgets::set_destination_budget(&self.client().await?, destinations, budget).await
     }
 
     async fn destination_states(&self, tenant_id: &str) -> StoreResult<Vec<DestinationState>> {
-        deliveries::destination_states(&self.client().await?, tenant_id).await
+        budgets::destination_states(&self.client().await?, tenant_id).await
     }
 
     async fn release_deliveries(&self, ids: &[String], due: Millis) -> StoreResult<()> {
@@ -522,7 +524,7 @@ impl Store for PostgresStore {
     }
 
     async fn lane_status(&self, subscription_id: &str) -> StoreResult<LaneStatus> {
-        deliveries::lane_status(&self.client().await?, subscription_id).await
+        lanes::lane_status(&self.client().await?, subscription_id).await
     }
 
     async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>> {

@@ -4,16 +4,15 @@
 use std::collections::HashMap;
 
 use rusqlite::types::{ToSql, Type};
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, Row, params, params_from_iter};
 
 use super::{catalog, json_column, limit, optional_json_column, to_json};
 use crate::store::lanes::HOLDING_KEY;
 use crate::store::pacing::DestinationCandidate;
 use crate::store::throttle;
 use crate::store::{
-    Attempt, AttemptRecord, BlockedHead, Budget, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim,
-    DeliveryFilter, DeliveryStatus, DestinationState, LaneStatus, Millis, NewDelivery, StoreResult,
-    StoredRequest,
+    Attempt, AttemptRecord, Budget, ClaimedDelivery, ClaimedEvent, Delivery, DeliveryClaim, DeliveryFilter,
+    DeliveryStatus, Millis, NewDelivery, StoreResult, StoredRequest,
 };
 
 /// Listing returns this many when asked for 0, and never more than `MAX_LIST`.
@@ -475,41 +474,6 @@ pub(super) fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<O
     Ok(found.pop())
 }
 
-pub(super) fn lane_status(conn: &Connection, subscription_id: &str) -> StoreResult<LaneStatus> {
-    let (blocked_keys, oldest) = conn
-        .prepare_cached(&format!(
-            "SELECT count(DISTINCT ordering_key), min(COALESCE(first_attempt_at, created_at)) FROM deliveries
-             WHERE subscription_id = ?1 AND {HOLDING_KEY}"
-        ))?
-        .query_row([subscription_id], |row| Ok((row.get::<_, u64>(0)?, row.get::<_, Option<Millis>>(1)?)))?;
-    if blocked_keys == 0 {
-        return Ok(LaneStatus::default());
-    }
-    let oldest_blocked_head = conn
-        .prepare_cached(&format!(
-            "SELECT id, event_id, ordering_key FROM deliveries
-             WHERE subscription_id = ?1 AND {HOLDING_KEY} AND COALESCE(first_attempt_at, created_at) = ?2
-             LIMIT 1"
-        ))?
-        .query_row(params![subscription_id, oldest], |row| {
-            Ok(BlockedHead {
-                delivery_id: row.get(0)?,
-                event_id: row.get(1)?,
-                key: row.get(2)?,
-                since: oldest.unwrap_or_default(),
-            })
-        })
-        .optional()?;
-    let waiting_behind = conn
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM deliveries AS w
-             WHERE w.subscription_id = ?1 AND w.status = 'pending' AND w.ordering_key IN (
-                 SELECT ordering_key FROM deliveries WHERE subscription_id = ?1 AND {HOLDING_KEY})"
-        ))?
-        .query_row([subscription_id], |row| row.get(0))?;
-    Ok(LaneStatus { blocked_keys, waiting_behind, oldest_blocked_head })
-}
-
 /// Fills in the attempts of `deliveries` with one query (the ids go in as one JSON array).
 fn attach_attempts(conn: &Connection, deliveries: &mut [Delivery]) -> StoreResult<()> {
     if deliveries.is_empty() {
@@ -581,77 +545,6 @@ pub(super) fn replay(
         )?
         .execute(params![tenant_id, subscription_id, from, to, now])?;
     Ok(changed as u64)
-}
-
-pub(super) fn pause_destination(
-    conn: &Connection,
-    destination: &str,
-    until: Millis,
-    reason: &str,
-    backoff_ms: Option<i64>,
-) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO destination_budgets (destination, paused_until, pause_reason, backoff_ms)
-         VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (destination) DO UPDATE SET
-             paused_until = max(COALESCE(destination_budgets.paused_until, 0), excluded.paused_until),
-             pause_reason = excluded.pause_reason,
-             backoff_ms = COALESCE(excluded.backoff_ms, destination_budgets.backoff_ms)",
-    )?
-    .execute(params![destination, until, reason, backoff_ms])?;
-    Ok(())
-}
-
-pub(super) fn destination_backoff(
-    conn: &Connection,
-    destination: &str,
-) -> StoreResult<Option<(i64, Millis)>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT backoff_ms, paused_until FROM destination_budgets
-             WHERE destination = ?1 AND backoff_ms IS NOT NULL AND paused_until IS NOT NULL",
-        )?
-        .query_row([destination], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?)
-}
-
-pub(super) fn set_destination_budget(
-    conn: &Connection,
-    destinations: &[String],
-    budget: Option<Budget>,
-) -> StoreResult<()> {
-    let mut statement = conn.prepare_cached(
-        "INSERT INTO destination_budgets (destination, requests, window_ms) VALUES (?1, ?2, ?3)
-         ON CONFLICT (destination) DO UPDATE SET requests = excluded.requests, window_ms = excluded.window_ms",
-    )?;
-    for destination in destinations {
-        statement.execute(params![destination, budget.map(|b| b.requests), budget.map(|b| b.window_ms)])?;
-    }
-    Ok(())
-}
-
-pub(super) fn destination_states(conn: &Connection, tenant_id: &str) -> StoreResult<Vec<DestinationState>> {
-    let prefix = format!("{tenant_id} ");
-    let rows = conn
-        .prepare_cached(
-            "SELECT destination, requests, window_ms, next_slot_at, paused_until, pause_reason
-             FROM destination_budgets WHERE substr(destination, 1, length(?1)) = ?1 ORDER BY destination",
-        )?
-        .query_map([&prefix], |row| {
-            let budget = match (row.get::<_, Option<u32>>(1)?, row.get::<_, Option<i64>>(2)?) {
-                (Some(requests), Some(window_ms)) => Some(Budget { requests, window_ms }),
-                _ => None,
-            };
-            Ok(DestinationState {
-                destination: row.get(0)?,
-                budget,
-                next_slot_at: row.get::<_, Option<f64>>(3)?.map(|at| at.ceil() as Millis),
-                paused_until: row.get(4)?,
-                pause_reason: row.get(5)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
 }
 
 pub(super) fn release(conn: &Connection, ids: &[String], due: Millis) -> StoreResult<()> {

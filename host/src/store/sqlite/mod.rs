@@ -5,10 +5,12 @@
 //! is atomic without row locks, and a batch shares one disk sync. WAL lets the readers run meanwhile.
 
 mod access;
+mod budgets;
 mod catalog;
 mod connections;
 mod deliveries;
 mod events;
+mod lanes;
 mod retention;
 mod rollouts;
 
@@ -538,13 +540,12 @@ impl Store for SqliteStore {
         backoff_ms: Option<i64>,
     ) -> StoreResult<()> {
         let (destination, reason) = (destination.to_owned(), reason.to_owned());
-        self.write(move |tx| deliveries::pause_destination(tx, &destination, until, &reason, backoff_ms))
-            .await
+        self.write(move |tx| budgets::pause_destination(tx, &destination, until, &reason, backoff_ms)).await
     }
 
     async fn destination_backoff(&self, destination: &str) -> StoreResult<Option<(i64, Millis)>> {
         let destination = destination.to_owned();
-        self.read(move |tx| deliveries::destination_backoff(tx, &destination)).await
+        self.read(move |tx| budgets::destination_backoff(tx, &destination)).await
     }
 
     async fn set_destination_budget(
@@ -553,12 +554,12 @@ impl Store for SqliteStore {
         budget: Option<Budget>,
     ) -> StoreResult<()> {
         let destinations = destinations.to_vec();
-        self.write(move |tx| deliveries::set_destination_budget(tx, &destinations, budget)).await
+        self.write(move |tx| budgets::set_destination_budget(tx, &destinations, budget)).await
     }
 
     async fn destination_states(&self, tenant_id: &str) -> StoreResult<Vec<DestinationState>> {
         let tenant_id = tenant_id.to_owned();
-        self.read(move |tx| deliveries::destination_states(tx, &tenant_id)).await
+        self.read(move |tx| budgets::destination_states(tx, &tenant_id)).await
     }
 
     async fn release_deliveries(&self, ids: &[String], due: Millis) -> StoreResult<()> {
@@ -568,7 +569,7 @@ impl Store for SqliteStore {
 
     async fn lane_status(&self, subscription_id: &str) -> StoreResult<LaneStatus> {
         let subscription_id = subscription_id.to_owned();
-        self.read(move |tx| deliveries::lane_status(tx, &subscription_id)).await
+        self.read(move |tx| lanes::lane_status(tx, &subscription_id)).await
     }
 
     async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>> {
