@@ -65,8 +65,8 @@ fn a_failing_endpoint_is_shown_and_told_then_its_recovery() {
     let mails = sink.wait_for(1, Duration::from_secs(30));
     assert_eq!(mails[0].to, ["ana@oficina.example"]);
     assert_eq!(mails[0].from, "avisos@telefonia.example");
-    assert!(mails[0].data.contains("no logra entregar"), "{}", mails[0].data);
-    assert!(mails[0].data.contains("Planilla de llamadas"), "{}", mails[0].data);
+    assert!(mails[0].words().contains("no logra entregar"), "{}", mails[0].data);
+    assert!(mails[0].words().contains("Planilla de llamadas"), "{}", mails[0].data);
 
     // The list shows it too.
     let (_, list) = service.get("/v1/tenants/acme/subscriptions", OPERATOR);
@@ -87,7 +87,7 @@ fn a_failing_endpoint_is_shown_and_told_then_its_recovery() {
     let recovered: Value = serde_json::from_str(&notices[1].body).unwrap();
     assert_eq!(recovered["type"], "subscription.recovered", "{recovered}");
     let mails = sink.wait_for(2, Duration::from_secs(30));
-    assert!(mails[1].data.contains("volvió a entregar"), "{}", mails[1].data);
+    assert!(mails[1].words().contains("volvió a entregar"), "{}", mails[1].data);
     let (_, shown) = service.get(&format!("/v1/tenants/acme/subscriptions/{id}"), OPERATOR);
     assert_eq!(shown["health"]["state"], "healthy", "{shown}");
     assert_eq!(shown["health"]["recent"]["failed"], 0, "{shown}");

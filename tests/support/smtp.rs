@@ -15,6 +15,13 @@ pub struct Mail {
     pub data: String,
 }
 
+impl Mail {
+    /// The message's words, separated by single spaces (lines wrapped anywhere read the same).
+    pub fn words(&self) -> String {
+        self.data.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
 pub struct SmtpSink {
     /// `smtp://127.0.0.1:<port>`, for `notifications.smtp_url`.
     pub url: String,
@@ -80,16 +87,10 @@ fn session(stream: std::net::TcpStream, mails: &Mutex<Vec<Mail>>) -> std::io::Re
         } else if upper.starts_with("HELO") || upper.starts_with("RSET") || upper.starts_with("NOOP") {
             writer.write_all(b"250 OK\r\n")?;
         } else if upper.starts_with("MAIL FROM:") {
-            from = command[10..]
-                .trim()
-                .trim_matches(['<', '>'])
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_owned();
+            from = command[10..].split_whitespace().next().unwrap_or("").trim_matches(['<', '>']).to_owned();
             writer.write_all(b"250 OK\r\n")?;
         } else if upper.starts_with("RCPT TO:") {
-            to.push(command[8..].trim().trim_matches(['<', '>']).to_owned());
+            to.push(command[8..].split_whitespace().next().unwrap_or("").trim_matches(['<', '>']).to_owned());
             writer.write_all(b"250 OK\r\n")?;
         } else if upper == "DATA" {
             writer.write_all(b"354 go on\r\n")?;

@@ -78,9 +78,7 @@ impl Message {
             .to(to.parse().map_err(|e| format!("address `{to}`: {e}"))?)
             .subject(self.subject())
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
-            // Readable as sent (the texts are short lines); servers without 8BITMIME still relay it.
-            .header(lettre::message::header::ContentTransferEncoding::EightBit)
-            .body(self.text())
+            .body(body(&self.text()))
             .map_err(|e| e.to_string())
     }
 
@@ -95,5 +93,63 @@ impl Message {
         })
         .to_string()
         .into_bytes()
+    }
+}
+
+/// The text as an e-mail body: lines wrapped at 72 bytes (a word longer than that is cut) so that it goes as
+/// readable 8-bit text, or in the encoding lettre picks if that still cannot be.
+fn body(text: &str) -> lettre::message::Body {
+    use lettre::message::Body;
+    use lettre::message::header::ContentTransferEncoding;
+    const WIDTH: usize = 72;
+    let mut wrapped = String::with_capacity(text.len() + 16);
+    for line in text.lines() {
+        let mut width = 0;
+        for word in line.split(' ') {
+            if width > 0 && width + 1 + word.len() > WIDTH {
+                wrapped.push('\n');
+                width = 0;
+            } else if width > 0 {
+                wrapped.push(' ');
+                width += 1;
+            }
+            for character in word.chars() {
+                if width + character.len_utf8() > WIDTH {
+                    wrapped.push('\n');
+                    width = 0;
+                }
+                wrapped.push(character);
+                width += character.len_utf8();
+            }
+        }
+        wrapped.push('\n');
+    }
+    Body::new_with_encoding(wrapped, ContentTransferEncoding::EightBit).unwrap_or_else(Body::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_error_makes_a_readable_email_and_webhook() {
+        let message = Message {
+            kind: "subscription.failing",
+            tenant_id: "acme".to_owned(),
+            subscription_id: "sub_0123456789abcdef0123456789abcdef".to_owned(),
+            label: "Planilla de llamadas".to_owned(),
+            failing_since: Some("2026-11-21T14:02:14Z".to_owned()),
+            last_error: Some(format!("the endpoint answered 500 Internal Server Error: {}", "é".repeat(300))),
+        };
+        let mail = message.email("Avisos <avisos@example.com>", "ana@example.com").unwrap();
+        let sent = String::from_utf8(mail.formatted()).unwrap();
+        let words = sent.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(words.contains("no logra entregar desde 2026-11-21T14:02:14Z"), "{sent}");
+        assert!(sent.contains("Content-Transfer-Encoding: 8bit"), "{sent}");
+        assert!(sent.lines().all(|line| line.chars().count() <= 998), "{sent}");
+        let json: serde_json::Value = serde_json::from_slice(&message.json()).unwrap();
+        assert_eq!(json["type"], "subscription.failing");
+        assert_eq!(json["subscription"]["name"], "Planilla de llamadas");
+        assert!(message.email("not an address", "ana@example.com").is_err());
     }
 }
