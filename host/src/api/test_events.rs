@@ -135,6 +135,17 @@ async fn send_test(state: AppState, tenant: String, body: &[u8]) -> ApiResult<(S
             ),
         ));
     }
+    // Each test send runs plugins and sends requests, like a replay: as many an hour, counted apart.
+    let per_hour = state.policies.get(&tenant).await.quotas.max_replays_per_hour;
+    if let Err(wait_secs) = state.replays.try_start(&format!("{tenant} test sends"), per_hour, now) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota_exceeded",
+            format!(
+                "{per_hour} test sends an hour (quota max_replays_per_hour) are used; try again in {wait_secs} s"
+            ),
+        ));
+    }
     let new_event = NewEvent {
         tenant_id: event.tenant_id,
         id: event.id.clone(),
