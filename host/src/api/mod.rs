@@ -6,10 +6,12 @@ mod auth;
 pub(crate) mod connections;
 pub(crate) mod deliveries;
 pub(crate) mod destinations;
+mod dry_runs;
 pub(crate) mod error;
 mod events;
 pub(crate) mod ops;
 pub(crate) mod ordering;
+mod plugin_config;
 pub(crate) mod plugin_runs;
 pub(crate) mod plugins;
 pub(crate) mod rollouts;
@@ -74,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(connections::router())
         .merge(subscriptions::router())
         .merge(rollouts::router())
+        .merge(dry_runs::router())
         .merge(deliveries::router())
         .merge(destinations::router())
         .merge(ops::router())

@@ -442,8 +442,14 @@
         let body = null;
         try { body = JSON.parse(xhr.responseText); } catch (_) { body = { error: { message: xhr.responseText } }; }
         if (xhr.status >= 200 && xhr.status < 300) {
-          status($("#upload-status"), t("uploaded") + " " + body.name + "@" + body.version);
-          setTimeout(() => location.reload(), 1200);
+          status($("#upload-status"), t(body.existing ? "upload_existing" : "uploaded") + " " + body.name + "@" + body.version);
+          // Subscriptions that follow the latest version run this one at once: say which, and stay.
+          const following = body.subscriptions_following || [];
+          if (following.length === 0) { setTimeout(() => location.reload(), 1200); return; }
+          const box = $("#upload-following");
+          box.hidden = false;
+          box.textContent = t("upload_following") + " " +
+            following.map((s) => (s.tenant ? s.tenant + "/" : "") + s.id + " (" + s.event_types.join(", ") + ")").join("; ");
         } else {
           status($("#upload-status"), "");
           showError(form, { status: xhr.status, body }, $("#upload-error"));
