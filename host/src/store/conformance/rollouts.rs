@@ -1,6 +1,6 @@
 //! Conformance behaviours of rollouts and dry runs: the canary set and cleared with the rollout, one
 //! running rollout per subscription, the per-version counts, re-queuing a candidate's failures, a
-//! subscription's past events, and dry runs kept until retention.
+//! subscription's past events, dry runs kept until retention, and the subscriptions an upload deploys to.
 
 use super::*;
 use crate::store::{
@@ -262,4 +262,28 @@ pub async fn dry_runs_are_kept_until_retention(backend: &impl Backend) {
     assert!(store.get_dry_run("acme", "dry_1").await.unwrap().is_some(), "not older than the cut-off");
     while store.purge(T0 + 6, 100).await.unwrap() > 0 {}
     assert!(store.get_dry_run("acme", "dry_1").await.unwrap().is_none());
+}
+
+pub async fn subscriptions_following_a_plugin_are_those_without_a_version(backend: &impl Backend) {
+    let store = acme(backend).await;
+    store.create_tenant(&tenant("globex")).await.unwrap();
+    let pinned = Subscription { id: "sub_pinned".to_owned(), plugin_version: Some(1), ..subscription("acme", "x") };
+    let other = Subscription { id: "sub_other".to_owned(), plugin_name: "hubspot".to_owned(), ..subscription("acme", "x") };
+    let later = Subscription { created_at: T0 + 1, ..subscription("globex", "sub_globex") };
+    for subscription in [&pinned, &other, &later] {
+        store.create_subscription(subscription).await.unwrap();
+    }
+    let following: Vec<(String, String)> = store
+        .subscriptions_following("slack")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.tenant_id, s.id))
+        .collect();
+    assert_eq!(
+        following,
+        [("acme".to_owned(), "sub_1".to_owned()), ("globex".to_owned(), "sub_globex".to_owned())],
+        "every tenant's, oldest first; not the pinned one, nor another plugin's"
+    );
+    assert!(store.subscriptions_following("acme/crm").await.unwrap().is_empty());
 }

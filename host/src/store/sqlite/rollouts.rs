@@ -236,7 +236,7 @@ pub(super) fn requeue_for_rerun(conn: &Connection, rerun: &Rerun<'_>) -> StoreRe
     // Unprocessed events are few: read through their own index, not the tenant's whole history.
     let events_in_flight: i64 = conn
         .prepare_cached(
-            "SELECT COUNT(*) FROM events INDEXED BY events_unprocessed
+            "SELECT COUNT(*) FROM events INDEXED BY events_unprocessed_by_tenant
              WHERE processed = 0 AND tenant_id = ?1 AND lease_until > ?2 AND lease_until <= ?3",
         )?
         .query_row(params![rerun.tenant_id, now, rerun.claimed_by_lease_end], |row| row.get(0))?;
