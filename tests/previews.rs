@@ -9,23 +9,9 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::plugin_bytes;
 use support::service::{INGEST, OPERATOR, Receiver, Service, missed_call};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Creates `tenant` and returns a new API key of it.
-fn tenant_with_key(service: &Service, tenant: &str) -> String {
-    let (status, body) = service.post("/v1/tenants", OPERATOR, &json!({"id": tenant, "name": tenant}));
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = service.post(&format!("/v1/tenants/{tenant}/keys"), OPERATOR, &json!({}));
-    assert_eq!(status, 201, "{body}");
-    body["key"].as_str().unwrap().to_owned()
-}
-
-fn upload(service: &Service, path: &str, token: &str, plugin: &str) -> (u16, Value) {
-    service.post_raw(path, token, "application/wasm", &plugin_bytes(plugin))
-}
 
 /// The error's status, field and message.
 fn refusal(answer: (u16, Value)) -> (u16, String, String) {
@@ -39,8 +25,8 @@ fn a_preview_with_a_misspelt_config_key_is_refused_like_the_subscription() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);
     let receiver = Receiver::start();
-    let key = tenant_with_key(&service, "acme");
-    assert_eq!(upload(&service, "/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
+    let key = service.tenant_with_key("acme");
+    assert_eq!(service.upload("/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
     let misspelt = json!({"chanel": "#ventas"});
 
     let subscribing = refusal(service.post(
@@ -95,8 +81,8 @@ fn a_preview_through_a_subscription_holds_its_allowed_hosts_as_the_live_run_does
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);
     let receiver = Receiver::start();
-    let key = tenant_with_key(&service, "acme");
-    assert_eq!(upload(&service, "/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
+    let key = service.tenant_with_key("acme");
+    assert_eq!(service.upload("/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
     // The endpoint is the receiver on 127.0.0.1, which the subscription's allowed_hosts leave out.
     let (status, subscription) = service.post(
         "/v1/tenants/acme/subscriptions",
@@ -139,10 +125,10 @@ fn an_upload_names_the_subscriptions_following_the_latest_and_the_same_bytes_are
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);
     let receiver = Receiver::start();
-    let key = tenant_with_key(&service, "acme");
+    let key = service.tenant_with_key("acme");
     let own = "/v1/tenants/acme/plugins/crm/versions";
 
-    let (status, first) = upload(&service, own, &key, "crm-v1");
+    let (status, first) = service.upload(own, &key, "crm-v1");
     assert_eq!(status, 201, "{first}");
     assert_eq!(
         (&first["version"], &first["existing"], &first["subscriptions_following"]),
@@ -161,13 +147,13 @@ fn an_upload_names_the_subscriptions_following_the_latest_and_the_same_bytes_are
     let _pinned = subscribe("acme/crm@1", json!(["call.*"]));
 
     // The same bytes again: no new version, and said so.
-    let (status, again) = upload(&service, own, &key, "crm-v1");
+    let (status, again) = service.upload(own, &key, "crm-v1");
     assert_eq!((status, &again["version"], &again["existing"]), (200, &json!(1), &json!(true)), "{again}");
     let (_, versions) = service.get(own, &key);
     assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
 
     // A new version: the subscription that follows the latest runs it at once, and the answer says so.
-    let (status, second) = upload(&service, own, &key, "crm-v2");
+    let (status, second) = service.upload(own, &key, "crm-v2");
     assert_eq!((status, &second["version"], &second["existing"]), (201, &json!(2), &json!(false)), "{second}");
     assert_eq!(
         second["subscriptions_following"],
@@ -182,15 +168,15 @@ fn an_upload_names_the_subscriptions_following_the_latest_and_the_same_bytes_are
     assert_eq!(plugins, ["acme/crm@1", "acme/crm@2"], "the follower runs version 2 already");
 
     // A shared plugin: the operator's answer names every tenant's followers.
-    assert_eq!(upload(&service, "/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
-    let globex = tenant_with_key(&service, "globex");
+    assert_eq!(service.upload("/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
+    let globex = service.tenant_with_key("globex");
     let (status, subscription) = service.post(
         "/v1/tenants/globex/subscriptions",
         &globex,
         &json!({"event_types": ["chat.*"], "plugin": "slack", "endpoint_url": receiver.url}),
     );
     assert_eq!(status, 201, "{subscription}");
-    let (status, shared) = upload(&service, "/v1/plugins/slack/versions", OPERATOR, "slack");
+    let (status, shared) = service.upload("/v1/plugins/slack/versions", OPERATOR, "slack");
     assert_eq!((status, &shared["existing"]), (200, &json!(true)), "{shared}");
     assert_eq!(
         shared["subscriptions_following"],

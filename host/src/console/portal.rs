@@ -182,7 +182,7 @@ fn rollouts_section(ctx: &Ctx, rollouts: &[RolloutView]) -> Markup {
                                     summary { (t("ro.kept_failures")) " (" (failures.len()) ")" }
                                     @for f in failures {
                                         div.rollout-failure data-event=(f.event_id) {
-                                            code { (f.event_id) } " " span.badge { (f.error_kind.as_deref().unwrap_or(&f.status)) }
+                                            code { (f.event_id) } " " span.badge { (f.error_kind.as_deref().unwrap_or(f.status.as_str())) }
                                             " " (or_dash(f.error.as_deref()))
                                             @if !f.logs.is_empty() { (super::deliveries::log_lines(&f.logs)) }
                                         }
