@@ -327,6 +327,7 @@ fn a_failing_canary_rolls_back_by_itself_and_every_event_arrives_once() {
         (view["reruns_pending"] == false).then_some(view)
     });
     let pending_for = rolled_back_at.elapsed();
+    eprintln!("reruns_pending was true for {pending_for:?} after the rollback was seen (lease: 30 s)");
     assert!(pending_for < Duration::from_secs(20), "reruns_pending stayed true {pending_for:?}, not a lease");
     assert!(rerun["reruns"].as_u64().unwrap() >= candidate["plugin_errors"].as_u64().unwrap(), "{rerun}");
 
