@@ -59,11 +59,8 @@ fn a_preview_with_a_misspelt_config_key_is_refused_like_the_subscription() {
         &json!({"subscription_id": id, "event": event, "config": misspelt}),
     ));
     assert_eq!(through, subscribing);
-    let (status, fine) = service.post(
-        "/v1/tenants/acme/plugin-runs",
-        &key,
-        &json!({"subscription_id": id, "event": event}),
-    );
+    let (status, fine) =
+        service.post("/v1/tenants/acme/plugin-runs", &key, &json!({"subscription_id": id, "event": event}));
     assert_eq!((status, &fine["outcome"]), (200, &json!("requests")), "{fine}");
 
     // The dry run of a candidate configuration: refused at once, before any event runs.
@@ -154,7 +151,11 @@ fn an_upload_names_the_subscriptions_following_the_latest_and_the_same_bytes_are
 
     // A new version: the subscription that follows the latest runs it at once, and the answer says so.
     let (status, second) = service.upload(own, &key, "crm-v2");
-    assert_eq!((status, &second["version"], &second["existing"]), (201, &json!(2), &json!(false)), "{second}");
+    assert_eq!(
+        (status, &second["version"], &second["existing"]),
+        (201, &json!(2), &json!(false)),
+        "{second}"
+    );
     assert_eq!(
         second["subscriptions_following"],
         json!([{"id": following, "tenant": "acme", "event_types": ["call.*", "chat.closed"]}]),

@@ -345,9 +345,13 @@ fn a_failing_canary_rolls_back_by_itself_and_every_event_arrives_once() {
             "{failure}"
         );
         let message = failure["error"].as_str().unwrap();
-        assert!(message.contains(&format!("version 3 cannot map chat events (chat.closed, event {event})")), "{message}");
+        assert!(
+            message.contains(&format!("version 3 cannot map chat events (chat.closed, event {event})")),
+            "{message}"
+        );
         assert_eq!(failure["logs"], json!([{"level": "warn", "message": "no mapping for chat.closed yet"}]));
-        let replaced = service.get(&format!("/v1/tenants/acme/deliveries/{}", failure["delivery_id"].as_str().unwrap()), &key);
+        let replaced = service
+            .get(&format!("/v1/tenants/acme/deliveries/{}", failure["delivery_id"].as_str().unwrap()), &key);
         assert_eq!(replaced.0, 404, "its delivery was replaced by the re-run: {replaced:?}");
     }
     let listed = service.get(&rollouts, &key).1;

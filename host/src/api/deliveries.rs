@@ -99,7 +99,8 @@ pub struct AttemptView {
 
 /// A run's log lines as deliveries keep them (JSON), and how many were dropped.
 pub(super) fn stored_logs(logs_json: Option<&str>) -> (Vec<LogLine>, usize) {
-    let logged: Option<LoggedLines<Vec<LogLine>>> = logs_json.and_then(|json| serde_json::from_str(json).ok());
+    let logged: Option<LoggedLines<Vec<LogLine>>> =
+        logs_json.and_then(|json| serde_json::from_str(json).ok());
     logged.map_or_else(Default::default, |logged| (logged.lines, logged.dropped))
 }
 

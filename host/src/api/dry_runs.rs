@@ -14,7 +14,6 @@ use super::{ApiError, ApiResult, AppState, Caller, parse_json_body, parse_rfc333
 use crate::clock::now_millis;
 use crate::rollout::dry_run::{self, DryRunJob, DryRunView, Selection, Side};
 
-
 /// Events a dry run compares when the request does not say.
 const DEFAULT_LAST_EVENTS: u32 = 100;
 
@@ -23,7 +22,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/subscriptions/{id}/dry-runs", post(start_dry_run))
         .route("/v1/tenants/{tenant}/dry-runs/{id}", get(read_dry_run))
 }
-
 
 /// What to try, on which events. Give `candidate_version` or `wasm_base64`.
 #[derive(Deserialize, utoipa::ToSchema)]

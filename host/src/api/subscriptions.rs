@@ -10,11 +10,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::plugin_config::check_plugin_accepts;
 use super::{
     ApiError, ApiResult, AppState, Caller, now_millis, ordering, parse_json_body, parse_rfc3339, rfc3339,
 };
 use crate::pipeline::valid_event_type_pattern;
-use super::plugin_config::check_plugin_accepts;
 use crate::plugins::PluginRef;
 use crate::store::Subscription;
 

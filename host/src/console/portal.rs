@@ -13,9 +13,9 @@ use super::layout::{Page, or_dash, render};
 use super::{Ctx, lanes, samples};
 use crate::api::deliveries::ListQuery;
 use crate::api::rollouts::RolloutView;
-use crate::store::RolloutState;
 use crate::api::subscriptions::SubscriptionView;
 use crate::api::{ApiResult, AppState, connections, deliveries, plugins, rollouts, subscriptions};
+use crate::store::RolloutState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

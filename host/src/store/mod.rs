@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub use postgres::PostgresStore;
 pub use rollouts::{
-    Canary, DryRunRecord, Requeued, Rerun, RolloutEnd, RolloutFailure, RolloutRecord, RolloutState, VersionCount,
+    Canary, DryRunRecord, Requeued, Rerun, RolloutEnd, RolloutFailure, RolloutRecord, RolloutState,
+    VersionCount,
 };
 pub use sqlite::SqliteStore;
 pub use work::*;

@@ -447,9 +447,11 @@
           const following = body.subscriptions_following || [];
           if (following.length === 0) { setTimeout(() => location.reload(), 1200); return; }
           const box = $("#upload-following");
+          const shared = form.dataset.path === "/v1/plugins/"; // the operator's: every tenant's subscriptions
           box.hidden = false;
           box.textContent = t("upload_following") + " " +
-            following.map((s) => (s.tenant ? s.tenant + "/" : "") + s.id + " (" + s.event_types.join(", ") + ")").join("; ");
+            following.map((s) => (shared ? s.tenant + " " : "") + s.id + " (" + s.event_types.join(", ") + ")").join("; ") +
+            (body.subscriptions_following_count > following.length ? "; +" + (body.subscriptions_following_count - following.length) : "");
         } else {
           status($("#upload-status"), "");
           showError(form, { status: xhr.status, body }, $("#upload-error"));

@@ -193,7 +193,9 @@ pub async fn version_counts_and_reruns_cover_the_rollout_window(backend: &impl B
     let mut ids: Vec<&str> = retries.iter().map(|(id, _)| id.as_str()).collect();
     ids.sort();
     assert_eq!(ids, ["dlv_error", "dlv_error_2", "dlv_leased", "dlv_pending"]);
-    let rerun_of = |n: usize| made_by("slack@2", pending(&format!("dlv_rerun_{n}"), "acme", "evt_1", "sub_1", T0 + 3 + LEASE));
+    let rerun_of = |n: usize| {
+        made_by("slack@2", pending(&format!("dlv_rerun_{n}"), "acme", "evt_1", "sub_1", T0 + 3 + LEASE))
+    };
     store.replace_plugin_retry("dlv_leased", &[rerun_of(1)]).await.unwrap();
     assert!(store.get_delivery("acme", "dlv_leased").await.unwrap().is_none());
     assert_eq!(status_of(&*store, "dlv_rerun_1").await, DeliveryStatus::Pending);
@@ -267,8 +269,13 @@ pub async fn dry_runs_are_kept_until_retention(backend: &impl Backend) {
 pub async fn subscriptions_following_a_plugin_are_those_without_a_version(backend: &impl Backend) {
     let store = acme(backend).await;
     store.create_tenant(&tenant("globex")).await.unwrap();
-    let pinned = Subscription { id: "sub_pinned".to_owned(), plugin_version: Some(1), ..subscription("acme", "x") };
-    let other = Subscription { id: "sub_other".to_owned(), plugin_name: "hubspot".to_owned(), ..subscription("acme", "x") };
+    let pinned =
+        Subscription { id: "sub_pinned".to_owned(), plugin_version: Some(1), ..subscription("acme", "x") };
+    let other = Subscription {
+        id: "sub_other".to_owned(),
+        plugin_name: "hubspot".to_owned(),
+        ..subscription("acme", "x")
+    };
     let later = Subscription { created_at: T0 + 1, ..subscription("globex", "sub_globex") };
     for subscription in [&pinned, &other, &later] {
         store.create_subscription(subscription).await.unwrap();

@@ -30,8 +30,8 @@ use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse,
     Delivery, DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis,
     NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent,
-    QueueStats, Requeued, Rerun, RolloutEnd, RolloutFailure, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant,
-    VersionCount,
+    QueueStats, Requeued, Rerun, RolloutEnd, RolloutFailure, RolloutRecord, Store, StoreError, StoreResult,
+    Subscription, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released

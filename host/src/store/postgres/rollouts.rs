@@ -217,9 +217,9 @@ pub(super) async fn version_counts(
 pub(super) async fn requeue_for_rerun(client: &mut Client, rerun: &Rerun<'_>) -> StoreResult<Requeued> {
     let Rerun { rollout_id, subscription_id, plugin, since, now, reason, .. } = *rerun;
     let tx = client.transaction().await?;
-    let kept: i64 =
-        query(&tx, "SELECT COUNT(*) FROM rollout_failures WHERE rollout_id = $1", &[&rollout_id]).await?[0]
-            .try_get(0)?;
+    let kept: i64 = query(&tx, "SELECT COUNT(*) FROM rollout_failures WHERE rollout_id = $1", &[&rollout_id])
+        .await?[0]
+        .try_get(0)?;
     let room = i64::from(rerun.keep_failures).saturating_sub(kept);
     if room > 0 {
         execute(

@@ -345,7 +345,10 @@ pub(super) fn list_subscriptions(conn: &Connection, tenant_id: &str) -> StoreRes
     Ok(statement.query_map([tenant_id], subscription)?.collect::<Result<_, _>>()?)
 }
 
-pub(super) fn subscriptions_following(conn: &Connection, plugin_name: &str) -> StoreResult<Vec<Subscription>> {
+pub(super) fn subscriptions_following(
+    conn: &Connection,
+    plugin_name: &str,
+) -> StoreResult<Vec<Subscription>> {
     let mut statement = conn.prepare_cached(&format!(
         "SELECT {SUBSCRIPTION_SELECT} FROM subscriptions WHERE plugin_name = ?1 AND plugin_version IS NULL
          ORDER BY created_at, id"

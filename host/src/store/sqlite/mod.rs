@@ -28,7 +28,8 @@ use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery,
     DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery,
     NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats,
-    Requeued, Rerun, RolloutEnd, RolloutFailure, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
+    Requeued, Rerun, RolloutEnd, RolloutFailure, RolloutRecord, Store, StoreError, StoreResult, Subscription,
+    Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
