@@ -135,7 +135,7 @@ fn an_upload_names_the_subscriptions_following_the_latest_and_the_same_bytes_are
         let (status, subscription) = service.post(
             "/v1/tenants/acme/subscriptions",
             &key,
-            &json!({"event_types": event_types, "plugin": plugin, "endpoint_url": receiver.url}),
+            &json!({"event_types": event_types, "plugin": plugin, "endpoint_url": receiver.url, "name": "CRM"}),
         );
         assert_eq!(status, 201, "{subscription}");
         subscription["id"].as_str().unwrap().to_owned()
@@ -158,7 +158,7 @@ fn an_upload_names_the_subscriptions_following_the_latest_and_the_same_bytes_are
     );
     assert_eq!(
         second["subscriptions_following"],
-        json!([{"id": following, "tenant": "acme", "event_types": ["call.*", "chat.closed"]}]),
+        json!([{"id": following, "tenant": "acme", "name": "CRM", "event_types": ["call.*", "chat.closed"]}]),
         "the pinned one is not listed: {second}"
     );
     assert_eq!(second["subscriptions_following_count"], 1);

@@ -8,7 +8,10 @@ pub(crate) mod deliveries;
 pub(crate) mod destinations;
 mod dry_runs;
 pub(crate) mod error;
+pub(crate) mod event_types;
 mod events;
+pub(crate) mod health;
+pub(crate) mod idempotency;
 pub(crate) mod ops;
 pub(crate) mod ordering;
 mod plugin_config;
@@ -17,6 +20,7 @@ pub(crate) mod plugins;
 pub(crate) mod rollouts;
 pub(crate) mod subscriptions;
 pub(crate) mod tenants;
+pub(crate) mod test_events;
 
 use std::sync::Arc;
 
@@ -75,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .merge(plugin_runs::router())
         .merge(connections::router())
         .merge(subscriptions::router())
+        .merge(event_types::router())
+        .merge(test_events::router())
         .merge(rollouts::router())
         .merge(dry_runs::router())
         .merge(deliveries::router())

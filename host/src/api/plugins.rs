@@ -153,6 +153,9 @@ pub struct UploadedVersion {
 pub struct FollowingSubscription {
     pub id: String,
     pub tenant: String,
+    /// Its name, if it was given one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub event_types: Vec<String>,
 }
 
@@ -184,7 +187,12 @@ async fn store_version(
         subscriptions_following: following
             .into_iter()
             .take(MAX_FOLLOWING_SHOWN)
-            .map(|s| FollowingSubscription { id: s.id, tenant: s.tenant_id, event_types: s.event_types })
+            .map(|s| FollowingSubscription {
+                id: s.id,
+                tenant: s.tenant_id,
+                name: s.name,
+                event_types: s.event_types,
+            })
             .collect(),
     };
     let status = if existing { StatusCode::OK } else { StatusCode::CREATED };

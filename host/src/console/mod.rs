@@ -16,7 +16,6 @@ mod layout;
 pub mod links;
 mod operator;
 mod portal;
-mod samples;
 pub mod session;
 mod sign_in;
 

@@ -10,11 +10,12 @@ use maud::{Markup, html};
 use serde_json::json;
 
 use super::layout::{Page, or_dash, render};
-use super::{Ctx, lanes, samples};
+use super::{Ctx, lanes};
 use crate::api::deliveries::ListQuery;
 use crate::api::rollouts::RolloutView;
 use crate::api::subscriptions::SubscriptionView;
 use crate::api::{ApiResult, AppState, connections, deliveries, plugins, rollouts, subscriptions};
+use crate::catalog::samples;
 use crate::store::RolloutState;
 
 pub fn router() -> Router<AppState> {

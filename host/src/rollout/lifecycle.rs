@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::canary::{Decision, Rules, VersionFigures, judge};
-use crate::store::{Requeued, Rerun, RolloutEnd, RolloutRecord, RolloutState, Store, StoreResult};
+use crate::store::{HandBack, Requeued, RolloutEnd, RolloutRecord, RolloutState, Store, StoreResult};
 
 /// What a rollout stores beyond its state: what it compares, its rules, and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -174,7 +174,7 @@ pub async fn hand_back_failures(
     );
     let candidate = body.candidate_label();
     let ended_at = record.ended_at.unwrap_or(now);
-    let rerun = Rerun {
+    let rerun = HandBack {
         rollout_id: &record.id,
         tenant_id: &record.tenant_id,
         subscription_id: &record.subscription_id,

@@ -84,7 +84,7 @@ pub struct VersionCount {
 
 /// What [`super::Store::requeue_for_rerun`] is to hand back to the current version, and what to keep.
 #[derive(Debug, Clone, Copy)]
-pub struct Rerun<'a> {
+pub struct HandBack<'a> {
     pub rollout_id: &'a str,
     pub tenant_id: &'a str,
     pub subscription_id: &'a str,

@@ -450,7 +450,7 @@
           const shared = form.dataset.path === "/v1/plugins/"; // the operator's: every tenant's subscriptions
           box.hidden = false;
           box.textContent = t("upload_following") + " " +
-            following.map((s) => (shared ? s.tenant + " " : "") + s.id + " (" + s.event_types.join(", ") + ")").join("; ") +
+            following.map((s) => (shared ? s.tenant + " " : "") + (s.name ? s.name + " " : "") + s.id + " (" + s.event_types.join(", ") + ")").join("; ") +
             (body.subscriptions_following_count > following.length ? "; +" + (body.subscriptions_following_count - following.length) : "");
         } else {
           status($("#upload-status"), "");

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::store::{
-    Canary, DryRunRecord, Requeued, Rerun, RolloutEnd, RolloutRecord, RolloutState, VersionCount,
+    Canary, DryRunRecord, HandBack, Requeued, RolloutEnd, RolloutRecord, RolloutState, VersionCount,
 };
 
 fn rollout(id: &str, started_at: Millis) -> RolloutRecord {
@@ -139,7 +139,7 @@ pub async fn version_counts_and_reruns_cover_the_rollout_window(backend: &impl B
     // `dlv_leased` (claimed at T0 + 3) is being sent: left for a later pass. The first failure is kept
     // with the rollout (one at most here), before the re-runs replace it.
     store.start_rollout(&rollout("rol_1", T0), 2, &canary("rol_1")).await.unwrap();
-    let rerun = |now, claimed_by_lease_end| Rerun {
+    let rerun = |now, claimed_by_lease_end| HandBack {
         rollout_id: "rol_1",
         tenant_id: "acme",
         subscription_id: "sub_1",

@@ -6,8 +6,8 @@ use tokio_postgres::Row;
 
 use super::{events, execute, limit, query};
 use crate::store::{
-    Canary, ClaimedEvent, DeliveryStatus, DryRunRecord, Millis, Requeued, Rerun, RolloutEnd, RolloutFailure,
-    RolloutRecord, RolloutState, StoreError, StoreResult, VersionCount,
+    Canary, ClaimedEvent, DeliveryStatus, DryRunRecord, HandBack, Millis, Requeued, RolloutEnd,
+    RolloutFailure, RolloutRecord, RolloutState, StoreError, StoreResult, VersionCount,
 };
 
 pub(super) async fn subscription_events(
@@ -19,14 +19,14 @@ pub(super) async fn subscription_events(
 ) -> StoreResult<Vec<(Millis, ClaimedEvent)>> {
     let rows = query(
         client,
-        "SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.seq, d.created_at
+        "SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.seq, e.origin, d.created_at
          FROM deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
          WHERE d.subscription_id = $1 AND d.tenant_id = $2 AND d.created_at >= $3 AND d.created_at < $4
          ORDER BY d.created_at DESC LIMIT $5",
         &[&subscription_id, &tenant_id, &from, &to, &limit(max)],
     )
     .await?;
-    rows.iter().map(|row| Ok((row.try_get(7)?, events::event(row)?))).collect()
+    rows.iter().map(|row| Ok((row.try_get(8)?, events::event(row)?))).collect()
 }
 
 pub(super) async fn start_rollout(
@@ -214,8 +214,8 @@ pub(super) async fn version_counts(
         .collect()
 }
 
-pub(super) async fn requeue_for_rerun(client: &mut Client, rerun: &Rerun<'_>) -> StoreResult<Requeued> {
-    let Rerun { rollout_id, subscription_id, plugin, since, now, reason, .. } = *rerun;
+pub(super) async fn requeue_for_rerun(client: &mut Client, rerun: &HandBack<'_>) -> StoreResult<Requeued> {
+    let HandBack { rollout_id, subscription_id, plugin, since, now, reason, .. } = *rerun;
     let tx = client.transaction().await?;
     let kept: i64 = query(&tx, "SELECT COUNT(*) FROM rollout_failures WHERE rollout_id = $1", &[&rollout_id])
         .await?[0]

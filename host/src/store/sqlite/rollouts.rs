@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{events, limit};
 use crate::store::{
-    Canary, ClaimedEvent, DeliveryStatus, DryRunRecord, Millis, Requeued, Rerun, RolloutEnd, RolloutFailure,
-    RolloutRecord, RolloutState, StoreError, StoreResult, VersionCount,
+    Canary, ClaimedEvent, DeliveryStatus, DryRunRecord, HandBack, Millis, Requeued, RolloutEnd,
+    RolloutFailure, RolloutRecord, RolloutState, StoreError, StoreResult, VersionCount,
 };
 
 pub(super) fn subscription_events(
@@ -17,7 +17,7 @@ pub(super) fn subscription_events(
     max: u32,
 ) -> StoreResult<Vec<(Millis, ClaimedEvent)>> {
     let mut statement = conn.prepare_cached(
-        "SELECT d.created_at, e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.rowid
+        "SELECT d.created_at, e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.rowid, e.origin
          FROM deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
          WHERE d.subscription_id = ?1 AND d.tenant_id = ?2 AND d.created_at >= ?3 AND d.created_at < ?4
          ORDER BY d.created_at DESC LIMIT ?5",
@@ -184,8 +184,8 @@ pub(super) fn version_counts(
     Ok(counts)
 }
 
-pub(super) fn requeue_for_rerun(conn: &Connection, rerun: &Rerun<'_>) -> StoreResult<Requeued> {
-    let Rerun { rollout_id, subscription_id, plugin, since, now, reason, .. } = *rerun;
+pub(super) fn requeue_for_rerun(conn: &Connection, rerun: &HandBack<'_>) -> StoreResult<Requeued> {
+    let HandBack { rollout_id, subscription_id, plugin, since, now, reason, .. } = *rerun;
     let kept: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM rollout_failures WHERE rollout_id = ?1")?
         .query_row([rollout_id], |row| row.get(0))?;
