@@ -141,13 +141,6 @@ fn start_stand_ins(ip: &str, shared: Shared) -> SocketAddr {
     receiver.recv().unwrap()
 }
 
-fn tenant_with_key(service: &Service, tenant: &str) -> String {
-    let (status, body) = service.post("/v1/tenants", OPERATOR, &json!({"id": tenant, "name": tenant}));
-    assert_eq!(status, 201, "{body}");
-    let (_, body) = service.post(&format!("/v1/tenants/{tenant}/keys"), OPERATOR, &json!({}));
-    body["key"].as_str().unwrap().to_owned()
-}
-
 fn upload_shared(service: &Service, plugin: &str) {
     let (status, body) = service.post_raw(
         &format!("/v1/plugins/{plugin}/versions"),
@@ -179,7 +172,7 @@ fn oauth_tokens_are_refreshed_about_once_a_lifetime_and_go_only_to_their_hosts()
     shared.lock().unwrap().refresh_token = FIRST_REFRESH_TOKEN.to_owned();
     let crm = start_stand_ins("127.0.0.1", shared.clone());
     let elsewhere = start_stand_ins("127.0.0.2", shared.clone());
-    let key = tenant_with_key(&service, "acme");
+    let key = service.tenant_with_key("acme");
     upload_shared(&service, "slack");
     upload_shared(&service, "template");
 
@@ -299,7 +292,7 @@ fn a_google_service_account_keeps_appending_rows_past_the_tokens_lifetime() {
     let service = Service::start(&dir.path().join("data"), &[("GANCHO_CONNECTIONS__KEYS", KEY_1)]);
     let shared = Shared::default();
     let google = start_stand_ins("127.0.0.1", shared.clone());
-    let key = tenant_with_key(&service, "acme");
+    let key = service.tenant_with_key("acme");
     upload_shared(&service, "google-sheets");
     let private_key =
         std::fs::read_to_string(support::repo_root().join("tests/fixtures/test-service-account.key.pem"))
@@ -344,7 +337,7 @@ fn a_missing_key_fails_the_start_and_keys_rotate_reseals_every_connection() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut service = Service::start(&data, &[("GANCHO_CONNECTIONS__KEYS", KEY_1)]);
-    let key = tenant_with_key(&service, "acme");
+    let key = service.tenant_with_key("acme");
     let (status, body) = service.post(
         "/v1/tenants/acme/connections",
         &key,
@@ -401,7 +394,7 @@ fn a_missing_key_fails_the_start_and_keys_rotate_reseals_every_connection() {
 fn a_connections_secret_does_not_follow_a_change_of_its_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[("GANCHO_CONNECTIONS__KEYS", KEY_1)]);
-    let key = tenant_with_key(&service, "acme");
+    let key = service.tenant_with_key("acme");
     let credential = json!({"kind": "header", "name": "x-api-key", "value": "api-key-77a1"});
     let (status, body) = service.post(
         "/v1/tenants/acme/connections",

@@ -263,7 +263,8 @@ fn rollout(service: &Service, key: &str, subscription: &str, id: &str) -> Value 
 #[test]
 fn a_failing_canary_rolls_back_by_itself_and_every_event_arrives_once() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(dir.path(), &[]);
+    // A lease far longer than the re-runs take: `reruns_pending` must not wait for it.
+    let service = Service::start(dir.path(), &[("GANCHO_WORKERS__LEASE_SECS", "30")]);
     let receiver = Receiver::start();
     let (key, subscription) = acme_with_crm(&service, &receiver, &["crm-v2", "crm-v3"]);
     let rollouts = format!("/v1/tenants/acme/subscriptions/{subscription}/rollouts");
@@ -295,6 +296,7 @@ fn a_failing_canary_rolls_back_by_itself_and_every_event_arrives_once() {
         let view = rollout(&service, &key, &subscription, &id);
         (view["state"] != "running").then_some(view)
     });
+    let rolled_back_at = Instant::now();
     assert_eq!(
         (ended["state"].as_str(), ended["ended_by"].as_str()),
         (Some("rolled_back"), Some("rules")),
@@ -324,7 +326,36 @@ fn a_failing_canary_rolls_back_by_itself_and_every_event_arrives_once() {
         let view = rollout(&service, &key, &subscription, &id);
         (view["reruns_pending"] == false).then_some(view)
     });
+    let pending_for = rolled_back_at.elapsed();
+    eprintln!("reruns_pending was true for {pending_for:?} after the rollback was seen (lease: 30 s)");
+    assert!(pending_for < Duration::from_secs(20), "reruns_pending stayed true {pending_for:?}, not a lease");
     assert!(rerun["reruns"].as_u64().unwrap() >= candidate["plugin_errors"].as_u64().unwrap(), "{rerun}");
+
+    // The candidate's failures stay readable after the re-runs replaced its deliveries: the event, the
+    // kind, the plugin's message and its logs.
+    let failures = rerun["failures"].as_array().expect("failures of a rolled-back candidate");
+    assert!(!failures.is_empty() && failures.len() <= 50, "{rerun:#}");
+    for failure in failures {
+        let event = failure["event_id"].as_str().unwrap();
+        let number: usize = event.trim_start_matches("evt_").parse().unwrap();
+        assert!(number.is_multiple_of(2), "only chats failed: {failure}");
+        assert_eq!(
+            (failure["status"].as_str(), failure["error_kind"].as_str()),
+            (Some("plugin_error"), Some("plugin_error_permanent")),
+            "{failure}"
+        );
+        let message = failure["error"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("version 3 cannot map chat events (chat.closed, event {event})")),
+            "{message}"
+        );
+        assert_eq!(failure["logs"], json!([{"level": "warn", "message": "no mapping for chat.closed yet"}]));
+        let replaced = service
+            .get(&format!("/v1/tenants/acme/deliveries/{}", failure["delivery_id"].as_str().unwrap()), &key);
+        assert_eq!(replaced.0, 404, "its delivery was replaced by the re-run: {replaced:?}");
+    }
+    let listed = service.get(&rollouts, &key).1;
+    assert!(listed[0].get("failures").is_none(), "the list stays light: {listed}");
     let (_, read) = service.get(&format!("/v1/tenants/acme/subscriptions/{subscription}"), &key);
     assert_eq!((read["plugin"].as_str(), read.get("canary")), (Some("acme/crm@1"), None), "{read}");
     let (status, body) = service.post(&format!("{rollouts}/{id}/promote"), &key, &json!({}));

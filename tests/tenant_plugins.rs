@@ -13,19 +13,6 @@ use support::service::{INGEST, OPERATOR, Receiver, Service, missed_call};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Creates `tenant` and returns a new API key of it.
-fn tenant_with_key(service: &Service, tenant: &str) -> String {
-    let (status, body) = service.post("/v1/tenants", OPERATOR, &json!({"id": tenant, "name": tenant}));
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = service.post(&format!("/v1/tenants/{tenant}/keys"), OPERATOR, &json!({}));
-    assert_eq!(status, 201, "{body}");
-    body["key"].as_str().unwrap().to_owned()
-}
-
-fn upload(service: &Service, path: &str, token: &str, plugin: &str) -> (u16, Value) {
-    service.post_raw(path, token, "application/wasm", &plugin_bytes(plugin))
-}
-
 fn messages(logs: &Value) -> Vec<String> {
     logs.as_array()
         .map(|lines| {
@@ -42,9 +29,9 @@ fn a_tenant_uploads_tries_and_runs_its_own_plugin_and_reads_its_logs() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);
     let receiver = Receiver::start();
-    let key = tenant_with_key(&service, "acme");
+    let key = service.tenant_with_key("acme");
 
-    let (status, version) = upload(&service, "/v1/tenants/acme/plugins/crm/versions", &key, "misbehaving");
+    let (status, version) = service.upload("/v1/tenants/acme/plugins/crm/versions", &key, "misbehaving");
     assert_eq!(status, 201, "{version}");
     assert_eq!(
         (&version["name"], &version["version"], &version["tenant"]),
@@ -164,10 +151,10 @@ fn another_tenant_can_neither_see_nor_use_nor_overwrite_a_tenants_plugin() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);
     let receiver = Receiver::start();
-    let acme = tenant_with_key(&service, "acme");
-    let globex = tenant_with_key(&service, "globex");
-    assert_eq!(upload(&service, "/v1/tenants/acme/plugins/crm/versions", &acme, "misbehaving").0, 201);
-    assert_eq!(upload(&service, "/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
+    let acme = service.tenant_with_key("acme");
+    let globex = service.tenant_with_key("globex");
+    assert_eq!(service.upload("/v1/tenants/acme/plugins/crm/versions", &acme, "misbehaving").0, 201);
+    assert_eq!(service.upload("/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
 
     for path in [
         "/v1/tenants/acme/plugins",
@@ -200,10 +187,10 @@ fn another_tenant_can_neither_see_nor_use_nor_overwrite_a_tenants_plugin() {
     assert_eq!((status, body["error"]["field"].as_str()), (404, Some("plugin")), "{body}");
 
     // Globex's own `crm` is another plugin, and uploading it changes nothing of acme's.
-    let (status, own) = upload(&service, "/v1/tenants/globex/plugins/crm/versions", &globex, "slack");
+    let (status, own) = service.upload("/v1/tenants/globex/plugins/crm/versions", &globex, "slack");
     assert_eq!((status, &own["name"], &own["version"]), (201, &json!("globex/crm"), &json!(1)), "{own}");
     // Nor does a shared plugin of the same name.
-    assert_eq!(upload(&service, "/v1/plugins/crm/versions", OPERATOR, "slack").0, 201);
+    assert_eq!(service.upload("/v1/plugins/crm/versions", OPERATOR, "slack").0, 201);
     let (status, _) = service.post(
         "/v1/tenants/acme/subscriptions",
         &acme,
@@ -253,7 +240,7 @@ fn declare_huge_body(service: &Service, path: &str, key: &str) -> (u16, String) 
 fn quotas_and_limits_refuse_clearly_and_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);
-    let key = tenant_with_key(&service, "acme");
+    let key = service.tenant_with_key("acme");
     let small = plugin_bytes("slack").len() - 1;
 
     let (status, body) = service.patch("/v1/tenants/acme", &key, &json!({"policy": {}}));
@@ -273,7 +260,7 @@ fn quotas_and_limits_refuse_clearly_and_store_nothing() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["effective"]["quotas"]["max_plugin_bytes"], small);
     assert_eq!(body["effective"]["limits"]["timeout_ms"], 20);
-    let (status, body) = upload(&service, "/v1/tenants/acme/plugins/crm/versions", &key, "slack");
+    let (status, body) = service.upload("/v1/tenants/acme/plugins/crm/versions", &key, "slack");
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("quota_exceeded")), "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("quotas.max_plugin_bytes") && message.contains(&small.to_string()), "{message}");
@@ -303,9 +290,9 @@ fn quotas_and_limits_refuse_clearly_and_store_nothing() {
         &json!({"policy": {"quotas": {"max_versions_per_plugin": 1}, "limits": {"timeout_ms": 20}}}),
     );
     assert_eq!(status, 200);
-    assert_eq!(upload(&service, "/v1/tenants/acme/plugins/crm/versions", &key, "misbehaving").0, 201);
+    assert_eq!(service.upload("/v1/tenants/acme/plugins/crm/versions", &key, "misbehaving").0, 201);
     let cached_before = cached_plugins(&service);
-    let (status, body) = upload(&service, "/v1/tenants/acme/plugins/crm/versions", &key, "slack");
+    let (status, body) = service.upload("/v1/tenants/acme/plugins/crm/versions", &key, "slack");
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("quota_exceeded")), "{body}");
     assert_eq!(cached_plugins(&service), cached_before, "refused before it was compiled");
     let message = body["error"]["message"].as_str().unwrap();
@@ -335,9 +322,9 @@ fn quotas_and_limits_refuse_clearly_and_store_nothing() {
 fn a_plugin_with_an_import_the_host_does_not_grant_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);
-    let key = tenant_with_key(&service, "acme");
+    let key = service.tenant_with_key("acme");
     let started = std::time::Instant::now();
-    let (status, body) = upload(&service, "/v1/tenants/acme/plugins/crm/versions", &key, "forbidden-import");
+    let (status, body) = service.upload("/v1/tenants/acme/plugins/crm/versions", &key, "forbidden-import");
     assert!(started.elapsed() < Duration::from_secs(1), "refused in {:?}", started.elapsed());
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_plugin")), "{body}");
     let message = body["error"]["message"].as_str().unwrap();
@@ -386,8 +373,8 @@ fn a_misspelt_config_key_is_refused_when_the_subscription_is_set() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);
     let receiver = Receiver::start();
-    let key = tenant_with_key(&service, "acme");
-    assert_eq!(upload(&service, "/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
+    let key = service.tenant_with_key("acme");
+    assert_eq!(service.upload("/v1/plugins/slack/versions", OPERATOR, "slack").0, 201);
 
     let (status, body) = service.post(
         "/v1/tenants/acme/subscriptions",

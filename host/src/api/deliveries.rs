@@ -81,7 +81,7 @@ pub struct DeliveryView {
     pub attempts: Vec<AttemptView>,
 }
 
-fn is_zero(count: &usize) -> bool {
+pub(super) fn is_zero(count: &usize) -> bool {
     *count == 0
 }
 
@@ -109,10 +109,15 @@ pub struct AttemptView {
     pub error: Option<String>,
 }
 
-fn view(delivery: Delivery) -> DeliveryView {
+/// A run's log lines as deliveries keep them (JSON), and how many were dropped.
+pub(super) fn stored_logs(logs_json: Option<&str>) -> (Vec<LogLine>, usize) {
     let logged: Option<LoggedLines<Vec<LogLine>>> =
-        delivery.logs_json.as_deref().and_then(|json| serde_json::from_str(json).ok());
-    let (logs, logs_dropped) = logged.map_or_else(Default::default, |logged| (logged.lines, logged.dropped));
+        logs_json.and_then(|json| serde_json::from_str(json).ok());
+    logged.map_or_else(Default::default, |logged| (logged.lines, logged.dropped))
+}
+
+fn view(delivery: Delivery) -> DeliveryView {
+    let (logs, logs_dropped) = stored_logs(delivery.logs_json.as_deref());
     DeliveryView {
         error_kind: delivery.error_kind,
         logs,

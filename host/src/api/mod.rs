@@ -6,6 +6,7 @@ mod auth;
 pub(crate) mod connections;
 pub(crate) mod deliveries;
 pub(crate) mod destinations;
+mod dry_runs;
 pub(crate) mod error;
 pub(crate) mod event_types;
 mod events;
@@ -13,6 +14,7 @@ pub(crate) mod health;
 pub(crate) mod idempotency;
 pub(crate) mod ops;
 pub(crate) mod ordering;
+mod plugin_config;
 pub(crate) mod plugin_runs;
 pub(crate) mod plugins;
 pub(crate) mod rollouts;
@@ -80,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(event_types::router())
         .merge(test_events::router())
         .merge(rollouts::router())
+        .merge(dry_runs::router())
         .merge(deliveries::router())
         .merge(destinations::router())
         .merge(ops::router())

@@ -162,7 +162,7 @@ impl utoipa::Modify for CommonResponses {
         super::deliveries::list, super::deliveries::read, super::deliveries::retry, super::deliveries::rerun,
         super::connections::create, super::connections::list, super::connections::read,
         super::connections::update, super::connections::remove, super::destinations::list,
-        super::rollouts::start_dry_run, super::rollouts::read_dry_run, super::rollouts::start_rollout,
+        super::dry_runs::start_dry_run, super::dry_runs::read_dry_run, super::rollouts::start_rollout,
         super::rollouts::list_rollouts, super::rollouts::read_rollout, super::rollouts::promote,
         super::rollouts::roll_back,
     )

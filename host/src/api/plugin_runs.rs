@@ -2,7 +2,9 @@
 //! stored version the tenant may use, or a candidate's bytes) on an event (given, or one of the tenant's
 //! stored events) with a configuration (given, or a subscription's), in the same sandbox, limits and fair
 //! share of plugin time as the service, and answers with the requests it would send, its logs and its
-//! error. Nothing is sent and nothing is stored. The console's live preview calls this.
+//! error. It answers what the service would do: a configuration the plugin refuses is refused as a
+//! subscription would be (422 naming the field), and a subscription's `allowed_hosts` hold as in the
+//! pipeline. Nothing is sent and nothing is stored. The console's live preview calls this.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -12,6 +14,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::plugin_config::check_accepts;
 use super::plugins::{plugin_too_large, read_limited};
 use super::{ApiError, ApiResult, AppState, Caller, parse_json_body};
 use crate::event::Event;
@@ -67,8 +70,8 @@ pub struct PluginRunRequest {
     pub event: Option<serde_json::Value>,
     /// Or the id of one of the tenant's stored events.
     pub event_id: Option<String>,
-    /// A subscription of the tenant: its configuration, endpoint URL and (with neither `plugin` nor
-    /// `wasm_base64`) its plugin.
+    /// A subscription of the tenant: its configuration, endpoint URL, `allowed_hosts` and (with neither
+    /// `plugin` nor `wasm_base64`) its plugin.
     pub subscription_id: Option<String>,
     /// The plugin's configuration (a JSON object); over the subscription's, if both are given.
     #[schema(value_type = Option<Object>)]
@@ -113,7 +116,7 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     responses((status = 200, description = "The plugin ran (or failed: see `outcome` and `error`)", body = PluginRunView),
         (status = 404, description = "No such tenant, plugin, subscription or stored event of this tenant (named in `field`)", body = super::error::ErrorBody),
         (status = 413, description = "The candidate is over the tenant's quotas.max_plugin_bytes (code `quota_exceeded`), or the body is over that in base64 with an event (code `body_too_large`)", body = super::error::ErrorBody),
-        (status = 422, description = "A bad field (named), or a candidate that is no valid plugin", body = super::error::ErrorBody)),
+        (status = 422, description = "A bad field (named), a candidate that is no valid plugin, or a configuration the plugin refuses (field `config.<key>`, as a subscription would be refused)", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn run(
     State(state): State<AppState>,
@@ -150,18 +153,26 @@ pub async fn run(
         .or_else(|| subscription.as_ref().map(|s| s.endpoint_url.clone()))
         .unwrap_or_else(|| "https://endpoint.example/webhook".to_owned());
     let subscription_id = subscription.as_ref().map_or_else(|| "sub_test".to_owned(), |s| s.id.clone());
+    // A configuration the subscription would refuse is refused here too, with the same answer.
+    check_accepts(&state, &tenant, &label, &plugin, &config_json).await?;
 
     // On a plugin thread, in the tenant's turn, under the tenant's limits: as the pipeline runs it.
     let (runtime, limits) = (state.runtime.clone(), policy.limits.clone());
     let invocation = state
         .executor
         .submit(&tenant, move || {
-            let subscription = SubscriptionInput {
+            let input = SubscriptionInput {
                 id: &subscription_id,
                 endpoint_url: &endpoint_url,
                 config_json: &config_json,
             };
-            let invocation = runtime.invoke_limited(&plugin, &event.as_input(), &subscription, &limits);
+            let mut invocation = runtime.invoke_limited(&plugin, &event.as_input(), &input, &limits);
+            // The subscription's `allowed_hosts` hold as they do in the pipeline.
+            if let Some(subscription) = &subscription {
+                invocation.result = invocation
+                    .result
+                    .and_then(|requests| crate::pipeline::keep_to_allowed_hosts(requests, subscription));
+            }
             let took = invocation.elapsed;
             (invocation, took)
         })

@@ -129,22 +129,74 @@ pub(super) async fn load_plugin(state: &AppState, name: &str, wasm: axum::body::
     })
 }
 
-/// Stores a validated version and puts it in this instance's cache.
+/// Subscriptions named in an upload's answer, at most.
+const MAX_FOLLOWING_SHOWN: usize = 100;
+
+/// What an upload did: the version (new, or the latest already holding these bytes), and the
+/// subscriptions that run it from now on.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UploadedVersion {
+    #[serde(flatten)]
+    pub version: PluginVersionView,
+    /// These bytes were the latest version already: nothing new was stored (answered 200, not 201).
+    pub existing: bool,
+    /// The subscriptions that follow the plugin's latest version (they name it without `@version`): they
+    /// run this version at once, for every event from now on. The first 100, oldest first. To roll a
+    /// version out gradually, pin subscriptions (`name@N`) and start a canary.
+    pub subscriptions_following: Vec<FollowingSubscription>,
+    /// How many subscriptions follow it in all.
+    pub subscriptions_following_count: usize,
+}
+
+/// A subscription that runs a plugin's latest version.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FollowingSubscription {
+    pub id: String,
+    pub tenant: String,
+    /// Its name, if it was given one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub event_types: Vec<String>,
+}
+
+/// Stores a validated version and puts it in this instance's cache; answers 201 with a new version, 200
+/// with the latest one when it has the same bytes.
 async fn store_version(
     state: &AppState,
     name: &str,
     wasm: &[u8],
     plugin: Plugin,
     quota: Option<PluginQuota<'_>>,
-) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
+) -> ApiResult<(StatusCode, Json<UploadedVersion>)> {
     let digest = plugin.info().digest.clone();
-    let new = NewPluginVersion { name, digest: &digest, wasm, created_at: now_millis(), quota };
+    let now = now_millis();
+    let new = NewPluginVersion { name, digest: &digest, wasm, created_at: now, quota };
     let version = state.store.add_plugin_version(&new).await.map_err(|error| match error {
         StoreError::QuotaExceeded { quota, limit, used } => quota_exceeded(name, quota, limit, used),
         other => other.into(),
     })?;
+    // The store answers the latest version instead of adding one when it holds the same bytes: one made
+    // before this upload.
+    let existing = version.created_at != now;
     state.plugins.insert(&version, plugin);
-    Ok((StatusCode::CREATED, Json(version.into())))
+    let following = state.store.subscriptions_following(name).await?;
+    let uploaded = UploadedVersion {
+        version: version.into(),
+        existing,
+        subscriptions_following_count: following.len(),
+        subscriptions_following: following
+            .into_iter()
+            .take(MAX_FOLLOWING_SHOWN)
+            .map(|s| FollowingSubscription {
+                id: s.id,
+                tenant: s.tenant_id,
+                name: s.name,
+                event_types: s.event_types,
+            })
+            .collect(),
+    };
+    let status = if existing { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(uploaded)))
 }
 
 /// Whether a new version of the tenant's plugin `name` fits its quotas, as the store will judge it: the
@@ -184,7 +236,8 @@ fn quota_exceeded(name: &str, quota: &str, limit: u64, used: u64) -> ApiError {
 /// Upload a new version of a shared plugin (operator); the body is the `.wasm` component.
 #[utoipa::path(post, path = "/v1/plugins/{name}/versions", tag = "plugins",
     request_body(content = Vec<u8>, content_type = "application/wasm"),
-    responses((status = 201, body = PluginVersionView),
+    responses((status = 201, description = "A new version; `subscriptions_following` run it at once", body = UploadedVersion),
+        (status = 200, description = "These bytes are the latest version already (`existing`: true); nothing new stored", body = UploadedVersion),
         (status = 403, description = "Not the operator", body = super::error::ErrorBody),
         (status = 413, description = "Larger than 128 MiB", body = super::error::ErrorBody),
         (status = 422, description = "Not a valid plugin (the message says why: an import the host does not provide, no `transform` export, …) or a bad name", body = super::error::ErrorBody)),
@@ -195,7 +248,7 @@ pub async fn upload_shared(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
+) -> ApiResult<(StatusCode, Json<UploadedVersion>)> {
     caller.require_operator()?;
     super::check_name("plugin", &name)?;
     let wasm =
@@ -208,7 +261,8 @@ pub async fn upload_shared(
 /// name it `<tenant>/<name>`. Held to the tenant's quotas.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "plugins",
     request_body(content = Vec<u8>, content_type = "application/wasm"),
-    responses((status = 201, body = PluginVersionView),
+    responses((status = 201, description = "A new version; `subscriptions_following` run it at once", body = UploadedVersion),
+        (status = 200, description = "These bytes are the latest version already (`existing`: true); nothing new stored", body = UploadedVersion),
         (status = 404, description = "No such tenant (or not yours)", body = super::error::ErrorBody),
         (status = 413, description = "Over the tenant's quotas.max_plugin_bytes", body = super::error::ErrorBody),
         (status = 422, description = "Not a valid plugin, a bad name, or over quotas.max_versions_per_plugin or quotas.max_plugin_bytes_total (code `quota_exceeded`)", body = super::error::ErrorBody)),
@@ -219,7 +273,7 @@ pub async fn upload_own(
     Path((tenant, name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
+) -> ApiResult<(StatusCode, Json<UploadedVersion>)> {
     caller.require_tenant(&tenant)?;
     super::check_name("plugin", &name)?;
     if state.store.get_tenant(&tenant).await?.is_none() {

@@ -1,6 +1,6 @@
-//! Rolling out a new version of a subscription's plugin: dry runs of a candidate over the subscription's
-//! past events (`…/subscriptions/{id}/dry-runs`, then `…/dry-runs/{id}` for progress and the report), and
-//! canaries (`…/subscriptions/{id}/rollouts`) that promote or roll back by their rules, or by hand.
+//! Rolling out a new version of a subscription's plugin: canaries (`…/subscriptions/{id}/rollouts`) that
+//! promote or roll back by their rules, or by hand, and keep a rolled-back candidate's failures (dry runs
+//! of a candidate are in `dry_runs`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,94 +8,28 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::plugin_runs::{candidate_plugin, read_candidate_body};
-use super::{ApiError, ApiResult, AppState, Caller, parse_json_body, parse_rfc3339, rfc3339};
+use super::{ApiError, ApiResult, AppState, Caller, parse_json_body, rfc3339};
 use crate::clock::now_millis;
 use crate::plugins::{PluginRef, ResolveError};
 use crate::rollout::canary::{Rules, VersionFigures};
-use crate::rollout::dry_run::{self, DryRunJob, DryRunView, Selection, Side};
 use crate::rollout::lifecycle::{self, Ending, RolloutBody};
 use crate::runtime::Plugin;
 use crate::store::{Canary, RolloutRecord, RolloutState, Subscription};
 
-/// Events a dry run compares when the request does not say.
-const DEFAULT_LAST_EVENTS: u32 = 100;
-
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/tenants/{tenant}/subscriptions/{id}/dry-runs", post(start_dry_run))
-        .route("/v1/tenants/{tenant}/dry-runs/{id}", get(read_dry_run))
         .route("/v1/tenants/{tenant}/subscriptions/{id}/rollouts", post(start_rollout).get(list_rollouts))
         .route("/v1/tenants/{tenant}/subscriptions/{id}/rollouts/{rollout}", get(read_rollout))
         .route("/v1/tenants/{tenant}/subscriptions/{id}/rollouts/{rollout}/promote", post(promote))
         .route("/v1/tenants/{tenant}/subscriptions/{id}/rollouts/{rollout}/rollback", post(roll_back))
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
 }
 
-/// What to try, on which events. Give `candidate_version` or `wasm_base64`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DryRunRequest {
-    /// A stored version of the subscription's plugin.
-    pub candidate_version: Option<u32>,
-    /// Or a candidate's `.wasm`, in base64: validated and run, never stored.
-    pub wasm_base64: Option<String>,
-    /// The candidate's configuration (a JSON object); the subscription's when absent.
-    #[schema(value_type = Option<Object>)]
-    pub config: Option<serde_json::Value>,
-    /// Which of the subscription's past events; the last 100 when absent.
-    pub events: Option<EventsRequest>,
-}
-
-/// `{"last": 50}`, `{"from": "2026-12-01T00:00:00Z", "to": "2026-12-02T00:00:00Z"}` or `{"ids": [...]}`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EventsRequest {
-    /// The latest events the subscription ran on, at most 10000.
-    pub last: Option<u32>,
-    /// RFC 3339: events it ran on at or after this time (with `to`).
-    pub from: Option<String>,
-    /// RFC 3339: events it ran on before this time.
-    pub to: Option<String>,
-    /// Events of the tenant by id (at most 10000).
-    pub ids: Option<Vec<String>>,
-}
-
-fn selection(events: Option<EventsRequest>) -> ApiResult<Selection> {
-    let Some(events) = events else { return Ok(Selection::Last(DEFAULT_LAST_EVENTS)) };
-    let max = dry_run::MAX_EVENTS;
-    match (events.last, events.from, events.to, events.ids) {
-        (Some(last), None, None, None) if (1..=max).contains(&last) => Ok(Selection::Last(last)),
-        (Some(_), None, None, None) => {
-            Err(invalid("events.last", format!("`events.last` must be 1 to {max}")))
-        }
-        (None, Some(from), Some(to), None) => {
-            let (from, to) = (parse_rfc3339("events.from", &from)?, parse_rfc3339("events.to", &to)?);
-            if from >= to {
-                return Err(invalid("events.to", "`events.to` must be after `events.from`"));
-            }
-            Ok(Selection::Range { from, to })
-        }
-        (None, Some(_), None, None) | (None, None, Some(_), None) => {
-            Err(invalid("events", "a time range needs both `from` and `to`"))
-        }
-        (None, None, None, Some(ids)) if !ids.is_empty() && ids.len() <= max as usize => {
-            // Each event is compared once, however often it is named.
-            let mut seen = std::collections::HashSet::new();
-            Ok(Selection::Ids(ids.into_iter().filter(|id| seen.insert(id.clone())).collect()))
-        }
-        (None, None, None, Some(_)) => {
-            Err(invalid("events.ids", format!("`events.ids` must list 1 to {max} event ids")))
-        }
-        _ => Err(invalid("events", "give one of `last`, `from` and `to`, or `ids`")),
-    }
-}
-
 /// The subscription's plugin at `version` (`None`: the latest), compiled, with its label.
-async fn plugin_version(
+pub(super) async fn plugin_version(
     state: &AppState,
     subscription: &Subscription,
     version: Option<u32>,
@@ -122,98 +56,12 @@ async fn resolve_version(
     Ok((version, format!("{}@{version}", reference.name), plugin))
 }
 
-async fn find_subscription(state: &AppState, tenant: &str, id: &str) -> ApiResult<Subscription> {
+pub(super) async fn find_subscription(state: &AppState, tenant: &str, id: &str) -> ApiResult<Subscription> {
     state
         .store
         .get_subscription(tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("subscription {id}")))
-}
-
-/// Start a dry run: the subscription's version and a candidate over its past events, sending nothing.
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/subscriptions/{id}/dry-runs", tag = "rollouts", request_body = DryRunRequest,
-    responses((status = 202, description = "Started: fetch it from `GET /v1/tenants/{tenant}/dry-runs/{id}`", body = DryRunView),
-        (status = 404, description = "No such subscription or candidate version (named in `field`)", body = super::error::ErrorBody),
-        (status = 413, description = "The candidate is over the tenant's quotas.max_plugin_bytes (code `quota_exceeded`), or the body is over that in base64 with an event (code `body_too_large`)", body = super::error::ErrorBody),
-        (status = 422, description = "A bad field (named), or a candidate that is no valid plugin", body = super::error::ErrorBody),
-        (status = 429, description = "The tenant has as many dry runs (or events in them) running as it may (code `too_many_dry_runs`)", body = super::error::ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn start_dry_run(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((tenant, id)): Path<(String, String)>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Body,
-) -> ApiResult<(StatusCode, [(axum::http::header::HeaderName, String); 1], Json<DryRunView>)> {
-    caller.require_tenant(&tenant)?;
-    let policy = state.policies.get(&tenant).await;
-    let body = read_candidate_body(&state, &headers, body, policy.quotas.max_plugin_bytes).await?;
-    let request: DryRunRequest = parse_json_body(&body)?;
-    drop(body);
-    let subscription = find_subscription(&state, &tenant, &id).await?;
-    let selection = selection(request.events)?;
-    // Before any candidate is compiled: a tenant's running dry runs are bounded.
-    let slot = state.dry_runs.reserve(&tenant, selection.most_events()).map_err(|busy| {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_dry_runs", busy.to_string())
-    })?;
-    let (candidate_label, candidate_plugin) = match (request.candidate_version, &request.wasm_base64) {
-        (Some(_), Some(_)) => {
-            return Err(invalid("wasm_base64", "give `candidate_version` or `wasm_base64`, not both"));
-        }
-        (Some(version), None) => {
-            plugin_version(&state, &subscription, Some(version), "candidate_version").await?
-        }
-        (None, Some(encoded)) => {
-            candidate_plugin(&state, &tenant, encoded, policy.quotas.max_plugin_bytes).await?
-        }
-        (None, None) => {
-            return Err(invalid("candidate_version", "give a `candidate_version` or a `wasm_base64`"));
-        }
-    };
-    let candidate_config = match request.config {
-        Some(config @ serde_json::Value::Object(_)) => config.to_string(),
-        Some(_) => return Err(invalid("config", "`config` must be a JSON object")),
-        None => subscription.config_json.clone(),
-    };
-    let (current_label, current_plugin) =
-        plugin_version(&state, &subscription, subscription.plugin_version, "plugin").await?;
-    let job = DryRunJob {
-        id: crate::ids::new_id("dry"),
-        current: Side {
-            label: current_label,
-            plugin: current_plugin,
-            config_json: subscription.config_json.clone(),
-        },
-        candidate: Side { label: candidate_label, plugin: candidate_plugin, config_json: candidate_config },
-        subscription,
-        selection,
-        policy,
-    };
-    let services = dry_run::Services {
-        store: state.store.clone(),
-        runtime: state.runtime.clone(),
-        executor: state.executor.clone(),
-    };
-    let view = dry_run::start(services, job, slot).await?;
-    let location = format!("/v1/tenants/{tenant}/dry-runs/{}", view.id);
-    Ok((StatusCode::ACCEPTED, [(axum::http::header::LOCATION, location)], Json(view)))
-}
-
-/// A dry run: its progress, its counts, and (once done) the events that differ, with their changes.
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/dry-runs/{id}", tag = "rollouts",
-    responses((status = 200, body = DryRunView), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn read_dry_run(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((tenant, id)): Path<(String, String)>,
-) -> ApiResult<Json<DryRunView>> {
-    caller.require_tenant(&tenant)?;
-    let record = state
-        .store
-        .get_dry_run(&tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("dry run {id}")))?;
-    Ok(Json(DryRunView::from_record(&record, now_millis())?))
 }
 
 /// A canary to start: this share of the subscription's events run the candidate.
@@ -251,10 +99,62 @@ pub struct RolloutView {
     /// Each version's figures since the start (current, then candidate): live while it runs, as they were
     /// when it ended after.
     pub figures: Vec<VersionFigures>,
-    /// Events whose candidate run did not succeed, run again by the current version after a rollback.
+    /// Deliveries of the candidate that had not succeeded when it was rolled back (plugin errors, and
+    /// deliveries failed or not yet delivered), handed back to the current version to run their events
+    /// again.
     pub reruns: u64,
-    /// Some of those are still to be run again.
+    /// After a rollback, true until every event handed back has run again with the current version (and
+    /// no run that chose the candidate before the rollback can still commit); false otherwise. While it is
+    /// true, `reruns` may still grow. A disabled or paused subscription's re-runs wait for it, and this stays
+    /// true meanwhile.
     pub reruns_pending: bool,
+    /// In `GET …/rollouts/{rollout}` only: the candidate's failures kept when it was rolled back (the first
+    /// 50, oldest first), as they were before the current version's re-runs replaced those deliveries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<Vec<RolloutFailureView>>,
+}
+
+/// One of a rolled-back candidate's failures.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RolloutFailureView {
+    pub event_id: String,
+    /// The candidate's delivery, since replaced by the re-run.
+    pub delivery_id: String,
+    /// `plugin_error`, `failed` (the destination refused it, still retrying) or `dead`.
+    pub status: String,
+    /// For a plugin error: `timeout`, `trap`, `memory_limit`, `plugin_error_permanent`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+    /// The plugin's error, or the destination's last answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the candidate logged on that run.
+    pub logs: Vec<crate::runtime::LogLine>,
+    #[serde(skip_serializing_if = "super::deliveries::is_zero")]
+    pub logs_dropped: usize,
+    /// When the candidate ran.
+    pub created_at: String,
+}
+
+/// The candidate's failures kept with a rollout, as shown.
+async fn failures(state: &AppState, record: &RolloutRecord) -> ApiResult<Vec<RolloutFailureView>> {
+    let kept = state.store.rollout_failures(&record.tenant_id, &record.id).await?;
+    Ok(kept
+        .into_iter()
+        .map(|failure| {
+            let (logs, logs_dropped) = super::deliveries::stored_logs(failure.logs_json.as_deref());
+            RolloutFailureView {
+                event_id: failure.event_id,
+                delivery_id: failure.delivery_id,
+                status: failure.status.as_str().to_owned(),
+                error_kind: failure.error_kind,
+                error: failure.error,
+                logs,
+                logs_dropped,
+                created_at: rfc3339(failure.created_at),
+            }
+        })
+        .collect())
 }
 
 async fn rollout_view(state: &AppState, record: RolloutRecord) -> ApiResult<RolloutView> {
@@ -281,6 +181,7 @@ async fn rollout_view(state: &AppState, record: RolloutRecord) -> ApiResult<Roll
         figures,
         reruns: body.reruns,
         reruns_pending: record.reruns_pending,
+        failures: None,
     })
 }
 
@@ -335,7 +236,7 @@ pub async fn start_rollout(
     plugin_version(&state, &subscription, Some(request.candidate_version), "candidate_version").await?;
     let candidate =
         PluginRef { name: subscription.plugin_name.clone(), version: Some(request.candidate_version) };
-    super::subscriptions::check_plugin_accepts(&state, &tenant, &candidate, &subscription.config_json)
+    super::plugin_config::check_plugin_accepts(&state, &tenant, &candidate, &subscription.config_json)
         .await?;
     let now = now_millis();
     let body = RolloutBody {
@@ -404,7 +305,7 @@ async fn find_rollout(
         .ok_or_else(|| ApiError::not_found(format!("rollout {id} of subscription {subscription}")))
 }
 
-/// One rollout, with each version's figures.
+/// One rollout, with each version's figures and, once rolled back, the candidate's failures.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/subscriptions/{id}/rollouts/{rollout}", tag = "rollouts",
     responses((status = 200, body = RolloutView), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn read_rollout(
@@ -414,7 +315,8 @@ pub async fn read_rollout(
 ) -> ApiResult<Json<RolloutView>> {
     caller.require_tenant(&tenant)?;
     let record = find_rollout(&state, &tenant, &id, &rollout).await?;
-    Ok(Json(rollout_view(&state, record).await?))
+    let failures = failures(&state, &record).await?;
+    Ok(Json(RolloutView { failures: Some(failures), ..rollout_view(&state, record).await? }))
 }
 
 async fn end_by_hand(

@@ -10,12 +10,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::plugin_config::check_plugin_accepts;
 use super::{
     ApiError, ApiResult, AppState, Caller, now_millis, ordering, parse_json_body, parse_rfc3339, rfc3339,
 };
 use crate::pipeline::valid_event_type_pattern;
-use crate::plugins::{PluginRef, ResolveError};
-use crate::runtime::ConfigCheckError;
+use crate::plugins::PluginRef;
 use crate::store::Subscription;
 
 pub fn router() -> Router<AppState> {
@@ -409,56 +409,6 @@ async fn check_plugin(state: &AppState, tenant: &str, text: &str) -> ApiResult<P
         ));
     }
     Ok(plugin)
-}
-
-/// Lets the plugin check the configuration (its optional `validate-config` export), on a plugin thread in
-/// the tenant's turn and under its limits: a refusal is a 422 naming the field, with the plugin's message.
-/// A plugin built without the export accepts any configuration here, as before.
-pub(super) async fn check_plugin_accepts(
-    state: &AppState,
-    tenant: &str,
-    plugin: &PluginRef,
-    config_json: &str,
-) -> ApiResult<()> {
-    let (version, loaded) = state.plugins.resolve(plugin).await.map_err(|error| match error {
-        ResolveError::Missing(message) => ApiError::field(StatusCode::NOT_FOUND, "plugin", message),
-        ResolveError::Unavailable(message) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "plugin_unavailable",
-            format!("{message}; try again"),
-        ),
-    })?;
-    if !loaded.info().validates_config {
-        return Ok(());
-    }
-    let policy = state.policies.get(tenant).await;
-    let (runtime, config) = (state.runtime.clone(), config_json.to_owned());
-    let checked = state
-        .executor
-        .submit(tenant, move || {
-            let started = std::time::Instant::now();
-            let checked = runtime.check_config(&loaded, &config, &policy.limits);
-            (checked, started.elapsed())
-        })
-        .await
-        .ok_or_else(|| ApiError::internal("the configuration check was lost"))?;
-    let label = format!("{}@{version}", plugin.name);
-    match checked {
-        Ok(()) => Ok(()),
-        Err(ConfigCheckError::Refused { field, message }) => Err(ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            field.as_deref().map_or_else(|| "config".to_owned(), |field| format!("config.{field}")),
-            format!(
-                "plugin {label} refused the config{}: {message}",
-                field.map(|field| format!(" at `{field}`")).unwrap_or_default()
-            ),
-        )),
-        Err(ConfigCheckError::Failed(error)) => Err(ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "config",
-            format!("plugin {label} failed while checking the config: {error}"),
-        )),
-    }
 }
 
 /// Create a subscription (operator, or the tenant's own key).

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -221,16 +221,23 @@ async fn delivery_page(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> 
             }
             @if !d.logs.is_empty() {
                 h2 { (t("dl.logs")) }
-                pre.preview {
-                    @for line in &d.logs {
-                        (serde_json::to_value(line.level).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-                        " " (line.message) "\n"
-                    }
-                }
+                (log_lines(&d.logs))
             }
         };
         Ok(Page { title: format!("{} {}", t("dl.one"), d.id), current: "deliveries", body, data: json!({"page": "delivery"}) })
     }
     .await;
     page(&ctx, &tenant, &here, result)
+}
+
+/// A run's log lines, one `level message` a line.
+pub(super) fn log_lines(lines: &[crate::runtime::LogLine]) -> Markup {
+    html! {
+        pre.preview {
+            @for line in lines {
+                (serde_json::to_value(line.level).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+                " " (line.message) "\n"
+            }
+        }
+    }
 }

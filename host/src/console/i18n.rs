@@ -219,6 +219,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("ro.plugin_errors", "plugin errors", "errores del plugin"),
     ("ro.delivered", "delivered", "entregados"),
     ("ro.failures", "refused by the destination", "rechazados por el destino"),
+    (
+        "ro.kept_failures",
+        "The candidate's failures, kept at the rollback",
+        "Los fallos del candidato, guardados al revertir",
+    ),
     ("tpl.title", "Template", "Plantilla"),
     ("tpl.format", "Body format", "Formato del cuerpo"),
     ("tpl.format.json", "JSON", "JSON"),
@@ -339,6 +344,16 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Subido; verificando y compilando el plugin…",
     ),
     ("js.uploaded", "Stored as version", "Guardado como versión"),
+    (
+        "js.upload_existing",
+        "These bytes are already the latest version:",
+        "Estos bytes ya son la última versión:",
+    ),
+    (
+        "js.upload_following",
+        "Running it now, for every new event (they follow the latest version; pin one and use a canary to roll out gradually):",
+        "Ya la ejecutan, para cada evento nuevo (siguen la última versión; fije una y use un canario para desplegar de a poco):",
+    ),
     (
         "js.secret_once",
         "The signing secret, shown only now:",

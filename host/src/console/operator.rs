@@ -180,6 +180,7 @@ async fn plugins_page(ctx: Ctx) -> Response {
                     input #plugin-file type="file" accept=".wasm,application/wasm" required;
                     progress #upload-progress max="100" value="0" hidden {}
                     div.form-actions { button.primary type="submit" { (t("pl.upload_submit")) } span.status #upload-status role="status" {} }
+                    p.status #upload-following role="status" hidden {}
                     p.form-error #upload-error role="alert" {}
                 }
             }

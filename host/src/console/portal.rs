@@ -16,6 +16,7 @@ use crate::api::rollouts::RolloutView;
 use crate::api::subscriptions::SubscriptionView;
 use crate::api::{ApiResult, AppState, connections, deliveries, plugins, rollouts, subscriptions};
 use crate::catalog::samples;
+use crate::store::RolloutState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -112,8 +113,14 @@ async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>)
     let result = async {
         let Json(subscription) =
             subscriptions::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
-        let Json(rollouts) =
+        let Json(mut rollouts) =
             rollouts::list_rollouts(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
+        // A rolled-back candidate's failures, kept with its rollout after its deliveries were re-run.
+        for rollout in rollouts.iter_mut().filter(|r| r.state == RolloutState::RolledBack) {
+            let path = Path((tenant.clone(), id.clone(), rollout.id.clone()));
+            let Json(read) = rollouts::read_rollout(state(&ctx), ctx.caller(), path).await?;
+            rollout.failures = read.failures;
+        }
         let lanes = lanes::lanes_section(&ctx, &tenant, &subscription);
         let mut page = editor(&ctx, &tenant, Some(subscription)).await?;
         page.body = html! { (page.body) (lanes) (rollouts_section(&ctx, &rollouts)) };
@@ -170,6 +177,18 @@ fn rollouts_section(ctx: &Ctx, rollouts: &[RolloutView]) -> Markup {
                                     }
                                 }
                                 td { (or_dash(r.reason.as_deref())) }
+                            }
+                            @if let Some(failures) = r.failures.as_ref().filter(|f| !f.is_empty()) {
+                                tr.rollout-failures { td colspan="4" { details {
+                                    summary { (t("ro.kept_failures")) " (" (failures.len()) ")" }
+                                    @for f in failures {
+                                        div.rollout-failure data-event=(f.event_id) {
+                                            code { (f.event_id) } " " span.badge { (f.error_kind.as_deref().unwrap_or(f.status.as_str())) }
+                                            " " (or_dash(f.error.as_deref()))
+                                            @if !f.logs.is_empty() { (super::deliveries::log_lines(&f.logs)) }
+                                        }
+                                    }
+                                } } }
                             }
                         }
                     }
@@ -363,6 +382,7 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                     input #plugin-file type="file" accept=".wasm,application/wasm" required;
                     progress #upload-progress max="100" value="0" hidden {}
                     div.form-actions { button.primary type="submit" { (t("pl.upload_submit")) } span.status #upload-status role="status" {} }
+                    p.status #upload-following role="status" hidden {}
                     p.form-error #upload-error role="alert" {}
                 }
             }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::canary::{Decision, Rules, VersionFigures, judge};
-use crate::store::{RolloutEnd, RolloutRecord, RolloutState, Store, StoreResult};
+use crate::store::{HandBack, Requeued, RolloutEnd, RolloutRecord, RolloutState, Store, StoreResult};
 
 /// What a rollout stores beyond its state: what it compares, its rules, and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -118,6 +118,7 @@ pub async fn conclude(
             reruns_pending: true,
             ..record.clone()
         };
+        // The pipeline's lease is not known here: any run in flight counts until the watcher's next pass.
         hand_back_failures(store, &ended, now, i64::MAX).await?;
     }
     Ok(true)
@@ -145,15 +146,24 @@ pub async fn judge_running(store: &dyn Store, record: &RolloutRecord, now: i64) 
     Ok(decision)
 }
 
-/// After a rollback: turns the candidate's deliveries that did not succeed into plugin errors due now,
-/// which the pipeline runs again with the subscription's (current) version. Deliveries being sent are
-/// left to the next pass; once a pass finds none and `settle_ms` has passed since the rollback (runs that
-/// chose the candidate before it may still be committing), the rollout needs no more passes.
+/// A rolled-back candidate's failures kept with its rollout, at most.
+pub const KEEP_FAILURES: u32 = 50;
+
+/// How long after a rollback's time a run may have been claimed and still have seen the canary: the
+/// rollback's figures are read between its time and its commit.
+const CLAIM_MARGIN_MS: i64 = 10_000;
+
+/// After a rollback: keeps the candidate's first failures with the rollout, and turns its deliveries that
+/// did not succeed into plugin errors due now, which the pipeline runs again with the subscription's
+/// (current) version. Deliveries being sent are left to the next pass. The re-runs are done — the rollout
+/// needs no more passes, `reruns_pending` turns false — once nothing is left to hand back, every event
+/// handed back has run again, and no run claimed before the rollback (its lease of `lease_ms` ending by
+/// the rollback plus a margin) can still commit a candidate's delivery.
 pub async fn hand_back_failures(
     store: &dyn Store,
     record: &RolloutRecord,
     now: i64,
-    settle_ms: i64,
+    lease_ms: i64,
 ) -> StoreResult<()> {
     let mut body = RolloutBody::decode(record)?;
     let reason = format!(
@@ -162,13 +172,27 @@ pub async fn hand_back_failures(
         body.candidate_label(),
         body.current_label()
     );
-    let requeued = store
-        .requeue_for_rerun(&record.subscription_id, &body.candidate_label(), record.started_at, now, &reason)
-        .await?;
-    let settled = now.saturating_sub(record.ended_at.unwrap_or(now)) >= settle_ms;
-    let done = requeued.requeued == 0 && requeued.leased == 0 && settled;
-    if requeued.requeued > 0 || done {
-        body.reruns += requeued.requeued;
+    let candidate = body.candidate_label();
+    let ended_at = record.ended_at.unwrap_or(now);
+    let rerun = HandBack {
+        rollout_id: &record.id,
+        tenant_id: &record.tenant_id,
+        subscription_id: &record.subscription_id,
+        plugin: &candidate,
+        since: record.started_at,
+        now,
+        reason: &reason,
+        keep_failures: KEEP_FAILURES,
+        claimed_by_lease_end: ended_at.saturating_add(CLAIM_MARGIN_MS).saturating_add(lease_ms),
+    };
+    let left = store.requeue_for_rerun(&rerun).await?;
+    let mut done = left == Requeued::default();
+    // Events handed back to a subscription deleted since are never run again: nothing is pending.
+    if !done && left.requeued == 0 && left.leased == 0 && left.in_flight == 0 {
+        done = store.get_subscription(&record.tenant_id, &record.subscription_id).await?.is_none();
+    }
+    if left.requeued > 0 || done {
+        body.reruns += left.requeued;
         store.update_rollout(&record.id, &body.encode(), !done).await?;
     }
     Ok(())

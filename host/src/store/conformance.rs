@@ -87,6 +87,7 @@ macro_rules! conformance_tests {
             version_counts_and_reruns_cover_the_rollout_window,
             subscription_events_are_its_latest_with_when,
             dry_runs_are_kept_until_retention,
+            subscriptions_following_a_plugin_are_those_without_a_version,
             ordered_lanes_send_one_head_per_key_in_acceptance_order,
             a_plugin_error_that_will_run_again_holds_its_key,
             blocked_keys_are_shown_and_a_dead_head_retried_leaves_its_lane,

@@ -24,7 +24,10 @@ pub use health::{
     FailureChange, Idempotent, LastFailure, Rerun, SubscriptionHealth, rerun_placeholder_error,
 };
 pub use postgres::PostgresStore;
-pub use rollouts::{Canary, DryRunRecord, Requeued, RolloutEnd, RolloutRecord, RolloutState, VersionCount};
+pub use rollouts::{
+    Canary, DryRunRecord, HandBack, Requeued, RolloutEnd, RolloutFailure, RolloutRecord, RolloutState,
+    VersionCount,
+};
 pub use sqlite::SqliteStore;
 pub use work::*;
 
@@ -299,6 +302,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<()>;
     async fn get_subscription(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Subscription>>;
     async fn list_subscriptions(&self, tenant_id: &str) -> StoreResult<Vec<Subscription>>;
+    /// The subscriptions, of every tenant, that name `plugin_name` without a version: they run its latest
+    /// version, so a new upload of it. Oldest first.
+    async fn subscriptions_following(&self, plugin_name: &str) -> StoreResult<Vec<Subscription>>;
     /// Replaces every field of the subscription with this `(tenant_id, id)`; false if there is none.
     async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool>;
     async fn delete_subscription(&self, tenant_id: &str, id: &str) -> StoreResult<bool>;
@@ -502,18 +508,15 @@ pub trait Store: Send + Sync + 'static {
     /// How many events each plugin version made deliveries of each status for, for a subscription's
     /// deliveries made since `since`.
     async fn version_counts(&self, subscription_id: &str, since: Millis) -> StoreResult<Vec<VersionCount>>;
-    /// Turns a subscription's deliveries made by `plugin` since `since` that did not succeed (and are not
-    /// being sent right now) into plugin errors due at once, with `reason`: the plugin-retry claim runs the
-    /// subscription's plugin on their events again and replaces them. Counts those turned, and those left
-    /// because they are leased.
-    async fn requeue_for_rerun(
-        &self,
-        subscription_id: &str,
-        plugin: &str,
-        since: Millis,
-        now: Millis,
-        reason: &str,
-    ) -> StoreResult<Requeued>;
+    /// In one transaction: keeps the failures (`plugin_error`, `failed`, `dead`) among a subscription's
+    /// deliveries made by `rerun.plugin` since `rerun.since` with the rollout (up to `keep_failures` kept in
+    /// all, oldest first), then turns those that did not succeed (and are not being sent right now) into
+    /// plugin errors due at once, with `reason`: the plugin-retry claim runs the subscription's plugin on
+    /// their events again and replaces them. Counts those turned, those left because they are leased, those
+    /// turned before and not yet run again, and the runs claimed before the rollback still in flight.
+    async fn requeue_for_rerun(&self, rerun: &HandBack<'_>) -> StoreResult<Requeued>;
+    /// The candidate's failures kept with a rollout of the tenant, oldest first.
+    async fn rollout_failures(&self, tenant_id: &str, rollout_id: &str) -> StoreResult<Vec<RolloutFailure>>;
 
     // Dry runs: their state and report, kept for `retention.max_age_secs`.
     /// Inserts or replaces a dry run.

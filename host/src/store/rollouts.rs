@@ -82,13 +82,53 @@ pub struct VersionCount {
     pub events: u64,
 }
 
-/// What [`super::Store::requeue_for_rerun`] did.
+/// What [`super::Store::requeue_for_rerun`] is to hand back to the current version, and what to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct HandBack<'a> {
+    pub rollout_id: &'a str,
+    pub tenant_id: &'a str,
+    pub subscription_id: &'a str,
+    /// The candidate, as its deliveries name it (`acme/crm@3`).
+    pub plugin: &'a str,
+    /// The rollout's start: deliveries made since.
+    pub since: Millis,
+    pub now: Millis,
+    /// The error the handed-back deliveries carry until they run again.
+    pub reason: &'a str,
+    /// Keep the candidate's failures with the rollout, this many at most in all.
+    pub keep_failures: u32,
+    /// Runs whose lease ends at or before this were claimed before the rollback, so may still commit the
+    /// candidate's deliveries while their lease holds.
+    pub claimed_by_lease_end: Millis,
+}
+
+/// What [`super::Store::requeue_for_rerun`] did, and what is left.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Requeued {
     /// Turned into plugin errors due now.
     pub requeued: u64,
     /// Left for now: being sent (leased).
     pub leased: u64,
+    /// Handed back before and not yet run again by the current version.
+    pub awaiting: u64,
+    /// Runs claimed before the rollback (the tenant's events, the subscription's plugin retries) still
+    /// leased: they may yet commit a candidate's delivery. Counted only when the others are all 0.
+    pub in_flight: u64,
+}
+
+/// One of a rolled-back candidate's failures, kept with its rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutFailure {
+    pub delivery_id: String,
+    pub event_id: String,
+    /// `plugin_error`, `failed` or `dead` when it was handed back.
+    pub status: DeliveryStatus,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    /// The plugin's log lines, as deliveries keep them (JSON).
+    pub logs_json: Option<String>,
+    /// When the candidate ran.
+    pub created_at: Millis,
 }
 
 /// A dry run as stored: its state as a column, the rest as JSON that `crate::rollout` writes.

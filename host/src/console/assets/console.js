@@ -442,8 +442,16 @@
         let body = null;
         try { body = JSON.parse(xhr.responseText); } catch (_) { body = { error: { message: xhr.responseText } }; }
         if (xhr.status >= 200 && xhr.status < 300) {
-          status($("#upload-status"), t("uploaded") + " " + body.name + "@" + body.version);
-          setTimeout(() => location.reload(), 1200);
+          status($("#upload-status"), t(body.existing ? "upload_existing" : "uploaded") + " " + body.name + "@" + body.version);
+          // Subscriptions that follow the latest version run this one at once: say which, and stay.
+          const following = body.subscriptions_following || [];
+          if (following.length === 0) { setTimeout(() => location.reload(), 1200); return; }
+          const box = $("#upload-following");
+          const shared = form.dataset.path === "/v1/plugins/"; // the operator's: every tenant's subscriptions
+          box.hidden = false;
+          box.textContent = t("upload_following") + " " +
+            following.map((s) => (shared ? s.tenant + " " : "") + (s.name ? s.name + " " : "") + s.id + " (" + s.event_types.join(", ") + ")").join("; ") +
+            (body.subscriptions_following_count > following.length ? "; +" + (body.subscriptions_following_count - following.length) : "");
         } else {
           status($("#upload-status"), "");
           showError(form, { status: xhr.status, body }, $("#upload-error"));

@@ -1,9 +1,11 @@
 //! Conformance behaviours of rollouts and dry runs: the canary set and cleared with the rollout, one
 //! running rollout per subscription, the per-version counts, re-queuing a candidate's failures, a
-//! subscription's past events, and dry runs kept until retention.
+//! subscription's past events, dry runs kept until retention, and the subscriptions an upload deploys to.
 
 use super::*;
-use crate::store::{Canary, DryRunRecord, Requeued, RolloutEnd, RolloutRecord, RolloutState, VersionCount};
+use crate::store::{
+    Canary, DryRunRecord, HandBack, Requeued, RolloutEnd, RolloutRecord, RolloutState, VersionCount,
+};
 
 fn rollout(id: &str, started_at: Millis) -> RolloutRecord {
     RolloutRecord {
@@ -111,6 +113,7 @@ pub async fn version_counts_and_reruns_cover_the_rollout_window(backend: &impl B
             made_by("slack@3", pending("dlv_sent", "acme", "evt_1", "sub_1", T0 + 2)),
             made_by("slack@3", pending("dlv_leased", "acme", "evt_1", "sub_1", T0 + 3)),
             made_by("slack@3", plugin_error("dlv_error", T0 + 4)),
+            made_by("slack@3", plugin_error("dlv_error_2", T0 + 6)),
             made_by("slack@2", pending("dlv_current", "acme", "evt_1", "sub_1", T0 + 5)),
         ],
     )
@@ -133,10 +136,23 @@ pub async fn version_counts_and_reruns_cover_the_rollout_window(backend: &impl B
         "events (not deliveries) per version and status, since the start"
     );
 
-    // `dlv_leased` (claimed at T0 + 3) is being sent: left for a later pass.
-    let first = store.requeue_for_rerun("sub_1", "slack@3", T0, T0 + 7, "rolled back").await.unwrap();
-    assert_eq!(first, Requeued { requeued: 2, leased: 1 });
-    for id in ["dlv_pending", "dlv_error"] {
+    // `dlv_leased` (claimed at T0 + 3) is being sent: left for a later pass. The first failure is kept
+    // with the rollout (one at most here), before the re-runs replace it.
+    store.start_rollout(&rollout("rol_1", T0), 2, &canary("rol_1")).await.unwrap();
+    let rerun = |now, claimed_by_lease_end| HandBack {
+        rollout_id: "rol_1",
+        tenant_id: "acme",
+        subscription_id: "sub_1",
+        plugin: "slack@3",
+        since: T0,
+        now,
+        reason: "rolled back",
+        keep_failures: 1,
+        claimed_by_lease_end,
+    };
+    let first = store.requeue_for_rerun(&rerun(T0 + 7, T0 + 7 + LEASE)).await.unwrap();
+    assert_eq!(first, Requeued { requeued: 3, leased: 1, awaiting: 3, in_flight: 0 });
+    for id in ["dlv_pending", "dlv_error", "dlv_error_2"] {
         let delivery = store.get_delivery("acme", id).await.unwrap().unwrap();
         assert_eq!(delivery.status, DeliveryStatus::PluginError, "{id}");
         assert_eq!(
@@ -145,6 +161,14 @@ pub async fn version_counts_and_reruns_cover_the_rollout_window(backend: &impl B
         );
         assert_eq!(delivery.next_attempt_at, Some(T0 + 7), "{id} runs again at once");
     }
+    let kept = store.rollout_failures("acme", "rol_1").await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        (kept[0].delivery_id.as_str(), kept[0].event_id.as_str(), kept[0].status, kept[0].error.as_deref()),
+        ("dlv_error", "evt_1", DeliveryStatus::PluginError, Some("no phone")),
+        "the oldest failure, as it was before it was handed back"
+    );
+    assert!(store.rollout_failures("globex", "rol_1").await.unwrap().is_empty(), "another tenant's");
     assert_eq!(status_of(&*store, "dlv_sent").await, DeliveryStatus::Succeeded, "a success stays");
     assert_eq!(
         status_of(&*store, "dlv_current").await,
@@ -156,18 +180,41 @@ pub async fn version_counts_and_reruns_cover_the_rollout_window(backend: &impl B
         DeliveryStatus::Pending,
         "before the rollout: not its own"
     );
-    let later = store.requeue_for_rerun("sub_1", "slack@3", T0, T0 + 3 + LEASE, "rolled back").await.unwrap();
-    assert_eq!(later, Requeued { requeued: 1, leased: 0 }, "once its lease ran out; none twice");
+    let later = store.requeue_for_rerun(&rerun(T0 + 3 + LEASE, T0 + 7 + LEASE)).await.unwrap();
+    assert_eq!(
+        later,
+        Requeued { requeued: 1, leased: 0, awaiting: 4, in_flight: 0 },
+        "once its lease ran out; none twice"
+    );
+    assert_eq!(store.rollout_failures("acme", "rol_1").await.unwrap(), kept, "no more than kept at most");
 
     // The plugin-retry claim takes them up, and a re-run replaces them (with any attempts).
     let retries = store.claim_plugin_retries(10, LEASE, T0 + 3 + LEASE, &[]).await.unwrap();
     let mut ids: Vec<&str> = retries.iter().map(|(id, _)| id.as_str()).collect();
     ids.sort();
-    assert_eq!(ids, ["dlv_error", "dlv_leased", "dlv_pending"]);
-    let rerun = made_by("slack@2", pending("dlv_rerun", "acme", "evt_1", "sub_1", T0 + 3 + LEASE));
-    store.replace_plugin_retry("dlv_leased", &[rerun]).await.unwrap();
+    assert_eq!(ids, ["dlv_error", "dlv_error_2", "dlv_leased", "dlv_pending"]);
+    let rerun_of = |n: usize| {
+        made_by("slack@2", pending(&format!("dlv_rerun_{n}"), "acme", "evt_1", "sub_1", T0 + 3 + LEASE))
+    };
+    store.replace_plugin_retry("dlv_leased", &[rerun_of(1)]).await.unwrap();
     assert!(store.get_delivery("acme", "dlv_leased").await.unwrap().is_none());
-    assert_eq!(status_of(&*store, "dlv_rerun").await, DeliveryStatus::Pending);
+    assert_eq!(status_of(&*store, "dlv_rerun_1").await, DeliveryStatus::Pending);
+    let now = T0 + 4 + LEASE;
+    let some_left = store.requeue_for_rerun(&rerun(now, T0 + 7 + LEASE)).await.unwrap();
+    assert_eq!(some_left, Requeued { awaiting: 3, ..Requeued::default() }, "three still to run again");
+    for (n, id) in ["dlv_error", "dlv_error_2", "dlv_pending"].into_iter().enumerate() {
+        store.replace_plugin_retry(id, &[rerun_of(n + 2)]).await.unwrap();
+    }
+    assert_eq!(store.requeue_for_rerun(&rerun(now, T0 + 7 + LEASE)).await.unwrap(), Requeued::default());
+
+    // An event of the tenant claimed before the rollback (its lease ending by the bound) may still commit
+    // a candidate's delivery; one claimed after cannot have seen the canary.
+    store.insert_events(&[event("acme", "evt_in_flight", now)]).await.unwrap();
+    assert_eq!(store.claim_events(10, LEASE, now, &[]).await.unwrap().len(), 1);
+    let claimed_before = store.requeue_for_rerun(&rerun(now + 1, now + LEASE)).await.unwrap();
+    assert_eq!(claimed_before, Requeued { in_flight: 1, ..Requeued::default() });
+    let claimed_after = store.requeue_for_rerun(&rerun(now + 1, now + LEASE - 1)).await.unwrap();
+    assert_eq!(claimed_after, Requeued::default());
 }
 
 pub async fn subscription_events_are_its_latest_with_when(backend: &impl Backend) {
@@ -217,4 +264,33 @@ pub async fn dry_runs_are_kept_until_retention(backend: &impl Backend) {
     assert!(store.get_dry_run("acme", "dry_1").await.unwrap().is_some(), "not older than the cut-off");
     while store.purge(T0 + 6, 100).await.unwrap() > 0 {}
     assert!(store.get_dry_run("acme", "dry_1").await.unwrap().is_none());
+}
+
+pub async fn subscriptions_following_a_plugin_are_those_without_a_version(backend: &impl Backend) {
+    let store = acme(backend).await;
+    store.create_tenant(&tenant("globex")).await.unwrap();
+    let pinned =
+        Subscription { id: "sub_pinned".to_owned(), plugin_version: Some(1), ..subscription("acme", "x") };
+    let other = Subscription {
+        id: "sub_other".to_owned(),
+        plugin_name: "hubspot".to_owned(),
+        ..subscription("acme", "x")
+    };
+    let later = Subscription { created_at: T0 + 1, ..subscription("globex", "sub_globex") };
+    for subscription in [&pinned, &other, &later] {
+        store.create_subscription(subscription).await.unwrap();
+    }
+    let following: Vec<(String, String)> = store
+        .subscriptions_following("slack")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.tenant_id, s.id))
+        .collect();
+    assert_eq!(
+        following,
+        [("acme".to_owned(), "sub_1".to_owned()), ("globex".to_owned(), "sub_globex".to_owned())],
+        "every tenant's, oldest first; not the pinned one, nor another plugin's"
+    );
+    assert!(store.subscriptions_following("acme/crm").await.unwrap().is_empty());
 }

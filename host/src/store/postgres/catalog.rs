@@ -370,6 +370,22 @@ pub(super) async fn list_subscriptions(client: &Client, tenant_id: &str) -> Stor
     rows.iter().map(subscription).collect()
 }
 
+pub(super) async fn subscriptions_following(
+    client: &Client,
+    plugin_name: &str,
+) -> StoreResult<Vec<Subscription>> {
+    let rows = query(
+        client,
+        &format!(
+            "SELECT {SUBSCRIPTION_SELECT} FROM subscriptions WHERE plugin_name = $1 AND plugin_version IS NULL
+             ORDER BY created_at, id"
+        ),
+        &[&plugin_name],
+    )
+    .await?;
+    rows.iter().map(subscription).collect()
+}
+
 pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> StoreResult<bool> {
     let changed = execute_subscription(
         client,

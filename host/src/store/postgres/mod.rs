@@ -31,10 +31,10 @@ use tokio_postgres::error::SqlState;
 
 use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse,
-    Delivery, DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, Idempotent,
-    Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage,
-    PluginVersion, ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutRecord, Store, StoreError,
-    StoreResult, Subscription, SubscriptionHealth, Tenant, VersionCount,
+    Delivery, DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, HandBack,
+    Idempotent, Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope,
+    PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutFailure,
+    RolloutRecord, Store, StoreError, StoreResult, Subscription, SubscriptionHealth, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_budgets.sql"),
     include_str!("migrations/010_access.sql"),
     include_str!("migrations/011_customer.sql"),
+    include_str!("migrations/012_rollout_failures.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -380,6 +381,10 @@ impl Store for PostgresStore {
         catalog::list_subscriptions(&self.client().await?, tenant_id).await
     }
 
+    async fn subscriptions_following(&self, plugin_name: &str) -> StoreResult<Vec<Subscription>> {
+        catalog::subscriptions_following(&self.client().await?, plugin_name).await
+    }
+
     async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool> {
         catalog::update_subscription(&self.client().await?, subscription).await
     }
@@ -663,15 +668,12 @@ impl Store for PostgresStore {
         rollouts::version_counts(&self.client().await?, subscription_id, since).await
     }
 
-    async fn requeue_for_rerun(
-        &self,
-        subscription_id: &str,
-        plugin: &str,
-        since: Millis,
-        now: Millis,
-        reason: &str,
-    ) -> StoreResult<Requeued> {
-        rollouts::requeue_for_rerun(&self.client().await?, subscription_id, plugin, since, now, reason).await
+    async fn requeue_for_rerun(&self, rerun: &HandBack<'_>) -> StoreResult<Requeued> {
+        rollouts::requeue_for_rerun(&mut self.client().await?, rerun).await
+    }
+
+    async fn rollout_failures(&self, tenant_id: &str, rollout_id: &str) -> StoreResult<Vec<RolloutFailure>> {
+        rollouts::rollout_failures(&self.client().await?, tenant_id, rollout_id).await
     }
 
     async fn save_dry_run(&self, dry_run: &DryRunRecord) -> StoreResult<()> {

@@ -4,8 +4,8 @@
 use crate::store::{Millis, StoreResult};
 
 /// Deletes up to `batch` finished deliveries (and their attempts) last updated before `older_than`, then up
-/// to `batch` processed events received before it that have no delivery left, and dry runs last updated
-/// before it. Returns the rows deleted.
+/// to `batch` processed events received before it that have no delivery left, dry runs last updated
+/// before it, and rolled-back candidates' failures kept before it. Returns the rows deleted.
 pub(super) async fn purge(
     client: &deadpool_postgres::Client,
     older_than: Millis,
@@ -42,5 +42,12 @@ pub(super) async fn purge(
         )
         .await?;
     let deleted_dry_runs = client.execute(&dry_runs, &[&older_than, &i64::from(batch)]).await?;
-    Ok(deleted + deleted_events + deleted_dry_runs)
+    let failures = client
+        .prepare_cached(
+            "DELETE FROM rollout_failures WHERE (rollout_id, delivery_id) IN
+                 (SELECT rollout_id, delivery_id FROM rollout_failures WHERE kept_at < $1 LIMIT $2)",
+        )
+        .await?;
+    let deleted_failures = client.execute(&failures, &[&older_than, &i64::from(batch)]).await?;
+    Ok(deleted + deleted_events + deleted_dry_runs + deleted_failures)
 }

@@ -6,8 +6,8 @@ use tokio_postgres::Row;
 
 use super::{events, execute, limit, query};
 use crate::store::{
-    Canary, ClaimedEvent, DeliveryStatus, DryRunRecord, Millis, Requeued, RolloutEnd, RolloutRecord,
-    RolloutState, StoreError, StoreResult, VersionCount,
+    Canary, ClaimedEvent, DeliveryStatus, DryRunRecord, HandBack, Millis, Requeued, RolloutEnd,
+    RolloutFailure, RolloutRecord, RolloutState, StoreError, StoreResult, VersionCount,
 };
 
 pub(super) async fn subscription_events(
@@ -214,16 +214,31 @@ pub(super) async fn version_counts(
         .collect()
 }
 
-pub(super) async fn requeue_for_rerun(
-    client: &impl GenericClient,
-    subscription_id: &str,
-    plugin: &str,
-    since: Millis,
-    now: Millis,
-    reason: &str,
-) -> StoreResult<Requeued> {
+pub(super) async fn requeue_for_rerun(client: &mut Client, rerun: &HandBack<'_>) -> StoreResult<Requeued> {
+    let HandBack { rollout_id, subscription_id, plugin, since, now, reason, .. } = *rerun;
+    let tx = client.transaction().await?;
+    let kept: i64 = query(&tx, "SELECT COUNT(*) FROM rollout_failures WHERE rollout_id = $1", &[&rollout_id])
+        .await?[0]
+        .try_get(0)?;
+    let room = i64::from(rerun.keep_failures).saturating_sub(kept);
+    if room > 0 {
+        execute(
+            &tx,
+            "INSERT INTO rollout_failures
+                 (rollout_id, delivery_id, event_id, status, error_kind, error, logs, created_at, kept_at)
+             SELECT $1, id, event_id, status, error_kind, error, logs, created_at, $5 FROM deliveries
+             WHERE subscription_id = $2 AND plugin = $3 AND created_at >= $4
+               AND status IN ('failed', 'dead', 'plugin_error')
+               AND NOT (status = 'plugin_error' AND error_kind IS NOT DISTINCT FROM 'rolled_back')
+               AND lease_until <= $5
+             ORDER BY created_at, id LIMIT $6
+             ON CONFLICT DO NOTHING",
+            &[&rollout_id, &subscription_id, &plugin, &since, &now, &room],
+        )
+        .await?;
+    }
     let requeued = execute(
-        client,
+        &tx,
         "UPDATE deliveries SET status = 'plugin_error', error = $5, error_kind = 'rolled_back',
              next_attempt_at = $4, lease_until = 0, updated_at = $4
          WHERE subscription_id = $1 AND plugin = $2 AND created_at >= $3
@@ -233,16 +248,67 @@ pub(super) async fn requeue_for_rerun(
         &[&subscription_id, &plugin, &since, &now, &reason],
     )
     .await?;
-    let leased = query(
-        client,
-        "SELECT COUNT(*) FROM deliveries
-         WHERE subscription_id = $1 AND plugin = $2 AND created_at >= $3
-           AND status IN ('pending', 'failed', 'dead', 'plugin_error') AND lease_until > $4",
+    let counts = query(
+        &tx,
+        "SELECT
+             COUNT(*) FILTER (WHERE plugin = $2 AND lease_until > $4
+                 AND status IN ('pending', 'failed', 'dead', 'plugin_error')
+                 AND NOT (status = 'plugin_error' AND error_kind IS NOT DISTINCT FROM 'rolled_back')),
+             COUNT(*) FILTER (WHERE status = 'plugin_error' AND error_kind IS NOT DISTINCT FROM 'rolled_back')
+         FROM deliveries WHERE subscription_id = $1 AND created_at >= $3",
         &[&subscription_id, &plugin, &since, &now],
     )
     .await?;
-    let leased: i64 = leased[0].try_get(0)?;
-    Ok(Requeued { requeued, leased: leased as u64 })
+    let (leased, awaiting): (i64, i64) = (counts[0].try_get(0)?, counts[0].try_get(1)?);
+    let left = Requeued { requeued, leased: leased as u64, awaiting: awaiting as u64, in_flight: 0 };
+    if left != Requeued::default() {
+        tx.commit().await?;
+        return Ok(left);
+    }
+    let in_flight = query(
+        &tx,
+        "SELECT
+             (SELECT COUNT(*) FROM events
+              WHERE NOT processed AND tenant_id = $1 AND lease_until > $3 AND lease_until <= $4)
+           + (SELECT COUNT(*) FROM deliveries
+              WHERE subscription_id = $2 AND status = 'plugin_error' AND lease_until > $3 AND lease_until <= $4)",
+        &[&rerun.tenant_id, &subscription_id, &now, &rerun.claimed_by_lease_end],
+    )
+    .await?;
+    let in_flight: i64 = in_flight[0].try_get(0)?;
+    tx.commit().await?;
+    Ok(Requeued { in_flight: in_flight as u64, ..left })
+}
+
+pub(super) async fn rollout_failures(
+    client: &Client,
+    tenant_id: &str,
+    rollout_id: &str,
+) -> StoreResult<Vec<RolloutFailure>> {
+    let rows = query(
+        client,
+        "SELECT f.delivery_id, f.event_id, f.status, f.error_kind, f.error, f.logs, f.created_at
+         FROM rollout_failures f JOIN rollouts r ON r.id = f.rollout_id
+         WHERE f.rollout_id = $1 AND r.tenant_id = $2
+         ORDER BY f.created_at, f.delivery_id",
+        &[&rollout_id, &tenant_id],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let status: &str = row.try_get(2)?;
+            Ok(RolloutFailure {
+                delivery_id: row.try_get(0)?,
+                event_id: row.try_get(1)?,
+                status: DeliveryStatus::parse(status)
+                    .ok_or_else(|| StoreError::Database(format!("unknown delivery status `{status}`")))?,
+                error_kind: row.try_get(3)?,
+                error: row.try_get(4)?,
+                logs_json: row.try_get(5)?,
+                created_at: row.try_get(6)?,
+            })
+        })
+        .collect()
 }
 
 pub(super) async fn save_dry_run(client: &Client, dry_run: &DryRunRecord) -> StoreResult<()> {

@@ -371,6 +371,17 @@ pub(super) fn list_subscriptions(conn: &Connection, tenant_id: &str) -> StoreRes
     Ok(statement.query_map([tenant_id], subscription)?.collect::<Result<_, _>>()?)
 }
 
+pub(super) fn subscriptions_following(
+    conn: &Connection,
+    plugin_name: &str,
+) -> StoreResult<Vec<Subscription>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {SUBSCRIPTION_SELECT} FROM subscriptions WHERE plugin_name = ?1 AND plugin_version IS NULL
+         ORDER BY created_at, id"
+    ))?;
+    Ok(statement.query_map([plugin_name], subscription)?.collect::<Result<_, _>>()?)
+}
+
 pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreResult<bool> {
     let mut statement = conn.prepare_cached(
         "UPDATE subscriptions SET event_types = ?3, plugin_name = ?4, plugin_version = ?5,

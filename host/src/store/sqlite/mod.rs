@@ -29,10 +29,10 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery,
-    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, Idempotent, Inserted,
-    LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion,
-    ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult,
-    Subscription, SubscriptionHealth, Tenant, VersionCount,
+    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, HandBack, Idempotent,
+    Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage,
+    PluginVersion, ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutFailure, RolloutRecord,
+    Store, StoreError, StoreResult, Subscription, SubscriptionHealth, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_budgets.sql"),
     include_str!("migrations/010_access.sql"),
     include_str!("migrations/011_customer.sql"),
+    include_str!("migrations/012_rollout_failures.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -405,6 +406,11 @@ impl Store for SqliteStore {
         self.read(move |tx| catalog::list_subscriptions(tx, &tenant_id)).await
     }
 
+    async fn subscriptions_following(&self, plugin_name: &str) -> StoreResult<Vec<Subscription>> {
+        let plugin_name = plugin_name.to_owned();
+        self.read(move |tx| catalog::subscriptions_following(tx, &plugin_name)).await
+    }
+
     async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<bool> {
         let subscription = subscription.clone();
         self.write(move |tx| catalog::update_subscription(tx, &subscription)).await
@@ -729,18 +735,36 @@ impl Store for SqliteStore {
         self.read(move |tx| rollouts::version_counts(tx, &subscription_id, since)).await
     }
 
-    async fn requeue_for_rerun(
-        &self,
-        subscription_id: &str,
-        plugin: &str,
-        since: Millis,
-        now: Millis,
-        reason: &str,
-    ) -> StoreResult<Requeued> {
-        let (subscription_id, plugin, reason) =
-            (subscription_id.to_owned(), plugin.to_owned(), reason.to_owned());
-        self.write(move |tx| rollouts::requeue_for_rerun(tx, &subscription_id, &plugin, since, now, &reason))
-            .await
+    async fn requeue_for_rerun(&self, rerun: &HandBack<'_>) -> StoreResult<Requeued> {
+        let (rollout_id, tenant_id, subscription_id, plugin, reason) = (
+            rerun.rollout_id.to_owned(),
+            rerun.tenant_id.to_owned(),
+            rerun.subscription_id.to_owned(),
+            rerun.plugin.to_owned(),
+            rerun.reason.to_owned(),
+        );
+        let (since, now, keep_failures, claimed_by_lease_end) =
+            (rerun.since, rerun.now, rerun.keep_failures, rerun.claimed_by_lease_end);
+        self.write(move |tx| {
+            let rerun = HandBack {
+                rollout_id: &rollout_id,
+                tenant_id: &tenant_id,
+                subscription_id: &subscription_id,
+                plugin: &plugin,
+                since,
+                now,
+                reason: &reason,
+                keep_failures,
+                claimed_by_lease_end,
+            };
+            rollouts::requeue_for_rerun(tx, &rerun)
+        })
+        .await
+    }
+
+    async fn rollout_failures(&self, tenant_id: &str, rollout_id: &str) -> StoreResult<Vec<RolloutFailure>> {
+        let (tenant_id, rollout_id) = (tenant_id.to_owned(), rollout_id.to_owned());
+        self.read(move |tx| rollouts::rollout_failures(tx, &tenant_id, &rollout_id)).await
     }
 
     async fn save_dry_run(&self, dry_run: &DryRunRecord) -> StoreResult<()> {

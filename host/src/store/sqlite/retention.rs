@@ -6,8 +6,8 @@ use rusqlite::{Transaction, params};
 use crate::store::{Millis, StoreResult};
 
 /// Deletes up to `batch` finished deliveries (and their attempts) last updated before `older_than`, then up
-/// to `batch` processed events received before it that have no delivery left, and dry runs last updated
-/// before it. Returns the rows deleted.
+/// to `batch` processed events received before it that have no delivery left, dry runs last updated
+/// before it, and rolled-back candidates' failures kept before it. Returns the rows deleted.
 pub(super) fn purge(tx: &Transaction<'_>, older_than: Millis, batch: u32) -> StoreResult<u64> {
     tx.execute("CREATE TEMP TABLE IF NOT EXISTS purge_batch (id TEXT PRIMARY KEY) WITHOUT ROWID", [])?;
     tx.execute("DELETE FROM purge_batch", [])?;
@@ -36,5 +36,11 @@ pub(super) fn purge(tx: &Transaction<'_>, older_than: Millis, batch: u32) -> Sto
             "DELETE FROM dry_runs WHERE id IN (SELECT id FROM dry_runs WHERE updated_at < ?1 LIMIT ?2)",
         )?
         .execute(params![older_than, batch])?;
-    Ok((attempts + deliveries + events + dry_runs) as u64)
+    let failures = tx
+        .prepare_cached(
+            "DELETE FROM rollout_failures WHERE rowid IN
+                 (SELECT rowid FROM rollout_failures WHERE kept_at < ?1 LIMIT ?2)",
+        )?
+        .execute(params![older_than, batch])?;
+    Ok((attempts + deliveries + events + dry_runs + failures) as u64)
 }

@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{events, limit};
 use crate::store::{
-    Canary, ClaimedEvent, DeliveryStatus, DryRunRecord, Millis, Requeued, RolloutEnd, RolloutRecord,
-    RolloutState, StoreError, StoreResult, VersionCount,
+    Canary, ClaimedEvent, DeliveryStatus, DryRunRecord, HandBack, Millis, Requeued, RolloutEnd,
+    RolloutFailure, RolloutRecord, RolloutState, StoreError, StoreResult, VersionCount,
 };
 
 pub(super) fn subscription_events(
@@ -184,14 +184,26 @@ pub(super) fn version_counts(
     Ok(counts)
 }
 
-pub(super) fn requeue_for_rerun(
-    conn: &Connection,
-    subscription_id: &str,
-    plugin: &str,
-    since: Millis,
-    now: Millis,
-    reason: &str,
-) -> StoreResult<Requeued> {
+pub(super) fn requeue_for_rerun(conn: &Connection, rerun: &HandBack<'_>) -> StoreResult<Requeued> {
+    let HandBack { rollout_id, subscription_id, plugin, since, now, reason, .. } = *rerun;
+    let kept: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM rollout_failures WHERE rollout_id = ?1")?
+        .query_row([rollout_id], |row| row.get(0))?;
+    let room = i64::from(rerun.keep_failures).saturating_sub(kept);
+    if room > 0 {
+        conn.prepare_cached(
+            "INSERT INTO rollout_failures
+                 (rollout_id, delivery_id, event_id, status, error_kind, error, logs, created_at, kept_at)
+             SELECT ?1, id, event_id, status, error_kind, error, logs, created_at, ?5 FROM deliveries
+             WHERE subscription_id = ?2 AND plugin = ?3 AND created_at >= ?4
+               AND status IN ('failed', 'dead', 'plugin_error')
+               AND NOT (status = 'plugin_error' AND error_kind IS 'rolled_back')
+               AND lease_until <= ?5
+             ORDER BY created_at, id LIMIT ?6
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![rollout_id, subscription_id, plugin, since, now, room])?;
+    }
     let requeued = conn
         .prepare_cached(
             "UPDATE deliveries SET status = 'plugin_error', error = ?5, error_kind = 'rolled_back',
@@ -202,14 +214,75 @@ pub(super) fn requeue_for_rerun(
                AND lease_until <= ?4",
         )?
         .execute(params![subscription_id, plugin, since, now, reason])?;
-    let leased: i64 = conn
+    let (leased, awaiting): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT
+                 COUNT(*) FILTER (WHERE plugin = ?2 AND lease_until > ?4
+                     AND status IN ('pending', 'failed', 'dead', 'plugin_error')
+                 AND NOT (status = 'plugin_error' AND error_kind IS 'rolled_back')),
+                 COUNT(*) FILTER (WHERE status = 'plugin_error' AND error_kind IS 'rolled_back')
+             FROM deliveries WHERE subscription_id = ?1 AND created_at >= ?3",
+        )?
+        .query_row(params![subscription_id, plugin, since, now], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let left = Requeued {
+        requeued: requeued as u64,
+        leased: leased as u64,
+        awaiting: awaiting as u64,
+        in_flight: 0,
+    };
+    if left != Requeued::default() {
+        return Ok(left);
+    }
+    // Unprocessed events are few: read through their own index, not the tenant's whole history.
+    let events_in_flight: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM events INDEXED BY events_unprocessed_by_tenant
+             WHERE processed = 0 AND tenant_id = ?1 AND lease_until > ?2 AND lease_until <= ?3",
+        )?
+        .query_row(params![rerun.tenant_id, now, rerun.claimed_by_lease_end], |row| row.get(0))?;
+    let retries_in_flight: i64 = conn
         .prepare_cached(
             "SELECT COUNT(*) FROM deliveries
-             WHERE subscription_id = ?1 AND plugin = ?2 AND created_at >= ?3
-               AND status IN ('pending', 'failed', 'dead', 'plugin_error') AND lease_until > ?4",
+             WHERE subscription_id = ?1 AND status = 'plugin_error' AND lease_until > ?2 AND lease_until <= ?3",
         )?
-        .query_row(params![subscription_id, plugin, since, now], |row| row.get(0))?;
-    Ok(Requeued { requeued: requeued as u64, leased: leased as u64 })
+        .query_row(params![subscription_id, now, rerun.claimed_by_lease_end], |row| row.get(0))?;
+    Ok(Requeued { in_flight: (events_in_flight + retries_in_flight) as u64, ..left })
+}
+
+pub(super) fn rollout_failures(
+    conn: &Connection,
+    tenant_id: &str,
+    rollout_id: &str,
+) -> StoreResult<Vec<RolloutFailure>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT f.delivery_id, f.event_id, f.status, f.error_kind, f.error, f.logs, f.created_at
+         FROM rollout_failures f JOIN rollouts r ON r.id = f.rollout_id
+         WHERE f.rollout_id = ?1 AND r.tenant_id = ?2
+         ORDER BY f.created_at, f.delivery_id",
+    )?;
+    let rows = statement.query_map([rollout_id, tenant_id], |row| {
+        let status: String = row.get(2)?;
+        Ok((
+            status,
+            RolloutFailure {
+                delivery_id: row.get(0)?,
+                event_id: row.get(1)?,
+                status: DeliveryStatus::PluginError,
+                error_kind: row.get(3)?,
+                error: row.get(4)?,
+                logs_json: row.get(5)?,
+                created_at: row.get(6)?,
+            },
+        ))
+    })?;
+    let mut failures = Vec::new();
+    for row in rows {
+        let (status, failure) = row?;
+        let status = DeliveryStatus::parse(&status)
+            .ok_or_else(|| StoreError::Database(format!("unknown delivery status `{status}`")))?;
+        failures.push(RolloutFailure { status, ..failure });
+    }
+    Ok(failures)
 }
 
 pub(super) fn save_dry_run(conn: &Connection, dry_run: &DryRunRecord) -> StoreResult<()> {
