@@ -47,14 +47,21 @@ impl Machine {
     fn command(&self, program: &str, dir: &Path) -> Command {
         let gancho = Path::new(env!("CARGO_BIN_EXE_gancho")).parent().unwrap().to_owned();
         let path = std::env::join_paths(
-            std::iter::once(gancho).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+            std::iter::once(gancho)
+                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
         )
         .unwrap();
         let mut command = Command::new(program);
         command.current_dir(dir);
         support::without_outer_cargo(&mut command);
-        for key in ["NODE_PATH", "NODE_OPTIONS", "VIRTUAL_ENV", "PYTHONPATH", "GANCHO_PYTHON", "PIP_REQUIRE_VIRTUALENV"]
-        {
+        for key in [
+            "NODE_PATH",
+            "NODE_OPTIONS",
+            "VIRTUAL_ENV",
+            "PYTHONPATH",
+            "GANCHO_PYTHON",
+            "PIP_REQUIRE_VIRTUALENV",
+        ] {
             command.env_remove(key);
         }
         command
@@ -71,7 +78,12 @@ impl Machine {
     /// One shell line of a README, run in `dir`; panics with its output unless it succeeds.
     fn step(&self, dir: &Path, line: &str) -> Output {
         let output = self.command("sh", dir).args(["-c", line]).output().unwrap();
-        assert!(output.status.success(), "`{line}` failed:\n{}\n{}", text(&output.stdout), text(&output.stderr));
+        assert!(
+            output.status.success(),
+            "`{line}` failed:\n{}\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
         output
     }
 
@@ -94,14 +106,16 @@ fn text(bytes: &[u8]) -> String {
 /// The commands of the README's "Test, build, try" block, one a line.
 fn readme_steps(dir: &Path) -> Vec<String> {
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
-    let section = readme.split("## Test, build, try").nth(1).expect("the README has a Test, build, try section");
+    let section =
+        readme.split("## Test, build, try").nth(1).expect("the README has a Test, build, try section");
     let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
     block.lines().filter(|line| !line.trim().is_empty()).map(str::to_owned).collect()
 }
 
 /// The body of the one request `gancho plugin run` printed.
 fn printed_body(output: &Output) -> Value {
-    let printed: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&output.stdout)));
+    let printed: Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&output.stdout)));
     let requests = printed.as_array().unwrap();
     assert_eq!(requests.len(), 1, "{printed}");
     serde_json::from_str(requests[0]["body"].as_str().unwrap()).unwrap()
@@ -129,13 +143,17 @@ fn a_new_javascript_plugin_builds_outside_the_clone_with_its_readme_steps() {
     for step in &steps {
         last = Some(machine.step(&dir, step));
     }
-    assert!(steps.iter().any(|s| s.starts_with("npm test")) && steps.iter().any(|s| s.starts_with("gancho plugin build")));
+    assert!(
+        steps.iter().any(|s| s.starts_with("npm test"))
+            && steps.iter().any(|s| s.starts_with("gancho plugin build"))
+    );
     assert_eq!(printed_body(&last.unwrap()), scaffold_body(), "the README's `gancho plugin run`");
 
     // The toolchain is the plugin's own (not a link into the clone), pinned as the SDK is tested with.
     let toolchain = dir.join("node_modules/componentize-qjs");
     assert!(toolchain.is_dir() && !toolchain.is_symlink());
-    let lock: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("package-lock.json")).unwrap()).unwrap();
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("package-lock.json")).unwrap()).unwrap();
     assert_eq!(lock["packages"]["node_modules/componentize-qjs"]["version"], "0.4.5");
 
     // Without it, both the CLI and the SDK's own script say what to run: the SDK never resolves it from its
@@ -144,11 +162,23 @@ fn a_new_javascript_plugin_builds_outside_the_clone_with_its_readme_steps() {
     let output = machine.gancho(&dir, &["plugin", "build"]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("componentize-qjs (the QuickJS toolchain) is not installed") && stderr.contains("run `npm install` there"), "{stderr}");
-    let output = machine.command("node", &dir).args(["node_modules/@gancho/plugin-sdk/bin/build.mjs", "."]).output().unwrap();
+    assert!(
+        stderr.contains("componentize-qjs (the QuickJS toolchain) is not installed")
+            && stderr.contains("run `npm install` there"),
+        "{stderr}"
+    );
+    let output = machine
+        .command("node", &dir)
+        .args(["node_modules/@gancho/plugin-sdk/bin/build.mjs", "."])
+        .output()
+        .unwrap();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("componentize-qjs (the QuickJS toolchain) is not installed") && stderr.contains("`npm install`"), "{stderr}");
+    assert!(
+        stderr.contains("componentize-qjs (the QuickJS toolchain) is not installed")
+            && stderr.contains("`npm install`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("componentize-qjs@0.4.5"), "{stderr}");
 }
 
@@ -228,7 +258,10 @@ fn a_new_python_plugin_builds_outside_the_clone_and_behaves_live_as_in_its_tests
     for step in &steps {
         last = Some(machine.step(&dir, step));
     }
-    assert!(steps.iter().any(|s| s.contains("pytest")) && steps.iter().any(|s| s.starts_with("gancho plugin build")));
+    assert!(
+        steps.iter().any(|s| s.contains("pytest"))
+            && steps.iter().any(|s| s.starts_with("gancho plugin build"))
+    );
     assert_eq!(printed_body(&last.unwrap()), scaffold_body(), "the README's `gancho plugin run`");
 
     // The note plugin: a package it imports is refused by the build, naming it, until the venv has it.
@@ -238,8 +271,14 @@ fn a_new_python_plugin_builds_outside_the_clone_and_behaves_live_as_in_its_tests
     let output = machine.gancho(&dir, &["plugin", "build"]);
     let stderr = text(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    assert!(stderr.contains("plugin.py:3 imports `iso8601`") && stderr.contains("pip install iso8601"), "{stderr}");
-    assert!(!stderr.contains("panicked") && stderr.lines().count() < 6, "a few lines, no backtrace: {stderr}");
+    assert!(
+        stderr.contains("plugin.py:3 imports `iso8601`") && stderr.contains("pip install iso8601"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && stderr.lines().count() < 6,
+        "a few lines, no backtrace: {stderr}"
+    );
     machine.step(&dir, ".venv/bin/pip install iso8601==2.1.0");
     machine.step(&dir, ".venv/bin/python -m pytest -q -p no:cacheprovider");
 
@@ -248,7 +287,10 @@ fn a_new_python_plugin_builds_outside_the_clone_and_behaves_live_as_in_its_tests
     assert_eq!((&again, &digest_again), (&wasm, &digest), "the same sources give the same component");
 
     let sample = |name: &str| support::sample_path(name).to_str().unwrap().to_owned();
-    let run = machine.gancho(&dir, &["plugin", "run", wasm.to_str().unwrap(), "--event", &sample("call.ended.missed.json")]);
+    let run = machine.gancho(
+        &dir,
+        &["plugin", "run", wasm.to_str().unwrap(), "--event", &sample("call.ended.missed.json")],
+    );
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(printed_body(&run), note_body(), "`gancho plugin run` as pytest");
 
@@ -258,7 +300,8 @@ fn a_new_python_plugin_builds_outside_the_clone_and_behaves_live_as_in_its_tests
     let (status, _) = service.post("/v1/tenants", OPERATOR, &json!({"id": "acme", "name": "acme"}));
     assert_eq!(status, 201);
     let bytes = std::fs::read(&wasm).unwrap();
-    let (status, body) = service.post_raw("/v1/plugins/acme-py/versions", OPERATOR, "application/wasm", &bytes);
+    let (status, body) =
+        service.post_raw("/v1/plugins/acme-py/versions", OPERATOR, "application/wasm", &bytes);
     assert_eq!(status, 201, "{body}");
     let (status, subscription) = service.post(
         "/v1/tenants/acme/subscriptions",
@@ -274,8 +317,9 @@ fn a_new_python_plugin_builds_outside_the_clone_and_behaves_live_as_in_its_tests
     }
     let received = receiver.wait_for(1, Duration::from_secs(120));
     assert_eq!(serde_json::from_str::<Value>(&received[0].body).unwrap(), note_body(), "live as in pytest");
-    let deliveries = service.wait_for_deliveries("acme", "&event_id=evt_chat_closed_1", Duration::from_secs(60), |d| {
-        d.iter().any(|d| d["status"] == "plugin_error")
-    });
+    let deliveries =
+        service.wait_for_deliveries("acme", "&event_id=evt_chat_closed_1", Duration::from_secs(60), |d| {
+            d.iter().any(|d| d["status"] == "plugin_error")
+        });
     assert_eq!(deliveries[0]["error_kind"], "memory_limit", "{deliveries:#?}");
 }

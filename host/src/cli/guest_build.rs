@@ -25,7 +25,8 @@ pub fn build_js(dir: &Path) -> Result<PathBuf, String> {
     };
     let script = find_upwards(dir, "node_modules/@gancho/plugin-sdk/bin/build.mjs")
         .ok_or_else(|| not_installed("@gancho/plugin-sdk"))?;
-    find_upwards(dir, QUICKJS_TOOLCHAIN).ok_or_else(|| not_installed("componentize-qjs (the QuickJS toolchain)"))?;
+    find_upwards(dir, QUICKJS_TOOLCHAIN)
+        .ok_or_else(|| not_installed("componentize-qjs (the QuickJS toolchain)"))?;
     let mut node = Command::new("node");
     node.arg(script);
     run_build(node, dir, "node (https://nodejs.org, version 20 or later)")

@@ -161,7 +161,8 @@ pub(super) fn config_arg(flag: &str, value: Option<&str>) -> Result<String, Stri
         (value.to_owned(), format!("{flag} (inline JSON)"))
     } else {
         let path = Path::new(value);
-        let bytes = read(path).map_err(|e| format!("{flag}: {e}; give a JSON file, or the JSON object itself"))?;
+        let bytes =
+            read(path).map_err(|e| format!("{flag}: {e}; give a JSON file, or the JSON object itself"))?;
         let text = String::from_utf8(bytes).map_err(|_| format!("{flag} {value}: is not UTF-8 text"))?;
         (text, format!("{flag} {value}"))
     };

@@ -122,7 +122,9 @@ pub fn new(args: NewArgs) -> Result<(), String> {
     let next = match args.lang {
         Language::Rust => "cargo test && gancho plugin build",
         Language::Js => "npm install && npm test && gancho plugin build",
-        Language::Python => "see README.md: a venv with requirements.txt and the SDK, pytest, gancho plugin build",
+        Language::Python => {
+            "see README.md: a venv with requirements.txt and the SDK, pytest, gancho plugin build"
+        }
     };
     println!("next: cd {} && {next}", dir.display());
     Ok(())
@@ -304,7 +306,11 @@ mod tests {
         assert!(readme.contains("pip install -e /src/gancho/plugin-sdk/python"), "{readme}");
         let requirements = PYTHON_TEMPLATES.iter().find(|(file, _)| *file == "requirements.txt").unwrap().1;
         let componentize = requirements.split("componentize-py==").nth(1).unwrap().split("\n").take(6);
-        assert_eq!(componentize.filter(|line| line.contains("--hash=sha256:")).count(), 5, "every platform's wheel");
+        assert_eq!(
+            componentize.filter(|line| line.contains("--hash=sha256:")).count(),
+            5,
+            "every platform's wheel"
+        );
     }
 
     #[test]
