@@ -389,16 +389,7 @@ fn a_new_plugin_builds_checks_runs_and_tests_as_it_is() {
     assert_eq!(requests[0]["url"], ENDPOINT);
     assert_eq!(requests[0]["headers"], json!([["content-type", "application/json"]]));
     let body: Value = serde_json::from_str(requests[0]["body"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        body,
-        json!({
-            "list_id": "L-1001",
-            "phone": "+5491155551234",
-            "name": "Ñandú & Cía",
-            "tags": ["missed-call"],
-            "note": "Missed call at 2026-11-21T14:00:00Z",
-        })
-    );
+    assert_eq!(body, support::scaffold_body());
 
     // The scaffold's own native tests pass.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

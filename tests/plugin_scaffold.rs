@@ -16,17 +16,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::service::{INGEST, OPERATOR, Receiver, Service};
 
-/// What the scaffolds' example sends for the missed-call sample, in every language.
-fn scaffold_body() -> Value {
-    json!({
-        "list_id": "L-1001",
-        "phone": "+5491155551234",
-        "name": "Ñandú & Cía",
-        "tags": ["missed-call"],
-        "note": "Missed call at 2026-11-21T14:00:00Z",
-    })
-}
-
 /// A machine of its own: a home, caches and a precompiled cache under `root`, `gancho` on the PATH, and
 /// none of the test run's cargo, node or Python settings.
 struct Machine {
@@ -91,6 +80,17 @@ impl Machine {
         self.command(env!("CARGO_BIN_EXE_gancho"), dir).args(args).output().unwrap()
     }
 
+    /// Runs the commands of the README's "Test, build, try" block in `dir`, one a line, and returns them:
+    /// they build the plugin and the last one runs it on the missed-call sample.
+    fn follow_readme(&self, dir: &Path) -> Vec<String> {
+        let steps = readme_steps(dir);
+        let outputs: Vec<Output> = steps.iter().map(|step| self.step(dir, step)).collect();
+        assert!(steps.iter().any(|s| s.starts_with("gancho plugin build")), "{steps:?}");
+        let last = outputs.last().expect("the README has steps");
+        assert_eq!(printed_body(last), support::scaffold_body(), "the README's `gancho plugin run`");
+        steps
+    }
+
     /// `gancho plugin new NAME --lang LANG` here, as an integrator types it.
     fn new_plugin(&self, name: &str, lang: &str) -> PathBuf {
         let output = self.gancho(&self.root, &["plugin", "new", name, "--lang", lang]);
@@ -137,17 +137,9 @@ fn a_new_javascript_plugin_builds_outside_the_clone_with_its_readme_steps() {
     let machine = Machine::new(temp.path());
     let dir = machine.new_plugin("acme-js", "js");
 
-    let steps = readme_steps(&dir);
+    let steps = machine.follow_readme(&dir);
     assert!(steps[0].starts_with("npm install"), "one install step first: {steps:?}");
-    let mut last = None;
-    for step in &steps {
-        last = Some(machine.step(&dir, step));
-    }
-    assert!(
-        steps.iter().any(|s| s.starts_with("npm test"))
-            && steps.iter().any(|s| s.starts_with("gancho plugin build"))
-    );
-    assert_eq!(printed_body(&last.unwrap()), scaffold_body(), "the README's `gancho plugin run`");
+    assert!(steps.iter().any(|s| s.starts_with("npm test")));
 
     // The toolchain is the plugin's own (not a link into the clone), pinned as the SDK is tested with.
     let toolchain = dir.join("node_modules/componentize-qjs");
@@ -253,16 +245,8 @@ fn a_new_python_plugin_builds_outside_the_clone_and_behaves_live_as_in_its_tests
     let clone = support::repo_root().canonicalize().unwrap();
     assert!(!pyproject.contains(clone.to_str().unwrap()), "no path of this clone: {pyproject}");
 
-    let steps = readme_steps(&dir);
-    let mut last = None;
-    for step in &steps {
-        last = Some(machine.step(&dir, step));
-    }
-    assert!(
-        steps.iter().any(|s| s.contains("pytest"))
-            && steps.iter().any(|s| s.starts_with("gancho plugin build"))
-    );
-    assert_eq!(printed_body(&last.unwrap()), scaffold_body(), "the README's `gancho plugin run`");
+    let steps = machine.follow_readme(&dir);
+    assert!(steps.iter().any(|s| s.contains("pytest")), "{steps:?}");
 
     // The note plugin: a package it imports is refused by the build, naming it, until the venv has it.
     std::fs::write(dir.join("plugin.py"), NOTE_PLUGIN).unwrap();
