@@ -562,6 +562,21 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_after_a_refused_allocation_is_the_memory_limit() {
+        let limits = Limits::default();
+        let mut state = SandboxState::new(Duration::ZERO, limits.memory_bytes, 0, 0);
+        let reported =
+            || Err::<(), _>(InvokeError::Plugin { permanent: true, message: "MemoryError".into() });
+        assert_eq!(blame_refused_memory(reported(), &state, &limits), reported());
+        state.limiter.refused = true;
+        let memory_limit = Err(InvokeError::MemoryLimit { limit_bytes: limits.memory_bytes });
+        for failed in [reported(), Err(InvokeError::Timeout { limit_ms: 100 })] {
+            assert_eq!(blame_refused_memory(failed, &state, &limits), memory_limit);
+        }
+        assert_eq!(blame_refused_memory(Ok(()), &state, &limits), Ok(()), "a plugin that recovered succeeds");
+    }
+
+    #[test]
     fn event_time_is_parsed_from_rfc3339() {
         assert_eq!(parse_event_time("1970-01-01T00:01:00Z"), Duration::from_secs(60));
         assert_eq!(parse_event_time("2026-11-21T14:03:07.5+00:00").subsec_millis(), 500);
