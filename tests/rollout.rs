@@ -212,7 +212,9 @@ fn a_dry_run_over_past_events_shows_what_a_candidate_changes_and_sends_nothing()
         .output()
         .unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{text}{stderr}");
+    assert!(!stderr.contains("0 of 0"), "no progress line before the service counted the events: {stderr}");
     assert!(
         text.starts_with("acme/crm@1 → acme/crm@2: 50 events compared\n  0 identical, 50 changed"),
         "{text}"

@@ -36,6 +36,17 @@ pub fn sample_path(file: &str) -> PathBuf {
     repo_root().join("plugin-sdk/samples").join(file)
 }
 
+/// What `gancho plugin new`'s example sends for the missed-call sample, in every language.
+pub fn scaffold_body() -> serde_json::Value {
+    serde_json::json!({
+        "list_id": "L-1001",
+        "phone": "+5491155551234",
+        "name": "Ñandú & Cía",
+        "tags": ["missed-call"],
+        "note": "Missed call at 2026-11-21T14:00:00Z",
+    })
+}
+
 fn built_plugins_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {

@@ -2,7 +2,7 @@
 //! files, with no service; or against a running service, as a dry run over a subscription's past events
 //! (started with the API, followed until done). Either way it prints the same report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use super::plugin::{load, read};
+use super::plugin::{config_arg, load, read};
 use super::precompiled::CacheArgs;
 use crate::event::Event;
 use crate::rollout::diff::RunOutcome;
@@ -29,12 +29,14 @@ pub struct DiffArgs {
     /// Locally: event files, or folders of them (`*.json`), to run both versions on.
     #[arg(long, value_name = "PATH")]
     events: Vec<PathBuf>,
-    /// Locally: the plugin configuration (JSON) both versions run with; `{}` when omitted.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The candidate's configuration, if it differs from the current version's.
-    #[arg(long)]
-    candidate_config: Option<PathBuf>,
+    /// Locally: the plugin configuration both versions run with, a JSON file or the JSON itself; `{}` when
+    /// omitted.
+    #[arg(long, value_name = "FILE|JSON")]
+    config: Option<String>,
+    /// The candidate's configuration, if it differs from the current version's: a JSON file, or the JSON
+    /// itself (`{"channel": "#sales"}`).
+    #[arg(long, value_name = "FILE|JSON")]
+    candidate_config: Option<String>,
     /// Run a dry run on this service instead (for example http://127.0.0.1:8080).
     #[arg(long, value_name = "URL")]
     service: Option<String>,
@@ -86,9 +88,9 @@ fn local(args: &DiffArgs) -> Result<(Report, String, String), String> {
     if args.events.is_empty() {
         return Err("give --events: event files, or folders of them, to run both versions on".into());
     }
-    let config = config_text(args.config.as_deref())?;
+    let config = config_arg("--config", args.config.as_deref())?;
     let candidate_config = match &args.candidate_config {
-        Some(path) => config_text(Some(path))?,
+        Some(value) => config_arg("--candidate-config", Some(value))?,
         None => config.clone(),
     };
     let current = (load(current_path, &args.cache)?, config);
@@ -109,17 +111,6 @@ fn run_once(runtime: &Runtime, plugin: &Plugin, event: &Event, config_json: &str
     match runtime.invoke(plugin, &event.as_input(), &subscription).result {
         Ok(requests) => RunOutcome::Requests(requests),
         Err(error) => RunOutcome::Failed { kind: error.kind().to_owned(), message: error.to_string() },
-    }
-}
-
-fn config_text(path: Option<&Path>) -> Result<String, String> {
-    let Some(path) = path else { return Ok("{}".to_owned()) };
-    let text =
-        String::from_utf8(read(path)?).map_err(|_| format!("{}: is not UTF-8 text", path.display()))?;
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(serde_json::Value::Object(_)) => Ok(text),
-        Ok(_) => Err(format!("{}: the configuration must be a JSON object", path.display())),
-        Err(e) => Err(format!("{}: invalid JSON: {e}", path.display())),
     }
 }
 
@@ -163,9 +154,9 @@ fn remote(service: &str, args: &DiffArgs) -> Result<(Report, String, String), St
         }
         _ => return Err("with --service, give the candidate's .wasm or --candidate-version, not both".into()),
     }
-    if let Some(path) = &args.candidate_config {
+    if let Some(value) = &args.candidate_config {
         let config: serde_json::Value =
-            serde_json::from_str(&config_text(Some(path))?).expect("checked JSON");
+            serde_json::from_str(&config_arg("--candidate-config", Some(value))?).expect("checked JSON");
         request.insert("config".into(), config);
     }
     let events = match (&args.last, &args.since, &args.until) {
@@ -198,13 +189,20 @@ fn remote(service: &str, args: &DiffArgs) -> Result<(Report, String, String), St
         let mut view: DryRunView =
             serde_json::from_value(started).map_err(|e| format!("unexpected answer from {base}: {e}"))?;
         let url = format!("{base}/v1/tenants/{tenant}/dry-runs/{}", view.id);
+        // Progress on one line, rewritten; none before the service has counted the events.
+        let mut progress = false;
         while view.status == Status::Running {
-            eprint!("\r{}: {} of {} events compared", view.id, view.events_done, view.events_total);
+            if view.events_total > 0 {
+                eprint!("\r{}: {} of {} events compared", view.id, view.events_done, view.events_total);
+                progress = true;
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
             view = serde_json::from_value(call(&client, "GET", &url, token, None).await?)
                 .map_err(|e| format!("unexpected answer from {base}: {e}"))?;
         }
-        eprintln!();
+        if progress {
+            eprintln!();
+        }
         match (view.status, view.report) {
             (Status::Done, Some(report)) => Ok((report, view.current, view.candidate)),
             (status, _) => Err(format!(

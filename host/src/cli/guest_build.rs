@@ -1,6 +1,7 @@
 //! `gancho plugin build` for plugins in JavaScript and Python: runs the SDK's own build command
-//! (`gancho-build-js` with QuickJS, `gancho_sdk/build.py` with componentize-py) in the plugin's directory,
-//! with the WIT this `gancho` speaks, and returns the component it wrote.
+//! (`gancho-build-js` with QuickJS, `gancho_sdk.build` with componentize-py) in the plugin's directory,
+//! with the WIT this `gancho` speaks, and returns the component it wrote. A toolchain that is not installed
+//! is said before, with the command that installs it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -8,32 +9,65 @@ use std::process::{Command, Stdio};
 /// The contract this binary speaks, handed to the guest toolchains so a plugin is built against it.
 const WIT: &str = include_str!("../../../wit/plugin.wit");
 
-/// Builds the JavaScript plugin in `dir` (a package.json whose dependencies include @gancho/plugin-sdk).
+/// The QuickJS toolchain, a dependency of the plugin itself (the SDK's peer): where node finds it from the
+/// plugin's directory.
+const QUICKJS_TOOLCHAIN: &str = "node_modules/componentize-qjs/package.json";
+
+/// Builds the JavaScript plugin in `dir` (a package.json whose dependencies include @gancho/plugin-sdk and
+/// componentize-qjs).
 pub fn build_js(dir: &Path) -> Result<PathBuf, String> {
-    let script = find_upwards(dir, "node_modules/@gancho/plugin-sdk/bin/build.mjs").ok_or_else(|| {
+    let not_installed = |what: &str| {
         format!(
-            "{}: @gancho/plugin-sdk is not installed; run `npm install` there (package.json must depend on it) \
-             and build again",
+            "{}: {what} is not installed; run `npm install` there (package.json must list @gancho/plugin-sdk and \
+             componentize-qjs, as `gancho plugin new --lang js` writes it) and build again",
             dir.display()
         )
-    })?;
+    };
+    let script = find_upwards(dir, "node_modules/@gancho/plugin-sdk/bin/build.mjs")
+        .ok_or_else(|| not_installed("@gancho/plugin-sdk"))?;
+    find_upwards(dir, QUICKJS_TOOLCHAIN)
+        .ok_or_else(|| not_installed("componentize-qjs (the QuickJS toolchain)"))?;
     let mut node = Command::new("node");
     node.arg(script);
     run_build(node, dir, "node (https://nodejs.org, version 20 or later)")
 }
 
-/// Builds the Python plugin in `dir` (a plugin.py), with the SDK named in its pyproject.toml.
+/// Builds the Python plugin in `dir` (a plugin.py) with the SDK its venv has installed (`pip install -e` of
+/// a clone's plugin-sdk/python), or the one its pyproject.toml names (`[tool.gancho] sdk`, as the examples
+/// of Gancho's repository do).
 pub fn build_python(dir: &Path) -> Result<PathBuf, String> {
-    let manifest = dir.join("pyproject.toml");
-    let sdk = python_sdk(&manifest)?;
     let python = python_interpreter(dir);
+    let program = format!("{} (set GANCHO_PYTHON to a Python 3.11+ with componentize-py)", python.display());
     let mut command = Command::new(&python);
-    command.arg(sdk.join("gancho_sdk/build.py"));
-    run_build(
-        command,
-        dir,
-        &format!("{} (set GANCHO_PYTHON to a Python 3.11+ with componentize-py)", python.display()),
-    )
+    match python_sdk(&dir.join("pyproject.toml"))? {
+        Some(sdk) => {
+            command.arg(sdk.join("gancho_sdk/build.py"));
+        }
+        None => {
+            check_sdk_installed(&python, dir, &program)?;
+            command.args(["-m", "gancho_sdk.build"]);
+        }
+    }
+    run_build(command, dir, &program)
+}
+
+/// `python` can import gancho_sdk, or an error saying how to install it.
+fn check_sdk_installed(python: &Path, dir: &Path, program: &str) -> Result<(), String> {
+    let found = Command::new(python)
+        .args(["-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('gancho_sdk') is None)"])
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run {program}: {e}; make the plugin's venv as its README says"))?;
+    if found.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: gancho_sdk is not installed for {}; install the toolchain and the SDK into the plugin's venv as its \
+         README says (`{0}/.venv/bin/pip install --require-hashes -r requirements.txt` and `{0}/.venv/bin/pip \
+         install -e PATH/TO/GANCHO/plugin-sdk/python`), and build again",
+        dir.display(),
+        python.display(),
+    ))
 }
 
 /// Runs `command DIR --wit WIT`; its last line of output is the component's path.
@@ -60,31 +94,29 @@ fn run_build(mut command: Command, dir: &Path, program: &str) -> Result<PathBuf,
     Ok(PathBuf::from(path))
 }
 
-/// `[tool.gancho] sdk`: the `plugin-sdk/python` directory the plugin builds with.
-fn python_sdk(manifest: &Path) -> Result<PathBuf, String> {
-    let text = std::fs::read_to_string(manifest).map_err(|e| {
-        format!("{}: cannot read ({e}); a Python plugin has a pyproject.toml (`gancho plugin new NAME --lang python`)", manifest.display())
-    })?;
+/// `[tool.gancho] sdk`: the `plugin-sdk/python` directory the plugin builds with, when the pyproject.toml
+/// names one.
+fn python_sdk(manifest: &Path) -> Result<Option<PathBuf>, String> {
+    let text = match std::fs::read_to_string(manifest) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: cannot read: {e}", manifest.display())),
+    };
     let table: toml::Table =
         toml::from_str(&text).map_err(|e| format!("{}: invalid TOML: {e}", manifest.display()))?;
     let sdk =
         table.get("tool").and_then(|t| t.get("gancho")).and_then(|g| g.get("sdk")).and_then(|s| s.as_str());
-    let sdk = sdk.ok_or_else(|| {
-        format!(
-            "{}: field `tool.gancho.sdk` is missing; set it to the plugin-sdk/python directory of a Gancho clone",
-            manifest.display()
-        )
-    })?;
+    let Some(sdk) = sdk else { return Ok(None) };
     let sdk = manifest.parent().unwrap_or(Path::new(".")).join(sdk);
     if !sdk.join("gancho_sdk/build.py").is_file() {
         return Err(format!(
             "{}: field `tool.gancho.sdk` is {}, which has no gancho_sdk/build.py; set it to the plugin-sdk/python \
-             directory of a Gancho clone",
+             directory of a Gancho clone, or remove it to build with the SDK installed in the plugin's venv",
             manifest.display(),
             sdk.display()
         ));
     }
-    Ok(sdk)
+    Ok(Some(sdk))
 }
 
 /// `GANCHO_PYTHON`, else the plugin's `.venv`, else `python3`.
@@ -107,15 +139,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_python_sdk_is_named_in_pyproject() {
+    fn the_python_sdk_may_be_named_in_pyproject() {
         let temp = tempfile::tempdir().unwrap();
         let manifest = temp.path().join("pyproject.toml");
+        assert_eq!(python_sdk(&manifest).unwrap(), None);
         std::fs::write(&manifest, "[project]\nname = \"x\"\n").unwrap();
-        let error = python_sdk(&manifest).unwrap_err();
-        assert!(error.contains("tool.gancho.sdk") && error.contains("pyproject.toml"), "{error}");
+        assert_eq!(python_sdk(&manifest).unwrap(), None);
         let sdk = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk/python");
         std::fs::write(&manifest, format!("[tool.gancho]\nsdk = \"{sdk}\"\n")).unwrap();
-        assert_eq!(python_sdk(&manifest).unwrap(), PathBuf::from(sdk));
+        assert_eq!(python_sdk(&manifest).unwrap(), Some(PathBuf::from(sdk)));
         std::fs::write(&manifest, "[tool.gancho]\nsdk = \"/nowhere\"\n").unwrap();
         assert!(python_sdk(&manifest).unwrap_err().contains("/nowhere"));
     }

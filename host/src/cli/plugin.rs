@@ -40,9 +40,10 @@ pub enum PluginCommand {
         /// The event envelope, as the platform posts it (JSON).
         #[arg(long)]
         event: PathBuf,
-        /// The subscription's plugin configuration (JSON); `{}` when omitted.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        /// The subscription's plugin configuration: a JSON file, or the JSON itself (`{"list_id": "L1"}`);
+        /// `{}` when omitted.
+        #[arg(long, value_name = "FILE|JSON")]
+        config: Option<String>,
         /// The subscription's endpoint URL, where requests without their own URL go.
         #[arg(long, default_value = "https://endpoint.example/webhook")]
         endpoint: String,
@@ -87,16 +88,7 @@ fn execute(command: PluginCommand) -> Result<ExitCode, String> {
             let (runtime, loaded) = load(&plugin, &cache)?;
             let event_bytes = read(&event)?;
             let event = Event::parse(&event_bytes).map_err(|e| format!("{}: {e}", event.display()))?;
-            let config_json = match &config {
-                Some(path) => {
-                    let text = String::from_utf8(read(path)?)
-                        .map_err(|_| format!("{}: is not UTF-8 text", path.display()))?;
-                    serde_json::from_str::<serde_json::Value>(&text)
-                        .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
-                    text
-                }
-                None => "{}".to_owned(),
-            };
+            let config_json = config_arg("--config", config.as_deref())?;
             let subscription =
                 SubscriptionInput { id: "sub_cli", endpoint_url: &endpoint, config_json: &config_json };
             let invocation = runtime.invoke(&loaded, &event.as_input(), &subscription);
@@ -161,6 +153,26 @@ pub(super) fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
 }
 
+/// A configuration flag's JSON object: the value itself when it starts with `{`, else the file it names;
+/// `{}` when the flag is not given. Errors name the flag.
+pub(super) fn config_arg(flag: &str, value: Option<&str>) -> Result<String, String> {
+    let Some(value) = value else { return Ok("{}".to_owned()) };
+    let (text, what) = if value.trim_start().starts_with('{') {
+        (value.to_owned(), format!("{flag} (inline JSON)"))
+    } else {
+        let path = Path::new(value);
+        let bytes =
+            read(path).map_err(|e| format!("{flag}: {e}; give a JSON file, or the JSON object itself"))?;
+        let text = String::from_utf8(bytes).map_err(|_| format!("{flag} {value}: is not UTF-8 text"))?;
+        (text, format!("{flag} {value}"))
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(_)) => Ok(text),
+        Ok(_) => Err(format!("{what}: the configuration must be a JSON object (`{{\"field\": …}}`)")),
+        Err(e) => Err(format!("{what}: invalid JSON: {e}")),
+    }
+}
+
 /// Loads a plugin with the precompiled cache, and the runtime to invoke it with. A cache that fails only
 /// when the compiled plugin is stored (a full disk) costs a warning and a second compilation, not the
 /// command.
@@ -195,5 +207,29 @@ fn level_name(level: LogLevelName) -> &'static str {
         LogLevelName::Info => "info",
         LogLevelName::Warn => "warn",
         LogLevelName::Error => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_flag_takes_a_file_or_the_json_itself() {
+        assert_eq!(config_arg("--config", None).unwrap(), "{}");
+        assert_eq!(config_arg("--candidate-config", Some(r#"{"a": 1}"#)).unwrap(), r#"{"a": 1}"#);
+        let temp = tempfile::tempdir().unwrap();
+        let file = temp.path().join("config.json");
+        std::fs::write(&file, r#"{"b": 2}"#).unwrap();
+        assert_eq!(config_arg("--config", file.to_str()).unwrap(), r#"{"b": 2}"#);
+
+        let error = config_arg("--candidate-config", Some("{channel: 1}")).unwrap_err();
+        assert!(error.starts_with("--candidate-config (inline JSON): invalid JSON"), "{error}");
+        let error = config_arg("--candidate-config", Some("nowhere.json")).unwrap_err();
+        assert!(error.starts_with("--candidate-config: nowhere.json: cannot read"), "{error}");
+        assert!(error.contains("or the JSON object itself"), "{error}");
+        std::fs::write(&file, "[1]").unwrap();
+        let error = config_arg("--config", file.to_str()).unwrap_err();
+        assert!(error.contains("must be a JSON object"), "{error}");
     }
 }

@@ -35,7 +35,20 @@ const PYTHON_TEMPLATES: &[(&str, &str)] = &[
     ("README.md", include_str!("scaffold/python/README.md.tmpl")),
     ("config.example.json", include_str!("scaffold/config.example.json")),
     (".gitignore", include_str!("scaffold/python/gitignore.tmpl")),
+    // The toolchain, pinned with every platform's hashes: the SDK's own list.
+    ("requirements.txt", include_str!("../../../plugin-sdk/python/requirements.txt")),
 ];
+
+/// The JavaScript SDK's manifest: its peer dependency on componentize-qjs is the version a new plugin pins.
+const JS_SDK_MANIFEST: &str = include_str!("../../../plugin-sdk/js/package.json");
+
+/// The componentize-qjs version the JavaScript SDK is built and tested with.
+fn componentize_qjs_version() -> String {
+    let manifest: serde_json::Value =
+        serde_json::from_str(JS_SDK_MANIFEST).expect("plugin-sdk/js/package.json is valid JSON");
+    let version = manifest["peerDependencies"]["componentize-qjs"].as_str();
+    version.expect("plugin-sdk/js/package.json has a peer dependency on componentize-qjs").to_owned()
+}
 
 fn templates(language: Language) -> &'static [(&'static str, &'static str)] {
     match language {
@@ -109,7 +122,9 @@ pub fn new(args: NewArgs) -> Result<(), String> {
     let next = match args.lang {
         Language::Rust => "cargo test && gancho plugin build",
         Language::Js => "npm install && npm test && gancho plugin build",
-        Language::Python => "see README.md: a venv with the SDK's requirements, pytest, gancho plugin build",
+        Language::Python => {
+            "see README.md: a venv with requirements.txt and the SDK, pytest, gancho plugin build"
+        }
     };
     println!("next: cd {} && {next}", dir.display());
     Ok(())
@@ -199,6 +214,7 @@ fn render(template: &str, name: &str, sdk: &Sdk) -> String {
     template
         .replace("{{sdk_js}}", &sdk_dir("js"))
         .replace("{{sdk_python}}", &sdk_dir("python"))
+        .replace("{{componentize_qjs}}", &componentize_qjs_version())
         .replace("{{name}}", name)
         .replace("{{package}}", &package)
         .replace("{{lib}}", &package.replace('-', "_"))
@@ -263,6 +279,38 @@ mod tests {
         assert!(readme.contains("/src/gancho/plugin-sdk/samples/call.ended.missed.json"));
         assert!(readme.contains("/v1/tenants/$TENANT/plugins/acme-crm/versions"));
         assert!(readme.contains("Authorization: Bearer gk_"));
+    }
+
+    #[test]
+    fn a_js_plugin_pins_the_toolchain_the_sdk_is_tested_with() {
+        let manifest = render(JS_TEMPLATES[0].1, "acme-crm", &Sdk::Path("/src/gancho/plugin-sdk".into()));
+        let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        assert_eq!(manifest["dependencies"]["@gancho/plugin-sdk"], "file:/src/gancho/plugin-sdk/js");
+        let pinned = manifest["devDependencies"]["componentize-qjs"].as_str().unwrap();
+        assert_eq!(pinned, componentize_qjs_version());
+        assert!(pinned.chars().all(|c| c.is_ascii_digit() || c == '.'), "an exact version: {pinned}");
+        let lock: serde_json::Value =
+            serde_json::from_str(include_str!("../../../package-lock.json")).unwrap();
+        assert_eq!(lock["packages"]["node_modules/componentize-qjs"]["version"], pinned);
+    }
+
+    #[test]
+    fn a_python_plugin_names_no_clone_in_its_pyproject() {
+        let sdk = Sdk::Path("/src/gancho/plugin-sdk".into());
+        let (_, template) = PYTHON_TEMPLATES.iter().find(|(file, _)| *file == "pyproject.toml").unwrap();
+        let pyproject = render(template, "acme-crm", &sdk);
+        assert!(!pyproject.contains("/src/gancho"), "{pyproject}");
+        let readme = PYTHON_TEMPLATES.iter().find(|(file, _)| *file == "README.md").unwrap().1;
+        let readme = render(readme, "acme-crm", &sdk);
+        assert!(readme.contains("pip install --require-hashes -r requirements.txt"), "{readme}");
+        assert!(readme.contains("pip install -e /src/gancho/plugin-sdk/python"), "{readme}");
+        let requirements = PYTHON_TEMPLATES.iter().find(|(file, _)| *file == "requirements.txt").unwrap().1;
+        let componentize = requirements.split("componentize-py==").nth(1).unwrap().split("\n").take(6);
+        assert_eq!(
+            componentize.filter(|line| line.contains("--hash=sha256:")).count(),
+            5,
+            "every platform's wheel"
+        );
     }
 
     #[test]

@@ -103,6 +103,7 @@ impl Runtime {
                 message: error.message,
             }),
         });
+        let result = super::blame_refused_memory(result, store.data(), limits);
         let elapsed = started.elapsed();
         let (logs, logs_dropped) = store.into_data().into_logs();
         MergeInvocation { result, elapsed, logs, logs_dropped }

@@ -288,6 +288,7 @@ impl Runtime {
         .await;
         let result = settle(called, &store, limits)
             .and_then(|returned| to_result(returned, subscription.endpoint_url, limits));
+        let result = blame_refused_memory(result, store.data(), limits);
         let elapsed = started.elapsed();
         let (logs, logs_dropped) = store.into_data().into_logs();
         Invocation { result, logs, logs_dropped, elapsed }
@@ -332,6 +333,25 @@ fn settle<T>(
         Some(Ok(returned)) => Ok(returned),
         Some(Err(error)) => Err(classify_trap(&error, store.data(), limits)),
         None => Err(InvokeError::Timeout { limit_ms: limits.timeout_ms }),
+    }
+}
+
+/// A call that failed after the plugin was refused memory failed for want of it, whatever it reported:
+/// Rust aborts at once, but Python turns the refusal into a `MemoryError` that the SDK reports as a plugin
+/// error (or spends the rest of the deadline collecting garbage), and either is `memory_limit` too.
+fn blame_refused_memory<T>(
+    result: Result<T, InvokeError>,
+    state: &SandboxState,
+    limits: &Limits,
+) -> Result<T, InvokeError> {
+    match result {
+        Err(
+            InvokeError::Plugin { .. }
+            | InvokeError::Timeout { .. }
+            | InvokeError::Trap { .. }
+            | InvokeError::FuelExhausted { .. },
+        ) if state.limiter.refused => Err(InvokeError::MemoryLimit { limit_bytes: limits.memory_bytes }),
+        other => other,
     }
 }
 
@@ -539,6 +559,21 @@ mod tests {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:5:5:\nboom: no phone\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(panic_message(stderr).unwrap(), "panicked at src/lib.rs:5:5: boom: no phone");
         assert_eq!(panic_message("just a log line"), None);
+    }
+
+    #[test]
+    fn a_failure_after_a_refused_allocation_is_the_memory_limit() {
+        let limits = Limits::default();
+        let mut state = SandboxState::new(Duration::ZERO, limits.memory_bytes, 0, 0);
+        let reported =
+            || Err::<(), _>(InvokeError::Plugin { permanent: true, message: "MemoryError".into() });
+        assert_eq!(blame_refused_memory(reported(), &state, &limits), reported());
+        state.limiter.refused = true;
+        let memory_limit = Err(InvokeError::MemoryLimit { limit_bytes: limits.memory_bytes });
+        for failed in [reported(), Err(InvokeError::Timeout { limit_ms: 100 })] {
+            assert_eq!(blame_refused_memory(failed, &state, &limits), memory_limit);
+        }
+        assert_eq!(blame_refused_memory(Ok(()), &state, &limits), Ok(()), "a plugin that recovered succeeds");
     }
 
     #[test]

@@ -2,7 +2,10 @@
 // gancho-build-js [DIR] [--out FILE] [--wit PATH]: turns a JavaScript plugin directory into a Gancho
 // component with QuickJS (componentize-qjs), importing nothing but `gancho:plugin/log`: WASI is stubbed
 // out and the runtime is the synchronous one (the host has no component-model async). `gancho plugin
-// build` runs this for a directory whose package.json depends on @gancho/plugin-sdk.
+// build` runs this for a directory whose package.json depends on @gancho/plugin-sdk and componentize-qjs.
+//
+// componentize-qjs is the plugin's own dependency (a peer of this SDK), resolved from the plugin's directory:
+// never from the SDK's real path, since npm does not install the dependencies of an SDK linked with `file:`.
 
 import { mkdirSync, readFileSync, realpathSync, writeFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -10,6 +13,9 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const SDK_DIR = realpathSync(fileURLToPath(new URL("..", import.meta.url)));
+
+/** The componentize-qjs version this SDK is built and tested with: what a plugin's package.json pins. */
+const TOOLCHAIN_VERSION = JSON.parse(readFileSync(path.join(SDK_DIR, "package.json"), "utf8")).peerDependencies["componentize-qjs"];
 
 function usage(message) {
   console.error(`gancho-build-js: ${message}\nusage: gancho-build-js [DIR] [--out FILE] [--wit PATH]`);
@@ -37,6 +43,22 @@ function commonAncestor(a, b) {
   return left.slice(0, i).join(path.sep) || path.sep;
 }
 
+/** componentize-qjs as the plugin in `dir` has it installed, or an error that says what to run. */
+function toolchain(dir) {
+  const require = createRequire(path.join(dir, "package.json"));
+  try {
+    require.resolve("componentize-qjs");
+  } catch {
+    console.error(
+      `gancho-build-js: componentize-qjs (the QuickJS toolchain) is not installed for ${dir}; run \`npm install\` ` +
+        `there and build again (its package.json must list "componentize-qjs": "${TOOLCHAIN_VERSION}" in ` +
+        `devDependencies: \`npm install --save-dev --save-exact componentize-qjs@${TOOLCHAIN_VERSION}\` adds it)`,
+    );
+    process.exit(1);
+  }
+  return require("componentize-qjs");
+}
+
 /** Whether the plugin module exports a `merge` function: loaded in node as its tests load it, else read. */
 async function exportsMerge(main) {
   try {
@@ -53,6 +75,7 @@ async function main() {
   const manifestPath = path.join(dir, "package.json");
   if (!existsSync(manifestPath)) usage(`${manifestPath}: not found; a JavaScript plugin directory has a package.json`);
   const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+  const { componentize } = toolchain(dir);
   const main = path.join(dir, manifest.main || "plugin.js");
   if (!existsSync(main)) usage(`${manifestPath}: field "main" names ${main}, which does not exist`);
   const wit = args.wit ? path.resolve(args.wit) : path.join(SDK_DIR, "..", "..", "wit");
@@ -83,8 +106,6 @@ async function main() {
   ].join("\n");
   writeFileSync(entryPath, entry);
 
-  const require = createRequire(path.join(SDK_DIR, "package.json"));
-  const { componentize } = require("componentize-qjs");
   const started = Date.now();
   const { component } = await componentize({
     witPath: wit,

@@ -92,6 +92,9 @@ def _failures_as_plugin_errors() -> Iterator[None]:
         yield
     except PluginFailure:
         raise
+    except MemoryError:
+        # Said without formatting a traceback, which needs memory; the host reports it as `memory_limit`.
+        raise PluginFailure("permanent", "MemoryError: the plugin ran out of memory") from None
     except Exception as error:
         kind = getattr(error, "kind", None)
         if kind in ("permanent", "transient"):

@@ -161,3 +161,12 @@ def test_a_merge_that_breaks_the_contract_fails_the_test_and_errors_keep_their_k
     assert (failure.value.kind, failure.value.message) == ("transient", "later")
     with pytest.raises(PluginFailure, match="something else than a Merged"):
         merge(answering(lambda given: ["nope"]), requests)
+
+
+def test_running_out_of_memory_is_said_without_a_traceback():
+    def transform(event, subscription):
+        raise MemoryError()
+
+    with pytest.raises(PluginFailure) as failure:
+        run(plugin_of(transform), MISSED)
+    assert (failure.value.kind, failure.value.message) == ("permanent", "MemoryError: the plugin ran out of memory")
