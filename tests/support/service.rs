@@ -224,6 +224,9 @@ fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
+    /// The path and query it was sent to (`/hook?numero=%2B54…`).
+    pub uri: String,
     pub webhook_id: String,
     pub body: String,
     pub signature_valid: bool,
@@ -273,7 +276,7 @@ impl Receiver {
         let load = Arc::new(Load::default());
         let (r, b, s, l) = (received.clone(), behaviour.clone(), secret.clone(), load.clone());
         let app =
-            axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            axum::Router::new().fallback(move |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
                 let (received, behaviour, secret, load) = (r.clone(), b.clone(), s.clone(), l.clone());
                 async move {
                     let at = Instant::now();
@@ -312,6 +315,8 @@ impl Receiver {
                             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
                             .collect();
                         received.lock().unwrap().push(Received {
+                            method: method.to_string(),
+                            uri: uri.to_string(),
                             webhook_id: id,
                             body: String::from_utf8_lossy(&body).into_owned(),
                             signature_valid,

@@ -1,15 +1,20 @@
 //! The web console (`/console`): the operator's pages (tenants and keys, shared plugins, an overview from
 //! the metrics) and each tenant's portal (subscriptions with the template editor and its live preview,
-//! deliveries, its own plugins, connections). Pages are rendered here from the API's own operations,
+//! deliveries, its own plugins, connections), in the customer's words. Pages are rendered here from the API's own operations,
 //! called as functions with the session's caller; the pages' script changes things through the JSON API
 //! itself, authenticated by the session cookie and its CSRF token. Everything it serves is compiled in.
 //!
 //! - [`session`]: the signed session cookie, CSRF, and the layer that makes a session an API caller.
 //! - [`links`]: portal links an operator mints for one tenant, and following one.
 //! - [`i18n`]: Spanish and English, from the browser's language or the visitor's choice.
-//! - [`layout`], [`portal`], [`deliveries`], [`operator`], [`sign_in`]: the pages.
+//! - [`catalog`]: the event catalog in the customer's words (event types, fields, values).
+//! - [`failures`]: what went wrong, in the customer's words.
+//! - [`layout`], [`portal`], [`editor`], [`deliveries`], [`operator`], [`sign_in`]: the pages.
 
+mod catalog;
 mod deliveries;
+mod editor;
+mod failures;
 pub mod i18n;
 mod lanes;
 mod layout;
@@ -17,6 +22,7 @@ pub mod links;
 mod operator;
 mod portal;
 mod samples;
+mod texts;
 pub mod session;
 mod sign_in;
 
@@ -98,11 +104,13 @@ async fn home(ctx: Ctx) -> Redirect {
 
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
+const EDITOR_JS: &str = include_str!("assets/editor.js");
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     let (content_type, body) = match file.as_str() {
         "console.css" => ("text/css; charset=utf-8", CSS),
         "console.js" => ("text/javascript; charset=utf-8", JS),
+        "editor.js" => ("text/javascript; charset=utf-8", EDITOR_JS),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()

@@ -14,8 +14,8 @@
   const tenantPath = (rest) => "/v1/tenants/" + encodeURIComponent(tenant) + rest;
 
   // One API call: resolves to {ok, status, body}; a network failure is an error in words too.
-  async function api(method, path, body, contentType) {
-    const headers = { "x-gancho-csrf": csrf };
+  async function api(method, path, body, contentType, extraHeaders) {
+    const headers = Object.assign({ "x-gancho-csrf": csrf }, extraHeaders || {});
     let payload = body;
     if (body !== undefined && !(body instanceof Blob) && !(body instanceof ArrayBuffer)) {
       headers["content-type"] = "application/json";
@@ -39,18 +39,47 @@
     $$(".field-error, .form-error", root).forEach((el) => { el.textContent = ""; });
     $$(".invalid", root).forEach((el) => el.classList.remove("invalid"));
   }
+  // An API error in the visitor's words: by its code, else by the field it names, else a general
+  // sentence; the service's own (English) message stays in the element's tooltip for integrators.
+  function templateWords(message) {
+    const known = (data.template_errors || []).find(([needle]) => message.includes(needle));
+    if (!known) return null;
+    const variable = /\{\{[^}]*\}\}/.exec(message);
+    return known[1].replace("{var}", variable ? variable[0] : "");
+  }
+  function words(answer) {
+    const error = (answer.body && answer.body.error) || {};
+    const field = error.field ? String(error.field) : "";
+    const top = field.split(/[.\[]/)[0];
+    if (top === "config") {
+      const template = templateWords(error.message || "");
+      if (template) return template;
+    }
+    return texts["js.err." + error.code] || texts["js.field." + field] || texts["js.field." + top]
+      || (answer.status === 0 ? t("network") : t("err.other") + (answer.status ? " (HTTP " + answer.status + ")" : ""));
+  }
   function showError(root, answer, fallback) {
     const error = (answer.body && answer.body.error) || {};
-    const message = error.message || t("failed") + " (HTTP " + answer.status + ")";
+    const message = words(answer);
     const field = error.field ? String(error.field).split(/[.\[]/)[0] : null;
     const target = field && $('[data-error-for="' + field + '"]', root);
+    const shown = target || fallback || $(".form-error", root);
+    shown.textContent = message;
+    shown.title = error.message || "";
     if (target) {
-      target.textContent = message;
       const input = target.previousElementSibling;
       if (input && input.matches("input, select, textarea")) input.classList.add("invalid");
-    } else {
-      (fallback || $(".form-error", root)).textContent = message;
     }
+  }
+  // Every moment in the visitor's zone: <time datetime="RFC 3339"> as her browser says the date.
+  const locale = navigator.language && navigator.language.startsWith(document.documentElement.lang) ? navigator.language : document.documentElement.lang;
+  const dateFormat = new Intl.DateTimeFormat(locale, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  function localTimes() {
+    $$("time[datetime]").forEach((el) => {
+      const at = new Date(el.getAttribute("datetime"));
+      if (!isNaN(at)) { el.title = el.getAttribute("datetime"); el.textContent = dateFormat.format(at); }
+    });
   }
   function status(el, text) { if (el) el.textContent = text || ""; }
   function reveal(box, label, secret) {
@@ -63,32 +92,129 @@
     code.textContent = secret;
     box.append(p, code);
   }
-  const localToRfc3339 = (value) => (value.length === 16 ? value + ":00Z" : value);
+  // A datetime-local value (her wall clock) as the instant it means.
+  const localToRfc3339 = (value) => new Date(value).toISOString();
 
-  // ---- The subscription editor ------------------------------------------------------------------
+  // ---- The webhook editor -----------------------------------------------------------------------------
   function subscriptionEditor() {
     const form = $("#subscription-form");
     const existing = data.subscription;
+    const catalog = data.catalog;
+    const builders = window.GanchoEditor;
     const plugin = $("#plugin");
     const body = $("#tpl-body");
+    const tplUrl = $("#tpl-url");
+    const method = $("#tpl-method");
+    const format = $("#tpl-format");
+    const endpoint = $("#endpoint_url");
     const templateEditor = $("#template-editor");
     const configEditor = $("#config-editor");
     const previewEvent = $("#preview-event");
     const isTemplate = () => /^template(@\d+)?$/.test(plugin.value);
-    let lastFocus = body;
+    const sendsBody = () => !["GET", "DELETE", "HEAD"].includes(method.value);
+    // Chips go to the text field she was in last (a row's text, the URL template, the body…).
+    let lastFocus = null;
+    form.addEventListener("focusin", (event) => {
+      if (event.target.matches('input[type=text], input[type=url], input:not([type]), textarea')) lastFocus = event.target;
+    });
+
+    function eventTypes() {
+      const checked = $$('input[name="event_type"]:checked').map((el) => el.value);
+      const others = $("#other_events").value.split(",").map((s) => s.trim()).filter(Boolean);
+      return checked.concat(others);
+    }
+    const matches = (pattern, type) => pattern === "*" || (pattern.endsWith(".*") ? type.startsWith(pattern.slice(0, -1)) : pattern === type);
+    function chosenTypes() {
+      const types = eventTypes();
+      const chosen = catalog.types.filter((ty) => types.some((p) => matches(p, ty.type)));
+      return chosen.length ? chosen : catalog.types;
+    }
+    const chosenSamples = () => data.samples.filter((s) => chosenTypes().some((ty) => ty.type === s.type));
+
+    // The builders: conditions from the chosen events' fields, rows of name → variable or text.
+    const conditions = builders.conditions($("#conditions"), {
+      t, match: $("#filter-match"),
+      fields: (types) => builders.fieldsOf(catalog, types, true),
+      onChange: schedulePreview,
+    });
+    const rows = builders.bodyRows($("#rows"), { t, onChange: rowsChanged });
+    $("#add-condition").addEventListener("click", () => conditions.add());
+    $("#add-row").addEventListener("click", () => rows.add());
+    $("#starter").addEventListener("click", () => {
+      const first = chosenTypes()[0];
+      rows.set((first.starter || []).map((s) => ({ name: s.name, variable: s.path })));
+      rowsChanged();
+    });
+
+    // Rows write the template (the body, or a GET's URL query); the raw text writes the rows back when it
+    // has their shape.
+    const urlBase = () => (tplUrl.value.trim() || endpoint.value.trim()).split("?")[0];
+    function rowsChanged() {
+      const list = rows.read();
+      if (sendsBody()) body.value = rows.write(format.value, list);
+      else if (list.length) tplUrl.value = urlBase() + "?" + rows.write("form", list);
+      else if (tplUrl.value.split("?")[0] === endpoint.value.trim()) tplUrl.value = "";
+      schedulePreview();
+    }
+    function rawChanged() {
+      let parsed = null;
+      if (!sendsBody()) {
+        const query = tplUrl.value.includes("?") ? tplUrl.value.slice(tplUrl.value.indexOf("?") + 1) : "";
+        parsed = rows.parse("form", query);
+      } else if (format.value !== "text") parsed = rows.parse(format.value, body.value);
+      const usable = parsed !== null;
+      $("#rows").hidden = !usable;
+      $("#add-row").hidden = $("#starter").hidden = !usable;
+      $("#rows-unavailable").hidden = usable;
+      if (usable) rows.set(parsed);
+      else $("#raw-template").open = true;
+    }
+    [body, tplUrl].forEach((input) => input.addEventListener("input", rawChanged));
+    function methodChanged() {
+      $("#format-box").hidden = !sendsBody();
+      body.disabled = !sendsBody();
+      rawChanged();
+    }
+    method.addEventListener("change", () => {
+      // The rows move between the body and the URL's query.
+      const list = rows.read();
+      if (sendsBody()) { tplUrl.value = tplUrl.value.split("?")[0] === endpoint.value.trim() ? "" : tplUrl.value.split("?")[0]; }
+      else body.value = "";
+      rows.set(list);
+      rowsChanged();
+      methodChanged();
+    });
+    format.addEventListener("change", () => {
+      if (format.value === "text") { rawChanged(); return; }
+      const list = rows.read();
+      body.value = rows.write(format.value, list);
+      rawChanged();
+      schedulePreview();
+    });
 
     if (existing) {
       const base = existing.plugin.replace(/@\d+$/, "");
       plugin.value = [...plugin.options].some((o) => o.value === existing.plugin) ? existing.plugin : base;
-      $("#endpoint_url").value = existing.endpoint_url;
+      endpoint.value = existing.endpoint_url;
+      $("#sub-name").value = existing.name || "";
+      const notify = existing.notify || {};
+      $("#notify-email").value = notify.email || "";
+      $("#notify-webhook").value = notify.webhook_url || "";
       const config = existing.config || {};
       if (/^template$/.test(base)) {
-        $("#tpl-format").value = config.format || "json";
-        $("#tpl-method").value = (config.method || "POST").toUpperCase();
-        $("#tpl-url").value = config.url || "";
+        format.value = config.format || "json";
+        method.value = (config.method || "POST").toUpperCase();
+        tplUrl.value = config.url || "";
         body.value = config.template || "";
       } else {
         $("#config-json").value = JSON.stringify(config, null, 2);
+      }
+      // A signing secret shown once, carried from the create's answer to this page.
+      const secret = sessionStorage.getItem("gancho-secret-" + existing.id);
+      if (secret) {
+        sessionStorage.removeItem("gancho-secret-" + existing.id);
+        reveal($("#secret-box"), t("secret_once"), secret);
+        status($("#save-status"), t("created"));
       }
     } else if ([...plugin.options].some((o) => o.value === "template")) {
       plugin.value = "template";
@@ -114,67 +240,50 @@
       orderingHint();
     }
 
-    function eventTypes() {
-      const checked = $$('input[name="event_type"]:checked').map((el) => el.value);
-      const others = $("#other_events").value.split(",").map((s) => s.trim()).filter(Boolean);
-      return checked.concat(others);
-    }
-    function matches(pattern, type) {
-      if (pattern === "*") return true;
-      if (pattern.endsWith(".*")) return type.startsWith(pattern.slice(0, -1));
-      return pattern === type;
-    }
-    function chosenSamples() {
-      const types = eventTypes();
-      const chosen = data.samples.filter((s) => types.some((p) => matches(p, s.type)));
-      return chosen.length ? chosen : data.samples;
-    }
     function config() {
       if (!isTemplate()) {
         try { return JSON.parse($("#config-json").value || "{}"); }
         catch (error) { return { __invalid: error.message }; }
       }
-      const c = { format: $("#tpl-format").value, method: $("#tpl-method").value, template: body.value };
-      if ($("#tpl-url").value.trim()) c.url = $("#tpl-url").value.trim();
+      const c = { format: format.value, method: method.value };
+      if (sendsBody()) c.template = body.value;
+      if (tplUrl.value.trim()) c.url = tplUrl.value.trim();
       return c;
     }
 
-    // The variables of the chosen events' samples: the envelope and every field path of their data.
-    function variables() {
-      const paths = new Set(["event.id", "event.type", "event.tenant", "event.timestamp"]);
-      const walk = (value, path) => {
-        if (value !== null && typeof value === "object") {
-          if (path) paths.add(path);
-          Object.keys(value).forEach((key) => walk(value[key], path ? path + "." + key : key));
-        } else if (path) {
-          paths.add(path);
-        }
-      };
-      chosenSamples().forEach((s) => walk(s.event.data, ""));
-      return [...paths];
-    }
+    // The variables of the chosen events, by her names, each inserted where she was typing.
+    function variables() { return builders.fieldsOf(catalog, chosenTypes(), true); }
     function renderVariables() {
       const box = $("#variables");
       box.textContent = "";
-      variables().forEach((name) => {
+      variables().forEach((v) => {
         const button = document.createElement("button");
         button.type = "button";
         button.className = "variable";
-        button.textContent = "{{" + name + "}}";
-        button.addEventListener("click", () => insert("{{" + name + "}}"));
+        button.dataset.variable = v.path;
+        button.title = "{{" + v.path + "}}";
+        button.append(v.label + " ");
+        const code = document.createElement("code");
+        code.textContent = v.path;
+        button.append(code);
+        // Keeps the focus (and the caret) in the field she was typing in.
+        button.addEventListener("mousedown", (event) => event.preventDefault());
+        button.addEventListener("click", () => insert("{{" + v.path + "}}"));
         box.append(button);
       });
+      rows.setVariables(variables().filter((v) => !v.path.startsWith("event.") || v.path === "event.timestamp" || v.path === "event.type"));
+      conditions.setFields(chosenTypes());
     }
     function insert(text) {
-      const target = lastFocus || body;
+      const target = lastFocus && form.contains(lastFocus) ? lastFocus : (sendsBody() ? body : tplUrl);
+      if (target === body || target === tplUrl) $("#raw-template").open = true;
       const start = target.selectionStart ?? target.value.length;
       const end = target.selectionEnd ?? target.value.length;
       target.value = target.value.slice(0, start) + text + target.value.slice(end);
       target.focus();
       target.selectionStart = target.selectionEnd = start + text.length;
-      schedulePreview();
+      target.dispatchEvent(new Event("input", { bubbles: true }));
     }
-    [body, $("#tpl-url")].forEach((el) => el.addEventListener("focus", () => { lastFocus = el; }));
 
     function renderEventChoices() {
       const previous = previewEvent.value;
@@ -190,14 +299,23 @@
         });
         if (items.length) previewEvent.append(g);
       };
-      group(texts["js.samples"] || "Samples", chosenSamples().map((s) => ["sample:" + s.event.id, s.type + " · " + s.event.id]));
-      group(texts["js.recent"] || "Recent", (data.recent || []).map((id) => ["event:" + id, id]));
+      const typeName = (type) => (catalog.types.find((ty) => ty.type === type) || { name: type }).name;
+      group(t("samples"), chosenSamples().map((s) => ["sample:" + s.event.id, typeName(s.type) + " · " + sampleNote(s.event)]));
+      group(t("recent"), (data.recent || []).map((id) => ["event:" + id, id]));
       if ([...previewEvent.options].some((o) => o.value === previous)) previewEvent.value = previous;
     }
+    // What tells two samples of a type apart (an answered and a missed call).
+    const sampleNote = (event) => {
+      const status = event.data && event.data.call && event.data.call.status;
+      const field = catalog.types.flatMap((ty) => ty.fields).find((f) => f.path === "call.status");
+      const label = field && field.values.find((v) => v.value === status);
+      return label ? label.label : event.id;
+    };
 
     function showMode() {
       templateEditor.hidden = !isTemplate();
       configEditor.hidden = isTemplate();
+      $("#format-box").hidden = !isTemplate() || !sendsBody();
     }
 
     // The live preview: the plugin-run operation on the chosen event, a moment after the last keystroke.
@@ -220,18 +338,17 @@
         $("#config-error").textContent = t("invalid_json") + ": " + c.__invalid;
         return;
       }
-      if (isTemplate() && !c.template.trim() && c.method !== "GET") {
+      if (isTemplate() && sendsBody() && !c.template.trim()) {
         status(state, t("write_template"));
         output.textContent = "";
         return;
       }
       const request = { plugin: plugin.value, config: c };
-      const endpoint = $("#endpoint_url").value.trim();
-      if (endpoint) request.endpoint_url = endpoint;
+      if (endpoint.value.trim()) request.endpoint_url = endpoint.value.trim();
       const choice = previewEvent.value || "";
       if (choice.startsWith("event:")) request.event_id = choice.slice(6);
       else {
-        const sample = data.samples.find((s) => "sample:" + s.event.id === choice) || chosenSamples()[0];
+        const sample = data.samples.find((s) => "sample:" + s.event.id === choice) || chosenSamples()[0] || data.samples[0];
         request.event = sample.event;
       }
       status(state, t("running"));
@@ -242,19 +359,18 @@
       if (!answer.ok) {
         status(state, "");
         output.classList.add("failed");
-        output.textContent = (answer.body && answer.body.error && answer.body.error.message) || t("failed");
+        output.textContent = words(answer);
         return;
       }
       const run = answer.body;
       if (run.outcome === "plugin_error") {
         status(state, t("preview_error"));
-        // The plugin's own words, without the run's preamble ("plugin template@1 failed on event …:").
-        const message = run.error.message.replace(/^plugin \S+ failed on event [^:]*: (permanent plugin error: )?/, "");
+        const message = run.error.message;
         output.classList.add("failed");
-        output.textContent = message;
-        const unknown = /unknown template variable (\{\{[^}]*\}\})/.exec(message);
+        output.textContent = templateWords(message) || t("err.plugin");
+        output.title = message;
         const target = isTemplate() ? templateError : $("#config-error");
-        target.textContent = (unknown ? t("unknown_variable") + " " + unknown[1] + ": " : "") + message;
+        target.textContent = output.textContent;
         if (isTemplate()) body.classList.add("invalid");
         return;
       }
@@ -262,7 +378,8 @@
         status(state, t("preview_skipped"));
         return;
       }
-      status(state, t("preview_ok") + " (" + run.elapsed_ms.toFixed(2) + " ms)");
+      const filter = conditions.read();
+      status(state, t("preview_ok") + (filter ? " " + t("preview_if_conditions") : ""));
       output.textContent = run.requests.map((r) => {
         const headers = r.headers.map(([k, v]) => k + ": " + v).join("\n");
         return r.method + " " + r.url + "\n" + headers + "\n\n" + (r.body ?? r.body_base64 ?? "");
@@ -279,8 +396,12 @@
     plugin.addEventListener("change", () => { showMode(); schedulePreview(); });
     previewEvent.addEventListener("change", schedulePreview);
 
+    // Saving: once (the button waits for the answer, and the create carries this form's idempotency key,
+    // so a double click or a repeated request makes one webhook), then to the webhook's own page.
+    const save = $("#save");
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (save.disabled) return;
       clearErrors(form);
       const types = eventTypes();
       if (!types.length) {
@@ -295,30 +416,42 @@
       const request = {
         event_types: types,
         plugin: plugin.value,
-        endpoint_url: $("#endpoint_url").value.trim(),
+        endpoint_url: endpoint.value.trim(),
         config: c,
         enabled: $("#enabled").checked,
       };
+      const name = $("#sub-name").value.trim();
+      if (name || (existing && existing.name)) request.name = name || null;
+      const filter = conditions.read();
+      if (filter) request.filter = filter;
+      else if (existing && existing.filter) request.filter = null;
+      const notify = {};
+      if ($("#notify-email").value.trim()) notify.email = $("#notify-email").value.trim();
+      if ($("#notify-webhook").value.trim()) notify.webhook_url = $("#notify-webhook").value.trim();
+      if (Object.keys(notify).length) request.notify = notify;
+      else if (existing && existing.notify) request.notify = null;
+      if ($("#other_events").value.trim() && $("#custom-types").checked) request.custom_event_types = true;
       const key = orderingKey();
       if (key) request.ordering_key = key;
       else if (existing && existing.ordering) request.ordering_key = null;
+      save.disabled = true;
       status($("#save-status"), t("saving"));
       const answer = existing
         ? await api("PATCH", tenantPath("/subscriptions/" + encodeURIComponent(existing.id)), request)
-        : await api("POST", tenantPath("/subscriptions"), request);
-      status($("#save-status"), answer.ok ? t("saved") : "");
+        : await api("POST", tenantPath("/subscriptions"), request, undefined, { "idempotency-key": data.idempotency_key });
       if (!answer.ok) {
+        save.disabled = false;
+        status($("#save-status"), "");
         showError(form, answer, $("#form-error"));
         return;
       }
-      if (!existing) {
-        reveal($("#secret-box"), t("secret_once"), answer.body.secret);
-        const link = document.createElement("a");
-        link.href = "/console/t/" + encodeURIComponent(tenant) + "/subscriptions/" + encodeURIComponent(answer.body.id);
-        link.textContent = "→ " + answer.body.id;
-        link.id = "saved-link";
-        $("#secret-box").append(link);
+      if (existing) {
+        save.disabled = false;
+        status($("#save-status"), t("saved"));
+        return;
       }
+      if (answer.body.secret) sessionStorage.setItem("gancho-secret-" + answer.body.id, answer.body.secret);
+      location.href = "/console/t/" + encodeURIComponent(tenant) + "/subscriptions/" + encodeURIComponent(answer.body.id);
     });
 
     const rotate = $("#rotate");
@@ -335,7 +468,6 @@
       if (answer.ok) location.href = "/console/t/" + encodeURIComponent(tenant) + "/subscriptions";
       else showError(form, answer, $("#form-error"));
     });
-
     // A dry run of another version over the subscription's past events, followed until it ends.
     const dryForm = $("#dry-run-form");
     if (dryForm) dryForm.addEventListener("submit", async (event) => {
@@ -374,36 +506,141 @@
 
     showMode();
     renderVariables();
+    if (existing) conditions.load(existing.filter);
+    methodChanged();
     renderEventChoices();
+    if (existing) testEvents(existing.id);
     schedulePreview();
   }
 
-  // ---- Deliveries: retry one, replay a range --------------------------------------------------------
+  // ---- Deliveries: retry or re-run one, replay a range, send a test event ---------------------------
   function deliveryPage() {
-    const button = $("#retry");
-    button.addEventListener("click", async () => {
+    const delivery = data.delivery;
+    const path = (action) => tenantPath("/deliveries/" + encodeURIComponent(delivery.id) + "/" + action);
+    const buttons = [$("#retry"), $("#rerun")];
+    const question = $("#retry-question");
+    let answerQuestion = null;
+    // Asks in the page (not a browser dialog), with the choices the situation has.
+    function ask(text, choices) {
+      $("#retry-question-text").textContent = text;
+      $("#answer-same").hidden = !choices.includes("same");
+      $("#answer-current").hidden = !choices.includes("current");
+      question.hidden = false;
+      return new Promise((resolve) => { answerQuestion = resolve; });
+    }
+    [["#answer-same", "same"], ["#answer-current", "current"], ["#answer-cancel", null]].forEach(([id, choice]) =>
+      $(id).addEventListener("click", () => { question.hidden = true; if (answerQuestion) answerQuestion(choice); }));
+
+    async function send(action, body) {
       status($("#retry-error"), "");
-      button.disabled = true;
-      const answer = await api("POST", tenantPath("/deliveries/" + encodeURIComponent(button.dataset.delivery) + "/retry"));
-      button.disabled = false;
-      if (!answer.ok) {
-        showError(document, answer, $("#retry-error"));
+      buttons.forEach((b) => { b.disabled = true; });
+      const answer = await api("POST", path(action), body);
+      buttons.forEach((b) => { b.disabled = false; });
+      return answer;
+    }
+    async function done(answer) {
+      if (!answer.ok) { showError(document, answer, $("#retry-error")); return; }
+      if (answer.body && answer.body.rerun && answer.body.delivery_id) {
+        status($("#retry-status"), t("rerun_started"));
+        setTimeout(() => { location.href = "/console/t/" + encodeURIComponent(tenant) + "/deliveries/" + encodeURIComponent(answer.body.delivery_id); }, 1200);
         return;
       }
       status($("#retry-status"), t("retry_queued"));
       setTimeout(() => location.reload(), 1500);
+    }
+    async function rerun() { await done(await send("rerun")); }
+    async function retry(force) {
+      const answer = await send("retry", force ? { force: true } : undefined);
+      const code = answer.body && answer.body.error && answer.body.error.code;
+      if (answer.status === 409 && code === "already_delivered") {
+        const choice = await ask(t("ask_delivered"), ["same"]);
+        if (choice === "same") await retry(true);
+        return;
+      }
+      await done(answer);
+    }
+    $("#retry").addEventListener("click", async () => {
+      if (delivery.subscription_changed_since && delivery.status !== "plugin_error") {
+        const choice = await ask(t("ask_changed"), ["same", "current"]);
+        if (choice === "same") await retry(delivery.status === "succeeded");
+        else if (choice === "current") await rerun();
+        return;
+      }
+      if (delivery.status === "succeeded") {
+        const choice = await ask(t("ask_delivered"), ["same"]);
+        if (choice === "same") await retry(true);
+        return;
+      }
+      await retry(false);
+    });
+    $("#rerun").addEventListener("click", async () => {
+      if (delivery.status === "succeeded") {
+        const choice = await ask(t("ask_delivered_rerun"), ["current"]);
+        if (choice !== "current") return;
+      }
+      await rerun();
     });
   }
   function deliveriesPage() {
+    // The filter's times are her wall clock: the page says where that is.
+    const filter = $("#filter-form");
+    if (filter) filter.addEventListener("submit", () => {
+      $$("[data-tz-for]", filter).forEach((hidden) => {
+        const value = $("#" + hidden.dataset.tzFor).value;
+        hidden.value = value ? String(new Date(value).getTimezoneOffset()) : "";
+        hidden.disabled = !value;
+      });
+    });
+    testEvents(null);
     const form = $("#replay-form");
     if (!form) return;
+    $("#r-zone").textContent = t("times_in") + " " + zone;
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form.parentElement);
+      if (!$("#r-from").value || !$("#r-to").value) { $("#replay-error").textContent = t("pick_range"); return; }
       const request = { from: localToRfc3339($("#r-from").value), to: localToRfc3339($("#r-to").value) };
+      if ($("#r-rerun").checked) request.rerun = true;
       const answer = await api("POST", tenantPath("/subscriptions/" + encodeURIComponent($("#r-sub").value) + "/replay"), request);
       if (!answer.ok) showError(form.parentElement, answer, $("#replay-error"));
-      else status($("#replay-status"), t("replayed") + " " + answer.body.replayed);
+      else status($("#replay-status"), t("replayed") + " " + (answer.body.replayed ?? 0) + (answer.body.reran ? " · " + t("reran") + " " + answer.body.reran : ""));
+    });
+  }
+
+  // "Send a test event": a sample of one of her event types, or a copy of a recent event, through one
+  // webhook (`subscription`) or all that match; its deliveries are marked as tests.
+  function testEvents(subscription) {
+    const source = $("#test-source");
+    if (!source || !data.catalog) return;
+    const group = (label, items) => {
+      const g = document.createElement("optgroup");
+      g.label = label;
+      items.forEach(([value, text]) => { const o = document.createElement("option"); o.value = value; o.textContent = text; g.append(o); });
+      if (items.length) source.append(g);
+    };
+    group(t("samples"), data.catalog.types.map((ty) => ["type:" + ty.type, ty.name]));
+    group(t("recent"), (data.recent || []).map((id) => ["copy:" + id, id]));
+    const button = $("#send-test");
+    let key = data.idempotency_key;
+    button.addEventListener("click", async () => {
+      clearErrors($("#test-event"));
+      const choice = source.value;
+      const request = choice.startsWith("copy:") ? { copy_of: choice.slice(5) } : { type: choice.slice(5) };
+      if (subscription) request.subscription_id = subscription;
+      button.disabled = true;
+      const answer = await api("POST", tenantPath("/test-events"), request, undefined, { "idempotency-key": key + "-" + choice });
+      button.disabled = false;
+      if (!answer.ok) { showError($("#test-event"), answer, $("#test-error")); return; }
+      // A next send is a new event.
+      key = data.idempotency_key + "-" + Date.now().toString(36);
+      const count = (answer.body.subscriptions || []).length;
+      const link = document.createElement("a");
+      link.href = "/console/t/" + encodeURIComponent(tenant) + "/deliveries?event_id=" + encodeURIComponent(answer.body.event_id);
+      link.id = "test-deliveries";
+      link.textContent = t("test_see");
+      const line = $("#test-status");
+      line.textContent = (count ? t("test_sent").replace("{n}", count) : t("test_none")) + " ";
+      if (count) line.append(link);
     });
   }
 
@@ -545,6 +782,7 @@
     tenants: tenantsPage,
   };
   document.addEventListener("DOMContentLoaded", () => {
+    localTimes();
     const setup = pages[data.page];
     if (setup) setup();
     // Said once the page's script has set the page up (filled forms, bound buttons): what the browser
