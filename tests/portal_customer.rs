@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::browser::{portal_link, story};
-use support::service::{Behaviour, INGEST, OPERATOR, Receiver, Received, Service};
+use support::service::{Behaviour, INGEST, OPERATOR, Received, Receiver, Service};
 
 /// A sample event of the catalog for `tenant`, with its own id.
 fn event(sample: &str, tenant: &str, id: &str) -> Value {
@@ -50,7 +50,12 @@ const CUSTOMERS: [Customer; 2] = [
 
 impl Customer {
     /// A story's environment: a fresh portal link (a link works once), her language and zone, and `extra`.
-    fn env(&self, service: &Service, receiver: &str, extra: &[(&str, String)]) -> Vec<(&'static str, String)> {
+    fn env(
+        &self,
+        service: &Service,
+        receiver: &str,
+        extra: &[(&str, String)],
+    ) -> Vec<(&'static str, String)> {
         let mut env = vec![
             ("PORTAL_LINK", portal_link(service, self.tenant)),
             ("TENANT", self.tenant.to_owned()),
@@ -81,15 +86,13 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
         let tenant = customer.tenant;
         assert_eq!(service.post("/v1/tenants", OPERATOR, &json!({"id": tenant, "name": tenant})).0, 201);
         // A phone platform's tenant: only call events are offered.
-        let (status, body) = service.patch(&format!("/v1/tenants/{tenant}"), OPERATOR, &json!({"platforms": ["phone"]}));
+        let (status, body) =
+            service.patch(&format!("/v1/tenants/{tenant}"), OPERATOR, &json!({"platforms": ["phone"]}));
         assert_eq!(status, 200, "{body}");
         let built = story("wishes", &service, &customer.env(&service, &base, &[]));
         let (_, list) = service.get(&format!("/v1/tenants/{tenant}/subscriptions"), OPERATOR);
         assert_eq!(list.as_array().unwrap().len(), 3, "a double click saved one webhook: {list}");
-        assert!(
-            !list.to_string().contains("call.answered"),
-            "nothing listens to TALK: {list}"
-        );
+        assert!(!list.to_string().contains("call.answered"), "nothing listens to TALK: {list}");
         webhooks.push((customer, built));
     }
 
@@ -121,8 +124,16 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
         assert_eq!(request.headers["content-type"], "application/x-www-form-urlencoded");
         assert!(request.body.contains("=%2B5491155551234&"), "{}", request.body);
     }
-    assert!(sheet.iter().any(|r| r.body.contains("=134&") && r.body.contains("=12.50&") && r.body.ends_with("=answered")));
-    assert!(sheet.iter().any(|r| r.body.contains("=31&") && r.body.contains("=0.00&") && r.body.ends_with("=missed")));
+    assert!(
+        sheet
+            .iter()
+            .any(|r| r.body.contains("=134&") && r.body.contains("=12.50&") && r.body.ends_with("=answered"))
+    );
+    assert!(
+        sheet
+            .iter()
+            .any(|r| r.body.contains("=31&") && r.body.contains("=0.00&") && r.body.ends_with("=missed"))
+    );
     let legacy = at(&received, "/legacy");
     assert_eq!(legacy.len(), 2, "wish 4 fires for missed calls only, once per tenant: {legacy:#?}");
     for request in &legacy {
@@ -131,7 +142,12 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
     }
     for (Customer { tenant, .. }, built) in &webhooks {
         let id = built["legacy"].as_str().unwrap();
-        let done = service.wait_for_deliveries(tenant, &format!("&subscription_id={id}&status=succeeded"), Duration::from_secs(10), |d| !d.is_empty());
+        let done = service.wait_for_deliveries(
+            tenant,
+            &format!("&subscription_id={id}&status=succeeded"),
+            Duration::from_secs(10),
+            |d| !d.is_empty(),
+        );
         assert_eq!(done.len(), 1);
         assert_eq!(done[0]["event_id"], format!("evt_{tenant}_missed"));
     }
@@ -150,7 +166,12 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
     for (customer, built) in &webhooks {
         let tenant = customer.tenant;
         let sheet = built["sheet"].as_str().unwrap().to_owned();
-        service.wait_for_deliveries(tenant, &format!("&subscription_id={sheet}&status=failed"), Duration::from_secs(30), |d| !d.is_empty());
+        service.wait_for_deliveries(
+            tenant,
+            &format!("&subscription_id={sheet}&status=failed"),
+            Duration::from_secs(30),
+            |d| !d.is_empty(),
+        );
         story("failing", &service, &customer.env(&service, &base, &[("SUBSCRIPTION", sheet.clone())]));
         let (_, saved) = service.get(&format!("/v1/tenants/{tenant}/subscriptions/{sheet}"), OPERATOR);
         assert_eq!(saved["notify"]["email"], "ana@example.com", "{saved}");
@@ -160,13 +181,24 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
     for (customer, built) in &webhooks {
         let tenant = customer.tenant;
         let sheet = built["sheet"].as_str().unwrap().to_owned();
-        let failed = service.wait_for_deliveries(tenant, &format!("&subscription_id={sheet}&status=failed"), Duration::from_secs(5), |d| !d.is_empty());
+        let failed = service.wait_for_deliveries(
+            tenant,
+            &format!("&subscription_id={sheet}&status=failed"),
+            Duration::from_secs(5),
+            |d| !d.is_empty(),
+        );
         for delivery in failed {
             let id = delivery["id"].as_str().unwrap();
-            let (status, body) = service.post(&format!("/v1/tenants/{tenant}/deliveries/{id}/retry"), OPERATOR, &json!({}));
+            let (status, body) =
+                service.post(&format!("/v1/tenants/{tenant}/deliveries/{id}/retry"), OPERATOR, &json!({}));
             assert!(status == 202 || status == 200, "{body}");
         }
-        service.wait_for_deliveries(tenant, &format!("&subscription_id={sheet}&status=failed"), Duration::from_secs(30), |d| d.is_empty());
+        service.wait_for_deliveries(
+            tenant,
+            &format!("&subscription_id={sheet}&status=failed"),
+            Duration::from_secs(30),
+            |d| d.is_empty(),
+        );
         story("recovered", &service, &customer.env(&service, &base, &[("SUBSCRIPTION", sheet)]));
     }
 
@@ -190,12 +222,21 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
     let mut odd = event("call.ended.json", tenant, "evt_cost_as_text");
     odd["data"]["call"]["cost"] = json!("12.50");
     post(&service, &odd);
-    let broken = service.wait_for_deliveries(tenant, &format!("&subscription_id={fix}&status=plugin_error"), Duration::from_secs(30), |d| !d.is_empty());
+    let broken = service.wait_for_deliveries(
+        tenant,
+        &format!("&subscription_id={fix}&status=plugin_error"),
+        Duration::from_secs(30),
+        |d| !d.is_empty(),
+    );
     let before = receiver.received().len();
     story(
         "rerunAfterFix",
         &service,
-        &customer.env(&service, &base, &[("DELIVERY", broken[0]["id"].as_str().unwrap().to_owned()), ("SUBSCRIPTION", fix)]),
+        &customer.env(
+            &service,
+            &base,
+            &[("DELIVERY", broken[0]["id"].as_str().unwrap().to_owned()), ("SUBSCRIPTION", fix)],
+        ),
     );
     let received = receiver.wait_for(before + 1, Duration::from_secs(30));
     let fixed = received.iter().find(|r| r.uri == "/fix").expect("the re-run reached her system");

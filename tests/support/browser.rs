@@ -101,4 +101,3 @@ pub fn portal_link(service: &Service, tenant: &str) -> String {
     assert_eq!(status, 201, "{link}");
     link["url"].as_str().unwrap().to_owned()
 }
-

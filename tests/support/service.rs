@@ -275,8 +275,11 @@ impl Receiver {
         let address: SocketAddr = listener.local_addr().unwrap();
         let load = Arc::new(Load::default());
         let (r, b, s, l) = (received.clone(), behaviour.clone(), secret.clone(), load.clone());
-        let app =
-            axum::Router::new().fallback(move |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let app = axum::Router::new().fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap,
+                  body: axum::body::Bytes| {
                 let (received, behaviour, secret, load) = (r.clone(), b.clone(), s.clone(), l.clone());
                 async move {
                     let at = Instant::now();
@@ -326,7 +329,8 @@ impl Receiver {
                     }
                     (axum::http::StatusCode::from_u16(status).unwrap(), "ok")
                 }
-            });
+            },
+        );
         runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
         Receiver {
             url: format!("http://{address}/hook"),

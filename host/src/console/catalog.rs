@@ -168,8 +168,22 @@ const VALUES: &[(&str, &str, &str, &str)] = &[
 
 /// (type, [(field, English row name, Spanish row name)]): the rows a body starts with for that event.
 const STARTERS: &[(&str, &[(&str, &str, &str)])] = &[
-    ("call.started", &[("call.from", "number", "numero"), ("call.caller_name", "name", "nombre"), ("call.started_at", "started_at", "inicio")]),
-    ("call.answered", &[("call.from", "number", "numero"), ("call.caller_name", "name", "nombre"), ("call.agent.name", "agent", "agente")]),
+    (
+        "call.started",
+        &[
+            ("call.from", "number", "numero"),
+            ("call.caller_name", "name", "nombre"),
+            ("call.started_at", "started_at", "inicio"),
+        ],
+    ),
+    (
+        "call.answered",
+        &[
+            ("call.from", "number", "numero"),
+            ("call.caller_name", "name", "nombre"),
+            ("call.agent.name", "agent", "agente"),
+        ],
+    ),
     (
         "call.ended",
         &[
@@ -180,13 +194,35 @@ const STARTERS: &[(&str, &[(&str, &str, &str)])] = &[
             ("call.status", "status", "estado"),
         ],
     ),
-    ("call.recording_ready", &[("call.from", "number", "numero"), ("call.recording_url", "recording", "grabacion")]),
+    (
+        "call.recording_ready",
+        &[("call.from", "number", "numero"), ("call.recording_url", "recording", "grabacion")],
+    ),
     (
         "chat.closed",
-        &[("contact.name", "name", "nombre"), ("contact.phone", "phone", "telefono"), ("chat.agent.name", "agent", "agente"), ("chat.viewer_url", "chat", "chat")],
+        &[
+            ("contact.name", "name", "nombre"),
+            ("contact.phone", "phone", "telefono"),
+            ("chat.agent.name", "agent", "agente"),
+            ("chat.viewer_url", "chat", "chat"),
+        ],
     ),
-    ("chat.exported", &[("contact.name", "name", "nombre"), ("chat.viewer_url", "chat", "chat"), ("exported_by.name", "sent_by", "enviado_por")]),
-    ("template.quick_reply", &[("contact.name", "name", "nombre"), ("contact.phone", "phone", "telefono"), ("button.text", "button", "boton")]),
+    (
+        "chat.exported",
+        &[
+            ("contact.name", "name", "nombre"),
+            ("chat.viewer_url", "chat", "chat"),
+            ("exported_by.name", "sent_by", "enviado_por"),
+        ],
+    ),
+    (
+        "template.quick_reply",
+        &[
+            ("contact.name", "name", "nombre"),
+            ("contact.phone", "phone", "telefono"),
+            ("button.text", "button", "boton"),
+        ],
+    ),
 ];
 
 fn pick(lang: Lang, en: &'static str, es: &'static str) -> &'static str {
@@ -198,7 +234,10 @@ fn pick(lang: Lang, en: &'static str, es: &'static str) -> &'static str {
 
 /// An event type's name in her words (`Llamada finalizada (END)`), or the id for a type of one's own.
 pub fn type_name(lang: Lang, id: &str) -> String {
-    TYPES.iter().find(|row| row.0 == id).map_or_else(|| id.to_owned(), |row| pick(lang, row.1, row.2).to_owned())
+    TYPES
+        .iter()
+        .find(|row| row.0 == id)
+        .map_or_else(|| id.to_owned(), |row| pick(lang, row.1, row.2).to_owned())
 }
 
 /// A pattern's name: a catalog type's, `Todas las llamadas` for `call.*`, else the pattern itself.
@@ -325,7 +364,8 @@ mod tests {
         for event_type in from_samples() {
             assert!(TYPES.iter().any(|row| row.0 == event_type.id), "no words for {}", event_type.id);
             for field in &event_type.fields {
-                let nested_in_list = field.path.contains(".messages.") || field.path.contains("custom_fields.");
+                let nested_in_list =
+                    field.path.contains(".messages.") || field.path.contains("custom_fields.");
                 assert!(
                     nested_in_list || field_label(Lang::Es, &field.path).is_some(),
                     "no label for {}",

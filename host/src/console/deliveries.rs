@@ -55,7 +55,11 @@ fn non_empty(value: &Option<String>) -> Option<String> {
 }
 
 /// A filter time as the API takes it: RFC 3339, or a form's `2026-12-02T10:00` in the visitor's zone.
-fn filter_time(field: &str, value: &Option<String>, minutes_behind_utc: Option<i64>) -> ApiResult<Option<i64>> {
+fn filter_time(
+    field: &str,
+    value: &Option<String>,
+    minutes_behind_utc: Option<i64>,
+) -> ApiResult<Option<i64>> {
     let Some(text) = non_empty(value) else { return Ok(None) };
     if text.len() != 16 {
         return crate::api::parse_rfc3339(field, &text).map(Some);
@@ -159,7 +163,7 @@ async fn deliveries_page(
                     tbody {
                         @for d in &list {
                             @let extra = extra(d);
-                            tr data-status=(d.status) data-test=(extra["test"] == true) {
+                            tr data-status=(d.status) data-test=(if extra["test"] == true { "true" } else { "false" }) {
                                 td { a href=(path(&tenant, &format!("deliveries/{}", d.id))) { (time(&d.created_at)) } }
                                 td { span class={ "badge " (d.status) } { (status_label(&ctx, &d.status)) } (marks(&ctx, &extra)) }
                                 td { (event_cell(&ctx, &extra, &d.event_id)) }

@@ -10,13 +10,13 @@ use axum::extract::{Path, Query};
 use maud::{Markup, html};
 use serde_json::json;
 
+use super::layout::{Page, or_dash};
 use super::portal::state;
-use super::{Ctx, catalog, failures, lanes};
+use super::{Ctx, catalog, failures, lanes, samples};
 use crate::api::deliveries::ListQuery;
 use crate::api::rollouts::RolloutView;
 use crate::api::subscriptions::SubscriptionView;
 use crate::api::{ApiResult, deliveries, plugins};
-use super::layout::{Page, or_dash};
 
 /// The event types the tenant's platforms send, with their fields.
 pub(super) async fn tenant_catalog(_ctx: &Ctx, _tenant: &str) -> ApiResult<Vec<catalog::EventType>> {
@@ -34,8 +34,11 @@ pub(super) async fn editor(ctx: &Ctx, tenant: &str, existing: Option<Subscriptio
     let types = tenant_catalog(ctx, tenant).await?;
     let recent = recent_events(ctx, tenant).await?;
     let chosen: Vec<String> = existing.as_ref().map(|s| s.event_types.clone()).unwrap_or_default();
-    let others: Vec<&str> =
-        chosen.iter().map(String::as_str).filter(|pattern| !types.iter().any(|ty| ty.id == *pattern)).collect();
+    let others: Vec<&str> = chosen
+        .iter()
+        .map(String::as_str)
+        .filter(|pattern| !types.iter().any(|ty| ty.id == *pattern))
+        .collect();
     let body = html! {
         form #subscription-form.editor novalidate {
             div.columns {
@@ -186,6 +189,11 @@ pub(super) async fn editor(ctx: &Ctx, tenant: &str, existing: Option<Subscriptio
         }
     };
     let title = if existing.is_some() { t("subs.edit") } else { t("subs.new") };
+    // Every sample (two of a call that ended: answered and missed), for the preview.
+    let samples: Vec<serde_json::Value> = samples::all()
+        .into_iter()
+        .map(|(event_type, event)| json!({"type": event_type, "event": event}))
+        .collect();
     Ok(Page {
         title: title.to_owned(),
         current: "subscriptions",
@@ -194,6 +202,7 @@ pub(super) async fn editor(ctx: &Ctx, tenant: &str, existing: Option<Subscriptio
             "page": "subscription",
             "subscription": existing,
             "catalog": catalog::for_script(ctx.lang, &types),
+            "samples": samples,
             "recent": recent,
             "plugins": names,
             "template_errors": failures::template_errors_for_script(ctx.lang),

@@ -53,7 +53,13 @@ pub fn delivery_failure(lang: Lang, d: &DeliveryView) -> Option<String> {
 
 /// One failure in her words: from its kind (a plugin error's), the HTTP status her system answered, or the
 /// service's message.
-pub fn failure(lang: Lang, kind: Option<&str>, status: Option<u16>, message: &str, host: Option<&str>) -> String {
+pub fn failure(
+    lang: Lang,
+    kind: Option<&str>,
+    status: Option<u16>,
+    message: &str,
+    host: Option<&str>,
+) -> String {
     let t = |key| lang.t(key);
     let host = host.unwrap_or("");
     let status = status.or_else(|| http_status(message));
@@ -83,7 +89,10 @@ pub fn failure(lang: Lang, kind: Option<&str>, status: Option<u16>, message: &st
         _ if message.contains("dns") || message.contains("resolve") || message.contains("lookup") => {
             t("why.no_such_host").replace("{host}", host)
         }
-        _ if message.contains("not allowed") || message.contains("private") || message.contains("refuses") => {
+        _ if message.contains("not allowed")
+            || message.contains("private")
+            || message.contains("refuses") =>
+        {
             t("why.not_allowed").replace("{host}", host)
         }
         _ if message.contains("connect") || message.contains("refused") => {
@@ -119,7 +128,13 @@ mod tests {
     fn failures_are_said_in_her_words() {
         let es = Lang::Es;
         assert!(failure(es, None, Some(500), "", Some("sheets.example")).contains("500"));
-        let unreachable = failure(es, None, None, "connecting to crm.example failed: Connection refused", Some("crm.example"));
+        let unreachable = failure(
+            es,
+            None,
+            None,
+            "connecting to crm.example failed: Connection refused",
+            Some("crm.example"),
+        );
         assert!(unreachable.contains("crm.example") && !unreachable.contains("Connection"), "{unreachable}");
         let template = failure(
             es,

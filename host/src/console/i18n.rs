@@ -235,7 +235,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "URL con datos del evento (opcional: por defecto la dirección de arriba)",
     ),
     ("tpl.body", "Body template", "Plantilla del cuerpo"),
-    ("tpl.variables", "Event data (click to insert where you are typing)", "Datos del evento (clic para insertar donde está escribiendo)"),
+    (
+        "tpl.variables",
+        "Event data (click to insert where you are typing)",
+        "Datos del evento (clic para insertar donde está escribiendo)",
+    ),
     ("tpl.preview", "Preview", "Vista previa"),
     ("tpl.preview_on", "Preview on", "Vista previa con"),
     ("js.samples", "Sample events", "Eventos de ejemplo"),

@@ -103,6 +103,8 @@ pub fn render(ctx: &Ctx, tenant: Option<&str>, here: &str, page: Page) -> Respon
                 title { (page.title) " · Gancho" }
                 link rel="stylesheet" href="/console/assets/console.css";
                 script src="/console/assets/editor.js" defer {}
+                script src="/console/assets/deliveries.js" defer {}
+                script src="/console/assets/webhook.js" defer {}
                 script src="/console/assets/console.js" defer {}
             }
             body data-csrf=(ctx.session.csrf) {

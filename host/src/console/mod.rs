@@ -22,9 +22,9 @@ pub mod links;
 mod operator;
 mod portal;
 mod samples;
-mod texts;
 pub mod session;
 mod sign_in;
+mod texts;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -105,12 +105,16 @@ async fn home(ctx: Ctx) -> Redirect {
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 const EDITOR_JS: &str = include_str!("assets/editor.js");
+const DELIVERIES_JS: &str = include_str!("assets/deliveries.js");
+const WEBHOOK_JS: &str = include_str!("assets/webhook.js");
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     let (content_type, body) = match file.as_str() {
         "console.css" => ("text/css; charset=utf-8", CSS),
         "console.js" => ("text/javascript; charset=utf-8", JS),
         "editor.js" => ("text/javascript; charset=utf-8", EDITOR_JS),
+        "deliveries.js" => ("text/javascript; charset=utf-8", DELIVERIES_JS),
+        "webhook.js" => ("text/javascript; charset=utf-8", WEBHOOK_JS),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()

@@ -10,13 +10,11 @@ use axum::{Json, Router};
 use maud::{Markup, html};
 use serde_json::json;
 
+use super::editor::{editor, rollouts_section};
 use super::layout::{Page, or_dash, render};
 use super::{Ctx, catalog, failures, lanes, layout};
-use super::editor::{editor, rollouts_section};
-use crate::api::deliveries::ListQuery;
-use crate::api::rollouts::RolloutView;
 use crate::api::subscriptions::SubscriptionView;
-use crate::api::{ApiResult, AppState, connections, deliveries, plugins, rollouts, subscriptions};
+use crate::api::{ApiResult, AppState, connections, plugins, rollouts, subscriptions};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -117,7 +115,8 @@ fn event_names(ctx: &Ctx, types: &[String]) -> Markup {
 fn health_details(ctx: &Ctx, health: &serde_json::Value) -> Markup {
     let t = |key| ctx.lang.t(key);
     let recent = &health["recent"];
-    let (total, failed) = (recent["deliveries"].as_u64().unwrap_or(0), recent["failed"].as_u64().unwrap_or(0));
+    let (total, failed) =
+        (recent["deliveries"].as_u64().unwrap_or(0), recent["failed"].as_u64().unwrap_or(0));
     let last_error = health["last_error"].as_str();
     html! {
         @if health["state"] == "failing" {
