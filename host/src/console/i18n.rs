@@ -56,6 +56,14 @@ impl Lang {
         }
     }
 
+    /// The text for `key`, if there is one.
+    pub fn try_t(self, key: &str) -> Option<&'static str> {
+        all_texts().find(|(k, _, _)| *k == key).map(|(_, en, es)| match self {
+            Lang::En => *en,
+            Lang::Es => *es,
+        })
+    }
+
     /// The texts the pages' script needs (keys starting with `js.`), as a JSON object.
     pub fn script_texts(self) -> serde_json::Value {
         all_texts()

@@ -76,9 +76,13 @@ impl Ctx {
         self.session.caller()
     }
 
-    /// The page for an error of the API: its message, in the status it came with.
+    /// The page for an error of the API, in the visitor's words (by its code, else its field), in the
+    /// status it came with; the API's own English text is for integrators and the log.
     pub fn error(&self, error: ApiError) -> Response {
-        layout::error_page(self, error.status, &error.message)
+        let by_code = self.lang.try_t(&format!("js.err.{}", error.code));
+        let by_field = error.field.as_deref().and_then(|field| self.lang.try_t(&format!("js.field.{field}")));
+        let words = by_code.or(by_field).unwrap_or_else(|| self.lang.t("js.err.other"));
+        layout::error_page(self, error.status, words)
     }
 }
 

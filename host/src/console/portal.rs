@@ -11,7 +11,7 @@ use maud::{Markup, html};
 use serde_json::json;
 
 use super::editor::{editor, rollouts_section};
-use super::layout::{Page, or_dash, render};
+use super::layout::{Page, render};
 use super::{Ctx, catalog, failures, lanes, layout};
 use crate::api::subscriptions::SubscriptionView;
 use crate::api::{ApiResult, AppState, connections, plugins, rollouts, subscriptions};
@@ -195,12 +195,13 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                 thead { tr { th { (t("common.name")) } th { (t("common.version")) } th { (t("common.size")) } th { (t("common.created")) } } }
                 tbody {
                     @for p in rows {
-                        tr { td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (p.created_at) } }
+                        tr { td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (layout::time(&p.created_at)) } }
                     }
                 }
             }
         };
         let body = html! {
+            p.lead { (t("pl.lead")) }
             h2 { (t("pl.title")) }
             @if versions.is_empty() { p.empty { (t("common.none")) } } @else {
                 table.list #own-plugins {
@@ -208,7 +209,7 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                     tbody {
                         @for (short, p) in &versions {
                             tr {
-                                td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (p.created_at) }
+                                td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (layout::time(&p.created_at)) }
                                 td.actions { button.link.danger type="button" data-delete-version={ (short) "/" (p.version) } { (t("common.delete")) } }
                             }
                         }
@@ -268,7 +269,7 @@ async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                                         (lanes::destination_badge(&ctx, d))
                                     }
                                 }
-                                td { (or_dash(c.last_used_at.as_deref())) }
+                                td { @if let Some(at) = &c.last_used_at { (layout::time(at)) } @else { "—" } }
                                 td.actions {
                                     button.link data-replace=(c.name) type="button" { (t("conn.replace")) }
                                     " · "

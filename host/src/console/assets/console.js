@@ -47,20 +47,24 @@
     const variable = /\{\{[^}]*\}\}/.exec(message);
     return known[1].replace("{var}", variable ? variable[0] : "");
   }
-  function words(answer) {
+  function words(answer, technical) {
     const error = (answer.body && answer.body.error) || {};
+    // The operator's pages speak the API's language.
+    if (!tenant && error.message) return error.message;
     const field = error.field ? String(error.field) : "";
     const top = field.split(/[.\[]/)[0];
     if (top === "config") {
       const template = templateWords(error.message || "");
       if (template) return template;
     }
-    return texts["js.err." + error.code] || texts["js.field." + field] || texts["js.field." + top]
+    const said = texts["js.err." + error.code] || texts["js.field." + field] || texts["js.field." + top]
       || (answer.status === 0 ? t("network") : t("err.other") + (answer.status ? " (HTTP " + answer.status + ")" : ""));
+    // Integrators' pages (plugins, connections) add the service's own words, which they need.
+    return technical && error.message ? said + " — " + error.message : said;
   }
-  function showError(root, answer, fallback) {
+  function showError(root, answer, fallback, technical) {
     const error = (answer.body && answer.body.error) || {};
-    const message = words(answer);
+    const message = words(answer, technical);
     const field = error.field ? String(error.field).split(/[.\[]/)[0] : null;
     const target = field && $('[data-error-for="' + field + '"]', root);
     const shown = target || fallback || $(".form-error", root);
@@ -106,7 +110,7 @@
       const [name, version] = button.dataset.deleteVersion.split("/");
       const answer = await api("DELETE", tenantPath("/plugins/" + encodeURIComponent(name) + "/versions/" + version));
       if (answer.ok) location.reload();
-      else showError(document, answer, $("#versions-error"));
+      else showError(document, answer, $("#versions-error"), true);
     }));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -134,7 +138,7 @@
           setTimeout(() => location.reload(), 1200);
         } else {
           status($("#upload-status"), "");
-          showError(form, { status: xhr.status, body }, $("#upload-error"));
+          showError(form, { status: xhr.status, body }, $("#upload-error"), true);
         }
       };
       xhr.send(file);
@@ -160,7 +164,7 @@
       if (!confirm(t("confirm_delete"))) return;
       const answer = await api("DELETE", tenantPath("/connections/" + encodeURIComponent(button.dataset.deleteConnection)));
       if (answer.ok) location.reload();
-      else showError(document, answer, $("#connections-error"));
+      else showError(document, answer, $("#connections-error"), true);
     }));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -173,7 +177,7 @@
       const answer = form.dataset.mode === "replace"
         ? await api("PATCH", tenantPath("/connections/" + encodeURIComponent(name)), hosts.length ? { hosts, credential } : { credential })
         : await api("POST", tenantPath("/connections"), { name, hosts, credential });
-      if (!answer.ok) { showError(form, answer, $("#connection-error")); return; }
+      if (!answer.ok) { showError(form, answer, $("#connection-error"), true); return; }
       $$("input[type=password]", form).forEach((el) => { el.value = ""; });
       status($("#connection-status"), t("saved"));
       setTimeout(() => location.reload(), 800);
