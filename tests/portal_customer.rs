@@ -54,7 +54,7 @@ impl Customer {
         &self,
         service: &Service,
         receiver: &str,
-        extra: &[(&str, String)],
+        extra: &[(&'static str, String)],
     ) -> Vec<(&'static str, String)> {
         let mut env = vec![
             ("PORTAL_LINK", portal_link(service, self.tenant)),

@@ -143,7 +143,7 @@ mod tests {
             "plugin template@1 failed on event evt_1: permanent plugin error: unknown template variable {{call.form}}: …",
             None,
         );
-        assert!(template.contains("{{call.form}}") && template.contains("variable"), "{template}");
+        assert!(template.contains("{{call.form}}") && template.contains("dato"), "{template}");
         assert_eq!(http_status("the receiver answered HTTP 503"), Some(503));
     }
 }

@@ -3,7 +3,7 @@
 //! through the API's handlers with the session's caller, so a tenant's session reaches exactly what its
 //! API key would, and another tenant's pages answer 404 as the API does.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};

@@ -191,7 +191,8 @@ window.GanchoEditor = (function () {
     return rows;
   }
   function writeJson(rows, kinds) {
-    if (!rows.length) return "{}";
+    // No rows, no body: the service then says a body needs at least one.
+    if (!rows.length) return "";
     const lines = rows.map((r) => {
       const value = r.variable
         ? (kinds[r.variable] === "number" || kinds[r.variable] === "boolean" ? "{{" + r.variable + "}}" : '"{{' + r.variable + '}}"')

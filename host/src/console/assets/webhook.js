@@ -103,8 +103,8 @@ window.GanchoWebhook = (function () {
     });
     format.addEventListener("change", () => {
       if (format.value === "text") { rawChanged(); return; }
-      const list = rows.read();
-      body.value = rows.write(format.value, list);
+      // The rows, when they show the body, write it in the new format; a body of another shape stays.
+      if (!$("#rows").hidden) body.value = rows.write(format.value, rows.read());
       rawChanged();
       schedulePreview();
     });
