@@ -73,8 +73,18 @@ impl Customer {
 fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start();
+    // Where she is told that a webhook fails: her e-mail (through an SMTP server), a webhook of hers.
+    let smtp = SmtpSink::start();
+    let her_webhook = Receiver::start();
     // Connections are off here (no `connections.keys`): the portal does not offer them.
-    let service = Service::start(&dir.path().join("data"), &[]);
+    let service = Service::start(
+        &dir.path().join("data"),
+        &[
+            ("GANCHO_NOTIFICATIONS__SMTP_URL", &smtp.url),
+            ("GANCHO_NOTIFICATIONS__FAILING_AFTER_SECS", "1"),
+            ("GANCHO_NOTIFICATIONS__INTERVAL_SECS", "1"),
+        ],
+    );
     let base = receiver.url.trim_end_matches("/hook").to_owned();
     let wasm = support::plugin_bytes("template");
     let (status, body) =
@@ -158,7 +168,16 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
     }
     receiver.wait_for(10, Duration::from_secs(30));
 
-    // Her spreadsheet script answers 500: the list shows it failing, with why; she asks to be told.
+    // She asks to be told when her spreadsheet's webhook fails; then its script answers 500: the list shows
+    // it failing, with why, and she is told by e-mail and at her webhook.
+    for (customer, built) in &webhooks {
+        let sheet = built["sheet"].as_str().unwrap().to_owned();
+        let extra = [("SUBSCRIPTION", sheet.clone()), ("NOTIFY_URL", her_webhook.url.clone())];
+        story("notify", &service, &customer.env(&service, &base, &extra));
+        let (_, saved) =
+            service.get(&format!("/v1/tenants/{}/subscriptions/{sheet}", customer.tenant), OPERATOR);
+        assert_eq!(saved["notify"]["email"], "ana@example.com", "{saved}");
+    }
     receiver.set_behaviour(Behaviour::Always(500));
     for (Customer { tenant, .. }, _) in &webhooks {
         post(&service, &event("call.ended.json", tenant, &format!("evt_{tenant}_end_2")));
@@ -173,9 +192,10 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
             |d| !d.is_empty(),
         );
         story("failing", &service, &customer.env(&service, &base, &[("SUBSCRIPTION", sheet.clone())]));
-        let (_, saved) = service.get(&format!("/v1/tenants/{tenant}/subscriptions/{sheet}"), OPERATOR);
-        assert_eq!(saved["notify"]["email"], "ana@example.com", "{saved}");
     }
+    let mails = smtp.wait_for(2, Duration::from_secs(30));
+    assert!(mails.iter().all(|m| m.to == ["ana@example.com"]), "{mails:#?}");
+    her_webhook.wait_for(2, Duration::from_secs(30));
     // It answers again: a retry goes through and the list no longer says it fails.
     receiver.set_behaviour(Behaviour::Accept);
     for (customer, built) in &webhooks {
@@ -201,6 +221,8 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
         );
         story("recovered", &service, &customer.env(&service, &base, &[("SUBSCRIPTION", sheet)]));
     }
+    // Told again: it works again.
+    smtp.wait_for(4, Duration::from_secs(30));
 
     // A body that cannot render is refused at save, in her words.
     for (customer, _) in &webhooks {

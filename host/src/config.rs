@@ -37,6 +37,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub connections: ConnectionsConfig,
     pub console: ConsoleConfig,
+    /// Telling customers that a subscription is failing (e-mail through SMTP, or a webhook of theirs).
+    pub notifications: crate::notifications::NotificationsConfig,
 }
 
 /// The web console and the tenants' portal.
@@ -224,6 +226,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             connections: ConnectionsConfig::default(),
             console: ConsoleConfig::default(),
+            notifications: Default::default(),
         }
     }
 }

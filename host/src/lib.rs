@@ -25,7 +25,8 @@
 //! - [`runtime`]: the wasmtime engine, plugin loading and precompile cache, limits, one invocation.
 //! - [`store`]: the storage interface and its SQLite implementation; claims with leases on due work.
 //! - [`tenancy`]: what each tenant may use: quotas on its own plugins, lower per-invocation limits.
-//! - [`event`]: the event envelope the platform posts, and its validation.
+//! - [`event`]: the event envelope the platform posts, and its validation; [`catalog`]: the event types
+//!   the platforms send, their fields and samples; [`conditions`]: a subscription's "only when" filter.
 //! - [`config`]: settings from the default file, a config file and `GANCHO_*` variables.
 //! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
 //!   wall-clock time.
@@ -35,8 +36,10 @@
 //! [`run`] wires it all together on a listener the caller binds, so tests can use `127.0.0.1:0`.
 
 pub mod api;
+pub mod catalog;
 pub mod cli;
 pub mod clock;
+pub mod conditions;
 pub mod config;
 pub mod connections;
 pub mod console;
@@ -45,6 +48,7 @@ pub mod event;
 pub mod executor;
 pub mod ids;
 pub mod metrics;
+pub mod notifications;
 pub mod pipeline;
 pub mod plugins;
 pub mod rollout;
@@ -211,6 +215,11 @@ pub async fn run(
         },
     ));
     let connections = Arc::new(open_connections(&config, &store, guard.clone()).await?);
+    let notifier = notifications::Notifier {
+        store: store.clone(),
+        sender: HttpSender::new(guard.clone(), Duration::from_secs(config.delivery.timeout_secs), 4),
+        config: config.notifications.clone(),
+    };
     let worker = Arc::new(DeliveryWorker {
         store: store.clone(),
         connections: connections.clone(),
@@ -248,6 +257,7 @@ pub async fn run(
     // The first event for a version on a new instance should not wait for it to compile.
     tokio::spawn(plugins.clone().precompile_live_versions());
     let delivery_task = tokio::spawn(worker.run(workers_stop.clone()));
+    let notifier_task = tokio::spawn(notifier.run(workers_stop.clone()));
 
     let ingest = api::IngestQueue::start(store.clone(), config.ingest.max_batch);
     let state = api::AppState {
@@ -279,6 +289,7 @@ pub async fn run(
     let _ = delivery_task.await;
     let _ = retention_task.await;
     let _ = rollout_task.await;
+    let _ = notifier_task.await;
     tracing::info!("gancho stopped");
     served
 }

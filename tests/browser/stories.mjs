@@ -57,7 +57,7 @@ const WORDS = {
     number: "numero", name: "nombre", duration: "duracion", cost: "costo", missed: "perdida",
     numberLabel: "Número", nameLabel: "Nombre de quien llama", durationLabel: "Duración (s)", costLabel: "Costo",
     statusLabel: "Estado de la llamada", is: "es", missedValue: "perdida", testBadge: /prueba/, failing: /falla/,
-    saved: "Guardado.", emptyBody: /vacío/, rerunNote: /Corrija el webhook/, couldNotBuild: /no pudo armar/,
+    saved: "Guardado.", badEmail: /e-mail/, emptyBody: /vacío/, rerunNote: /Corrija el webhook/, couldNotBuild: /no pudo armar/,
   },
   en: {
     code: "en", title: /Your webhooks/, deliveries: "Deliveries", started: /Call started \(START\)/, ended: /Call ended \(END\)/,
@@ -65,7 +65,7 @@ const WORDS = {
     number: "number", name: "name", duration: "duration", cost: "cost", missed: "missed",
     numberLabel: "Number", nameLabel: "Caller's name", durationLabel: "Duration (s)", costLabel: "Cost",
     statusLabel: "Call status", is: "is", missedValue: "missed", testBadge: /test/, failing: /failing/,
-    saved: "Saved.", emptyBody: /empty/, rerunNote: /Fix the webhook/, couldNotBuild: /could not build/,
+    saved: "Saved.", badEmail: /e-mail/, emptyBody: /empty/, rerunNote: /Fix the webhook/, couldNotBuild: /could not build/,
   },
 };
 
@@ -180,7 +180,7 @@ const stories = {
     await page.goto(env.PORTAL_LINK);
     await page.click("nav >> text=" + w.deliveries);
     await page.waitForSelector("#deliveries tbody tr");
-    assert.match(await text("#deliveries"), w.ended);
+    assert.match(await text("#deliveries"), new RegExp(w.sheetName));
     // The destination is named; times are in her zone (not UTC ISO strings).
     assert.match(await page.locator("#deliveries td.destination").first().innerText(), /127\.0\.0\.1/);
     const when = await page.locator("#deliveries tbody tr td time").first().innerText();
@@ -214,10 +214,21 @@ const stories = {
     await page.waitForSelector('#deliveries tr[data-status="failed"], #deliveries tr[data-status="dead"]');
     assert.match(await page.locator(`#deliveries tr[data-status="failed"] .error-cell, #deliveries tr[data-status="dead"] .error-cell`).first().innerText(), /500/);
     await shot(`deliveries-failing-${w.code}`);
-    // "Tell me if it fails": her e-mail, saved with the webhook.
+  },
+
+  // "Tell me if it fails": her e-mail and a webhook of hers, saved with the webhook.
+  async notify() {
+    const w = WORDS[env.WORDS || "es"];
+    await page.goto(env.PORTAL_LINK);
     await page.goto(`${base}/console/t/${env.TENANT}/subscriptions/${env.SUBSCRIPTION}`);
     await page.waitForSelector("body[data-ready] #subscription-form");
+    // A wrong address is refused next to the fields, in her words.
+    await page.fill("#notify-email", "ana@");
+    await page.click("#save");
+    await page.waitForSelector('[data-error-for="notify"]:not(:empty)');
+    assert.match(await text('[data-error-for="notify"]'), w.badEmail);
     await page.fill("#notify-email", "ana@example.com");
+    await page.fill("#notify-webhook", env.NOTIFY_URL);
     await page.click("#save");
     await page.waitForSelector("#save-status >> text=" + w.saved);
     await shot(`editor-notify-${w.code}`);

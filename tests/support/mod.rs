@@ -7,6 +7,7 @@ pub mod database;
 mod guests;
 mod plugins;
 pub mod service;
+pub mod smtp;
 
 #[allow(unused_imports)] // only some tests build plugins in other languages
 pub use guests::*;

@@ -155,10 +155,22 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+) -> ApiResult<axum::response::Response> {
     caller.require_tenant(&tenant)?;
-    let request: NewConnection = parse_json_body(&body)?;
+    super::idempotency::once(&state, &tenant, &headers, "connections", &body, || {
+        create_connection(state.clone(), tenant.clone(), &body)
+    })
+    .await
+}
+
+async fn create_connection(
+    state: AppState,
+    tenant: String,
+    body: &[u8],
+) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    let request: NewConnection = parse_json_body(body)?;
     super::check_name("connection", &request.name)?;
     let hosts = check_hosts(request.hosts)?;
     let credential = check_credential(request.credential)?;

@@ -1,4 +1,5 @@
-//! Deliveries of a tenant: listing them with their attempts, and retrying one by hand.
+//! Deliveries of a tenant: listing them with their attempts, retrying one by hand (the same request again),
+//! and re-running one (the subscription's current plugin, config and endpoint on its stored event).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -16,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/deliveries", get(list))
         .route("/v1/tenants/{tenant}/deliveries/{id}", get(read))
         .route("/v1/tenants/{tenant}/deliveries/{id}/retry", post(retry))
+        .route("/v1/tenants/{tenant}/deliveries/{id}/rerun", post(rerun))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -23,7 +25,7 @@ pub fn router() -> Router<AppState> {
 pub struct ListQuery {
     pub event_id: Option<String>,
     pub subscription_id: Option<String>,
-    /// `pending`, `succeeded`, `failed`, `dead`, `skipped` or `plugin_error`.
+    /// `pending`, `succeeded`, `failed`, `dead`, `skipped`, `plugin_error` or `superseded`.
     pub status: Option<String>,
     /// `true`: only the heads of ordered lanes that hold their key while failing (what the rest of their
     /// key waits on).
@@ -64,6 +66,16 @@ pub struct DeliveryView {
     /// The batch that last carried it, when it went out merged with others (its attempts are the batch's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_id: Option<String>,
+    /// Made for a test send by the tenant (`POST …/test-events`).
+    pub test: bool,
+    /// The delivery this one re-ran: it was made by the subscription's plugin, config and endpoint as
+    /// they were at the re-run (`plugin` says which version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
+    /// On a single delivery: whether its subscription changed after it was made (a retry sends the request
+    /// as it was; a re-run makes it anew with the current settings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_changed_since: Option<bool>,
     pub created_at: String,
     pub updated_at: String,
     pub attempts: Vec<AttemptView>,
@@ -133,6 +145,9 @@ fn view(delivery: Delivery) -> DeliveryView {
             .as_deref()
             .map(|destination| crate::delivery::budgets::host_of_destination(destination).to_owned()),
         batch_id: delivery.batch_id,
+        test: delivery.test,
+        rerun_of: delivery.rerun_of,
+        subscription_changed_since: None,
         created_at: rfc3339(delivery.created_at),
         updated_at: rfc3339(delivery.updated_at),
         attempts: delivery
@@ -166,7 +181,8 @@ pub async fn list(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "status",
                 format!(
-                    "unknown status `{text}`: use pending, succeeded, failed, dead, skipped or plugin_error"
+                    "unknown status `{text}`: use pending, succeeded, failed, dead, skipped, plugin_error or \
+                     superseded"
                 ),
             )
         })?),
@@ -191,28 +207,120 @@ pub async fn read(
     Path((tenant, id)): Path<(String, String)>,
 ) -> ApiResult<Json<DeliveryView>> {
     caller.require_tenant(&tenant)?;
-    let delivery = state
-        .store
-        .get_delivery(&tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("delivery {id}")))?;
-    Ok(Json(view(delivery)))
+    let delivery = find(&state, &tenant, &id).await?;
+    let subscription = state.store.get_subscription(&tenant, &delivery.subscription_id).await?;
+    let changed = subscription.map(|s| s.updated_at > delivery.created_at);
+    Ok(Json(DeliveryView { subscription_changed_since: changed, ..view(delivery) }))
 }
 
-/// Attempt a delivery again now (a dead, failed or even succeeded one). A dead or succeeded delivery of an
-/// ordered subscription is sent on its own: its key went on without it, so it holds the key no more.
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/deliveries/{id}/retry", tag = "deliveries",
-    responses((status = 202), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+async fn find(state: &AppState, tenant: &str, id: &str) -> ApiResult<Delivery> {
+    state.store.get_delivery(tenant, id).await?.ok_or_else(|| ApiError::not_found(format!("delivery {id}")))
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    /// Send a delivery that already succeeded again (the destination receives it twice).
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RetryAnswer {
+    /// The delivery that will be sent: the same one, or a re-run's placeholder.
+    pub delivery_id: String,
+    /// Whether the plugin runs again (a plugin error has no request to send: it is re-run).
+    pub rerun: bool,
+}
+
+/// Attempt a delivery again now with the request it has (a dead or failed one; a succeeded one only with
+/// `{"force": true}`). A plugin error has no request: it is re-run instead. A manual attempt that fails
+/// leaves the automatic schedule where it was. A dead or succeeded delivery of an ordered subscription is
+/// sent on its own: its key went on without it, so it holds the key no more.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/deliveries/{id}/retry", tag = "deliveries", request_body = Option<RetryRequest>,
+    responses((status = 202, body = RetryAnswer), (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Already delivered (send `force`), already re-run, or being sent", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn retry(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<RetryAnswer>)> {
     caller.require_tenant(&tenant)?;
+    let request: RetryRequest =
+        if body.is_empty() { RetryRequest::default() } else { super::parse_json_body(&body)? };
+    let delivery = find(&state, &tenant, &id).await?;
+    match delivery.status {
+        DeliveryStatus::PluginError | DeliveryStatus::Skipped => {
+            return rerun_now(&state, &tenant, &id).await;
+        }
+        DeliveryStatus::Superseded => return Err(already_rerun(&id)),
+        DeliveryStatus::Succeeded if !request.force => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_delivered",
+                format!(
+                    "delivery {id} already succeeded: sending it again delivers it twice. Send                      {{\"force\": true}} to send it anyway, or re-run it (POST …/deliveries/{id}/rerun)"
+                ),
+            ));
+        }
+        _ => {}
+    }
     if state.store.retry_delivery(&tenant, &id, now_millis()).await? {
         state.wake.deliveries.notify_one();
-        Ok(StatusCode::ACCEPTED)
+        Ok((StatusCode::ACCEPTED, Json(RetryAnswer { delivery_id: id, rerun: false })))
     } else {
-        Err(ApiError::not_found(format!("delivery {id} with a request to send")))
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_retryable",
+            format!("delivery {id} is waiting for its next attempt already, or its subscription was deleted"),
+        ))
     }
+}
+
+/// Re-run a delivery: the subscription's current plugin, config and endpoint on the stored event, delivered
+/// anew (the new deliveries name this one in `rerun_of`). An unfinished delivery is superseded (never sent);
+/// a plugin error after its config was fixed is delivered this way.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/deliveries/{id}/rerun", tag = "deliveries",
+    responses((status = 202, body = RetryAnswer), (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "Already re-run, being sent, or its subscription deleted", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn rerun(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<RetryAnswer>)> {
+    caller.require_tenant(&tenant)?;
+    rerun_now(&state, &tenant, &id).await
+}
+
+async fn rerun_now(state: &AppState, tenant: &str, id: &str) -> ApiResult<(StatusCode, Json<RetryAnswer>)> {
+    use crate::store::Rerun;
+    match state.store.rerun_delivery(tenant, id, now_millis()).await? {
+        Rerun::Started(placeholder) => {
+            state.wake.events.notify_one();
+            Ok((StatusCode::ACCEPTED, Json(RetryAnswer { delivery_id: placeholder, rerun: true })))
+        }
+        Rerun::NotFound => Err(ApiError::not_found(format!("delivery {id}"))),
+        Rerun::AlreadyRerun => Err(already_rerun(id)),
+        Rerun::SubscriptionGone => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "subscription_deleted",
+            format!("delivery {id}'s subscription was deleted: there is no current plugin to re-run it with"),
+        )),
+        Rerun::InFlight => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "in_flight",
+            format!("delivery {id} is being sent right now; try again in a few seconds"),
+        )),
+    }
+}
+
+fn already_rerun(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "already_rerun",
+        format!("delivery {id} was re-run already: see the deliveries whose `rerun_of` is {id}"),
+    )
 }

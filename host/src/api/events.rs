@@ -90,6 +90,7 @@ pub async fn ingest(
         timestamp: event.timestamp,
         data_json: event.data.get().to_owned(),
         received_at: now_millis(),
+        origin: None,
     };
     // Committed in a task of its own: if the client hangs up now, the commit still completes (and the
     // event is then delivered, since the stored record drives delivery), rather than being cut off halfway.

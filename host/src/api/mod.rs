@@ -7,7 +7,10 @@ pub(crate) mod connections;
 pub(crate) mod deliveries;
 pub(crate) mod destinations;
 pub(crate) mod error;
+pub(crate) mod event_types;
 mod events;
+pub(crate) mod health;
+pub(crate) mod idempotency;
 pub(crate) mod ops;
 pub(crate) mod ordering;
 pub(crate) mod plugin_runs;
@@ -15,6 +18,7 @@ pub(crate) mod plugins;
 pub(crate) mod rollouts;
 pub(crate) mod subscriptions;
 pub(crate) mod tenants;
+pub(crate) mod test_events;
 
 use std::sync::Arc;
 
@@ -73,6 +77,8 @@ pub fn router(state: AppState) -> Router {
         .merge(plugin_runs::router())
         .merge(connections::router())
         .merge(subscriptions::router())
+        .merge(event_types::router())
+        .merge(test_events::router())
         .merge(rollouts::router())
         .merge(deliveries::router())
         .merge(destinations::router())

@@ -67,6 +67,23 @@ pub struct NewSubscription {
     /// (60–604800 s); absent: the service's `delivery.ordering_max_hold_secs`.
     #[serde(default)]
     pub ordering_max_hold_secs: Option<u32>,
+    /// What the customer calls it (up to 100 characters).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Only events passing this filter go through it, checked before its plugin runs:
+    /// `{"all": [{"field": "call.status", "op": "equals", "value": "missed"}]}` (or `any`). Operators:
+    /// `equals`, `not_equals`, `in`, `not_in`, `exists`, `not_exists`, `contains`, `greater_than`,
+    /// `less_than`. Fields are paths into the event's data, or `event.type`, `event.id`, `event.timestamp`.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::conditions::Filter>)]
+    pub filter: Option<serde_json::Value>,
+    /// Who to tell when it starts failing and when it recovers: an e-mail address and/or a webhook URL.
+    #[serde(default)]
+    pub notify: Option<crate::notifications::Notify>,
+    /// The platform sends event types outside the catalog: accept them (and filters on their fields
+    /// unchecked). Otherwise an unknown type is refused.
+    #[serde(default)]
+    pub custom_event_types: bool,
 }
 
 fn enabled_by_default() -> bool {
@@ -112,6 +129,21 @@ pub struct SubscriptionPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>, nullable)]
     pub ordering_max_hold_secs: Option<Option<u32>>,
+    /// A name sets it; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub name: Option<Option<String>>,
+    /// A filter replaces it (checked against the event types after this change); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::conditions::Filter>, nullable)]
+    pub filter: Option<Option<serde_json::Value>>,
+    /// Who to tell when it fails and recovers; `null`: no one.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::notifications::Notify>, nullable)]
+    pub notify: Option<Option<crate::notifications::Notify>>,
+    /// As on create: accept event types outside the catalog for this change.
+    #[serde(default)]
+    pub custom_event_types: bool,
 }
 
 /// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
@@ -166,6 +198,16 @@ pub struct SubscriptionView {
     pub secret: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Only events passing it go through (see `filter` on create).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<crate::conditions::Filter>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify: Option<crate::notifications::Notify>,
+    /// How it is doing: healthy, failing or idle, the last error, the last day's failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::HealthView>,
 }
 
 /// The subscription as shown, with its lanes' state when it is ordered.
@@ -183,7 +225,8 @@ async fn shown(
         }
     }
     let destinations = super::destinations::of_hosts(state, &subscription.tenant_id, Some(&hosts)).await?;
-    Ok(SubscriptionView { ordering, destinations, ..view(subscription, with_secret) })
+    let health = Some(super::health::of(state, &subscription).await?);
+    Ok(SubscriptionView { ordering, destinations, health, ..view(subscription, with_secret) })
 }
 
 fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
@@ -212,6 +255,10 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
         secret: with_secret.then_some(subscription.secret),
         created_at: rfc3339(subscription.created_at),
         updated_at: rfc3339(subscription.updated_at),
+        name: subscription.name,
+        filter: subscription.filter,
+        notify: subscription.notify,
+        health: None,
     }
 }
 
@@ -259,6 +306,24 @@ fn check_event_types(patterns: &[String]) -> ApiResult<()> {
             format!("`{bad}` is not an event type pattern: use `call.ended`, `chat.*` or `*`"),
         )),
         None => Ok(()),
+    }
+}
+
+/// A name, if given, is 1 to 100 characters of text (no control characters).
+fn check_name(name: Option<String>) -> ApiResult<Option<String>> {
+    let Some(name) = name.map(|name| name.trim().to_owned()) else { return Ok(None) };
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid("name", "`name` must be 1 to 100 characters of text".into()));
+    }
+    Ok(Some(name))
+}
+
+fn check_notify(
+    notify: Option<crate::notifications::Notify>,
+) -> ApiResult<Option<crate::notifications::Notify>> {
+    match notify {
+        None => Ok(None),
+        Some(notify) => notify.check().map_err(|(field, message)| invalid(field, message)),
     }
 }
 
@@ -404,11 +469,29 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<SubscriptionView>)> {
+) -> ApiResult<axum::response::Response> {
     caller.require_tenant(&tenant)?;
-    let request: NewSubscription = parse_json_body(&body)?;
+    super::idempotency::once(&state, &tenant, &headers, "subscriptions", &body, || {
+        create_subscription(&state, tenant.clone(), &body)
+    })
+    .await
+}
+
+async fn create_subscription(
+    state: &AppState,
+    tenant: String,
+    body: &[u8],
+) -> ApiResult<(StatusCode, Json<SubscriptionView>)> {
+    let state = state.clone();
+    let request: NewSubscription = parse_json_body(body)?;
     check_event_types(&request.event_types)?;
+    super::event_types::check_known(&request.event_types, request.custom_event_types)?;
+    let filter =
+        super::event_types::check_filter(request.filter, &request.event_types, request.custom_event_types)?;
+    let name = check_name(request.name)?;
+    let notify = check_notify(request.notify)?;
     check_endpoint(&request.endpoint_url)?;
     let config_json = check_config(request.config)?;
     let headers = check_headers(&request.headers)?;
@@ -448,6 +531,9 @@ pub async fn create(
         canary: None,
         ordering_key,
         ordering_max_hold_secs,
+        name,
+        filter,
+        notify,
     };
     state.store.create_subscription(&subscription).await?;
     Ok((StatusCode::CREATED, Json(shown(&state, subscription, true).await?)))
@@ -507,7 +593,30 @@ pub async fn update(
     let plugin_or_config_changed = patch.plugin.is_some() || patch.config.is_some();
     if let Some(event_types) = patch.event_types {
         check_event_types(&event_types)?;
+        super::event_types::check_known(&event_types, patch.custom_event_types)?;
         subscription.event_types = event_types;
+    }
+    match patch.filter {
+        Some(filter) => {
+            subscription.filter =
+                super::event_types::check_filter(filter, &subscription.event_types, patch.custom_event_types)?
+        }
+        // The event types changed: the filter must still fit them.
+        None if subscription.filter.is_some() => {
+            let filter = serde_json::to_value(&subscription.filter).map_err(ApiError::internal)?;
+            subscription.filter = super::event_types::check_filter(
+                Some(filter),
+                &subscription.event_types,
+                patch.custom_event_types,
+            )?;
+        }
+        None => {}
+    }
+    if let Some(name) = patch.name {
+        subscription.name = check_name(name)?;
+    }
+    if let Some(notify) = patch.notify {
+        subscription.notify = check_notify(notify)?;
     }
     if let Some(plugin) = patch.plugin {
         if let Some(canary) = &subscription.canary {
@@ -609,16 +718,23 @@ pub struct ReplayRequest {
     pub from: String,
     /// RFC 3339; deliveries created before this time.
     pub to: String,
+    /// Re-run the failed and dead deliveries too (the current plugin, config and endpoint on their events)
+    /// instead of sending their old requests again. Plugin errors are always re-run.
+    #[serde(default)]
+    pub rerun: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReplayAnswer {
-    /// How many failed or dead deliveries were made due again.
+    /// How many failed or dead deliveries were made due again (with their requests).
     pub replayed: u64,
+    /// How many were re-run: plugin errors, and with `rerun` the failed and dead ones.
+    pub rerun: u64,
 }
 
-/// Replay the failed and dead deliveries of a subscription created in a time range. A dead delivery of an
-/// ordered subscription is sent on its own: its key went on without it, so it holds the key no more.
+/// Replay the failed and dead deliveries of a subscription created in a time range, and re-run its plugin
+/// errors there (the current plugin and config on their events: what delivers them after a fix). A dead
+/// delivery of an ordered subscription is sent on its own: its key went on without it, so it holds the key no more.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/subscriptions/{id}/replay", tag = "subscriptions", request_body = ReplayRequest,
     responses((status = 202, body = ReplayAnswer), (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody), (status = 429, description = "Over quotas.max_replays_per_hour", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -636,7 +752,11 @@ pub async fn replay(
     }
     find(&state, &tenant, &id).await?;
     ordering::start_replay(&state, &tenant).await?;
-    let replayed = state.store.replay_deliveries(&tenant, &id, from, to, now_millis()).await?;
+    let now = now_millis();
+    let rerun = state.store.rerun_deliveries(&tenant, &id, from, to, request.rerun, now).await?;
+    let replayed =
+        if request.rerun { 0 } else { state.store.replay_deliveries(&tenant, &id, from, to, now).await? };
     state.wake.deliveries.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(ReplayAnswer { replayed })))
+    state.wake.events.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(ReplayAnswer { replayed, rerun })))
 }

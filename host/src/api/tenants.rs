@@ -41,6 +41,9 @@ pub struct TenantView {
     pub effective: Resolved,
     /// What its own plugins use of its quotas.
     pub plugin_usage: PluginUsage,
+    /// The platforms whose events it has (`phone`, `chat`): its portal shows only their event types. Empty:
+    /// all.
+    pub platforms: Vec<String>,
 }
 
 async fn view(state: &AppState, tenant: Tenant) -> ApiResult<TenantView> {
@@ -53,6 +56,7 @@ async fn view(state: &AppState, tenant: Tenant) -> ApiResult<TenantView> {
         created_at: rfc3339(tenant.created_at),
         effective,
         plugin_usage,
+        platforms: tenant.platforms,
     })
 }
 
@@ -64,6 +68,8 @@ pub struct TenantPatch {
     #[serde(default, deserialize_with = "super::subscriptions::present")]
     #[schema(value_type = Option<TenantPolicy>)]
     pub policy: Option<Option<TenantPolicy>>,
+    /// The platforms whose events it has: `phone` (calls), `chat` (chats and quick replies); `[]` for all.
+    pub platforms: Option<Vec<String>>,
 }
 
 /// Create a tenant (operator).
@@ -87,7 +93,13 @@ pub async fn create_tenant(
             "`id` must be 1 to 256 letters, digits, `-`, `_` or `.`",
         ));
     }
-    let tenant = Tenant { id: request.id, name: request.name, created_at: now_millis(), policy_json: None };
+    let tenant = Tenant {
+        id: request.id,
+        name: request.name,
+        created_at: now_millis(),
+        policy_json: None,
+        platforms: Vec::new(),
+    };
     state.store.create_tenant(&tenant).await?;
     Ok((StatusCode::CREATED, Json(view(&state, tenant).await?)))
 }
@@ -158,6 +170,22 @@ pub async fn update_tenant(
         }
         found.policy_json = json;
         state.policies.forget(&tenant);
+    }
+    if let Some(platforms) = patch.platforms {
+        if let Some(unknown) = platforms.iter().find(|p| !crate::catalog::PLATFORMS.contains(&p.as_str())) {
+            return Err(ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "platforms",
+                format!(
+                    "`{unknown}` is not a platform; use {} (or [] for all)",
+                    crate::catalog::PLATFORMS.join(", ")
+                ),
+            ));
+        }
+        if !state.store.set_tenant_platforms(&tenant, &platforms).await? {
+            return Err(ApiError::not_found(format!("tenant {tenant}")));
+        }
+        found.platforms = platforms;
     }
     Ok(Json(view(&state, found).await?))
 }

@@ -1,15 +1,16 @@
 //! The customer's words for the event catalog: each event type's name and a one-line description with an
 //! example, each field's label and each enum value's label, in Spanish and English. The API names things in
 //! English only (`call.ended`, `call.status`, `missed`); the portal shows these words, with the id small
-//! beside them for integrators. Also the catalog itself as the editor's script needs it: the tenant's event
-//! types with their samples, fields, field types and enum values.
+//! beside them for integrators. Also the service's catalog (`GET …/event-types`) as the editor's script
+//! needs it: the tenant's event types with their samples, fields, field types and enum values, labelled.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::i18n::Lang;
 
-/// One event type of the catalog, as `GET /v1/tenants/{t}/event-types` describes it.
+/// One event type of the catalog, as `GET /v1/tenants/{t}/event-types` describes it (what the portal reads
+/// of it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventType {
     #[serde(rename = "type")]
@@ -152,7 +153,7 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("clicked_at", "Clicked at", "Hora del clic"),
 ];
 
-/// (field path, value, English, Spanish): the enum values, in the catalog's order.
+/// (field path, value, English, Spanish): the enum values' words.
 const VALUES: &[(&str, &str, &str, &str)] = &[
     ("call.status", "ringing", "ringing", "sonando"),
     ("call.status", "answered", "answered", "atendida"),
@@ -268,46 +269,6 @@ fn value_label(lang: Lang, path: &str, value: &str) -> Option<&'static str> {
     VALUES.iter().find(|row| row.0 == path && row.1 == value).map(|row| pick(lang, row.2, row.3))
 }
 
-/// The catalog from the samples compiled in: what the portal shows while the service has no catalog of its
-/// own to give (every type; fields from the samples, enum values from [`VALUES`]).
-pub fn from_samples() -> Vec<EventType> {
-    let samples = super::samples::all();
-    let mut types = Vec::new();
-    for id in super::samples::EVENT_TYPES {
-        let mut fields: Vec<Field> = Vec::new();
-        for (_, sample) in samples.iter().filter(|(t, _)| t == id) {
-            walk(&sample["data"], "", &mut fields);
-        }
-        let sample = samples.iter().find(|(t, _)| t == id).map(|(_, s)| s.clone()).unwrap_or_default();
-        let platform = if id.starts_with("call.") { "phone" } else { "chat" };
-        types.push(EventType { id: (*id).to_owned(), platform: platform.to_owned(), sample, fields });
-    }
-    types
-}
-
-fn walk(value: &Value, path: &str, fields: &mut Vec<Field>) {
-    let kind = match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                walk(child, &child_path, fields);
-            }
-            "object"
-        }
-        Value::Array(_) => "array",
-        Value::Number(_) => "number",
-        Value::Bool(_) => "boolean",
-        // A null in one sample says nothing of the type: another sample (or the catalog) tells.
-        Value::Null => return,
-        Value::String(_) => "string",
-    };
-    if path.is_empty() || fields.iter().any(|f| f.path == path) {
-        return;
-    }
-    let values: Vec<String> = VALUES.iter().filter(|row| row.0 == path).map(|row| row.1.to_owned()).collect();
-    fields.push(Field { path: path.to_owned(), kind: kind.to_owned(), values });
-}
-
 /// What the editor's script needs: each type with its words, sample and fields (labelled, enum values
 /// labelled), and the labels of the envelope's fields.
 pub fn for_script(lang: Lang, types: &[EventType]) -> Value {
@@ -364,9 +325,15 @@ pub fn type_card(lang: Lang, id: &str) -> maud::Markup {
 mod tests {
     use super::*;
 
+    /// The service's catalog, as the API gives it.
+    fn catalog() -> Vec<EventType> {
+        let value = serde_json::to_value(crate::catalog::for_platforms(&[])).unwrap();
+        serde_json::from_value(value).unwrap()
+    }
+
     #[test]
     fn every_catalog_type_and_sample_field_has_words_in_both_languages() {
-        for event_type in from_samples() {
+        for event_type in catalog() {
             assert!(TYPES.iter().any(|row| row.0 == event_type.id), "no words for {}", event_type.id);
             for field in &event_type.fields {
                 let nested_in_list =
@@ -378,7 +345,7 @@ mod tests {
                 );
             }
         }
-        let ended = from_samples().into_iter().find(|t| t.id == "call.ended").unwrap();
+        let ended = catalog().into_iter().find(|t| t.id == "call.ended").unwrap();
         let status = ended.fields.iter().find(|f| f.path == "call.status").unwrap();
         assert!(status.values.contains(&"missed".to_owned()) && status.kind == "string");
         assert_eq!(value_label(Lang::Es, "call.status", "missed"), Some("perdida"));

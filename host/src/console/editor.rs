@@ -12,15 +12,18 @@ use serde_json::json;
 
 use super::layout::{Page, or_dash};
 use super::portal::state;
-use super::{Ctx, catalog, failures, lanes, samples};
+use super::{Ctx, catalog, failures, lanes};
 use crate::api::deliveries::ListQuery;
 use crate::api::rollouts::RolloutView;
 use crate::api::subscriptions::SubscriptionView;
-use crate::api::{ApiResult, deliveries, plugins};
+use crate::api::{ApiError, ApiResult, deliveries, event_types, plugins};
+use crate::catalog::samples;
 
-/// The event types the tenant's platforms send, with their fields.
-pub(super) async fn tenant_catalog(_ctx: &Ctx, _tenant: &str) -> ApiResult<Vec<catalog::EventType>> {
-    Ok(catalog::from_samples())
+/// The event types the tenant's platforms send, with their fields (`GET …/event-types`).
+pub(super) async fn tenant_catalog(ctx: &Ctx, tenant: &str) -> ApiResult<Vec<catalog::EventType>> {
+    let Json(list) = event_types::list(state(ctx), ctx.caller(), Path(tenant.to_owned())).await?;
+    let value = serde_json::to_value(&list.event_types).map_err(ApiError::internal)?;
+    serde_json::from_value(value).map_err(ApiError::internal)
 }
 
 /// The editor page, for a new subscription or an existing one.
@@ -129,16 +132,19 @@ pub(super) async fn editor(ctx: &Ctx, tenant: &str, existing: Option<Subscriptio
                     h2 { "4. " (t("ed.notify")) }
                     p.hint { (t("ed.notify_hint")) }
                     div.row {
-                        div {
-                            label for="notify-email" { (t("ed.notify_email")) }
-                            input #notify-email type="email" placeholder="ana@example.com";
-                            p.field-error data-error-for="notify" {}
+                        // E-mail only when the service has an SMTP server to send it through.
+                        @if !ctx.state.config.notifications.smtp_url.is_empty() {
+                            div {
+                                label for="notify-email" { (t("ed.notify_email")) }
+                                input #notify-email type="email" placeholder="ana@example.com";
+                            }
                         }
                         div {
                             label for="notify-webhook" { (t("ed.notify_webhook")) }
                             input #notify-webhook type="url" placeholder="https://…";
                         }
                     }
+                    p.field-error data-error-for="notify" {}
                     label.check {
                         input #enabled type="checkbox" checked[existing.as_ref().is_none_or(|s| s.enabled)];
                         (t("subs.enabled"))

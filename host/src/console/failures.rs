@@ -71,7 +71,8 @@ pub fn failure(
             None => t("why.plugin_other").to_owned(),
         },
     };
-    if let Some(kind) = kind {
+    // A kind is a plugin error's; an HTTP answer in the message is the endpoint's.
+    if let Some(kind) = kind.filter(|_| status.is_none()) {
         return plugin(kind);
     }
     if status.is_none() && is_plugin_message(message) {

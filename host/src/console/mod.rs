@@ -21,7 +21,6 @@ mod layout;
 pub mod links;
 mod operator;
 mod portal;
-mod samples;
 pub mod session;
 mod sign_in;
 mod texts;

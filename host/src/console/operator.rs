@@ -10,9 +10,10 @@ use axum::{Json, Router};
 use maud::html;
 use serde_json::json;
 
+use super::Ctx;
 use super::layout::{Page, render};
-use super::{Ctx, samples};
 use crate::api::{ApiResult, AppState, ops, plugins, tenants};
+use crate::catalog::samples;
 
 pub fn router() -> Router<AppState> {
     Router::new()

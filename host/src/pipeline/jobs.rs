@@ -26,6 +26,8 @@ pub(super) struct Job {
     pub claimed_at: Millis,
     /// What applies to the tenant: its limits for one invocation.
     pub policy: Arc<Resolved>,
+    /// The delivery this run re-runs (its deliveries say so), if it is a re-run.
+    pub rerun_of: Option<String>,
 }
 
 /// What every run needs, shared by all of them.
@@ -212,6 +214,8 @@ fn delivery(job: &Job, plugin: &str, status: DeliveryStatus, now: Millis) -> Del
         created_at: now,
         lane: None,
         destination: None,
+        test: job.event.is_test(),
+        rerun_of: job.rerun_of.clone(),
     })
 }
 

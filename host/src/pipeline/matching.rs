@@ -1,4 +1,34 @@
-//! Which subscriptions an event goes to: event type patterns (`call.ended`, `chat.*`, `*`).
+//! Which subscriptions an event goes to: event type patterns (`call.ended`, `chat.*`, `*`), then each
+//! subscription's filter (see [`crate::conditions`]), and a test send's one subscription.
+
+use std::sync::Arc;
+
+use crate::conditions::EventView;
+use crate::store::{ClaimedEvent, Subscription};
+
+/// The subscriptions (of the event's tenant, enabled) that `event` goes through. The event's data is
+/// parsed only when a subscription of its type has a filter; data that is not JSON passes no filter.
+pub fn subscriptions_for(
+    event: &ClaimedEvent,
+    subscriptions: &[Arc<Subscription>],
+) -> Vec<Arc<Subscription>> {
+    let mut data: Option<serde_json::Value> = None;
+    subscriptions
+        .iter()
+        .filter(|s| s.event_types.iter().any(|p| event_type_matches(p, &event.event_type)))
+        .filter(|s| event.only_subscription().is_none_or(|only| only == s.id))
+        .filter(|s| {
+            let Some(filter) = &s.filter else { return true };
+            let data = data.get_or_insert_with(|| {
+                serde_json::from_str(&event.data_json).unwrap_or(serde_json::Value::Null)
+            });
+            let view =
+                EventView { event_type: &event.event_type, id: &event.id, timestamp: &event.timestamp, data };
+            filter.matches(&view)
+        })
+        .cloned()
+        .collect()
+}
 
 /// Whether `pattern` is a valid event type pattern: `*`, a type (`call.ended`), or a type prefix
 /// followed by `.*` (`chat.*`).

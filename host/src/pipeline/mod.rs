@@ -21,7 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 pub use jobs::{event_input, keep_to_allowed_hosts};
-pub use matching::{event_type_matches, valid_event_type_pattern};
+pub use matching::{event_type_matches, subscriptions_for, valid_event_type_pattern};
 
 use commit::{Finished, InFlight};
 use containment::Containment;
@@ -219,11 +219,7 @@ impl Pipeline {
         let claimed = if events.len() as u32 == event_limit { Claimed::MaybeMore } else { held_back };
         for event in events {
             let event = Arc::new(event);
-            let matching: Vec<Arc<Subscription>> = subscriptions[&event.tenant_id]
-                .iter()
-                .filter(|s| s.event_types.iter().any(|p| event_type_matches(p, &event.event_type)))
-                .cloned()
-                .collect();
+            let matching = matching::subscriptions_for(&event, &subscriptions[&event.tenant_id]);
             self.in_flight.add(&event.tenant_id);
             if matching.is_empty() {
                 let _ = finished.send(Finished::Event(processed(&event, Vec::new())));
@@ -305,7 +301,9 @@ impl Pipeline {
         else {
             return abandoned();
         };
-        let job = self.job(event.clone(), subscription, claimed_at).await;
+        let mut job = self.job(event.clone(), subscription, claimed_at).await;
+        // A re-run's placeholder hands on what it re-runs; a retried re-run keeps saying so.
+        job.rerun_of = failed.rerun_of;
         match self.start(job).await {
             Some(deliveries) => {
                 Finished::Retry { tenant_id: event.tenant_id.clone(), delivery_id, deliveries }
@@ -343,7 +341,7 @@ impl Pipeline {
                 .map_err(|error| error.to_string()),
         };
         let policy = self.policies.get(&subscription.tenant_id).await;
-        Job { event, subscription, plugin, claimed_at, policy }
+        Job { event, subscription, plugin, claimed_at, policy, rerun_of: None }
     }
 
     /// Queues the job on the executor in its tenant's turn, at once, and resolves to its deliveries, or

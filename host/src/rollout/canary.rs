@@ -97,6 +97,7 @@ impl VersionFigures {
                 DeliveryStatus::Succeeded => &mut figures.delivered,
                 DeliveryStatus::Failed | DeliveryStatus::Dead => &mut figures.destination_failures,
                 DeliveryStatus::Pending => &mut figures.waiting,
+                DeliveryStatus::Superseded => continue,
             } += count.events;
         }
         figures

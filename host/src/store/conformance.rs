@@ -16,6 +16,7 @@ use super::{
 mod budgets;
 mod concurrency;
 mod connections;
+mod customer;
 mod deliveries;
 mod lanes;
 mod rollouts;
@@ -23,6 +24,7 @@ mod tenancy;
 pub use budgets::*;
 pub use concurrency::*;
 pub use connections::*;
+pub use customer::*;
 pub use deliveries::*;
 pub use lanes::*;
 pub use rollouts::*;
@@ -92,6 +94,10 @@ macro_rules! conformance_tests {
             a_budgeted_destination_gets_one_slot_per_interval,
             a_paused_destination_waits_and_its_paced_attempts_do_not_count,
             what_waits_for_a_merging_plugin_is_leased_as_one_batch,
+            reruns_supersede_and_hand_the_event_to_the_pipeline,
+            health_counts_failures_and_each_change_is_told_once,
+            idempotency_keys_answer_once_per_request,
+            test_sends_platforms_and_filters_are_kept,
         );
     };
     (@each $backend:ty; $($behaviour:ident),* $(,)?) => {
@@ -112,7 +118,13 @@ const LEASE: i64 = 30_000;
 const ENDPOINT_BOUND: u32 = 1_000;
 
 fn tenant(id: &str) -> Tenant {
-    Tenant { id: id.to_owned(), name: format!("{id} inc."), created_at: T0, policy_json: None }
+    Tenant {
+        id: id.to_owned(),
+        name: format!("{id} inc."),
+        created_at: T0,
+        policy_json: None,
+        platforms: Vec::new(),
+    }
 }
 
 fn subscription(tenant_id: &str, id: &str) -> Subscription {
@@ -142,6 +154,9 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         canary: None,
         ordering_key: None,
         ordering_max_hold_secs: None,
+        name: None,
+        filter: None,
+        notify: None,
     }
 }
 
@@ -153,6 +168,7 @@ fn event(tenant_id: &str, id: &str, received_at: Millis) -> NewEvent {
         timestamp: "2024-05-01T10:00:00Z".to_owned(),
         data_json: format!(r#"{{"call":"{id}"}}"#),
         received_at,
+        origin: None,
     }
 }
 
@@ -182,6 +198,8 @@ fn pending(id: &str, tenant_id: &str, event_id: &str, subscription_id: &str, due
         created_at: due,
         lane: None,
         destination: None,
+        test: false,
+        rerun_of: None,
     }
 }
 

@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod conformance;
+mod health;
 mod lanes;
 mod pacing;
 mod postgres;
@@ -19,6 +20,9 @@ mod work;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use health::{
+    FailureChange, Idempotent, LastFailure, Rerun, SubscriptionHealth, rerun_placeholder_error,
+};
 pub use postgres::PostgresStore;
 pub use rollouts::{Canary, DryRunRecord, Requeued, RolloutEnd, RolloutRecord, RolloutState, VersionCount};
 pub use sqlite::SqliteStore;
@@ -54,6 +58,8 @@ pub struct Tenant {
     /// The quotas and limits the operator set for this tenant (JSON, read by [`crate::tenancy`]); `None`:
     /// the service's defaults.
     pub policy_json: Option<String>,
+    /// The platforms whose events it has (`phone`, `chat`; see [`crate::catalog`]); empty: all.
+    pub platforms: Vec<String>,
 }
 
 /// A tenant API key as it is listed: never the key, nor its whole hash.
@@ -128,7 +134,7 @@ pub struct PluginVersion {
 }
 
 /// A subscription: which events of a tenant go through which plugin to which endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
     pub id: String,
     pub tenant_id: String,
@@ -179,6 +185,12 @@ pub struct Subscription {
     /// How long one head may hold its key (from its first attempt) before it is dead-lettered; `None`: the
     /// service's `delivery.ordering_max_hold_secs`.
     pub ordering_max_hold_secs: Option<u32>,
+    /// What the customer calls it ("CRM – llamadas perdidas").
+    pub name: Option<String>,
+    /// Only events passing this filter go through it (checked before its plugin runs).
+    pub filter: Option<crate::conditions::Filter>,
+    /// Who is told when it starts failing and when it recovers.
+    pub notify: Option<crate::notifications::Notify>,
 }
 
 /// A tenant's credential for a destination, sealed: its secret part is only ever in `sealed`, encrypted
@@ -256,6 +268,8 @@ pub trait Store: Send + Sync + 'static {
     async fn follow_portal_link(&self, id: &str, expires_at: Millis, now: Millis) -> StoreResult<bool>;
     /// Sets (or with `None` clears) a tenant's policy; false if there is no such tenant.
     async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool>;
+    /// Sets the platforms whose events a tenant has (empty: all); false if there is no such tenant.
+    async fn set_tenant_platforms(&self, id: &str, platforms: &[String]) -> StoreResult<bool>;
 
     // Plugins: immutable versions, numbered from 1 per name, binaries stored with them.
     /// Stores a new version with the next number for its name. If the latest version has the same digest,
@@ -386,11 +400,59 @@ pub trait Store: Send + Sync + 'static {
     async fn release_deliveries(&self, ids: &[String], due: Millis) -> StoreResult<()>;
     /// When the subscription started failing without a success since, if it is failing.
     async fn failing_since(&self, subscription_id: &str) -> StoreResult<Option<Millis>>;
+    /// Starts a create sent with an `Idempotency-Key`: records the key with the request's `fingerprint`
+    /// unless it is known (a key older than `expired_before` is forgotten first).
+    async fn begin_idempotent(
+        &self,
+        tenant_id: &str,
+        key: &str,
+        fingerprint: &str,
+        now: Millis,
+        expired_before: Millis,
+    ) -> StoreResult<Idempotent>;
+    /// Keeps the answer to a key's request; with `None` forgets the key (the request failed: it may be sent
+    /// again with the same key).
+    async fn finish_idempotent(
+        &self,
+        tenant_id: &str,
+        key: &str,
+        answer: Option<(u16, String)>,
+    ) -> StoreResult<()>;
+    /// A subscription's deliveries made since `since`, how many are failing now, and its last failure.
+    async fn subscription_health(
+        &self,
+        subscription_id: &str,
+        since: Millis,
+    ) -> StoreResult<SubscriptionHealth>;
+    /// Claims the changes to tell: subscriptions with a `notify` that have been failing since at least
+    /// `failing_before` without it being told, and those told that have recovered. Each change is returned
+    /// once (the claim marks it told), to one instance.
+    async fn claim_failure_changes(
+        &self,
+        failing_before: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<FailureChange>>;
     async fn list_deliveries(&self, tenant_id: &str, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
     /// The state of a subscription's ordered lanes: the keys held by a failing head, the oldest such head,
     /// and how many deliveries wait behind them.
     async fn lane_status(&self, subscription_id: &str) -> StoreResult<LaneStatus>;
     async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Delivery>>;
+    /// Re-runs a delivery of any status: the subscription's current plugin, config and endpoint on its
+    /// stored event. An unfinished one (`pending`, `failed`, `dead`, `plugin_error`) becomes `superseded`
+    /// (never sent again, out of its lane); a finished one keeps its history. A placeholder plugin error due
+    /// now, with `rerun_of`, is left for the pipeline's retry claim.
+    async fn rerun_delivery(&self, tenant_id: &str, id: &str, now: Millis) -> StoreResult<Rerun>;
+    /// Re-runs the deliveries of a subscription made in `[from, to)` that need it: plugin errors that will
+    /// not run again, and with `include_sent` the `failed` and `dead` ones too. Returns how many.
+    async fn rerun_deliveries(
+        &self,
+        tenant_id: &str,
+        subscription_id: &str,
+        from: Millis,
+        to: Millis,
+        include_sent: bool,
+        now: Millis,
+    ) -> StoreResult<u64>;
     /// Makes a `failed`, `dead` or `succeeded` delivery (with a request) due now again, attempts kept.
     /// False if there is no such delivery of the tenant or it has no request. A `dead` or `succeeded`
     /// delivery leaves its lane: its key's later deliveries have gone on, so it is sent on its own.

@@ -14,6 +14,9 @@ pub struct NewEvent {
     pub timestamp: String,
     pub data_json: String,
     pub received_at: Millis,
+    /// A test send by the tenant: `test`, or `test:<subscription id>` through that one only; `None`: the
+    /// platform's.
+    pub origin: Option<String>,
 }
 
 /// What happened to one [`NewEvent`] in [`Store::insert_events`].
@@ -39,6 +42,20 @@ pub struct ClaimedEvent {
     /// The order it was accepted in: greater than every event of its tenant stored before its insert
     /// began (see [`crate::delivery::lanes`]).
     pub seq: i64,
+    /// As [`NewEvent::origin`].
+    pub origin: Option<String>,
+}
+
+impl ClaimedEvent {
+    /// A test send by the tenant.
+    pub fn is_test(&self) -> bool {
+        self.origin.is_some()
+    }
+
+    /// The one subscription a test send goes through, if it names one.
+    pub fn only_subscription(&self) -> Option<&str> {
+        self.origin.as_deref().and_then(|origin| origin.strip_prefix("test:"))
+    }
 }
 
 /// The state of a delivery.
@@ -55,6 +72,9 @@ pub enum DeliveryStatus {
     Dead,
     /// The plugin returned no request for this event: nothing to send.
     Skipped,
+    /// Replaced by a re-run (the subscription's current plugin, config and endpoint on the same event): the
+    /// deliveries with `rerun_of` naming it carry on; it is never sent again.
+    Superseded,
     /// The plugin failed; `next_attempt_at` is set when the error is transient and it will run again.
     PluginError,
 }
@@ -68,6 +88,7 @@ impl DeliveryStatus {
             DeliveryStatus::Dead => "dead",
             DeliveryStatus::Skipped => "skipped",
             DeliveryStatus::PluginError => "plugin_error",
+            DeliveryStatus::Superseded => "superseded",
         }
     }
 
@@ -79,6 +100,7 @@ impl DeliveryStatus {
             "dead" => DeliveryStatus::Dead,
             "skipped" => DeliveryStatus::Skipped,
             "plugin_error" => DeliveryStatus::PluginError,
+            "superseded" => DeliveryStatus::Superseded,
             _ => return None,
         })
     }
@@ -121,6 +143,10 @@ pub struct NewDelivery {
     /// The account its request goes to (`{tenant} {host}`), whose budget it draws on; `None` without a
     /// request.
     pub destination: Option<String>,
+    /// Made for a test send by the tenant.
+    pub test: bool,
+    /// The delivery it re-ran, if it is a re-run.
+    pub rerun_of: Option<String>,
 }
 
 /// A delivery's place in its subscription's ordered lane for one key value.
@@ -281,6 +307,10 @@ pub struct Delivery {
     pub destination: Option<String>,
     /// The batch that last carried it, if it went out merged with others.
     pub batch_id: Option<String>,
+    /// Made for a test send by the tenant.
+    pub test: bool,
+    /// The delivery it re-ran, if it is a re-run.
+    pub rerun_of: Option<String>,
     pub attempts: Vec<Attempt>,
 }
 

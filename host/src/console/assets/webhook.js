@@ -115,7 +115,7 @@ window.GanchoWebhook = (function () {
       endpoint.value = existing.endpoint_url;
       $("#sub-name").value = existing.name || "";
       const notify = existing.notify || {};
-      $("#notify-email").value = notify.email || "";
+      if ($("#notify-email")) $("#notify-email").value = notify.email || "";
       $("#notify-webhook").value = notify.webhook_url || "";
       const config = existing.config || {};
       if (/^template$/.test(base)) {
@@ -343,7 +343,9 @@ window.GanchoWebhook = (function () {
       if (filter) request.filter = filter;
       else if (existing && existing.filter) request.filter = null;
       const notify = {};
-      if ($("#notify-email").value.trim()) notify.email = $("#notify-email").value.trim();
+      if ($("#notify-email") && $("#notify-email").value.trim()) notify.email = $("#notify-email").value.trim();
+      // Without an e-mail field (the service sends no e-mail), an address set before is kept.
+      else if (!$("#notify-email") && existing && existing.notify && existing.notify.email) notify.email = existing.notify.email;
       if ($("#notify-webhook").value.trim()) notify.webhook_url = $("#notify-webhook").value.trim();
       if (Object.keys(notify).length) request.notify = notify;
       else if (existing && existing.notify) request.notify = null;

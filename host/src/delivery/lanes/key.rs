@@ -88,6 +88,7 @@ mod tests {
             timestamp: "2026-11-21T14:03:07Z".into(),
             data_json: data.into(),
             received_at: 0,
+            origin: None,
             seq: 1,
         }
     }

@@ -324,6 +324,10 @@ impl Shared {
                 }
             }
         };
+        // What went wrong, in words, on the delivery itself (its attempts keep the details).
+        if status != DeliveryStatus::Succeeded && delivery_error.is_none() {
+            delivery_error = Some(failure_in_words(&outcome));
+        }
         AttemptRecord {
             delivery_id: delivery.id.clone(),
             subscription_id: delivery.subscription_id.clone(),
@@ -481,6 +485,18 @@ async fn record_attempts(
         }
         // Slots have freed up since the last claim (at least these): claim again.
         wake.deliveries.notify_one();
+    }
+}
+
+/// A failed attempt as a customer reads it: what the endpoint answered, or why it could not be reached.
+fn failure_in_words(outcome: &SendOutcome) -> String {
+    match outcome.status {
+        Some(code) => {
+            let reason =
+                http::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+            format!("the endpoint answered {code} {reason}").trim_end().to_owned()
+        }
+        None => outcome.error.clone().unwrap_or_else(|| "the endpoint could not be reached".to_owned()),
     }
 }
 

@@ -12,10 +12,11 @@ use crate::store::{
 };
 
 pub(super) async fn create_tenant(client: &Client, tenant: &Tenant) -> StoreResult<()> {
+    let platforms = (!tenant.platforms.is_empty()).then(|| to_json(&tenant.platforms)).transpose()?;
     execute(
         client,
-        "INSERT INTO tenants (id, name, created_at, policy) VALUES ($1, $2, $3, $4)",
-        &[&tenant.id, &tenant.name, &tenant.created_at, &tenant.policy_json],
+        "INSERT INTO tenants (id, name, created_at, policy, platforms) VALUES ($1, $2, $3, $4, $5)",
+        &[&tenant.id, &tenant.name, &tenant.created_at, &tenant.policy_json, &platforms],
     )
     .await
     .map_err(constraint_error(|| format!("tenant {}", tenant.id), || format!("tenant {}", tenant.id)))?;
@@ -24,23 +25,35 @@ pub(super) async fn create_tenant(client: &Client, tenant: &Tenant) -> StoreResu
 
 pub(super) async fn get_tenant(client: &Client, id: &str) -> StoreResult<Option<Tenant>> {
     let rows =
-        query(client, "SELECT id, name, created_at, policy FROM tenants WHERE id = $1", &[&id]).await?;
+        query(client, "SELECT id, name, created_at, policy, platforms FROM tenants WHERE id = $1", &[&id])
+            .await?;
     rows.first().map(tenant).transpose()
 }
 
-/// A tenant from the columns `id, name, created_at, policy`.
+/// A tenant from the columns `id, name, created_at, policy, platforms`.
 fn tenant(row: &Row) -> StoreResult<Tenant> {
     Ok(Tenant {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
         created_at: row.try_get(2)?,
         policy_json: row.try_get(3)?,
+        platforms: row.try_get::<_, Option<&str>>(4)?.map(from_json).transpose()?.unwrap_or_default(),
     })
 }
 
 pub(super) async fn list_tenants(client: &Client) -> StoreResult<Vec<Tenant>> {
-    let rows = query(client, "SELECT id, name, created_at, policy FROM tenants ORDER BY id", &[]).await?;
+    let rows =
+        query(client, "SELECT id, name, created_at, policy, platforms FROM tenants ORDER BY id", &[]).await?;
     rows.iter().map(tenant).collect()
+}
+
+pub(super) async fn set_tenant_platforms(
+    client: &Client,
+    id: &str,
+    platforms: &[String],
+) -> StoreResult<bool> {
+    let platforms = (!platforms.is_empty()).then(|| to_json(platforms)).transpose()?;
+    Ok(execute(client, "UPDATE tenants SET platforms = $2 WHERE id = $1", &[&id, &platforms]).await? == 1)
 }
 
 pub(super) async fn set_tenant_policy(
@@ -263,7 +276,7 @@ macro_rules! subscription_columns {
         "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, config_json, headers, secret, \
          previous_secret, previous_secret_expires_at, enabled, disabled_reason, failing_since, created_at, \
          updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts, \
-         ordering_key, ordering_max_hold_secs"
+         ordering_key, ordering_max_hold_secs, name, filter, notify"
     };
 }
 const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
@@ -297,11 +310,14 @@ fn subscription(row: &Row) -> StoreResult<Subscription> {
         allowed_hosts: row.try_get::<_, Option<&str>>(21)?.map(from_json).transpose()?,
         ordering_key: row.try_get(22)?,
         ordering_max_hold_secs: row.try_get::<_, Option<i32>>(23)?.map(|secs| secs.max(0) as u32),
-        canary: match row.try_get::<_, Option<String>>(24)? {
+        name: row.try_get(24)?,
+        filter: row.try_get::<_, Option<&str>>(25)?.map(from_json).transpose()?,
+        notify: row.try_get::<_, Option<&str>>(26)?.map(from_json).transpose()?,
+        canary: match row.try_get::<_, Option<String>>(27)? {
             Some(rollout_id) => Some(Canary {
                 rollout_id,
-                version: row.try_get::<_, i32>(25)? as u32,
-                percent: row.try_get::<_, i32>(26)? as u8,
+                version: row.try_get::<_, i32>(28)? as u32,
+                percent: row.try_get::<_, i32>(29)? as u8,
             }),
             None => None,
         },
@@ -318,7 +334,7 @@ pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> St
              SELECT $1::text, $2::text, $3::text[], $4::text, $5::integer, $6::text, $7::text, $8::text,
                  $9::text, $10::text, $11::bigint, $12::boolean, $13::text, $14::bigint, $15::bigint,
                  $16::bigint, $17::integer, $18::integer, $19::text, $20::bigint, $21::text, $22::text,
-                 $23::text, $24::integer
+                 $23::text, $24::integer, $25::text, $26::text, $27::text
              WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)"
         ),
         s,
@@ -362,7 +378,7 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
              previous_secret_expires_at = $11, enabled = $12, disabled_reason = $13, failing_since = $14,
              created_at = $15, updated_at = $16, max_in_flight = $17, rate_limit = $18,
              paused_reason = $19, paused_at = $20, connections = $21, allowed_hosts = $22,
-             ordering_key = $23, ordering_max_hold_secs = $24
+             ordering_key = $23, ordering_max_hold_secs = $24, name = $25, filter = $26, notify = $27
          WHERE id = $1 AND tenant_id = $2",
         s,
     )
@@ -387,7 +403,7 @@ pub(super) async fn pause_subscription(
     Ok(changed == 1)
 }
 
-/// Runs `statement` with a subscription's columns as `$1`…`$20`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `$1`…`$27`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is PostgreSQL's.
 async fn execute_subscription(
     client: &Client,
@@ -401,6 +417,8 @@ async fn execute_subscription(
     let connections = to_json(&s.connections)?;
     let allowed_hosts = s.allowed_hosts.as_ref().map(to_json).transpose()?;
     let max_hold_secs = s.ordering_max_hold_secs.map(|secs| secs.min(i32::MAX as u32) as i32);
+    let (filter, notify) =
+        (s.filter.as_ref().map(to_json).transpose()?, s.notify.as_ref().map(to_json).transpose()?);
     Ok(execute(
         client,
         statement,
@@ -429,6 +447,9 @@ async fn execute_subscription(
             &allowed_hosts,
             &s.ordering_key,
             &max_hold_secs,
+            &s.name,
+            &filter,
+            &notify,
         ],
     )
     .await)

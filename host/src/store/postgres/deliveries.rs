@@ -18,22 +18,24 @@ use crate::store::{
 const DEFAULT_LIST: u32 = 100;
 const MAX_LIST: u32 = 1000;
 
-/// `INSERT … SELECT` of the deliveries given as [`DeliveryArrays`] (`$1`–`$19`); `d.k` numbers them from 1,
+/// `INSERT … SELECT` of the deliveries given as [`DeliveryArrays`] (`$1`–`$21`); `d.k` numbers them from 1,
 /// for the statement that appends its `WHERE`. A macro so that statements can `concat!` it.
 macro_rules! insert_deliveries {
     () => {
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
              request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
-             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination)
+             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination, test, rerun_of)
          SELECT d.id, d.tenant_id, d.event_id, d.subscription_id, d.plugin, d.status, d.request_method,
              d.request_url, d.request_headers, d.request_body, d.error, d.next_attempt_at, d.created_at,
-             d.created_at, d.error_kind, d.logs, d.ordering_key, d.ordering_seq, d.ordering_index, d.destination
+             d.created_at, d.error_kind, d.logs, d.ordering_key, d.ordering_seq, d.ordering_index, d.destination,
+             d.test, d.rerun_of
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
              $8::text[], $9::text[], $10::bytea[], $11::text[], $12::bigint[], $13::bigint[], $14::text[],
-             $15::text[], $16::text[], $17::bigint[], $18::integer[], $19::text[]) WITH ORDINALITY
+             $15::text[], $16::text[], $17::bigint[], $18::integer[], $19::text[], $20::boolean[], $21::text[])
+             WITH ORDINALITY
              AS d(id, tenant_id, event_id, subscription_id, plugin, status, request_method, request_url,
                  request_headers, request_body, error, next_attempt_at, created_at, error_kind, logs,
-                 ordering_key, ordering_seq, ordering_index, destination, k)"
+                 ordering_key, ordering_seq, ordering_index, destination, test, rerun_of, k)"
     };
 }
 pub(super) use insert_deliveries;
@@ -60,6 +62,8 @@ pub(super) struct DeliveryArrays<'a> {
     ordering_seq: Vec<Option<i64>>,
     ordering_index: Vec<Option<i32>>,
     destination: Vec<Option<&'a str>>,
+    test: Vec<bool>,
+    rerun_of: Vec<Option<&'a str>>,
 }
 
 impl<'a> DeliveryArrays<'a> {
@@ -84,6 +88,8 @@ impl<'a> DeliveryArrays<'a> {
             ordering_seq: Vec::new(),
             ordering_index: Vec::new(),
             destination: Vec::new(),
+            test: Vec::new(),
+            rerun_of: Vec::new(),
         };
         for delivery in deliveries {
             let request = delivery.request.as_ref();
@@ -107,11 +113,13 @@ impl<'a> DeliveryArrays<'a> {
             arrays.ordering_seq.push(lane.map(|lane| lane.seq));
             arrays.ordering_index.push(lane.map(|lane| lane.index.min(i32::MAX as u32) as i32));
             arrays.destination.push(delivery.destination.as_deref());
+            arrays.test.push(delivery.test);
+            arrays.rerun_of.push(delivery.rerun_of.as_deref());
         }
         Ok(arrays)
     }
 
-    /// `$1`–`$19`, for a statement to append its own to.
+    /// `$1`–`$21`, for a statement to append its own to.
     pub(super) fn params(&self) -> Vec<Param<'_>> {
         vec![
             &self.id,
@@ -133,6 +141,8 @@ impl<'a> DeliveryArrays<'a> {
             &self.ordering_seq,
             &self.ordering_index,
             &self.destination,
+            &self.test,
+            &self.rerun_of,
         ]
     }
 }
@@ -173,7 +183,7 @@ pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "UPDATE deliveries AS d SET le
          ))
          AND e.tenant_id = d.tenant_id AND e.id = d.event_id
      RETURNING d.id, d.next_attempt_at,
-         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.seq";
+         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.seq, e.origin";
 
 pub(super) async fn claim_plugin_retries(
     client: &Client,
@@ -199,11 +209,11 @@ pub(super) async fn claim_plugin_retries(
     Ok(claimed.into_iter().map(|(_, id, event)| (id, event)).collect())
 }
 
-/// Replaces the plugin error `$20` with the new run's deliveries. If it is no longer there (another
+/// Replaces the plugin error `$22` with the new run's deliveries. If it is no longer there (another
 /// worker's claim, after this one's lease ran out, replaced it first), nothing is stored: that run's
 /// deliveries are.
 pub(super) const REPLACE_PLUGIN_RETRY_SQL: &str = concat!(
-    "WITH removed AS (DELETE FROM deliveries WHERE id = $20 AND status = 'plugin_error' RETURNING id), ",
+    "WITH removed AS (DELETE FROM deliveries WHERE id = $22 AND status = 'plugin_error' RETURNING id), ",
     // A rolled-back candidate's delivery may have had attempts: they go with it.
     "removed_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM removed)) ",
     insert_deliveries!(),
@@ -247,11 +257,16 @@ pub(super) const RECORD_ATTEMPTS_SQL: &str = "WITH r AS (
      ),
      updated AS (
          UPDATE deliveries AS d SET attempts = d.attempts + CASE WHEN r.paced THEN 0 ELSE 1 END,
-             status = CASE WHEN r.paced THEN d.status WHEN r.orphaned THEN 'dead' ELSE r.status END,
-             next_attempt_at = CASE WHEN r.orphaned AND NOT r.paced THEN NULL ELSE r.next_attempt_at END,
+             status = CASE WHEN r.paced THEN d.status WHEN r.orphaned THEN 'dead'
+                 WHEN d.resume_at > r.at AND r.status IN ('failed', 'dead') THEN 'failed' ELSE r.status END,
+             next_attempt_at = CASE WHEN r.orphaned AND NOT r.paced THEN NULL
+                 WHEN NOT r.paced AND d.resume_at > r.at AND r.status IN ('failed', 'dead') THEN d.resume_at
+                 ELSE r.next_attempt_at END,
+             resume_at = CASE WHEN r.paced THEN d.resume_at END,
              lease_until = 0, updated_at = r.at,
              first_attempt_at = CASE WHEN r.paced THEN d.first_attempt_at ELSE COALESCE(d.first_attempt_at, r.at) END,
-             error = COALESCE(r.delivery_error, d.error),
+             error = CASE WHEN r.status = 'succeeded' AND NOT r.paced THEN NULL
+                 ELSE COALESCE(r.delivery_error, d.error) END,
              batch_id = COALESCE(r.batch_id, d.batch_id), batch_limit = COALESCE(r.batch_limit, d.batch_limit)
          FROM r
          WHERE d.id = r.delivery_id
@@ -387,7 +402,7 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
      request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
-     logs, ordering_key, destination, batch_id";
+     logs, ordering_key, destination, batch_id, test, rerun_of";
 
 /// Reads an optional JSON text column.
 pub(super) fn optional_json<T: serde::de::DeserializeOwned>(
@@ -427,6 +442,8 @@ fn delivery(row: &Row) -> StoreResult<Delivery> {
         ordering_key: row.try_get(16)?,
         destination: row.try_get(17)?,
         batch_id: row.try_get(18)?,
+        test: row.try_get(19)?,
+        rerun_of: row.try_get(20)?,
         attempts: Vec::new(),
     })
 }
@@ -516,6 +533,7 @@ pub(super) async fn retry(client: &Client, tenant_id: &str, id: &str, now: Milli
     let changed = super::execute(
         client,
         "UPDATE deliveries SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
+             resume_at = CASE WHEN status = 'failed' THEN next_attempt_at END,
              next_attempt_at = $3, error = NULL, updated_at = $3,
              ordering_key = CASE WHEN status = 'failed' THEN ordering_key END
          WHERE id = $1 AND tenant_id = $2 AND status IN ('failed', 'dead', 'succeeded')

@@ -8,15 +8,15 @@ use super::deliveries::{DeliveryArrays, insert_deliveries, map_insert_error};
 use super::{Param, limit, query};
 use crate::store::{ClaimedEvent, Inserted, Millis, NewEvent, ProcessedEvent, QueueStats, StoreResult};
 
-/// Stores the batch (`$1`–`$6`, one array per column) in order, skipping events of unknown tenants and keys
+/// Stores the batch (`$1`–`$7`, one array per column) in order, skipping events of unknown tenants and keys
 /// already stored. Returns one row per stored event (its tenant and id) and one per known tenant (its id,
 /// and no event id).
 pub(super) const INSERT_SQL: &str = "WITH known AS (SELECT id FROM tenants WHERE id = ANY($1)),
      stored AS (
-         INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at)
-         SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY
-             AS e(tenant_id, id, event_type, event_timestamp, data, received_at, n)
+         INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at, origin)
+         SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.origin
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+             WITH ORDINALITY AS e(tenant_id, id, event_type, event_timestamp, data, received_at, origin, n)
          WHERE e.tenant_id IN (SELECT id FROM known)
          ORDER BY e.n
          ON CONFLICT (tenant_id, id) DO NOTHING
@@ -30,6 +30,7 @@ pub(super) const INSERT_SQL: &str = "WITH known AS (SELECT id FROM tenants WHERE
 pub(super) async fn insert(client: &Client, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
     let column = |get: fn(&NewEvent) -> &str| events.iter().map(get).collect::<Vec<_>>();
     let received_at: Vec<Millis> = events.iter().map(|event| event.received_at).collect();
+    let origin: Vec<Option<&str>> = events.iter().map(|event| event.origin.as_deref()).collect();
     let rows = query(
         client,
         INSERT_SQL,
@@ -40,6 +41,7 @@ pub(super) async fn insert(client: &Client, events: &[NewEvent]) -> StoreResult<
             &column(|e| &e.timestamp),
             &column(|e| &e.data_json),
             &received_at,
+            &origin,
         ],
     )
     .await?;
@@ -78,7 +80,7 @@ pub(super) const CLAIM_SQL: &str = "UPDATE events SET lease_until = $1
          ORDER BY received_at LIMIT $3
          FOR UPDATE SKIP LOCKED
      ))
-     RETURNING tenant_id, id, event_type, event_timestamp, data, received_at, seq";
+     RETURNING tenant_id, id, event_type, event_timestamp, data, received_at, seq, origin";
 
 pub(super) async fn claim(
     client: &Client,
@@ -96,19 +98,19 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
-/// Marks the events `$20`/`$21` (tenants, ids) processed and stores the deliveries (`$1`–`$19`) of those
-/// that were not already: `$22` says which event, by position, each delivery belongs to. An event already
+/// Marks the events `$22`/`$23` (tenants, ids) processed and stores the deliveries (`$1`–`$21`) of those
+/// that were not already: `$24` says which event, by position, each delivery belongs to. An event already
 /// processed (another worker finished it after this one's lease ran out) is left alone: that worker stored
 /// its deliveries.
 pub(super) const COMPLETE_SQL: &str = concat!(
     "WITH done AS (
          UPDATE events AS e SET processed = TRUE, lease_until = 0
-         FROM UNNEST($20::text[], $21::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
+         FROM UNNEST($22::text[], $23::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
          WHERE e.tenant_id = p.tenant_id AND e.id = p.id AND NOT e.processed
          RETURNING p.n
      ) ",
     insert_deliveries!(),
-    " WHERE ($22::bigint[])[d.k] IN (SELECT n FROM done)"
+    " WHERE ($24::bigint[])[d.k] IN (SELECT n FROM done)"
 );
 
 /// One statement for the whole batch, committed on its own.
@@ -155,7 +157,7 @@ pub(super) async fn queue_stats(client: &Client, now: Millis) -> StoreResult<Que
 pub(super) async fn get(client: &Client, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
     let rows = query(
         client,
-        "SELECT tenant_id, id, event_type, event_timestamp, data, received_at, seq FROM events
+        "SELECT tenant_id, id, event_type, event_timestamp, data, received_at, seq, origin FROM events
          WHERE tenant_id = $1 AND id = $2",
         &[&tenant_id, &id],
     )
@@ -163,12 +165,12 @@ pub(super) async fn get(client: &Client, tenant_id: &str, id: &str) -> StoreResu
     rows.first().map(event).transpose()
 }
 
-/// An event from a row of `tenant_id, id, event_type, event_timestamp, data, received_at, seq`.
+/// An event from a row of `tenant_id, id, event_type, event_timestamp, data, received_at, seq, origin`.
 pub(super) fn event(row: &tokio_postgres::Row) -> StoreResult<ClaimedEvent> {
     event_at(row, 0)
 }
 
-/// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at, seq` of a
+/// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at, seq, origin` of a
 /// row, starting at `first`.
 pub(super) fn event_at(row: &tokio_postgres::Row, first: usize) -> StoreResult<ClaimedEvent> {
     Ok(ClaimedEvent {
@@ -179,5 +181,6 @@ pub(super) fn event_at(row: &tokio_postgres::Row, first: usize) -> StoreResult<C
         data_json: row.try_get(first + 4)?,
         received_at: row.try_get(first + 5)?,
         seq: row.try_get(first + 6)?,
+        origin: row.try_get(first + 7)?,
     })
 }

@@ -13,7 +13,10 @@ mod claims;
 mod connections;
 mod deliveries;
 mod events;
+mod health;
+mod idempotency;
 mod lanes;
+mod reruns;
 mod retention;
 mod rollouts;
 mod tls;
@@ -28,10 +31,10 @@ use tokio_postgres::error::SqlState;
 
 use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse,
-    Delivery, DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis,
-    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent,
-    QueueStats, Requeued, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant,
-    VersionCount,
+    Delivery, DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, Idempotent,
+    Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage,
+    PluginVersion, ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutRecord, Store, StoreError,
+    StoreResult, Subscription, SubscriptionHealth, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -47,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/008_lanes.sql"),
     include_str!("migrations/009_budgets.sql"),
     include_str!("migrations/010_access.sql"),
+    include_str!("migrations/011_customer.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -324,6 +328,10 @@ impl Store for PostgresStore {
         access::follow_link(&self.client().await?, id, expires_at, now).await
     }
 
+    async fn set_tenant_platforms(&self, id: &str, platforms: &[String]) -> StoreResult<bool> {
+        catalog::set_tenant_platforms(&self.client().await?, id, platforms).await
+    }
+
     async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {
         catalog::set_tenant_policy(&self.client().await?, id, policy_json).await
     }
@@ -483,6 +491,66 @@ impl Store for PostgresStore {
             return Ok(());
         }
         deliveries::record_attempts(&mut self.client().await?, records).await
+    }
+
+    async fn subscription_health(
+        &self,
+        subscription_id: &str,
+        since: Millis,
+    ) -> StoreResult<SubscriptionHealth> {
+        health::subscription_health(&self.client().await?, subscription_id, since).await
+    }
+
+    async fn claim_failure_changes(
+        &self,
+        failing_before: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<FailureChange>> {
+        health::claim_failure_changes(&self.client().await?, failing_before, limit).await
+    }
+
+    async fn begin_idempotent(
+        &self,
+        tenant_id: &str,
+        key: &str,
+        fingerprint: &str,
+        now: Millis,
+        expired_before: Millis,
+    ) -> StoreResult<Idempotent> {
+        idempotency::begin(&self.client().await?, tenant_id, key, fingerprint, now, expired_before).await
+    }
+
+    async fn finish_idempotent(
+        &self,
+        tenant_id: &str,
+        key: &str,
+        answer: Option<(u16, String)>,
+    ) -> StoreResult<()> {
+        idempotency::finish(&self.client().await?, tenant_id, key, answer).await
+    }
+
+    async fn rerun_delivery(&self, tenant_id: &str, id: &str, now: Millis) -> StoreResult<Rerun> {
+        reruns::rerun(&mut self.client().await?, tenant_id, id, now).await
+    }
+
+    async fn rerun_deliveries(
+        &self,
+        tenant_id: &str,
+        subscription_id: &str,
+        from: Millis,
+        to: Millis,
+        include_sent: bool,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        reruns::rerun_range(
+            &mut self.client().await?,
+            tenant_id,
+            subscription_id,
+            (from, to),
+            include_sent,
+            now,
+        )
+        .await
     }
 
     async fn failing_since(&self, subscription_id: &str) -> StoreResult<Option<Millis>> {

@@ -15,7 +15,8 @@ pub(super) async fn purge(
         .prepare_cached(
             "WITH doomed AS (
                  SELECT id FROM deliveries
-                 WHERE (status IN ('succeeded', 'skipped', 'dead') OR (status = 'plugin_error' AND next_attempt_at IS NULL))
+                 WHERE (status IN ('succeeded', 'skipped', 'dead', 'superseded')
+                    OR (status = 'plugin_error' AND next_attempt_at IS NULL))
                    AND updated_at < $1
                  LIMIT $2 FOR UPDATE SKIP LOCKED),
              gone_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM doomed) RETURNING 1),

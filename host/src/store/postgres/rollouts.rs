@@ -19,14 +19,14 @@ pub(super) async fn subscription_events(
 ) -> StoreResult<Vec<(Millis, ClaimedEvent)>> {
     let rows = query(
         client,
-        "SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.seq, d.created_at
+        "SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.seq, e.origin, d.created_at
          FROM deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
          WHERE d.subscription_id = $1 AND d.tenant_id = $2 AND d.created_at >= $3 AND d.created_at < $4
          ORDER BY d.created_at DESC LIMIT $5",
         &[&subscription_id, &tenant_id, &from, &to, &limit(max)],
     )
     .await?;
-    rows.iter().map(|row| Ok((row.try_get(7)?, events::event(row)?))).collect()
+    rows.iter().map(|row| Ok((row.try_get(8)?, events::event(row)?))).collect()
 }
 
 pub(super) async fn start_rollout(

@@ -95,6 +95,7 @@ fn event(n: usize) -> NewEvent {
         timestamp: "2024-05-01T10:00:00Z".to_owned(),
         data_json: "{}".to_owned(),
         received_at: T0 + n as i64,
+        origin: None,
     }
 }
 
@@ -110,6 +111,7 @@ async fn two_instances_never_claim_the_same_event() {
             name: "Acme".to_owned(),
             created_at: T0,
             policy_json: None,
+            platforms: Vec::new(),
         })
         .await
         .unwrap();
@@ -211,6 +213,9 @@ async fn record_attempts_batches_match_sqlite() {
         canary: None,
         ordering_key: None,
         ordering_max_hold_secs: None,
+        name: None,
+        filter: None,
+        notify: None,
     };
     let delivery = |n: usize, subscription_id: &str| NewDelivery {
         id: format!("dlv_{n}"),
@@ -232,6 +237,8 @@ async fn record_attempts_batches_match_sqlite() {
         created_at: T0 + n as i64,
         lane: None,
         destination: None,
+        test: false,
+        rerun_of: None,
     };
     let record = |n: usize, subscription_id: &str, at: i64, new_status| AttemptRecord {
         delivery_id: format!("dlv_{n}"),
@@ -269,6 +276,7 @@ async fn record_attempts_batches_match_sqlite() {
                 name: "Acme".to_owned(),
                 created_at: T0,
                 policy_json: None,
+                platforms: Vec::new(),
             })
             .await
             .unwrap();

@@ -11,27 +11,37 @@ use crate::store::{
 };
 
 pub(super) fn create_tenant(conn: &Connection, tenant: &Tenant) -> StoreResult<()> {
-    conn.prepare_cached("INSERT INTO tenants (id, name, created_at, policy) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![tenant.id, tenant.name, tenant.created_at, tenant.policy_json])
-        .map_err(conflict_as(|| format!("tenant {}", tenant.id)))?;
+    let platforms = (!tenant.platforms.is_empty()).then(|| to_json(&tenant.platforms)).transpose()?;
+    conn.prepare_cached(
+        "INSERT INTO tenants (id, name, created_at, policy, platforms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![tenant.id, tenant.name, tenant.created_at, tenant.policy_json, platforms])
+    .map_err(conflict_as(|| format!("tenant {}", tenant.id)))?;
     Ok(())
 }
 
 pub(super) fn get_tenant(conn: &Connection, id: &str) -> StoreResult<Option<Tenant>> {
     Ok(conn
-        .prepare_cached("SELECT id, name, created_at, policy FROM tenants WHERE id = ?1")?
+        .prepare_cached("SELECT id, name, created_at, policy, platforms FROM tenants WHERE id = ?1")?
         .query_row([id], tenant)
         .optional()?)
 }
 
-/// A tenant from the columns `id, name, created_at, policy`.
+/// A tenant from the columns `id, name, created_at, policy, platforms`.
 fn tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
-    Ok(Tenant { id: row.get(0)?, name: row.get(1)?, created_at: row.get(2)?, policy_json: row.get(3)? })
+    let platforms: Option<Vec<String>> = optional_json_column(row, 4)?;
+    Ok(Tenant {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: row.get(2)?,
+        policy_json: row.get(3)?,
+        platforms: platforms.unwrap_or_default(),
+    })
 }
 
 pub(super) fn list_tenants(conn: &Connection) -> StoreResult<Vec<Tenant>> {
     let mut statement =
-        conn.prepare_cached("SELECT id, name, created_at, policy FROM tenants ORDER BY id")?;
+        conn.prepare_cached("SELECT id, name, created_at, policy, platforms FROM tenants ORDER BY id")?;
     Ok(statement.query_map([], tenant)?.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -39,6 +49,14 @@ pub(super) fn set_tenant_policy(conn: &Connection, id: &str, policy_json: Option
     Ok(conn
         .prepare_cached("UPDATE tenants SET policy = ?2 WHERE id = ?1")?
         .execute(params![id, policy_json])?
+        == 1)
+}
+
+pub(super) fn set_tenant_platforms(conn: &Connection, id: &str, platforms: &[String]) -> StoreResult<bool> {
+    let platforms = (!platforms.is_empty()).then(|| to_json(platforms)).transpose()?;
+    Ok(conn
+        .prepare_cached("UPDATE tenants SET platforms = ?2 WHERE id = ?1")?
+        .execute(params![id, platforms])?
         == 1)
 }
 
@@ -236,7 +254,7 @@ macro_rules! subscription_columns {
         "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, config_json, headers, secret, \
          previous_secret, previous_secret_expires_at, enabled, disabled_reason, failing_since, created_at, \
          updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts, \
-         ordering_key, ordering_max_hold_secs"
+         ordering_key, ordering_max_hold_secs, name, filter, notify"
     };
 }
 const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
@@ -270,8 +288,11 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
         allowed_hosts: optional_json_column(row, 21)?,
         ordering_key: row.get(22)?,
         ordering_max_hold_secs: row.get(23)?,
-        canary: match row.get::<_, Option<String>>(24)? {
-            Some(rollout_id) => Some(Canary { rollout_id, version: row.get(25)?, percent: row.get(26)? }),
+        name: row.get(24)?,
+        filter: optional_json_column(row, 25)?,
+        notify: optional_json_column(row, 26)?,
+        canary: match row.get::<_, Option<String>>(27)? {
+            Some(rollout_id) => Some(Canary { rollout_id, version: row.get(28)?, percent: row.get(29)? }),
             None => None,
         },
     })
@@ -282,13 +303,13 @@ pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreR
     let mut statement = conn.prepare_cached(&format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-             ?21, ?22, ?23, ?24)"
+             ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
     ))?;
     execute_subscription(&mut statement, s)?.map_err(conflict_as(|| format!("subscription {}", s.id)))?;
     Ok(())
 }
 
-/// Runs `statement` with a subscription's columns as `?1`…`?24`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `?1`…`?27`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is SQLite's.
 fn execute_subscription(
     statement: &mut rusqlite::CachedStatement<'_>,
@@ -297,6 +318,8 @@ fn execute_subscription(
     let (event_types, headers) = (to_json(&s.event_types)?, to_json(&s.headers)?);
     let connections = to_json(&s.connections)?;
     let allowed_hosts = s.allowed_hosts.as_ref().map(to_json).transpose()?;
+    let (filter, notify) =
+        (s.filter.as_ref().map(to_json).transpose()?, s.notify.as_ref().map(to_json).transpose()?);
     Ok(statement.execute(params![
         s.id,
         s.tenant_id,
@@ -322,6 +345,9 @@ fn execute_subscription(
         allowed_hosts,
         s.ordering_key,
         s.ordering_max_hold_secs,
+        s.name,
+        filter,
+        notify,
     ]))
 }
 
@@ -352,7 +378,7 @@ pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreR
              previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
              created_at = ?15, updated_at = ?16, max_in_flight = ?17, rate_limit = ?18,
              paused_reason = ?19, paused_at = ?20, connections = ?21, allowed_hosts = ?22,
-             ordering_key = ?23, ordering_max_hold_secs = ?24
+             ordering_key = ?23, ordering_max_hold_secs = ?24, name = ?25, filter = ?26, notify = ?27
          WHERE id = ?1 AND tenant_id = ?2",
     )?;
     let changed = execute_subscription(&mut statement, s)??;

@@ -25,8 +25,9 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
     conn.prepare_cached(
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
              request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
-             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination, test, rerun_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+             ?20, ?21)",
     )?
     .execute(params![
         delivery.id,
@@ -48,6 +49,8 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
         delivery.lane.as_ref().map(|lane| lane.seq),
         delivery.lane.as_ref().map(|lane| lane.index),
         delivery.destination,
+        delivery.test,
+        delivery.rerun_of,
     ])
     .map_err(super::conflict_as(|| format!("delivery {}", delivery.id)))?;
     Ok(())
@@ -241,7 +244,7 @@ fn lease(conn: &Connection, rowids: impl Iterator<Item = i64>, until: Millis) ->
 /// Due (at `?1`), unleased transient plugin errors of enabled subscriptions with their events, oldest due
 /// first, at most `?2`.
 pub(super) const CLAIM_PLUGIN_RETRIES_SQL: &str = "SELECT d.rowid, d.id,
-         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.rowid
+         e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.rowid, e.origin
      FROM deliveries AS d CROSS JOIN events AS e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
      WHERE d.status = 'plugin_error' AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?1
          AND d.lease_until <= ?1
@@ -301,8 +304,13 @@ pub(super) fn record_attempts(conn: &Connection, records: &[AttemptRecord]) -> S
     )?;
     let mut exists = conn.prepare_cached("SELECT 1 FROM subscriptions WHERE id = ?1")?;
     let mut update = conn.prepare_cached(
-        "UPDATE deliveries SET attempts = attempts + 1, status = ?2, next_attempt_at = ?3, lease_until = 0,
-             updated_at = ?4, first_attempt_at = COALESCE(first_attempt_at, ?4), error = COALESCE(?5, error),
+        // A failed manual retry goes back to the automatic schedule it interrupted (`resume_at`).
+        "UPDATE deliveries SET attempts = attempts + 1,
+             status = CASE WHEN resume_at > ?4 AND ?2 IN ('failed', 'dead') THEN 'failed' ELSE ?2 END,
+             next_attempt_at = CASE WHEN resume_at > ?4 AND ?2 IN ('failed', 'dead') THEN resume_at ELSE ?3 END,
+             resume_at = NULL, lease_until = 0,
+             updated_at = ?4, first_attempt_at = COALESCE(first_attempt_at, ?4),
+             error = CASE WHEN ?2 = 'succeeded' THEN NULL ELSE COALESCE(?5, error) END,
              batch_id = COALESCE(?6, batch_id), batch_limit = COALESCE(?7, batch_limit)
          WHERE id = ?1",
     )?;
@@ -384,7 +392,7 @@ fn insert_attempt(attempt: &mut rusqlite::CachedStatement<'_>, record: &AttemptR
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
      request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
-     logs, ordering_key, destination, batch_id";
+     logs, ordering_key, destination, batch_id, test, rerun_of";
 
 fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let status: String = row.get(5)?;
@@ -421,6 +429,8 @@ fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         ordering_key: row.get(16)?,
         destination: row.get(17)?,
         batch_id: row.get(18)?,
+        test: row.get(19)?,
+        rerun_of: row.get(20)?,
         attempts: Vec::new(),
     })
 }
@@ -516,6 +526,7 @@ pub(super) fn retry(conn: &Connection, tenant_id: &str, id: &str, now: Millis) -
     let changed = conn
         .prepare_cached(
             "UPDATE deliveries SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
+                 resume_at = CASE WHEN status = 'failed' THEN next_attempt_at END,
                  next_attempt_at = ?3, error = NULL, updated_at = ?3,
                  ordering_key = CASE WHEN status = 'failed' THEN ordering_key END
              WHERE id = ?1 AND tenant_id = ?2 AND status IN ('failed', 'dead', 'succeeded')

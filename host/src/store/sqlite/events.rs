@@ -11,8 +11,8 @@ pub(super) fn insert(conn: &Connection, events: &[NewEvent]) -> StoreResult<Vec<
     // A batch usually comes from one tenant or a few: look each up once.
     let mut tenants: HashMap<&str, bool> = HashMap::new();
     let mut statement = conn.prepare_cached(
-        "INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at, origin)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (tenant_id, id) DO NOTHING",
     )?;
     let mut results = Vec::with_capacity(events.len());
@@ -36,6 +36,7 @@ pub(super) fn insert(conn: &Connection, events: &[NewEvent]) -> StoreResult<Vec<
             event.timestamp,
             event.data_json,
             event.received_at,
+            event.origin,
         ])?;
         results.push(if stored == 1 { Inserted::New } else { Inserted::Duplicate });
     }
@@ -51,7 +52,7 @@ pub(super) const CLAIM_SQL: &str = "UPDATE events SET lease_until = ?1
              AND tenant_id NOT IN (SELECT value FROM json_each(?4))
          ORDER BY received_at LIMIT ?3
      )
-     RETURNING rowid, tenant_id, id, event_type, event_timestamp, data, received_at, rowid";
+     RETURNING rowid, tenant_id, id, event_type, event_timestamp, data, received_at, rowid, origin";
 
 pub(super) fn claim(
     conn: &Connection,
@@ -108,14 +109,14 @@ pub(super) fn queue_stats(conn: &Connection, now: Millis) -> StoreResult<QueueSt
 pub(super) fn get(conn: &Connection, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
     Ok(conn
         .prepare_cached(
-            "SELECT tenant_id, id, event_type, event_timestamp, data, received_at, rowid FROM events
+            "SELECT tenant_id, id, event_type, event_timestamp, data, received_at, rowid, origin FROM events
              WHERE tenant_id = ?1 AND id = ?2",
         )?
         .query_row(params![tenant_id, id], |row| event(row, 0))
         .optional()?)
 }
 
-/// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at, rowid` of a
+/// An event from the columns `tenant_id, id, event_type, event_timestamp, data, received_at, rowid, origin` of a
 /// row, starting at `first`. The rowid is the event's acceptance sequence: it only grows (rows are never
 /// vacuumed, and the newest row is never purged while a delivery of it is left).
 pub(super) fn event(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ClaimedEvent> {
@@ -127,5 +128,6 @@ pub(super) fn event(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<C
         data_json: row.get(first + 4)?,
         received_at: row.get(first + 5)?,
         seq: row.get(first + 6)?,
+        origin: row.get(first + 7)?,
     })
 }

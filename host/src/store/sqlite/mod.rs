@@ -10,7 +10,10 @@ mod catalog;
 mod connections;
 mod deliveries;
 mod events;
+mod health;
+mod idempotency;
 mod lanes;
+mod reruns;
 mod retention;
 mod rollouts;
 
@@ -26,9 +29,10 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery,
-    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, Inserted, LaneStatus, Millis, NewDelivery,
-    NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats,
-    Requeued, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult, Subscription, Tenant, VersionCount,
+    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, Idempotent, Inserted,
+    LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage, PluginVersion,
+    ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutRecord, Store, StoreError, StoreResult,
+    Subscription, SubscriptionHealth, Tenant, VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version` counts those applied.
@@ -44,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/008_lanes.sql"),
     include_str!("migrations/009_budgets.sql"),
     include_str!("migrations/010_access.sql"),
+    include_str!("migrations/011_customer.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -312,6 +317,11 @@ impl Store for SqliteStore {
         self.write(move |tx| access::follow_link(tx, &id, expires_at, now)).await
     }
 
+    async fn set_tenant_platforms(&self, id: &str, platforms: &[String]) -> StoreResult<bool> {
+        let (id, platforms) = (id.to_owned(), platforms.to_vec());
+        self.write(move |tx| catalog::set_tenant_platforms(tx, &id, &platforms)).await
+    }
+
     async fn set_tenant_policy(&self, id: &str, policy_json: Option<&str>) -> StoreResult<bool> {
         let (id, policy_json) = (id.to_owned(), policy_json.map(str::to_owned));
         self.write(move |tx| catalog::set_tenant_policy(tx, &id, policy_json.as_deref())).await
@@ -520,6 +530,67 @@ impl Store for SqliteStore {
         }
         let records = records.to_vec();
         self.write(move |tx| deliveries::record_attempts(tx, &records)).await
+    }
+
+    async fn subscription_health(
+        &self,
+        subscription_id: &str,
+        since: Millis,
+    ) -> StoreResult<SubscriptionHealth> {
+        let subscription_id = subscription_id.to_owned();
+        self.read(move |tx| health::subscription_health(tx, &subscription_id, since)).await
+    }
+
+    async fn claim_failure_changes(
+        &self,
+        failing_before: Millis,
+        limit: u32,
+    ) -> StoreResult<Vec<FailureChange>> {
+        self.write(move |tx| health::claim_failure_changes(tx, failing_before, limit)).await
+    }
+
+    async fn begin_idempotent(
+        &self,
+        tenant_id: &str,
+        key: &str,
+        fingerprint: &str,
+        now: Millis,
+        expired_before: Millis,
+    ) -> StoreResult<Idempotent> {
+        let (tenant_id, key, fingerprint) = (tenant_id.to_owned(), key.to_owned(), fingerprint.to_owned());
+        self.write(move |tx| idempotency::begin(tx, &tenant_id, &key, &fingerprint, now, expired_before))
+            .await
+    }
+
+    async fn finish_idempotent(
+        &self,
+        tenant_id: &str,
+        key: &str,
+        answer: Option<(u16, String)>,
+    ) -> StoreResult<()> {
+        let (tenant_id, key) = (tenant_id.to_owned(), key.to_owned());
+        self.write(move |tx| idempotency::finish(tx, &tenant_id, &key, answer)).await
+    }
+
+    async fn rerun_delivery(&self, tenant_id: &str, id: &str, now: Millis) -> StoreResult<Rerun> {
+        let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
+        self.write(move |tx| reruns::rerun(tx, &tenant_id, &id, now)).await
+    }
+
+    async fn rerun_deliveries(
+        &self,
+        tenant_id: &str,
+        subscription_id: &str,
+        from: Millis,
+        to: Millis,
+        include_sent: bool,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        let (tenant_id, subscription_id) = (tenant_id.to_owned(), subscription_id.to_owned());
+        self.write(move |tx| {
+            reruns::rerun_range(tx, &tenant_id, &subscription_id, (from, to), include_sent, now)
+        })
+        .await
     }
 
     async fn failing_since(&self, subscription_id: &str) -> StoreResult<Option<Millis>> {

@@ -14,7 +14,8 @@ pub(super) fn purge(tx: &Transaction<'_>, older_than: Millis, batch: u32) -> Sto
     tx.prepare_cached(
         "INSERT INTO purge_batch (id)
          SELECT id FROM deliveries
-         WHERE (status IN ('succeeded', 'skipped', 'dead') OR (status = 'plugin_error' AND next_attempt_at IS NULL))
+         WHERE (status IN ('succeeded', 'skipped', 'dead', 'superseded')
+                    OR (status = 'plugin_error' AND next_attempt_at IS NULL))
            AND updated_at < ?1
          LIMIT ?2",
     )?

@@ -17,7 +17,7 @@ pub(super) fn subscription_events(
     max: u32,
 ) -> StoreResult<Vec<(Millis, ClaimedEvent)>> {
     let mut statement = conn.prepare_cached(
-        "SELECT d.created_at, e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.rowid
+        "SELECT d.created_at, e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.rowid, e.origin
          FROM deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
          WHERE d.subscription_id = ?1 AND d.tenant_id = ?2 AND d.created_at >= ?3 AND d.created_at < ?4
          ORDER BY d.created_at DESC LIMIT ?5",

@@ -1,5 +1,5 @@
 //! The sample events of the catalog (`plugin-sdk/samples/`), compiled in: the template editor previews on
-//! them and lists their fields as the variables a template may use.
+//! them, the catalog reads its fields from them, and a test send sends one.
 
 /// (event type, the sample envelope without its `tenant`).
 pub fn all() -> Vec<(String, serde_json::Value)> {
