@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::browser::{portal_link, story};
 use support::service::{Behaviour, INGEST, OPERATOR, Received, Receiver, Service};
+use support::smtp::SmtpSink;
 
 /// A sample event of the catalog for `tenant`, with its own id.
 fn event(sample: &str, tenant: &str, id: &str) -> Value {
