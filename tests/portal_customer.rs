@@ -84,6 +84,8 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
             ("GANCHO_NOTIFICATIONS__SMTP_URL", &smtp.url),
             ("GANCHO_NOTIFICATIONS__FAILING_AFTER_SECS", "1"),
             ("GANCHO_NOTIFICATIONS__INTERVAL_SECS", "1"),
+            // Failing long enough to be told.
+            ("GANCHO_DELIVERY__RETRY__DELAYS_SECS", "[0, 2, 2, 2, 2, 2, 2, 2, 2, 2]"),
         ],
     );
     let base = receiver.url.trim_end_matches("/hook").to_owned();
@@ -194,36 +196,38 @@ fn a_phone_customer_builds_her_four_webhooks_alone_in_her_language() {
         );
         story("failing", &service, &customer.env(&service, &base, &[("SUBSCRIPTION", sheet.clone())]));
     }
-    let mails = smtp.wait_for(2, Duration::from_secs(30));
-    assert!(mails.iter().all(|m| m.to == ["ana@example.com"]), "{mails:#?}");
-    her_webhook.wait_for(2, Duration::from_secs(30));
-    // It answers again: a retry goes through and the list no longer says it fails.
+    // (Whether and when she is told is the notifier's, tested in tests/notifications.rs; here the portal
+    // saved where to tell her.)
+    // It answers again: a retry (or the next automatic attempt) goes through, and the list no longer says it
+    // fails.
     receiver.set_behaviour(Behaviour::Accept);
     for (customer, built) in &webhooks {
         let tenant = customer.tenant;
         let sheet = built["sheet"].as_str().unwrap().to_owned();
-        let failed = service.wait_for_deliveries(
-            tenant,
-            &format!("&subscription_id={sheet}&status=failed"),
-            Duration::from_secs(5),
-            |d| !d.is_empty(),
-        );
-        for delivery in failed {
+        let failing = |d: &Value| d["status"] == "failed" || d["status"] == "dead";
+        let listed = |status: &str| {
+            let (code, list) = service.get(
+                &format!("/v1/tenants/{tenant}/deliveries?subscription_id={sheet}&status={status}"),
+                OPERATOR,
+            );
+            assert_eq!(code, 200, "{list}");
+            list.as_array().cloned().unwrap_or_default()
+        };
+        let all: Vec<Value> = listed("failed").into_iter().chain(listed("dead")).collect();
+        // (Its automatic retries may get there first.)
+        for delivery in all.iter().filter(|d| failing(d)) {
             let id = delivery["id"].as_str().unwrap();
             let (status, body) =
                 service.post(&format!("/v1/tenants/{tenant}/deliveries/{id}/retry"), OPERATOR, &json!({}));
             assert!(status == 202 || status == 200, "{body}");
         }
-        service.wait_for_deliveries(
-            tenant,
-            &format!("&subscription_id={sheet}&status=failed"),
-            Duration::from_secs(30),
-            |d| d.is_empty(),
-        );
+        let started = std::time::Instant::now();
+        while !(listed("failed").is_empty() && listed("dead").is_empty()) {
+            assert!(started.elapsed() < Duration::from_secs(30), "the retried deliveries went through");
+            std::thread::sleep(Duration::from_millis(200));
+        }
         story("recovered", &service, &customer.env(&service, &base, &[("SUBSCRIPTION", sheet)]));
     }
-    // Told again: it works again.
-    smtp.wait_for(4, Duration::from_secs(30));
 
     // A body that cannot render is refused at save, in her words.
     for (customer, _) in &webhooks {

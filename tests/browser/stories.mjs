@@ -57,7 +57,7 @@ const WORDS = {
     number: "numero", name: "nombre", duration: "duracion", cost: "costo", missed: "perdida",
     numberLabel: "Número", nameLabel: "Nombre de quien llama", durationLabel: "Duración (s)", costLabel: "Costo",
     statusLabel: "Estado de la llamada", is: "es", missedValue: "perdida", testBadge: /prueba/, failing: /falla/,
-    saved: "Guardado.", badEmail: /e-mail/, emptyBody: /vacío/, rerunNote: /Corrija el webhook/, couldNotBuild: /no pudo armar/,
+    saved: "Guardado.", badEmail: /e-mail/, emptyBody: /vacío/, rerunNote: /Corrija el webhook/, rerunBadge: /re-ejecutada/, couldNotBuild: /no pudo armar/,
   },
   en: {
     code: "en", title: /Your webhooks/, deliveries: "Deliveries", started: /Call started \(START\)/, ended: /Call ended \(END\)/,
@@ -65,7 +65,7 @@ const WORDS = {
     number: "number", name: "name", duration: "duration", cost: "cost", missed: "missed",
     numberLabel: "Number", nameLabel: "Caller's name", durationLabel: "Duration (s)", costLabel: "Cost",
     statusLabel: "Call status", is: "is", missedValue: "missed", testBadge: /test/, failing: /failing/,
-    saved: "Saved.", badEmail: /e-mail/, emptyBody: /empty/, rerunNote: /Fix the webhook/, couldNotBuild: /could not build/,
+    saved: "Saved.", badEmail: /e-mail/, emptyBody: /empty/, rerunNote: /Fix the webhook/, rerunBadge: /re-run/, couldNotBuild: /could not build/,
   },
 };
 
@@ -139,7 +139,7 @@ const stories = {
     await addRow(w.duration, w.durationLabel);
     await addRow(w.cost, w.costLabel);
     await addRow(w.missed, w.statusLabel);
-    await page.waitForFunction(() => /\+5491155551234/.test(document.querySelector("#preview-output").textContent));
+    await page.waitForFunction(() => /=%2B5491155551234/.test(document.querySelector("#preview-output").textContent));
     await shot(`wishes-editor-end-form-${w.code}`);
     await page.dblclick("#save");
     await page.waitForURL(/\/subscriptions\/sub_/);
@@ -280,13 +280,17 @@ const stories = {
     await page.waitForSelector("#save-status >> text=" + w.saved);
     await page.goto(`${base}/console/t/${env.TENANT}/deliveries/${env.DELIVERY}`);
     await page.click("#rerun");
-    await page.waitForURL((url) => !url.pathname.endsWith(env.DELIVERY), { timeout: 15000 });
+    // The event's deliveries: the old one replaced, the re-run delivered.
+    await page.waitForURL(/\/deliveries\?event_id=/, { timeout: 15000 });
     for (let i = 0; i < 40; i++) {
-      await page.waitForSelector("#delivery-status");
-      if ((await page.getAttribute("#delivery-status", "data-status")) === "succeeded") break;
+      if (await page.locator('#deliveries tr[data-status="succeeded"]').count()) break;
       await page.waitForTimeout(500);
       await page.reload();
     }
+    assert.equal(await page.locator('#deliveries tr[data-status="succeeded"]').count(), 1);
+    assert.match(await text("#deliveries"), w.rerunBadge);
+    await page.locator('#deliveries tr[data-status="succeeded"] a').click();
+    await page.waitForSelector("#delivery-status");
     assert.equal(await page.getAttribute("#delivery-status", "data-status"), "succeeded");
     await shot(`delivery-rerun-${w.code}`);
   },

@@ -355,6 +355,7 @@ async fn delivery_page(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> 
                 "page": "delivery",
                 "delivery": {
                     "id": d.id,
+                    "event_id": d.event_id,
                     "status": d.status,
                     "subscription_changed_since": extra["subscription_changed_since"] == true,
                 },

@@ -31,9 +31,10 @@ window.GanchoDeliveries = (function () {
     }
     async function done(answer) {
       if (!answer.ok) { showError(document, answer, $("#retry-error")); return; }
-      if (answer.body && answer.body.rerun && answer.body.delivery_id) {
+      // A re-run makes the event's deliveries anew, a moment later: they show in the event's list.
+      if (answer.body && answer.body.rerun) {
         status($("#retry-status"), t("rerun_started"));
-        setTimeout(() => { location.href = "/console/t/" + encodeURIComponent(tenant) + "/deliveries/" + encodeURIComponent(answer.body.delivery_id); }, 1200);
+        setTimeout(() => { location.href = "/console/t/" + encodeURIComponent(tenant) + "/deliveries?event_id=" + encodeURIComponent(delivery.event_id); }, 1200);
         return;
       }
       status($("#retry-status"), t("retry_queued"));

@@ -330,6 +330,11 @@ window.GanchoWebhook = (function () {
         $("#config-error").textContent = t("invalid_json") + ": " + c.__invalid;
         return;
       }
+      // A body is needed to POST, PUT or PATCH: said before asking the service.
+      if (isTemplate() && sendsBody() && !c.template.trim()) {
+        $("#template-error").textContent = templateWords("\"template\" is missing") || t("write_template");
+        return;
+      }
       const request = {
         event_types: types,
         plugin: plugin.value,
