@@ -172,8 +172,11 @@ const VALUES: &[(&str, &str, &str, &str)] = &[
     ("chat.closed_by", "timeout", "inactivity", "inactividad"),
 ];
 
-/// (type, [(field, English row name, Spanish row name)]): the rows a body starts with for that event.
-const STARTERS: &[(&str, &[(&str, &str, &str)])] = &[
+/// (field, English row name, Spanish row name).
+type StarterRow = (&'static str, &'static str, &'static str);
+
+/// (type, its rows): the rows a body starts with for that event.
+const STARTERS: &[(&str, &[StarterRow])] = &[
     (
         "call.started",
         &[

@@ -244,7 +244,7 @@ fn failure_cell(ctx: &Ctx, d: &DeliveryView) -> Markup {
             let original = d.error.clone().or_else(|| d.attempts.last().and_then(|a| a.error.clone()));
             failures::words(&words, original.as_deref().unwrap_or(""))
         }
-        None => html! { "—" },
+        None => html! {},
     }
 }
 

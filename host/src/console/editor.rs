@@ -57,7 +57,7 @@ pub(super) async fn editor(ctx: &Ctx, tenant: &str, existing: Option<Subscriptio
                             @for ty in &types {
                                 label.check.type-card {
                                     input type="checkbox" name="event_type" value=(ty.id)
-                                        checked[chosen.iter().any(|c| *c == ty.id)];
+                                        checked[chosen.contains(&ty.id)];
                                     span { (catalog::type_card(ctx.lang, &ty.id)) }
                                 }
                             }
