@@ -377,4 +377,9 @@ pub const PORTAL: &[(&str, &str, &str)] = &[
         "Connections are not switched on in this service.",
         "Las conexiones no están activadas en este servicio.",
     ),
+    (
+        "pl.lead",
+        "For integrators: a plugin is a small program that turns each event into the requests to send, for a system the rows of a webhook cannot describe. Upload one here, then choose it under a webhook's Advanced section.",
+        "Para integradores: un plugin es un pequeño programa que convierte cada evento en las solicitudes a enviar, para un sistema que las filas de un webhook no pueden describir. Súbalo aquí y elíjalo en la sección Avanzado de un webhook.",
+    ),
 ];
