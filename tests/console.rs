@@ -8,14 +8,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::browser::{portal_link, story};
+use support::plugin_path;
 use support::service::{Behaviour, INGEST, OPERATOR, Receiver, Service};
-use support::{plugin_path, repo_root};
 
 const PANEL: &str = "http://panel.test";
 /// 32 bytes in base64: the connections' sealing key.
@@ -24,96 +22,6 @@ const SEALING_KEY: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 /// A free port on loopback for the stand-in platform panel that frames the portal.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Chromium's path: Debian's package, installed with apt-get when it is missing.
-fn chromium() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let found = || {
-            ["chromium", "chromium-browser"].iter().find_map(|name| {
-                let out = Command::new("which").arg(name).output().ok()?;
-                out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-            })
-        };
-        if let Some(path) = found() {
-            return path;
-        }
-        let apt = |args: &[&str]| {
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .is_ok_and(|status| status.success())
-        };
-        if !apt(&["install", "-y", "-qq", "chromium"]) {
-            assert!(
-                apt(&["update", "-qq"]),
-                "apt-get update failed; install Debian's chromium package by hand"
-            );
-            assert!(apt(&["install", "-y", "-qq", "chromium"]), "apt-get install chromium failed");
-        }
-        found().expect("chromium is installed")
-    })
-}
-
-/// `tests/browser` with its node_modules from the lock file (`npm ci`, only when they are missing or older
-/// than the lock). Playwright never downloads a browser: the tests use Debian's.
-fn browser_tests_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = repo_root().join("tests/browser");
-        let modified = |path: PathBuf| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        let installed = modified(dir.join("node_modules/.package-lock.json"));
-        if installed.is_none() || installed < modified(dir.join("package-lock.json")) {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&dir)
-                .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-                .status()
-                .expect("npm runs (install Node.js 20 or newer)");
-            assert!(status.success(), "npm ci failed in {}", dir.display());
-        }
-        dir
-    })
-}
-
-fn screenshots_dir() -> PathBuf {
-    let dir = repo_root().join("target/console-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs one story of `stories.mjs`; panics with the browser's reason if it fails; returns its results.
-fn story(name: &str, service: &Service, env: &[(&str, String)]) -> Value {
-    let mut command = Command::new("node");
-    command
-        .arg("stories.mjs")
-        .arg(name)
-        .current_dir(browser_tests_dir())
-        .env("CHROMIUM", chromium())
-        .env("GANCHO_URL", &service.url)
-        .env("SCREENSHOTS", screenshots_dir())
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "browser story `{name}` failed:\n{}\n{stdout}\n(service log: {})",
-        String::from_utf8_lossy(&output.stderr),
-        service.data_dir.with_extension("log").display()
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or(Value::Null)
-}
-
-fn portal_link(service: &Service, tenant: &str) -> String {
-    let (status, link) =
-        service.post(&format!("/v1/tenants/{tenant}/portal-links"), OPERATOR, &json!({"ttl_secs": 900}));
-    assert_eq!(status, 201, "{link}");
-    link["url"].as_str().unwrap().to_owned()
 }
 
 fn call_ended(id: &str) -> Value {

@@ -20,7 +20,8 @@ const browser = await chromium.launch({
 });
 // Spanish-speaking customers are the common case: the portal stories use a Spanish browser.
 const locale = env.BROWSER_LOCALE || "en-US";
-const context = await browser.newContext({ locale, viewport: { width: 1360, height: 900 } });
+// Her zone: every time the portal shows (and the replay form's range) is in it.
+const context = await browser.newContext({ locale, timezoneId: env.TIMEZONE || undefined, viewport: { width: 1360, height: 900 } });
 const page = await context.newPage();
 const consoleErrors = [];
 page.on("console", (message) => { if (message.type() === "error") consoleErrors.push(message.text()); });
@@ -48,7 +49,251 @@ async function signIn(token) {
   await page.waitForLoadState();
 }
 
+// What each language's pages say, for the customer's stories.
+const WORDS = {
+  es: {
+    code: "es", title: /Sus webhooks/, deliveries: "Entregas", started: /Llamada iniciada \(START\)/, ended: /Llamada finalizada \(END\)/,
+    crmName: "CRM – llamadas iniciadas", sheetName: "Planilla – llamadas finalizadas", legacyName: "Sistema viejo – perdidas",
+    number: "numero", name: "nombre", duration: "duracion", cost: "costo", missed: "perdida",
+    numberLabel: "Número", nameLabel: "Nombre de quien llama", durationLabel: "Duración (s)", costLabel: "Costo",
+    statusLabel: "Estado de la llamada", is: "es", missedValue: "perdida", testBadge: /prueba/, failing: /falla/,
+    saved: "Guardado.", badEmail: /e-mail/, emptyBody: /vacío/, rerunNote: /Corrija el webhook/, rerunBadge: /re-ejecutada/, couldNotBuild: /no pudo armar/,
+  },
+  en: {
+    code: "en", title: /Your webhooks/, deliveries: "Deliveries", started: /Call started \(START\)/, ended: /Call ended \(END\)/,
+    crmName: "CRM – calls started", sheetName: "Sheet – calls ended", legacyName: "Legacy – missed",
+    number: "number", name: "name", duration: "duration", cost: "cost", missed: "missed",
+    numberLabel: "Number", nameLabel: "Caller's name", durationLabel: "Duration (s)", costLabel: "Cost",
+    statusLabel: "Call status", is: "is", missedValue: "missed", testBadge: /test/, failing: /failing/,
+    saved: "Saved.", badEmail: /e-mail/, emptyBody: /empty/, rerunNote: /Fix the webhook/, rerunBadge: /re-run/, couldNotBuild: /could not build/,
+  },
+};
+
 const stories = {
+  // The phone platform's customer builds her four wishes with menus and rows only, in her language:
+  // (1) on START a JSON POST with number and name; (2) nothing on TALK; (3) on END a form POST with number,
+  // duration, cost and status (saved with a double click: one webhook); (4) missed calls only, a GET.
+  async wishes() {
+    const w = WORDS[env.WORDS || "es"];
+    const tenantPath = `${base}/console/t/${env.TENANT}`;
+    await page.goto(env.PORTAL_LINK);
+    assert.match(await text("h1"), w.title);
+    // Connections are off in this service: no tab for them.
+    assert.equal(await page.locator("nav >> text=/Conexiones|Connections/").count(), 0);
+    await shot(`wishes-list-empty-${w.code}`);
+
+    const newWebhook = async () => {
+      await page.goto(`${tenantPath}/subscriptions/new`);
+      await page.waitForSelector("body[data-ready] #subscription-form");
+    };
+    const addRow = async (name, label) => {
+      await page.click("#add-row");
+      const row = page.locator(".body-row").last();
+      await row.locator(".row-name").fill(name);
+      await row.locator(".row-source").selectOption({ label });
+    };
+    const save = async () => {
+      await page.click("#save");
+      await page.waitForURL(/\/subscriptions\/sub_/);
+      await page.waitForSelector("body[data-ready] #secret-box code.once");
+      return { id: page.url().split("/").pop(), secret: await page.locator("#secret-box code.once").innerText() };
+    };
+
+    // (1) START → JSON POST to the CRM with number and name.
+    await newWebhook();
+    // Her event names, the id small beside them, only her platform's events.
+    assert.match(await text("#event-types"), w.started);
+    assert.match(await text("#event-types"), /call\.started/);
+    await shot(`wishes-editor-new-${w.code}`);
+    await page.fill("#sub-name", w.crmName);
+    await page.check('input[value="call.started"]');
+    await page.selectOption("#tpl-method", "POST");
+    await page.selectOption("#tpl-format", "json");
+    await page.fill("#endpoint_url", env.RECEIVER_URL + "/crm");
+    await addRow(w.number, w.numberLabel);
+    await addRow(w.name, w.nameLabel);
+    await page.waitForFunction((name) => document.querySelector("#preview-output").textContent.includes(`"${name}": "Juan Gómez"`), w.name);
+    // A chip goes into the field being typed in (here: the row's text), not into the body.
+    await page.click("#add-row");
+    const extra = page.locator(".body-row").last();
+    await extra.locator(".row-name").fill("x");
+    await page.click("#endpoint_url");
+    await page.keyboard.press("End");
+    await page.click('#variables [data-variable="call.queue"]');
+    assert.match(await page.inputValue("#endpoint_url"), /\{\{call\.queue\}\}$/);
+    assert.doesNotMatch(await page.inputValue("#tpl-body"), /call\.queue/);
+    await page.fill("#endpoint_url", env.RECEIVER_URL + "/crm");
+    await extra.locator(".remove").click();
+    await page.waitForFunction(() => !document.querySelector("#tpl-body").value.includes('"x"'));
+    await shot(`wishes-editor-start-${w.code}`);
+    const crm = await save();
+    assert.equal(await page.locator(".body-row").count(), 2, "the rows are read back from the template");
+
+    // (3) END → a form POST to the spreadsheet script; saved with a double click.
+    await newWebhook();
+    await page.fill("#sub-name", w.sheetName);
+    await page.check('input[value="call.ended"]');
+    await page.selectOption("#tpl-format", "form");
+    await page.fill("#endpoint_url", env.RECEIVER_URL + "/sheet");
+    await addRow(w.number, w.numberLabel);
+    await addRow(w.duration, w.durationLabel);
+    await addRow(w.cost, w.costLabel);
+    await addRow(w.missed, w.statusLabel);
+    await page.waitForFunction(() => /=%2B5491155551234/.test(document.querySelector("#preview-output").textContent));
+    await shot(`wishes-editor-end-form-${w.code}`);
+    await page.dblclick("#save");
+    await page.waitForURL(/\/subscriptions\/sub_/);
+    await page.waitForSelector("body[data-ready] #secret-box code.once");
+    const sheet = { id: page.url().split("/").pop(), secret: await page.locator("#secret-box code.once").innerText() };
+
+    // (4) Missed calls only → a GET to the legacy system, the number in its query.
+    await newWebhook();
+    await page.fill("#sub-name", w.legacyName);
+    await page.check('input[value="call.ended"]');
+    await page.click("#add-condition");
+    const condition = page.locator(".condition").last();
+    await condition.locator(".cond-field").selectOption({ label: w.statusLabel });
+    await condition.locator(".cond-op").selectOption({ label: w.is });
+    await condition.locator(".cond-value").selectOption({ label: w.missedValue });
+    await page.selectOption("#tpl-method", "GET");
+    await page.fill("#endpoint_url", env.RECEIVER_URL + "/legacy");
+    await addRow(w.number, w.numberLabel);
+    await page.waitForFunction(() => /^GET .*\/legacy\?/.test(document.querySelector("#preview-output").textContent));
+    await shot(`wishes-editor-missed-get-${w.code}`);
+    const legacy = await save();
+    assert.equal(await page.locator(".condition").count(), 1, "the condition is read back");
+    assert.equal(await page.locator(".condition .cond-value").inputValue(), "missed");
+
+    // (2) Nothing on TALK: the list shows three webhooks by her names, no plugin versions.
+    await page.goto(`${tenantPath}/subscriptions`);
+    assert.equal(await page.locator("#subscriptions tbody tr").count(), 3);
+    const list = await text("#subscriptions");
+    assert.doesNotMatch(list, /template@|talk|TALK/);
+    assert.match(list, new RegExp(w.crmName));
+    await shot(`wishes-list-${w.code}`);
+    Object.assign(results, { crm: crm.id, crmSecret: crm.secret, sheet: sheet.id, sheetSecret: sheet.secret, legacy: legacy.id, legacySecret: legacy.secret });
+  },
+
+  // The deliveries of her events, in her words and her time; a test event, marked as such.
+  async herDeliveries() {
+    const w = WORDS[env.WORDS || "es"];
+    await page.goto(env.PORTAL_LINK);
+    await page.click("nav >> text=" + w.deliveries);
+    await page.waitForSelector("#deliveries tbody tr");
+    assert.match(await text("#deliveries"), new RegExp(w.sheetName));
+    // The destination is named; times are in her zone (not UTC ISO strings).
+    assert.match(await page.locator("#deliveries td.destination").first().innerText(), /127\.0\.0\.1/);
+    const when = await page.locator("#deliveries tbody tr td time").first().innerText();
+    assert.doesNotMatch(when, /Z$|T\d\d:/, "a time in her zone, not an RFC 3339 string");
+    await shot(`deliveries-${w.code}`);
+    // A test event of a sample type, through all the matching webhooks.
+    await page.selectOption("#test-source", { label: w.ended.source.replace(/\\/g, "") });
+    await page.click("#send-test");
+    await page.waitForSelector("#test-status a");
+    await page.click("#test-status a");
+    await page.waitForSelector("#deliveries tbody tr");
+    assert.ok(await page.locator('#deliveries tr[data-test="true"]').count() > 0, "test deliveries are marked");
+    assert.match(await text("#deliveries"), w.testBadge);
+    await shot(`deliveries-test-${w.code}`);
+    await page.locator('#deliveries tr[data-test="true"] a').first().click();
+    await page.waitForSelector("#delivery-status");
+    await shot(`delivery-test-${w.code}`);
+  },
+
+  // A failing endpoint is shown on the list (since when, why, how many), and she asks to be told.
+  async failing() {
+    const w = WORDS[env.WORDS || "es"];
+    await page.goto(env.PORTAL_LINK);
+    await page.waitForSelector(`#subscriptions tr[data-id="${env.SUBSCRIPTION}"]`);
+    const row = page.locator(`#subscriptions tr[data-id="${env.SUBSCRIPTION}"]`);
+    assert.equal(await row.getAttribute("data-health"), "failing");
+    assert.match(await row.locator("td.health").innerText(), w.failing);
+    assert.match(await row.locator("td.health").innerText(), /500/);
+    await shot(`list-failing-${w.code}`);
+    await page.click("nav >> text=" + w.deliveries);
+    await page.waitForSelector('#deliveries tr[data-status="failed"], #deliveries tr[data-status="dead"]');
+    assert.match(await page.locator(`#deliveries tr[data-status="failed"] .error-cell, #deliveries tr[data-status="dead"] .error-cell`).first().innerText(), /500/);
+    await shot(`deliveries-failing-${w.code}`);
+  },
+
+  // "Tell me if it fails": her e-mail and a webhook of hers, saved with the webhook.
+  async notify() {
+    const w = WORDS[env.WORDS || "es"];
+    await page.goto(env.PORTAL_LINK);
+    await page.goto(`${base}/console/t/${env.TENANT}/subscriptions/${env.SUBSCRIPTION}`);
+    await page.waitForSelector("body[data-ready] #subscription-form");
+    // A wrong address is refused next to the fields, in her words.
+    await page.fill("#notify-email", "ana@");
+    await page.click("#save");
+    await page.waitForSelector('[data-error-for="notify"]:not(:empty)');
+    assert.match(await text('[data-error-for="notify"]'), w.badEmail);
+    await page.fill("#notify-email", "ana@example.com");
+    await page.fill("#notify-webhook", env.NOTIFY_URL);
+    await page.click("#save");
+    await page.waitForSelector("#save-status >> text=" + w.saved);
+    await shot(`editor-notify-${w.code}`);
+  },
+
+  // Recovered: the list says it works again.
+  async recovered() {
+    await page.goto(env.PORTAL_LINK);
+    const row = page.locator(`#subscriptions tr[data-id="${env.SUBSCRIPTION}"]`);
+    await row.waitFor();
+    assert.notEqual(await row.getAttribute("data-health"), "failing");
+  },
+
+  // A template that cannot render is refused at save, in her words, next to the body.
+  async badTemplate() {
+    const w = WORDS[env.WORDS || "es"];
+    await page.goto(env.PORTAL_LINK);
+    await page.goto(`${base}/console/t/${env.TENANT}/subscriptions/new`);
+    await page.waitForSelector("body[data-ready] #subscription-form");
+    await page.check('input[value="call.ended"]');
+    await page.fill("#endpoint_url", env.RECEIVER_URL + "/empty");
+    await page.click("#raw-template summary");
+    await page.fill("#tpl-body", "");
+    await page.click("#save");
+    await page.waitForSelector("#template-error:not(:empty), #form-error:not(:empty)");
+    const said = await page.locator("#template-error").innerText() + await page.locator("#form-error").innerText();
+    assert.match(said, w.emptyBody);
+    assert.doesNotMatch(said, /config field|template/);
+    assert.match(page.url(), /\/subscriptions\/new$/, "nothing was saved");
+    await shot(`editor-bad-template-${w.code}`);
+  },
+
+  // A delivery the webhook could not build (its data differs from the sample): the page says it can be
+  // run again after a fix; she removes the row, runs it again, and it is delivered.
+  async rerunAfterFix() {
+    const w = WORDS[env.WORDS || "es"];
+    await page.goto(env.PORTAL_LINK);
+    await page.goto(`${base}/console/t/${env.TENANT}/deliveries/${env.DELIVERY}`);
+    assert.equal(await page.getAttribute("#delivery-status", "data-status"), "plugin_error");
+    assert.match(await text("#rerun-note"), w.rerunNote);
+    assert.match(await text("#delivery-error"), w.couldNotBuild);
+    await shot(`delivery-plugin-error-${w.code}`);
+    await page.goto(`${base}/console/t/${env.TENANT}/subscriptions/${env.SUBSCRIPTION}`);
+    await page.waitForSelector("body[data-ready] #subscription-form");
+    // The second row (the cost, which this platform sends as text) goes.
+    assert.equal(await page.locator(".body-row").count(), 2);
+    await page.locator(".body-row").nth(1).locator(".remove").click();
+    await page.click("#save");
+    await page.waitForSelector("#save-status >> text=" + w.saved);
+    await page.goto(`${base}/console/t/${env.TENANT}/deliveries/${env.DELIVERY}`);
+    await page.click("#rerun");
+    // The event's deliveries: the old one replaced, the re-run delivered.
+    await page.waitForURL(/\/deliveries\?event_id=/, { timeout: 15000 });
+    for (let i = 0; i < 40; i++) {
+      if (await page.locator('#deliveries tr[data-status="succeeded"]').count()) break;
+      await page.waitForTimeout(500);
+      await page.reload();
+    }
+    assert.equal(await page.locator('#deliveries tr[data-status="succeeded"]').count(), 1);
+    assert.match(await text("#deliveries"), w.rerunBadge);
+    await page.locator('#deliveries tr[data-status="succeeded"] a').click();
+    await page.waitForSelector("#delivery-status");
+    assert.equal(await page.getAttribute("#delivery-status", "data-status"), "succeeded");
+    await shot(`delivery-rerun-${w.code}`);
+  },
   // The operator signs in, uploads the template plugin, creates two tenants and a key.
   async operator() {
     await signIn(env.OPERATOR_TOKEN);
@@ -102,7 +347,7 @@ const stories = {
     assert.doesNotMatch(page.url(), /token=/, "the link's token must leave the address bar");
     assert.match(page.url(), /\/console\/t\/acme\/subscriptions$/);
     assert.equal(await page.getAttribute("html", "lang"), "es");
-    assert.match(await text("h1"), /Suscripciones/);
+    assert.match(await text("h1"), /Sus webhooks/);
     assert.equal(await page.locator("form.sign-out").count(), 1, "a portal link's session can be ended");
     await shot("portal-subscriptions-empty-es");
 
@@ -112,10 +357,11 @@ const stories = {
     assert.equal(await page.inputValue("#plugin"), "template");
     await page.fill("#endpoint_url", env.RECEIVER_URL);
     await page.selectOption("#tpl-format", "json");
-    // The variables of call.ended are listed.
-    await page.waitForSelector('#variables >> text="{{call.from}}"');
+    // The data of call.ended is listed by name.
+    await page.waitForSelector('#variables [data-variable="call.from"] >> text=Número');
 
-    // Typed a key at a time, the preview follows.
+    // Typed a key at a time in the raw template (the advanced view), the preview follows.
+    await page.click("#raw-template summary");
     await page.click("#tpl-body");
     await page.keyboard.type('{"from": "{{call.from}}"', { delay: 15 });
     await page.keyboard.type(', "caller": "{{call.caller_name}}"}', { delay: 15 });
@@ -139,39 +385,40 @@ const stories = {
     await page.fill("#tpl-body", '{"from": "{{call.from}}", "duration": ');
     await page.click("#tpl-body");
     await page.keyboard.press("End");
-    await page.click('#variables >> text="{{call.duration_s}}"');
+    await page.click('#variables [data-variable="call.duration_s"]');
     await page.keyboard.type("}");
     await page.waitForFunction(() => document.querySelector("#preview-output").textContent.includes('"duration": 134}'));
     assert.equal(await text("#template-error"), "");
     await shot("portal-editor-preview-es");
 
-    // The delivery order: the call events suggest keeping each call's states in order.
+    // The delivery order (advanced): the call events suggest keeping each call's states in order.
+    await page.click("#advanced summary");
     assert.match(await text("#ordering-hint"), /call\.id/);
     await page.selectOption("#ordering_key", "call.id");
 
+    // Saved, the webhook's own page shows its signing secret once.
     await page.click("#save");
-    await page.waitForSelector("#secret-box code.once");
+    await page.waitForURL(/\/subscriptions\/sub_/);
+    await page.waitForSelector("body[data-ready] #secret-box code.once");
     results.secret = await page.locator("#secret-box code.once").innerText();
     assert.match(results.secret, /^whsec_/);
-    await page.click("#saved-link");
-    await page.waitForSelector("body[data-ready] #subscription-form");
     assert.equal(await page.inputValue("#tpl-body"), '{"from": "{{call.from}}", "duration": {{call.duration_s}}}');
     results.subscription = page.url().split("/").pop();
-    // Its canary rollouts (none yet) are shown with it, and its delivery order with nothing held.
+    // Its canary rollouts (none yet) are behind "advanced", and its delivery order shows nothing held.
+    await page.click("#advanced-tools summary");
     assert.match(await text("#rollouts"), /Despliegues canario/);
+    await page.click("#advanced summary");
     assert.equal(await page.inputValue("#ordering_key"), "call.id");
     assert.match(await text("#lanes"), /call\.id/);
     assert.match(await text("#lanes-state"), /todo fluye/);
 
     // An API error is shown next to the field that caused it.
     await page.fill("#endpoint_url", "not a url");
-    // The preview says it first, in words.
-    await page.waitForFunction(() => document.querySelector("#preview-output").textContent.includes("not a url"));
     await page.click("#save");
     await page.waitForSelector('[data-error-for="endpoint_url"]:not(:empty)');
     await shot("portal-editor-error-es");
 
-    await page.click("nav >> text=Suscripciones");
+    await page.click("nav >> text=Webhooks");
     await page.waitForSelector("#subscriptions tbody tr");
     await shot("portal-subscriptions-es");
   },
@@ -215,6 +462,7 @@ const stories = {
 
     // A dry run of the same version over the subscription's past events: progress, then nothing changes.
     await page.goto(`${base}/console/t/acme/subscriptions/${env.SUBSCRIPTION}`);
+    await page.click("#advanced-tools summary");
     await page.fill("#dr-version", "1");
     await page.fill("#dr-last", "10");
     await page.click("#dry-run-form button[type=submit]");
@@ -228,7 +476,7 @@ const stories = {
     await page.fill("#r-to", "2026-12-01T10:00");
     await page.click("#replay-form button[type=submit]");
     await page.waitForSelector('[data-error-for="to"]:not(:empty)');
-    assert.match(await text('[data-error-for="to"]'), /after/);
+    assert.match(await text('[data-error-for="to"]'), /posterior/);
     const now = new Date();
     const local = (d) => d.toISOString().slice(0, 16);
     await page.fill("#r-from", local(new Date(now - 86400000)));
@@ -291,7 +539,7 @@ const stories = {
       await page.goto(`http://localhost:${env.PANEL_PORT}/panel`);
       const frame = page.frameLocator("#portal");
       await frame.locator("h1").waitFor({ timeout: 15000 });
-      assert.match(await frame.locator("h1").innerText(), /Subscriptions|Suscripciones/);
+      assert.match(await frame.locator("h1").innerText(), /webhooks/);
       await shot("portal-embedded");
       await page.goto(`http://localhost:${elsewhere.address().port}/panel`);
       await page.waitForTimeout(1500);
@@ -299,7 +547,7 @@ const stories = {
       assert.ok(embedded, "the frame is there");
       assert.ok(!embedded.url().startsWith(base), `a page from an origin not listed must not show the portal (${embedded.url()})`);
       const shown = await embedded.evaluate(() => document.body ? document.body.innerText : "").catch(() => "");
-      assert.doesNotMatch(shown, /Subscriptions|Suscripciones/);
+      assert.doesNotMatch(shown, /webhooks/);
       await shot("portal-refused-elsewhere");
       // The browser says why: the frame-ancestors policy (the only console error expected here).
       const refusals = consoleErrors.filter((e) => /violates the following Content Security Policy directive: "frame-ancestors/.test(e));

@@ -2,6 +2,7 @@
 //! receiver.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod database;
 mod guests;
 mod plugins;

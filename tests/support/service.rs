@@ -239,6 +239,9 @@ fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
+    /// The path and query it was sent to (`/hook?numero=%2B54…`).
+    pub uri: String,
     pub webhook_id: String,
     pub body: String,
     pub signature_valid: bool,
@@ -287,8 +290,11 @@ impl Receiver {
         let address: SocketAddr = listener.local_addr().unwrap();
         let load = Arc::new(Load::default());
         let (r, b, s, l) = (received.clone(), behaviour.clone(), secret.clone(), load.clone());
-        let app =
-            axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let app = axum::Router::new().fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap,
+                  body: axum::body::Bytes| {
                 let (received, behaviour, secret, load) = (r.clone(), b.clone(), s.clone(), l.clone());
                 async move {
                     let at = Instant::now();
@@ -327,6 +333,8 @@ impl Receiver {
                             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
                             .collect();
                         received.lock().unwrap().push(Received {
+                            method: method.to_string(),
+                            uri: uri.to_string(),
                             webhook_id: id,
                             body: String::from_utf8_lossy(&body).into_owned(),
                             signature_valid,
@@ -336,7 +344,8 @@ impl Receiver {
                     }
                     (axum::http::StatusCode::from_u16(status).unwrap(), "ok")
                 }
-            });
+            },
+        );
         runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
         Receiver {
             url: format!("http://{address}/hook"),

@@ -45,7 +45,7 @@ impl Lang {
 
     /// The text for `key` in this language.
     pub fn t(self, key: &str) -> &'static str {
-        match TEXTS.iter().find(|(k, _, _)| *k == key) {
+        match all_texts().find(|(k, _, _)| *k == key) {
             Some((_, en, es)) => match self {
                 Lang::En => en,
                 Lang::Es => es,
@@ -56,10 +56,17 @@ impl Lang {
         }
     }
 
+    /// The text for `key`, if there is one.
+    pub fn try_t(self, key: &str) -> Option<&'static str> {
+        all_texts().find(|(k, _, _)| *k == key).map(|(_, en, es)| match self {
+            Lang::En => *en,
+            Lang::Es => *es,
+        })
+    }
+
     /// The texts the pages' script needs (keys starting with `js.`), as a JSON object.
     pub fn script_texts(self) -> serde_json::Value {
-        TEXTS
-            .iter()
+        all_texts()
             .filter(|(key, _, _)| key.starts_with("js."))
             .map(|(key, _, _)| (key.to_string(), serde_json::Value::from(self.t(key))))
             .collect::<serde_json::Map<_, _>>()
@@ -86,11 +93,16 @@ pub async fn switch(Query(switch): Query<Switch>) -> Response {
     response
 }
 
+/// Every text: the console's below, the portal's words in [`super::texts`].
+fn all_texts() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    TEXTS.iter().chain(super::texts::PORTAL.iter())
+}
+
 /// (key, English, Spanish).
 const TEXTS: &[(&str, &str, &str)] = &[
     ("brand.portal", "Webhooks", "Webhooks"),
     ("brand.operator", "Operator console", "Consola del operador"),
-    ("nav.subscriptions", "Subscriptions", "Suscripciones"),
+    ("nav.subscriptions", "Webhooks", "Webhooks"),
     ("nav.deliveries", "Deliveries", "Entregas"),
     ("nav.plugins", "Plugins", "Plugins"),
     ("nav.connections", "Connections", "Conexiones"),
@@ -165,34 +177,34 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("common.digest", "Digest", "Huella"),
     ("common.yes", "yes", "sí"),
     ("common.no", "no", "no"),
-    ("subs.title", "Subscriptions", "Suscripciones"),
+    ("subs.title", "Your webhooks", "Sus webhooks"),
     (
         "subs.lead",
-        "Each subscription sends the events you choose, shaped by a plugin, to a URL of yours.",
-        "Cada suscripción envía los eventos que elija, con la forma que le da un plugin, a una URL suya.",
+        "Each webhook sends the events you choose to a system of yours (your CRM, a spreadsheet…), with the data you choose.",
+        "Cada webhook envía los eventos que elija a un sistema suyo (su CRM, una planilla…), con los datos que elija.",
     ),
-    ("subs.new", "New subscription", "Nueva suscripción"),
-    ("subs.edit", "Edit subscription", "Editar suscripción"),
+    ("subs.new", "New webhook", "Nuevo webhook"),
+    ("subs.edit", "Webhook", "Webhook"),
     ("subs.events", "Events", "Eventos"),
-    ("subs.plugin", "Plugin", "Plugin"),
-    ("subs.endpoint", "Endpoint URL", "URL de destino"),
-    ("subs.enabled", "Enabled", "Activa"),
+    ("subs.plugin", "Plugin (what builds the request)", "Plugin (lo que arma la solicitud)"),
+    ("subs.endpoint", "Address (URL) of your system", "Dirección (URL) de su sistema"),
+    ("subs.enabled", "On", "Encendido"),
     ("subs.paused", "paused", "en pausa"),
-    ("subs.disabled", "disabled", "desactivada"),
-    ("subs.active", "active", "activa"),
+    ("subs.disabled", "off", "apagado"),
+    ("subs.active", "working", "funciona"),
     ("subs.rotate", "Rotate signing secret", "Rotar el secreto de firma"),
     (
         "subs.other_events",
-        "Other event types (comma-separated, e.g. chat.*)",
-        "Otros tipos de evento (separados por comas, p. ej. chat.*)",
+        "Other event types your platform sends (comma-separated ids, e.g. chat.*)",
+        "Otros tipos de evento que envía su plataforma (ids separados por comas, p. ej. chat.*)",
     ),
     ("subs.config", "Plugin configuration (JSON)", "Configuración del plugin (JSON)"),
     ("subs.deliveries", "Deliveries", "Entregas"),
     ("dr.title", "Dry run", "Prueba en seco"),
     (
         "dr.lead",
-        "Runs a version of this subscription's plugin next to the current one on its past events and shows what would change. Nothing is sent.",
-        "Ejecuta una versión del plugin de esta suscripción junto a la actual sobre sus eventos pasados y muestra qué cambiaría. No se envía nada.",
+        "For a new version of this webhook's plugin: runs it next to the current one on past events and shows what would change, before anything is sent with it. Nothing is sent.",
+        "Para una versión nueva del plugin de este webhook: la ejecuta junto a la actual sobre eventos pasados y muestra qué cambiaría, antes de enviar nada con ella. No se envía nada.",
     ),
     ("dr.version", "Candidate version", "Versión candidata"),
     ("dr.latest", "latest", "la última"),
@@ -209,8 +221,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("ro.title", "Canary rollouts", "Despliegues canario"),
     (
         "ro.none",
-        "None yet: a new version is tried on a share of the events with POST …/rollouts (see the README).",
-        "Ninguno todavía: una versión nueva se prueba en una parte de los eventos con POST …/rollouts (vea el README).",
+        "None yet. A canary sends a share of the events with a new plugin version and goes back by itself if it fails more than the current one; your integrator starts one through the API.",
+        "Ninguno todavía. Un canario envía una parte de los eventos con una versión nueva del plugin y vuelve atrás solo si falla más que la actual; lo inicia su integrador desde la API.",
     ),
     ("ro.versions", "Versions", "Versiones"),
     ("ro.figures", "Figures", "Cifras"),
@@ -228,15 +240,19 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("tpl.format", "Body format", "Formato del cuerpo"),
     ("tpl.format.json", "JSON", "JSON"),
     ("tpl.format.text", "Plain text", "Texto plano"),
-    ("tpl.format.form", "Form (URL-encoded)", "Formulario (URL-encoded)"),
+    ("tpl.format.form", "Form (like a web form)", "Formulario (como un formulario web)"),
     ("tpl.method", "Method", "Método"),
     (
         "tpl.url",
-        "URL template (optional: the endpoint URL by default)",
-        "Plantilla de URL (opcional: por defecto la URL de destino)",
+        "URL with event data (optional: the address above by default)",
+        "URL con datos del evento (opcional: por defecto la dirección de arriba)",
     ),
     ("tpl.body", "Body template", "Plantilla del cuerpo"),
-    ("tpl.variables", "Variables (click to insert)", "Variables (clic para insertar)"),
+    (
+        "tpl.variables",
+        "Event data (click to insert where you are typing)",
+        "Datos del evento (clic para insertar donde está escribiendo)",
+    ),
     ("tpl.preview", "Preview", "Vista previa"),
     ("tpl.preview_on", "Preview on", "Vista previa con"),
     ("js.samples", "Sample events", "Eventos de ejemplo"),
@@ -247,15 +263,15 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("status.succeeded", "succeeded", "entregada"),
     ("status.failed", "failed (will retry)", "fallida (se reintentará)"),
     ("status.dead", "dead (gave up)", "abandonada"),
-    ("status.skipped", "skipped", "omitida"),
-    ("status.plugin_error", "plugin error", "error del plugin"),
+    ("status.skipped", "not sent (conditions)", "no enviada (condiciones)"),
+    ("status.plugin_error", "not built (webhook settings)", "no armada (configuración del webhook)"),
     ("dl.event", "Event", "Evento"),
-    ("dl.subscription", "Subscription", "Suscripción"),
+    ("dl.subscription", "Webhook", "Webhook"),
     ("dl.attempts", "Attempts", "Intentos"),
     ("dl.request", "Request", "Solicitud"),
     ("dl.logs", "Plugin logs", "Registros del plugin"),
     ("dl.error", "Error", "Error"),
-    ("dl.retry", "Retry now", "Reintentar ahora"),
+    ("dl.retry", "Retry", "Reintentar"),
     ("dl.at", "At", "Fecha"),
     ("dl.http", "HTTP", "HTTP"),
     ("dl.latency", "Latency", "Latencia"),
@@ -264,8 +280,8 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("dl.replay", "Replay a time range", "Reenviar un rango de tiempo"),
     (
         "dl.replay_lead",
-        "Failed and dead deliveries of the subscription created in the range are sent again.",
-        "Las entregas fallidas o abandonadas de la suscripción creadas en el rango se envían de nuevo.",
+        "The webhook's failed deliveries made between these times (your time) are sent again; those its settings could not build are built again with the current settings.",
+        "Las entregas fallidas del webhook hechas entre estas horas (su hora) se envían de nuevo; las que su configuración no pudo armar se arman de nuevo con la configuración actual.",
     ),
     ("dl.replay_submit", "Replay", "Reenviar"),
     ("dl.none", "No deliveries match.", "Ninguna entrega coincide."),
@@ -430,7 +446,7 @@ mod tests {
 
     #[test]
     fn every_key_is_there_once() {
-        let mut keys: Vec<&str> = TEXTS.iter().map(|(key, _, _)| *key).collect();
+        let mut keys: Vec<&str> = all_texts().map(|(key, _, _)| *key).collect();
         keys.sort_unstable();
         let count = keys.len();
         keys.dedup();

@@ -22,8 +22,10 @@ pub struct Page {
 fn nav(ctx: &Ctx, tenant: Option<&str>, current: &str) -> Markup {
     let t = |key| ctx.lang.t(key);
     let entries: Vec<(String, &str, &str)> = match tenant {
-        Some(tenant) => ["subscriptions", "deliveries", "plugins", "connections"]
+        Some(tenant) => ["subscriptions", "deliveries", "connections"]
             .into_iter()
+            // A section the service has switched off is not offered.
+            .filter(|name| *name != "connections" || super::portal::connections_on(ctx))
             .map(|name| (super::portal::path(tenant, name), name, t(nav_key(name))))
             .collect(),
         None => vec![
@@ -37,6 +39,11 @@ fn nav(ctx: &Ctx, tenant: Option<&str>, current: &str) -> Markup {
             @for (href, name, label) in &entries {
                 a href=(href) class=@if *name == current { "current" } { (label) }
             }
+            // Integrators' own plugins: there, not in the way.
+            @if let Some(tenant) = tenant {
+                a href=(super::portal::path(tenant, "plugins"))
+                    class={ "nav-advanced" @if current == "plugins" { " current" } } { (t("nav.plugins_advanced")) }
+            }
             @if tenant.is_some() && ctx.session.tenant.is_none() {
                 a.operator-link href="/console/operator/tenants" { "← " (t("nav.operator")) }
             }
@@ -48,7 +55,6 @@ fn nav_key(name: &str) -> &'static str {
     match name {
         "subscriptions" => "nav.subscriptions",
         "deliveries" => "nav.deliveries",
-        "plugins" => "nav.plugins",
         _ => "nav.connections",
     }
 }
@@ -96,6 +102,9 @@ pub fn render(ctx: &Ctx, tenant: Option<&str>, here: &str, page: Page) -> Respon
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (page.title) " · Gancho" }
                 link rel="stylesheet" href="/console/assets/console.css";
+                script src="/console/assets/editor.js" defer {}
+                script src="/console/assets/deliveries.js" defer {}
+                script src="/console/assets/webhook.js" defer {}
                 script src="/console/assets/console.js" defer {}
             }
             body data-csrf=(ctx.session.csrf) {
@@ -157,6 +166,11 @@ pub fn bare_document(lang: Lang, title: &str, body: Markup) -> Markup {
             }
         }
     }
+}
+
+/// A moment, shown in the visitor's time zone by the page's script (the RFC 3339 text until then).
+pub fn time(at: &str) -> Markup {
+    html! { time datetime=(at) { (at) } }
 }
 
 /// A table cell's text for an optional value.

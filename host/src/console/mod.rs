@@ -1,15 +1,20 @@
 //! The web console (`/console`): the operator's pages (tenants and keys, shared plugins, an overview from
 //! the metrics) and each tenant's portal (subscriptions with the template editor and its live preview,
-//! deliveries, its own plugins, connections). Pages are rendered here from the API's own operations,
+//! deliveries, its own plugins, connections), in the customer's words. Pages are rendered here from the API's own operations,
 //! called as functions with the session's caller; the pages' script changes things through the JSON API
 //! itself, authenticated by the session cookie and its CSRF token. Everything it serves is compiled in.
 //!
 //! - [`session`]: the signed session cookie, CSRF, and the layer that makes a session an API caller.
 //! - [`links`]: portal links an operator mints for one tenant, and following one.
 //! - [`i18n`]: Spanish and English, from the browser's language or the visitor's choice.
-//! - [`layout`], [`portal`], [`deliveries`], [`operator`], [`sign_in`]: the pages.
+//! - [`catalog`]: the event catalog in the customer's words (event types, fields, values).
+//! - [`failures`]: what went wrong, in the customer's words.
+//! - [`layout`], [`portal`], [`editor`], [`deliveries`], [`operator`], [`sign_in`]: the pages.
 
+mod catalog;
 mod deliveries;
+mod editor;
+mod failures;
 pub mod i18n;
 mod lanes;
 mod layout;
@@ -18,6 +23,7 @@ mod operator;
 mod portal;
 pub mod session;
 mod sign_in;
+mod texts;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -69,9 +75,13 @@ impl Ctx {
         self.session.caller()
     }
 
-    /// The page for an error of the API: its message, in the status it came with.
+    /// The page for an error of the API, in the visitor's words (by its code, else its field), in the
+    /// status it came with; the API's own English text is for integrators and the log.
     pub fn error(&self, error: ApiError) -> Response {
-        layout::error_page(self, error.status, &error.message)
+        let by_code = self.lang.try_t(&format!("js.err.{}", error.code));
+        let by_field = error.field.as_deref().and_then(|field| self.lang.try_t(&format!("js.field.{field}")));
+        let words = by_code.or(by_field).unwrap_or_else(|| self.lang.t("js.err.other"));
+        layout::error_page(self, error.status, words)
     }
 }
 
@@ -97,11 +107,17 @@ async fn home(ctx: Ctx) -> Redirect {
 
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
+const EDITOR_JS: &str = include_str!("assets/editor.js");
+const DELIVERIES_JS: &str = include_str!("assets/deliveries.js");
+const WEBHOOK_JS: &str = include_str!("assets/webhook.js");
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     let (content_type, body) = match file.as_str() {
         "console.css" => ("text/css; charset=utf-8", CSS),
         "console.js" => ("text/javascript; charset=utf-8", JS),
+        "editor.js" => ("text/javascript; charset=utf-8", EDITOR_JS),
+        "deliveries.js" => ("text/javascript; charset=utf-8", DELIVERIES_JS),
+        "webhook.js" => ("text/javascript; charset=utf-8", WEBHOOK_JS),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()

@@ -1,21 +1,20 @@
-//! The portal of one tenant: its subscriptions (with the template editor), own plugins and connections
-//! (its deliveries are in [`super::deliveries`]). Each page reads through the API's handlers with the session's caller, so a tenant's
-//! session reaches exactly what its API key would, and another tenant's pages answer 404 as the API does.
+//! The portal of one tenant: its webhooks (subscriptions) with their health, its own plugins and its
+//! connections (the editor is [`super::editor`], deliveries [`super::deliveries`]). Each page reads
+//! through the API's handlers with the session's caller, so a tenant's session reaches exactly what its
+//! API key would, and another tenant's pages answer 404 as the API does.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{Markup, html};
 use serde_json::json;
 
-use super::layout::{Page, or_dash, render};
-use super::{Ctx, lanes};
-use crate::api::deliveries::ListQuery;
-use crate::api::rollouts::RolloutView;
+use super::editor::{editor, rollouts_section};
+use super::layout::{Page, render};
+use super::{Ctx, catalog, failures, lanes, layout};
 use crate::api::subscriptions::SubscriptionView;
-use crate::api::{ApiResult, AppState, connections, deliveries, plugins, rollouts, subscriptions};
-use crate::catalog::samples;
+use crate::api::{ApiResult, AppState, connections, plugins, rollouts, subscriptions};
 use crate::store::RolloutState;
 
 pub fn router() -> Router<AppState> {
@@ -61,18 +60,20 @@ async fn subscriptions_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
             } @else {
                 table.list #subscriptions {
                     thead { tr {
-                        th { (t("subs.events")) } th { (t("subs.plugin")) } th { (t("subs.endpoint")) }
+                        th { (t("common.name")) } th { (t("subs.events")) } th { (t("subs.endpoint")) }
                         th { (t("common.status")) } th {}
                     } }
                     tbody {
                         @for s in &list {
-                            tr data-id=(s.id) {
-                                td { (s.event_types.join(", ")) }
-                                td { code { (s.plugin) } }
+                            @let extra = serde_json::to_value(s).unwrap_or_default();
+                            tr data-id=(s.id) data-health=(extra["health"]["state"].as_str().unwrap_or("")) {
+                                td.name { (display_name(&ctx, s, &extra)) }
+                                td { (event_names(&ctx, &s.event_types)) }
                                 td.url { (s.endpoint_url) }
-                                td {
-                                    (status_badge(&ctx, s)) (lanes::blocked_badge(&ctx, s))
+                                td.health {
+                                    (status_badge(&ctx, s, &extra["health"])) (lanes::blocked_badge(&ctx, s))
                                     @for d in &s.destinations { (lanes::destination_badge(&ctx, d)) }
+                                    (health_details(&ctx, &extra["health"]))
                                 }
                                 td.actions {
                                     a href=(path(&tenant, &format!("subscriptions/{}", s.id))) { (t("common.edit")) }
@@ -91,11 +92,61 @@ async fn subscriptions_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     page(&ctx, &tenant, &path(&tenant, "subscriptions"), result)
 }
 
-fn status_badge(ctx: &Ctx, s: &SubscriptionView) -> Markup {
+/// What she called it, else the events and where they go (`Llamada finalizada → sheets.example`).
+pub(super) fn display_name(ctx: &Ctx, s: &SubscriptionView, extra: &serde_json::Value) -> String {
+    if let Some(name) = extra["name"].as_str().filter(|name| !name.is_empty()) {
+        return name.to_owned();
+    }
+    let host = url::Url::parse(&s.endpoint_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+    let events: Vec<String> = s.event_types.iter().map(|e| catalog::pattern_name(ctx.lang, e)).collect();
+    format!("{} → {}", events.join(", "), host.unwrap_or_else(|| s.endpoint_url.clone()))
+}
+
+/// Event types by name, each with its id small.
+fn event_names(ctx: &Ctx, types: &[String]) -> Markup {
+    html! {
+        @for (i, event_type) in types.iter().enumerate() {
+            @if i > 0 { br; }
+            (catalog::pattern_name(ctx.lang, event_type)) " " code.type-id { (event_type) }
+        }
+    }
+}
+
+/// Failing since when, the last error in her words, and the share of the last day's deliveries that failed.
+fn health_details(ctx: &Ctx, health: &serde_json::Value) -> Markup {
+    let t = |key| ctx.lang.t(key);
+    let recent = &health["recent"];
+    let (total, failed) =
+        (recent["deliveries"].as_u64().unwrap_or(0), recent["failed"].as_u64().unwrap_or(0));
+    let last_error = health["last_error"].as_str();
+    html! {
+        @if health["state"] == "failing" {
+            @if let Some(since) = health["failing_since"].as_str() {
+                div.health-since { (t("health.since")) " " (layout::time(since)) }
+            }
+            @if let Some(error) = last_error {
+                @let words = failures::failure(ctx.lang, health["last_error_kind"].as_str(), None, error, None);
+                div.health-error { (failures::words(&words, error)) }
+            }
+        }
+        @if total > 0 {
+            div.health-share {
+                (failed) " " (t("health.of")) " " (total) " " (t("health.failed_24h"))
+                " (" (failed * 100 / total) " %)"
+            }
+        }
+    }
+}
+
+fn status_badge(ctx: &Ctx, s: &SubscriptionView, health: &serde_json::Value) -> Markup {
     let (class, key) = if !s.enabled {
         ("badge bad", "subs.disabled")
     } else if s.paused {
         ("badge warn", "subs.paused")
+    } else if health["state"] == "failing" {
+        ("badge bad", "health.failing")
+    } else if health["state"] == "idle" {
+        ("badge", "health.idle")
     } else {
         ("badge ok", "subs.active")
     };
@@ -130,206 +181,6 @@ async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>)
     page(&ctx, &tenant, &here, result)
 }
 
-/// The subscription's canary rollouts (started through the API), newest first, with each version's figures.
-fn rollouts_section(ctx: &Ctx, rollouts: &[RolloutView]) -> Markup {
-    let t = |key| ctx.lang.t(key);
-    html! {
-        section.card #dry-run {
-            h2 { (t("dr.title")) }
-            p { (t("dr.lead")) }
-            form #dry-run-form.filters {
-                div {
-                    label for="dr-version" { (t("dr.version")) }
-                    input #dr-version type="number" min="1" placeholder=(t("dr.latest"));
-                    p.field-error data-error-for="candidate_version" {}
-                }
-                div {
-                    label for="dr-last" { (t("dr.last")) }
-                    input #dr-last type="number" min="1" max="10000" value="100";
-                    p.field-error data-error-for="events" {}
-                }
-                div { button.primary type="submit" { (t("dr.start")) } }
-            }
-            progress #dry-run-progress max="100" value="0" hidden {}
-            p.status #dry-run-status role="status" {}
-            p.form-error #dry-run-error role="alert" {}
-            pre.preview #dry-run-report hidden {}
-        }
-        section.card #rollouts {
-            h2 { (t("ro.title")) }
-            @if rollouts.is_empty() {
-                p.empty { (t("ro.none")) }
-            } @else {
-                table.list {
-                    thead { tr {
-                        th { (t("common.status")) } th { (t("ro.versions")) } th { (t("ro.figures")) } th { (t("ro.reason")) }
-                    } }
-                    tbody {
-                        @for r in rollouts {
-                            tr data-state=(r.state.as_str()) {
-                                td { span.badge { (r.state.as_str()) } br; (r.started_at) }
-                                td { code { (r.current) } " → " code { (r.candidate) } " (" (r.percent) " %)" }
-                                td {
-                                    @for f in &r.figures {
-                                        div { code { (f.plugin) } ": " (f.events) " " (t("ro.events")) ", "
-                                            (f.plugin_errors) " " (t("ro.plugin_errors")) ", " (f.delivered) " " (t("ro.delivered")) ", "
-                                            (f.destination_failures) " " (t("ro.failures")) }
-                                    }
-                                }
-                                td { (or_dash(r.reason.as_deref())) }
-                            }
-                            @if let Some(failures) = r.failures.as_ref().filter(|f| !f.is_empty()) {
-                                tr.rollout-failures { td colspan="4" { details {
-                                    summary { (t("ro.kept_failures")) " (" (failures.len()) ")" }
-                                    @for f in failures {
-                                        div.rollout-failure data-event=(f.event_id) {
-                                            code { (f.event_id) } " " span.badge { (f.error_kind.as_deref().unwrap_or(f.status.as_str())) }
-                                            " " (or_dash(f.error.as_deref()))
-                                            @if !f.logs.is_empty() { (super::deliveries::log_lines(&f.logs)) }
-                                        }
-                                    }
-                                } } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The subscription editor: event types, plugin, endpoint; for the template plugin the no-code editor
-/// with its variables and live preview, for others the configuration as JSON.
-async fn editor(ctx: &Ctx, tenant: &str, existing: Option<SubscriptionView>) -> ApiResult<Page> {
-    let t = |key| ctx.lang.t(key);
-    let Json(plugins) = plugins::list_plugins(state(ctx), ctx.caller()).await?;
-    // The operator sees every tenant's plugins; this tenant may use the shared ones and its own.
-    let mut names: Vec<String> =
-        plugins.iter().map(|p| p.name.clone()).filter(|name| crate::tenancy::may_use(tenant, name)).collect();
-    names.dedup();
-    let recent = recent_events(ctx, tenant).await?;
-    let chosen: Vec<String> = existing.as_ref().map(|s| s.event_types.clone()).unwrap_or_default();
-    let others: Vec<&str> =
-        chosen.iter().map(String::as_str).filter(|pattern| !samples::EVENT_TYPES.contains(pattern)).collect();
-    let body = html! {
-        form #subscription-form.editor novalidate {
-            div.columns {
-                div.column {
-                    fieldset {
-                        legend { (t("subs.events")) }
-                        div.checks {
-                            @for event_type in samples::EVENT_TYPES {
-                                label.check {
-                                    input type="checkbox" name="event_type" value=(event_type)
-                                        checked[chosen.iter().any(|c| c == event_type)];
-                                    code { (event_type) }
-                                }
-                            }
-                        }
-                        label for="other_events" { (t("subs.other_events")) }
-                        input #other_events type="text" value=(others.join(", "));
-                        p.field-error data-error-for="event_types" {}
-                    }
-                    label for="plugin" { (t("subs.plugin")) }
-                    select #plugin name="plugin" {
-                        @for name in &names { option value=(name) { (name) } }
-                    }
-                    p.field-error data-error-for="plugin" {}
-                    label for="endpoint_url" { (t("subs.endpoint")) }
-                    input #endpoint_url type="url" placeholder="https://crm.example/hooks";
-                    p.field-error data-error-for="endpoint_url" {}
-                    div #template-editor hidden {
-                        h2 { (t("tpl.title")) }
-                        div.row {
-                            div {
-                                label for="tpl-format" { (t("tpl.format")) }
-                                select #tpl-format {
-                                    option value="json" { (t("tpl.format.json")) }
-                                    option value="text" { (t("tpl.format.text")) }
-                                    option value="form" { (t("tpl.format.form")) }
-                                }
-                            }
-                            div {
-                                label for="tpl-method" { (t("tpl.method")) }
-                                select #tpl-method {
-                                    @for method in ["POST", "PUT", "PATCH", "GET", "DELETE"] { option { (method) } }
-                                }
-                            }
-                        }
-                        label for="tpl-url" { (t("tpl.url")) }
-                        input #tpl-url type="text" spellcheck="false";
-                        label for="tpl-body" { (t("tpl.body")) }
-                        textarea #tpl-body rows="10" spellcheck="false" {}
-                        p.field-error #template-error data-error-for="config" role="alert" {}
-                        h3 { (t("tpl.variables")) }
-                        div #variables.variables {}
-                    }
-                    div #config-editor hidden {
-                        label for="config-json" { (t("subs.config")) }
-                        textarea #config-json rows="8" spellcheck="false" { "{}" }
-                        p.field-error #config-error {}
-                    }
-                    (lanes::ordering_field(ctx, existing.as_ref()))
-                    label.check {
-                        input #enabled type="checkbox" checked[existing.as_ref().is_none_or(|s| s.enabled)];
-                        (t("subs.enabled"))
-                    }
-                    div.form-actions {
-                        button.primary #save type="submit" { (t("common.save")) }
-                        @if existing.is_some() {
-                            button #rotate type="button" { (t("subs.rotate")) }
-                            button.danger #delete type="button" { (t("common.delete")) }
-                        }
-                        span.status #save-status role="status" {}
-                    }
-                    p.form-error #form-error role="alert" {}
-                    div.secret #secret-box hidden {}
-                }
-                div.column.preview-column {
-                    h2 { (t("tpl.preview")) }
-                    label for="preview-event" { (t("tpl.preview_on")) }
-                    select #preview-event {}
-                    p.status #preview-status role="status" {}
-                    pre #preview-output.preview {}
-                }
-            }
-        }
-    };
-    let title = if existing.is_some() { t("subs.edit") } else { t("subs.new") };
-    let samples: Vec<serde_json::Value> = samples::all()
-        .into_iter()
-        .map(|(event_type, event)| json!({"type": event_type, "event": event}))
-        .collect();
-    Ok(Page {
-        title: title.to_owned(),
-        current: "subscriptions",
-        body,
-        data: json!({
-            "page": "subscription",
-            "subscription": existing,
-            "samples": samples,
-            "recent": recent,
-            "plugins": names,
-        }),
-    })
-}
-
-/// The ids of the tenant's events that recent deliveries came from, newest first.
-async fn recent_events(ctx: &Ctx, tenant: &str) -> ApiResult<Vec<String>> {
-    let query =
-        ListQuery { event_id: None, subscription_id: None, status: None, holding_key: None, limit: Some(50) };
-    let Json(list) =
-        deliveries::list(state(ctx), ctx.caller(), Path(tenant.to_owned()), Query(query)).await?;
-    let mut ids: Vec<String> = Vec::new();
-    for delivery in list {
-        if !ids.contains(&delivery.event_id) {
-            ids.push(delivery.event_id);
-        }
-    }
-    ids.truncate(10);
-    Ok(ids)
-}
-
 async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     let here = path(&tenant, "plugins");
     let result = async {
@@ -351,12 +202,13 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                 thead { tr { th { (t("common.name")) } th { (t("common.version")) } th { (t("common.size")) } th { (t("common.created")) } } }
                 tbody {
                     @for p in rows {
-                        tr { td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (p.created_at) } }
+                        tr { td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (layout::time(&p.created_at)) } }
                     }
                 }
             }
         };
         let body = html! {
+            p.lead { (t("pl.lead")) }
             h2 { (t("pl.title")) }
             @if versions.is_empty() { p.empty { (t("common.none")) } } @else {
                 table.list #own-plugins {
@@ -364,7 +216,7 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                     tbody {
                         @for (short, p) in &versions {
                             tr {
-                                td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (p.created_at) }
+                                td { code { (p.name) } } td { (p.version) } td { (p.size_bytes / 1024) " KiB" } td { (layout::time(&p.created_at)) }
                                 td.actions { button.link.danger type="button" data-delete-version={ (short) "/" (p.version) } { (t("common.delete")) } }
                             }
                         }
@@ -399,6 +251,10 @@ async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     let here = path(&tenant, "connections");
     let result = async {
         let t = |key| ctx.lang.t(key);
+        if !connections_on(&ctx) {
+            let body = html! { p.empty #connections-off { (t("conn.off")) } };
+            return Ok(Page { title: t("conn.title").to_owned(), current: "connections", body, data: json!({}) });
+        }
         let Json(list) = connections::list(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
         let body = html! {
             p.lead { (t("conn.lead")) }
@@ -421,7 +277,7 @@ async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                                         (lanes::destination_badge(&ctx, d))
                                     }
                                 }
-                                td { (or_dash(c.last_used_at.as_deref())) }
+                                td { @if let Some(at) = &c.last_used_at { (layout::time(at)) } @else { "—" } }
                                 td.actions {
                                     button.link data-replace=(c.name) type="button" { (t("conn.replace")) }
                                     " · "
@@ -466,4 +322,10 @@ async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     }
     .await;
     page(&ctx, &tenant, &here, result)
+}
+
+/// Whether the service can keep connections' secrets (`connections.keys` is set): without it the portal
+/// neither lists nor offers them.
+pub(super) fn connections_on(ctx: &Ctx) -> bool {
+    ctx.state.connections.sealer().is_some()
 }
