@@ -38,6 +38,9 @@ pub struct ListQuery {
 pub struct DeliveryView {
     pub id: String,
     pub event_id: String,
+    /// Its event's type (`call.ended`), while the event is kept (see `retention`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
     pub subscription_id: String,
     /// The plugin version that produced it (`slack@2`).
     pub plugin: String,
@@ -124,6 +127,7 @@ fn view(delivery: Delivery) -> DeliveryView {
         logs_dropped,
         id: delivery.id,
         event_id: delivery.event_id,
+        event_type: delivery.event_type,
         subscription_id: delivery.subscription_id,
         plugin: delivery.plugin,
         status: delivery.status.as_str().to_owned(),
@@ -232,8 +236,10 @@ pub struct RetryRequest {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RetryAnswer {
-    /// The delivery that will be sent: the same one, or a re-run's placeholder.
+    /// The delivery retried (sent again with its request), or re-run: a re-run's new deliveries are among
+    /// its event's (`GET …/deliveries?event_id=`) and name it in `rerun_of`.
     pub delivery_id: String,
+    pub event_id: String,
     /// Whether the plugin runs again (a plugin error has no request to send: it is re-run).
     pub rerun: bool,
 }
@@ -274,7 +280,10 @@ pub async fn retry(
     }
     if state.store.retry_delivery(&tenant, &id, now_millis()).await? {
         state.wake.deliveries.notify_one();
-        Ok((StatusCode::ACCEPTED, Json(RetryAnswer { delivery_id: id, rerun: false })))
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(RetryAnswer { delivery_id: id, event_id: delivery.event_id, rerun: false }),
+        ))
     } else {
         Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -303,9 +312,12 @@ pub async fn rerun(
 async fn rerun_now(state: &AppState, tenant: &str, id: &str) -> ApiResult<(StatusCode, Json<RetryAnswer>)> {
     use crate::store::Rerun;
     match state.store.rerun_delivery(tenant, id, now_millis()).await? {
-        Rerun::Started(placeholder) => {
+        Rerun::Started { event_id } => {
             state.wake.events.notify_one();
-            Ok((StatusCode::ACCEPTED, Json(RetryAnswer { delivery_id: placeholder, rerun: true })))
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(RetryAnswer { delivery_id: id.to_owned(), event_id, rerun: true }),
+            ))
         }
         Rerun::NotFound => Err(ApiError::not_found(format!("delivery {id}"))),
         Rerun::AlreadyRerun => Err(already_rerun(id)),

@@ -27,9 +27,11 @@ pub struct LastFailure {
 /// What [`super::Store::rerun_delivery`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rerun {
-    /// The re-run is due now: the placeholder's id (the pipeline replaces it with the new run's deliveries,
-    /// which name the old one in `rerun_of`).
-    Started(String),
+    /// The re-run is due now, for this event: a placeholder that the pipeline replaces with the new run's
+    /// deliveries, which name the old one in `rerun_of`.
+    Started {
+        event_id: String,
+    },
     NotFound,
     /// It was re-run before: re-run the newer delivery instead.
     AlreadyRerun,

@@ -311,6 +311,8 @@ pub struct Delivery {
     pub test: bool,
     /// The delivery it re-ran, if it is a re-run.
     pub rerun_of: Option<String>,
+    /// Its event's type, while the event is kept.
+    pub event_type: Option<String>,
     pub attempts: Vec<Attempt>,
 }
 

@@ -17,12 +17,17 @@ pub async fn reruns_supersede_and_hand_the_event_to_the_pipeline(backend: &impl 
     store.record_attempts(&[outcome("dlv_sent", "sub_1", T0 + 10, DeliveryStatus::Succeeded)]).await.unwrap();
 
     assert_eq!(store.rerun_delivery("globex", "dlv_error", T0 + 20).await.unwrap(), Rerun::NotFound);
-    let Rerun::Started(placeholder) = store.rerun_delivery("acme", "dlv_error", T0 + 20).await.unwrap()
-    else {
-        panic!("re-run started")
-    };
+    assert_eq!(
+        store.rerun_delivery("acme", "dlv_error", T0 + 20).await.unwrap(),
+        Rerun::Started { event_id: "evt_1".to_owned() }
+    );
     assert_eq!(status_of(&*store, "dlv_error").await, DeliveryStatus::Superseded);
-    let waiting = store.get_delivery("acme", &placeholder).await.unwrap().unwrap();
+    let filter =
+        DeliveryFilter { event_id: Some("evt_1".to_owned()), limit: 100, ..DeliveryFilter::default() };
+    let listed = store.list_deliveries("acme", &filter).await.unwrap();
+    let waiting = listed.iter().find(|d| d.rerun_of.as_deref() == Some("dlv_error")).expect("a placeholder");
+    let placeholder = waiting.id.clone();
+    assert_eq!(waiting.event_type.as_deref(), Some("call.ended"));
     assert_eq!(
         (waiting.status, waiting.rerun_of.as_deref(), waiting.next_attempt_at, waiting.error_kind.as_deref()),
         (DeliveryStatus::PluginError, Some("dlv_error"), Some(T0 + 20), Some("rerun"))
@@ -36,7 +41,7 @@ pub async fn reruns_supersede_and_hand_the_event_to_the_pipeline(backend: &impl 
     );
 
     // A delivered one keeps its history; a re-run of it is a new delivery.
-    let Rerun::Started(_) = store.rerun_delivery("acme", "dlv_sent", T0 + 30).await.unwrap() else {
+    let Rerun::Started { .. } = store.rerun_delivery("acme", "dlv_sent", T0 + 30).await.unwrap() else {
         panic!()
     };
     assert_eq!(status_of(&*store, "dlv_sent").await, DeliveryStatus::Succeeded);

@@ -402,7 +402,8 @@ async fn record_part(client: &impl GenericClient, records: &[AttemptRecord]) -> 
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
      request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
-     logs, ordering_key, destination, batch_id, test, rerun_of";
+     logs, ordering_key, destination, batch_id, test, rerun_of, \
+     (SELECT e.event_type FROM events e WHERE e.tenant_id = deliveries.tenant_id AND e.id = deliveries.event_id)";
 
 /// Reads an optional JSON text column.
 pub(super) fn optional_json<T: serde::de::DeserializeOwned>(
@@ -444,6 +445,7 @@ fn delivery(row: &Row) -> StoreResult<Delivery> {
         batch_id: row.try_get(18)?,
         test: row.try_get(19)?,
         rerun_of: row.try_get(20)?,
+        event_type: row.try_get(21)?,
         attempts: Vec::new(),
     })
 }

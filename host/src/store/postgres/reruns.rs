@@ -52,7 +52,7 @@ async fn rerun_in(tx: &impl GenericClient, tenant_id: &str, id: &str, now: Milli
         ],
     )
     .await?;
-    Ok(Rerun::Started(placeholder))
+    Ok(Rerun::Started { event_id })
 }
 
 pub(super) async fn rerun(client: &mut Client, tenant_id: &str, id: &str, now: Millis) -> StoreResult<Rerun> {
@@ -84,7 +84,7 @@ pub(super) async fn rerun_range(
     let mut started = 0;
     for row in rows {
         let id: String = row.try_get(0)?;
-        if matches!(rerun_in(&tx, tenant_id, &id, now).await?, Rerun::Started(_)) {
+        if matches!(rerun_in(&tx, tenant_id, &id, now).await?, Rerun::Started { .. }) {
             started += 1;
         }
     }

@@ -392,7 +392,8 @@ fn insert_attempt(attempt: &mut rusqlite::CachedStatement<'_>, record: &AttemptR
 
 const DELIVERY_COLUMNS: &str = "id, tenant_id, event_id, subscription_id, plugin, status, request_method, \
      request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at, error_kind, \
-     logs, ordering_key, destination, batch_id, test, rerun_of";
+     logs, ordering_key, destination, batch_id, test, rerun_of, \
+     (SELECT e.event_type FROM events e WHERE e.tenant_id = deliveries.tenant_id AND e.id = deliveries.event_id)";
 
 fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let status: String = row.get(5)?;
@@ -431,6 +432,7 @@ fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         batch_id: row.get(18)?,
         test: row.get(19)?,
         rerun_of: row.get(20)?,
+        event_type: row.get(21)?,
         attempts: Vec::new(),
     })
 }

@@ -58,7 +58,7 @@ pub(super) fn rerun(conn: &Connection, tenant_id: &str, id: &str, now: Millis) -
         test,
         id
     ])?;
-    Ok(Rerun::Started(placeholder))
+    Ok(Rerun::Started { event_id })
 }
 
 pub(super) fn rerun_range(
@@ -81,7 +81,7 @@ pub(super) fn rerun_range(
         .collect::<Result<_, _>>()?;
     let mut started = 0;
     for id in ids {
-        if matches!(rerun(conn, tenant_id, &id, now)?, Rerun::Started(_)) {
+        if matches!(rerun(conn, tenant_id, &id, now)?, Rerun::Started { .. }) {
             started += 1;
         }
     }
