@@ -27,10 +27,9 @@ fn template(body: &str) -> Value {
     json!({"format": "json", "template": body})
 }
 
-#[test]
-fn a_tenant_key_sends_a_test_event_and_reads_its_delivery() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(dir.path(), &[]);
+/// A service whose tenant `acme` sends each call's id, as JSON, to a receiver that checks signatures.
+fn calls_to_a_receiver(dir: &std::path::Path, env: &[(&str, &str)]) -> (Service, Receiver, Value) {
+    let service = Service::start(dir, env);
     let receiver = Receiver::start();
     let subscription = service.subscribe(
         "acme",
@@ -40,6 +39,13 @@ fn a_tenant_key_sends_a_test_event_and_reads_its_delivery() {
         template(r#"{"call": "{{call.id}}"}"#),
     );
     receiver.set_secret(subscription["secret"].as_str().unwrap());
+    (service, receiver, subscription)
+}
+
+#[test]
+fn a_tenant_key_sends_a_test_event_and_reads_its_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let (service, receiver, subscription) = calls_to_a_receiver(dir.path(), &[]);
     let key = tenant_key(&service, "acme");
 
     // With the tenant's key alone (no ingest token): a sample of a type, through every matching one.
@@ -149,17 +155,8 @@ fn a_rerun_after_a_patch_reaches_the_new_endpoint_with_the_current_request() {
 #[test]
 fn plugin_errors_are_delivered_after_the_fix_by_retry_rerun_and_range() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(dir.path(), &[]);
-    let receiver = Receiver::start();
-    let subscription = service.subscribe(
-        "acme",
-        "template",
-        &["call.ended"],
-        &receiver.url,
-        template(r#"{"call": "{{call.id}}"}"#),
-    );
+    let (service, receiver, subscription) = calls_to_a_receiver(dir.path(), &[]);
     let id = subscription["id"].as_str().unwrap();
-    receiver.set_secret(subscription["secret"].as_str().unwrap());
     // A mistake: the plugin's requests go to a host the subscription does not allow.
     let (status, body) = service.patch(
         &format!("/v1/tenants/acme/subscriptions/{id}"),
@@ -211,16 +208,8 @@ fn plugin_errors_are_delivered_after_the_fix_by_retry_rerun_and_range() {
 #[test]
 fn a_delivered_row_is_not_sent_twice_by_accident_and_a_manual_retry_keeps_the_schedule() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(dir.path(), &[("GANCHO_DELIVERY__RETRY__DELAYS_SECS", "[0, 300, 1800]")]);
-    let receiver = Receiver::start();
-    let subscription = service.subscribe(
-        "acme",
-        "template",
-        &["call.ended"],
-        &receiver.url,
-        template(r#"{"call": "{{call.id}}"}"#),
-    );
-    receiver.set_secret(subscription["secret"].as_str().unwrap());
+    let (service, receiver, _) =
+        calls_to_a_receiver(dir.path(), &[("GANCHO_DELIVERY__RETRY__DELAYS_SECS", "[0, 300, 1800]")]);
     post_call(&service, "acme", "evt_ok", "answered");
     let delivered = service.wait_for_deliveries("acme", "", Duration::from_secs(20), |d| {
         d.len() == 1 && d[0]["status"] == "succeeded"

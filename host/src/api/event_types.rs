@@ -31,11 +31,7 @@ pub async fn list(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<EventTypes>> {
     caller.require_tenant(&tenant)?;
-    let found = state
-        .store
-        .get_tenant(&tenant)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("tenant {tenant}")))?;
+    let found = super::tenants::find(&state, &tenant).await?;
     let event_types = catalog::for_platforms(&found.platforms);
     Ok(Json(EventTypes { platforms: found.platforms, event_types }))
 }

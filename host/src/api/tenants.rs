@@ -125,11 +125,7 @@ pub async fn get_tenant(
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<TenantView>> {
     caller.require_tenant(&tenant)?;
-    let found = state
-        .store
-        .get_tenant(&tenant)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("tenant {tenant}")))?;
+    let found = find(&state, &tenant).await?;
     Ok(Json(view(&state, found).await?))
 }
 
@@ -147,11 +143,7 @@ pub async fn update_tenant(
 ) -> ApiResult<Json<TenantView>> {
     caller.require_operator()?;
     let patch: TenantPatch = super::parse_json_body(&body)?;
-    let mut found = state
-        .store
-        .get_tenant(&tenant)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("tenant {tenant}")))?;
+    let mut found = find(&state, &tenant).await?;
     if let Some(policy) = patch.policy {
         if let Some((key, set, max)) =
             policy.as_ref().and_then(|p| p.limits.first_above(state.policies.defaults().1))
@@ -188,4 +180,9 @@ pub async fn update_tenant(
         found.platforms = platforms;
     }
     Ok(Json(view(&state, found).await?))
+}
+
+/// The tenant, or a 404 naming it.
+pub(super) async fn find(state: &AppState, tenant: &str) -> ApiResult<Tenant> {
+    state.store.get_tenant(tenant).await?.ok_or_else(|| ApiError::not_found(format!("tenant {tenant}")))
 }
