@@ -38,8 +38,8 @@ impl Runtime {
         let limits = &limits.capped_by(&self.limits);
         // There is no event: the plugin's clocks read the time the configuration is set.
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let mut store = self.sandbox_store(limits, now);
-        let called = within_deadline(limits, async {
+        let (mut store, clock) = self.sandbox_store(limits, now);
+        let called = within_deadline(&clock, async {
             let instance = plugin.pre.instance_pre().instantiate_async(&mut store).await?;
             let validate =
                 instance.get_typed_func::<(&str,), (Result<(), wit::ConfigError>,)>(&mut store, export)?;

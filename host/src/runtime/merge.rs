@@ -79,14 +79,13 @@ impl Runtime {
                 };
             }
         };
-        let started = Instant::now();
         let limits = &limits.capped_by(&self.limits);
         // There is no event: the plugin's clocks read the time of the merge.
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let mut store = self.sandbox_store(limits, now);
+        let (mut store, clock) = self.sandbox_store(limits, now);
         let wit_requests: Vec<wit::Request> = requests.iter().map(output::to_wit).collect();
         let wit_subscription = to_wit_subscription(subscription);
-        let called = within_deadline(limits, async {
+        let called = within_deadline(&clock, async {
             let instance = plugin.pre.instance_pre().instantiate_async(&mut store).await?;
             let merge = instance.get_typed_func::<
                 (&[wit::Request], &wit::Subscription),
@@ -103,7 +102,7 @@ impl Runtime {
                 message: error.message,
             }),
         });
-        let elapsed = started.elapsed();
+        let elapsed = clock.used();
         let (logs, logs_dropped) = store.into_data().into_logs();
         MergeInvocation { result, elapsed, logs, logs_dropped }
     }
