@@ -25,7 +25,8 @@
 //! - [`runtime`]: the wasmtime engine, plugin loading and precompile cache, limits, one invocation.
 //! - [`store`]: the storage interface and its SQLite implementation; claims with leases on due work.
 //! - [`tenancy`]: what each tenant may use: quotas on its own plugins, lower per-invocation limits.
-//! - [`event`]: the event envelope the platform posts, and its validation.
+//! - [`event`]: the event envelope the platform posts, and its validation; [`samples`]: the catalog's
+//!   sample events (previews, the variables a template may use, configuration checks).
 //! - [`config`]: settings from the default file, a config file and `GANCHO_*` variables.
 //! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
 //!   wall-clock time.
@@ -49,6 +50,7 @@ pub mod pipeline;
 pub mod plugins;
 pub mod rollout;
 pub mod runtime;
+pub mod samples;
 pub mod store;
 pub mod tenancy;
 pub mod wake;

@@ -72,7 +72,7 @@ fn convert(instant: &str, zone: &str) -> Result<LocalTime, String> {
             )
         })?;
     let info = time_zone.to_offset_info(timestamp);
-    let local = timestamp.to_zoned(time_zone.clone());
+    let local = time_zone.to_datetime(timestamp);
     Ok(LocalTime {
         year: local.year().into(),
         month: local.month() as u8,

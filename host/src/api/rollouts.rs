@@ -335,7 +335,8 @@ pub async fn start_rollout(
     plugin_version(&state, &subscription, Some(request.candidate_version), "candidate_version").await?;
     let candidate =
         PluginRef { name: subscription.plugin_name.clone(), version: Some(request.candidate_version) };
-    super::subscriptions::check_plugin_accepts(&state, &tenant, &candidate, &subscription.config_json)
+    let config = &subscription.config_json;
+    super::subscriptions::check_plugin_accepts(&state, &tenant, &candidate, config, &subscription.event_types)
         .await?;
     let now = now_millis();
     let body = RolloutBody {

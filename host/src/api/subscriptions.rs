@@ -347,13 +347,15 @@ async fn check_plugin(state: &AppState, tenant: &str, text: &str) -> ApiResult<P
 }
 
 /// Lets the plugin check the configuration (its optional `validate-config` export), on a plugin thread in
-/// the tenant's turn and under its limits: a refusal is a 422 naming the field, with the plugin's message.
-/// A plugin built without the export accepts any configuration here, as before.
+/// the tenant's turn and under its limits, with the catalog's sample of each of `event_types` to try it
+/// on: a refusal is a 422 naming the field, with the plugin's message. A plugin built without the export
+/// accepts any configuration here, as before.
 pub(super) async fn check_plugin_accepts(
     state: &AppState,
     tenant: &str,
     plugin: &PluginRef,
     config_json: &str,
+    event_types: &[String],
 ) -> ApiResult<()> {
     let (version, loaded) = state.plugins.resolve(plugin).await.map_err(|error| match error {
         ResolveError::Missing(message) => ApiError::field(StatusCode::NOT_FOUND, "plugin", message),
@@ -368,11 +370,16 @@ pub(super) async fn check_plugin_accepts(
     }
     let policy = state.policies.get(tenant).await;
     let (runtime, config) = (state.runtime.clone(), config_json.to_owned());
+    let samples: Vec<crate::event::Event> = crate::samples::for_patterns(event_types, tenant)
+        .iter()
+        .filter_map(|sample| crate::event::Event::parse(sample.to_string().as_bytes()).ok())
+        .collect();
     let checked = state
         .executor
         .submit(tenant, move || {
             let started = std::time::Instant::now();
-            let checked = runtime.check_config(&loaded, &config, &policy.limits);
+            let samples: Vec<_> = samples.iter().map(|sample| sample.as_input()).collect();
+            let checked = runtime.check_config_on_samples(&loaded, &config, &samples, &policy.limits);
             (checked, started.elapsed())
         })
         .await
@@ -420,7 +427,7 @@ pub async fn create(
     let ordering_key = ordering::check_key(request.ordering_key)?;
     let ordering_max_hold_secs = ordering::check_max_hold(request.ordering_max_hold_secs)?;
     ordering::check_subscription_quota(&state, &tenant).await?;
-    check_plugin_accepts(&state, &tenant, &plugin, &config_json).await?;
+    check_plugin_accepts(&state, &tenant, &plugin, &config_json, &request.event_types).await?;
     let now = now_millis();
     let subscription = Subscription {
         id: crate::ids::new_id("sub"),
@@ -503,8 +510,10 @@ pub async fn update(
     let patch: SubscriptionPatch = parse_json_body(&body)?;
     let mut subscription = find(&state, &tenant, &id).await?;
     let now = now_millis();
-    // The plugin checks its configuration whenever either changes, before anything is stored.
-    let plugin_or_config_changed = patch.plugin.is_some() || patch.config.is_some();
+    // The plugin checks its configuration whenever it, the plugin or the event types (its samples) change,
+    // before anything is stored.
+    let plugin_or_config_changed =
+        patch.plugin.is_some() || patch.config.is_some() || patch.event_types.is_some();
     if let Some(event_types) = patch.event_types {
         check_event_types(&event_types)?;
         subscription.event_types = event_types;
@@ -544,7 +553,8 @@ pub async fn update(
     if plugin_or_config_changed {
         let plugin =
             PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version };
-        check_plugin_accepts(&state, &tenant, &plugin, &subscription.config_json).await?;
+        check_plugin_accepts(&state, &tenant, &plugin, &subscription.config_json, &subscription.event_types)
+            .await?;
     }
     if let Some(max_in_flight) = patch.max_in_flight {
         subscription.max_in_flight = check_limit("max_in_flight", max_in_flight, MAX_IN_FLIGHT)?;

@@ -16,10 +16,10 @@ mod layout;
 pub mod links;
 mod operator;
 mod portal;
-mod samples;
 pub mod session;
 mod sign_in;
 
+use crate::samples;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};

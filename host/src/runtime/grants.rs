@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `gancho:plugin/log` | appends a line to a capped buffer | no I/O; lines and line lengths capped |
 //! | `gancho:plugin/types` | types only | nothing to call |
+//! | `gancho:plugin/check` (0.1.3) | the sample events a configuration check may try | a copy of a short list made before the call |
 //! | `gancho:plugin/time` (0.1.3) | local time in an IANA zone, from the tz database compiled in | a lookup in memory; inputs over 64 characters refused unread |
 //! | `wasi:clocks/wall-clock`, `monotonic-clock` | clocks frozen at the event's timestamp | `now` reads a constant; `subscribe-duration` / `subscribe-instant` make a pollable whose wait is a tokio sleep, awaited, so the deadline ends it |
 //! | `wasi:io/poll` | `poll` over the plugin's pollables | an async wait, ended by the deadline; a huge list is refused while it is lifted (each entry is a lent handle, counted against wasmtime's handles per store: 3 million entries trap in about 25 ms) |
@@ -46,7 +47,12 @@ pub(crate) const MAX_RESOURCES: usize = 10_000;
 /// Our own interfaces a plugin may import, with the version each appeared in: each is granted in that
 /// version and the later ones of [`SUPPORTED_WORLD_VERSIONS`].
 const OWN_GRANTED: &[(&str, &str)] =
-    &[("gancho:plugin/log", "0.1.0"), ("gancho:plugin/types", "0.1.0"), ("gancho:plugin/time", "0.1.3")];
+    &[
+        ("gancho:plugin/log", "0.1.0"),
+        ("gancho:plugin/types", "0.1.0"),
+        ("gancho:plugin/time", "0.1.3"),
+        ("gancho:plugin/check", "0.1.3"),
+    ];
 
 /// WASI 0.2 packages whose interfaces are granted (as the table above describes).
 const WASI_GRANTED: &[&str] =

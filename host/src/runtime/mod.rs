@@ -426,14 +426,17 @@ impl ReusedInstance {
 }
 
 fn to_wit(event: &EventInput<'_>, subscription: &SubscriptionInput<'_>) -> (wit::Event, wit::Subscription) {
-    let event = wit::Event {
+    (to_wit_event(event), to_wit_subscription(subscription))
+}
+
+fn to_wit_event(event: &EventInput<'_>) -> wit::Event {
+    wit::Event {
         id: event.id.to_owned(),
         event_type: event.event_type.to_owned(),
         tenant: event.tenant.to_owned(),
         timestamp: event.timestamp.to_owned(),
         data: event.data_json.to_owned(),
-    };
-    (event, to_wit_subscription(subscription))
+    }
 }
 
 fn to_wit_subscription(subscription: &SubscriptionInput<'_>) -> wit::Subscription {
