@@ -436,6 +436,7 @@ mod tests {
         let body = request.body_json().unwrap();
         assert_eq!(body["from"], "+5491155551234");
         assert_eq!(body["cost"], json!({"amount": "12.50", "currency": "ARS"}));
+        assert_eq!((&body["status"], &body["ended"]), (&json!("atendida"), &json!("21/11/2026 11:02")));
         assert_eq!(run(transform, samples::CHAT_CLOSED, example).unwrap(), [], "filtered out");
     }
 }
