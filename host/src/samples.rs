@@ -5,14 +5,14 @@
 /// (event type, the sample envelope without its `tenant`).
 pub fn all() -> Vec<(String, serde_json::Value)> {
     const FILES: &[&str] = &[
-        include_str!("../../../plugin-sdk/samples/call.started.json"),
-        include_str!("../../../plugin-sdk/samples/call.answered.json"),
-        include_str!("../../../plugin-sdk/samples/call.ended.json"),
-        include_str!("../../../plugin-sdk/samples/call.ended.missed.json"),
-        include_str!("../../../plugin-sdk/samples/call.recording_ready.json"),
-        include_str!("../../../plugin-sdk/samples/chat.closed.json"),
-        include_str!("../../../plugin-sdk/samples/chat.exported.json"),
-        include_str!("../../../plugin-sdk/samples/template.quick_reply.json"),
+        include_str!("../../plugin-sdk/samples/call.started.json"),
+        include_str!("../../plugin-sdk/samples/call.answered.json"),
+        include_str!("../../plugin-sdk/samples/call.ended.json"),
+        include_str!("../../plugin-sdk/samples/call.ended.missed.json"),
+        include_str!("../../plugin-sdk/samples/call.recording_ready.json"),
+        include_str!("../../plugin-sdk/samples/chat.closed.json"),
+        include_str!("../../plugin-sdk/samples/chat.exported.json"),
+        include_str!("../../plugin-sdk/samples/template.quick_reply.json"),
     ];
     FILES
         .iter()

@@ -98,6 +98,7 @@ pub mod bindings {
                 "gancho:plugin/types@0.1.3": crate::bindings::gancho::plugin::types,
                 "gancho:plugin/log@0.1.3": crate::bindings::gancho::plugin::log,
                 "gancho:plugin/time@0.1.3": crate::bindings::gancho::plugin::time,
+                "gancho:plugin/check@0.1.3": crate::bindings::gancho::plugin::check,
             },
         });
     }

@@ -84,6 +84,7 @@ pub fn validate<C: DeserializeOwned>(
     checked
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn sample_events() -> Vec<Event> {
     SAMPLE_EVENTS.with(|given| given.borrow().clone())
 }

@@ -142,12 +142,14 @@ mod tests {
         std::thread::sleep(Duration::from_millis(80));
         assert!(clock.used() < Duration::from_millis(20), "{:?}", clock.used());
         assert!(matches!(clock.extend(), Ok(UpdateDeadline::Continue(_))));
+        // Running, it uses its time, however long the machine takes to give it 50 ms of CPU.
         let started = Instant::now();
-        while started.elapsed() < Duration::from_millis(60) {
+        while clock.extend().is_ok() {
             std::hint::black_box(0u64);
+            assert!(started.elapsed() < Duration::from_secs(30), "the clock never ran out");
         }
         clock.end_poll();
-        assert!(clock.used() >= Duration::from_millis(40), "{:?}", clock.used());
+        assert!(clock.used() >= Duration::from_millis(50), "{:?}", clock.used());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! each merged request valid as `transform`'s are. A plugin without the export (or built against 0.1.0
 //! or 0.1.1) is never called: every request stays alone.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use wasmtime::component::types::{ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
