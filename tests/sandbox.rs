@@ -93,7 +93,10 @@ fn a_deadline_counts_the_plugins_own_run_not_its_wait_for_a_cpu() {
         busy.store(false, Ordering::Relaxed);
         outcome
     });
-    assert!(slowest > Duration::from_millis(10), "the runs were never kept off the CPU ({slowest:?}): no test");
+    assert!(
+        slowest > Duration::from_millis(10),
+        "the runs were never kept off the CPU ({slowest:?}): no test"
+    );
     for result in results {
         assert!(result.is_ok(), "a fast plugin timed out while it waited for a CPU: {result:?}");
     }

@@ -77,7 +77,8 @@ pub fn validate<C: DeserializeOwned>(
     samples: &[&str],
 ) -> Result<(), ConfigError> {
     let config: C = parse_config(config_json)?;
-    let samples = samples.iter().map(|json| Event::from_json(json).expect("a sample is an event envelope")).collect();
+    let samples =
+        samples.iter().map(|json| Event::from_json(json).expect("a sample is an event envelope")).collect();
     SAMPLE_EVENTS.with(|given| *given.borrow_mut() = samples);
     let checked = validate(&config);
     SAMPLE_EVENTS.with(|given| given.borrow_mut().clear());

@@ -59,10 +59,10 @@ fn convert(instant: &str, zone: &str) -> Result<LocalTime, String> {
 fn convert(instant: &str, zone: &str) -> Result<LocalTime, String> {
     const MAX_INPUT_CHARS: usize = 64;
     let instant = instant.trim();
-    let timestamp: jiff::Timestamp = (instant.len() <= MAX_INPUT_CHARS)
-        .then(|| instant.parse().ok())
-        .flatten()
-        .ok_or_else(|| format!("{instant:?} is not an RFC 3339 instant (such as \"2026-03-29T01:30:00Z\")"))?;
+    let timestamp: jiff::Timestamp =
+        (instant.len() <= MAX_INPUT_CHARS).then(|| instant.parse().ok()).flatten().ok_or_else(|| {
+            format!("{instant:?} is not an RFC 3339 instant (such as \"2026-03-29T01:30:00Z\")")
+        })?;
     let zone = zone.trim();
     let time_zone =
         (zone.len() <= MAX_INPUT_CHARS).then(|| jiff::tz::TimeZone::get(zone).ok()).flatten().ok_or_else(|| {
@@ -169,6 +169,9 @@ mod tests {
         assert_eq!(error.kind, crate::ErrorKind::Permanent);
         assert!(error.message.starts_with("unknown time zone \"Europe/Madird\"; name an IANA"), "{error:?}");
         let error = to_local("29/03/2026", "UTC").unwrap_err();
-        assert_eq!(error.message, "\"29/03/2026\" is not an RFC 3339 instant (such as \"2026-03-29T01:30:00Z\")");
+        assert_eq!(
+            error.message,
+            "\"29/03/2026\" is not an RFC 3339 instant (such as \"2026-03-29T01:30:00Z\")"
+        );
     }
 }

@@ -336,8 +336,14 @@ pub async fn start_rollout(
     let candidate =
         PluginRef { name: subscription.plugin_name.clone(), version: Some(request.candidate_version) };
     let config = &subscription.config_json;
-    super::subscriptions::check_plugin_accepts(&state, &tenant, &candidate, config, &subscription.event_types)
-        .await?;
+    super::subscriptions::check_plugin_accepts(
+        &state,
+        &tenant,
+        &candidate,
+        config,
+        &subscription.event_types,
+    )
+    .await?;
     let now = now_millis();
     let body = RolloutBody {
         plugin: subscription.plugin_name.clone(),

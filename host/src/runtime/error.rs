@@ -23,7 +23,7 @@ pub enum LoadError {
     #[error(
         "plugin needs {needed} {resource} per instance, and this host allows {allowed} \
          (`plugins.{setting}`); build the plugin with fewer (componentize-py's --stub-wasi makes 38 core \
-         instances instead of 14) or raise the setting"
+         instances instead of 14), or ask the service's operator to raise the setting"
     )]
     OverInstanceBudget { resource: &'static str, needed: u32, allowed: u32, setting: &'static str },
 }

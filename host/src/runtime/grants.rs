@@ -46,13 +46,12 @@ pub(crate) const MAX_RESOURCES: usize = 10_000;
 
 /// Our own interfaces a plugin may import, with the version each appeared in: each is granted in that
 /// version and the later ones of [`SUPPORTED_WORLD_VERSIONS`].
-const OWN_GRANTED: &[(&str, &str)] =
-    &[
-        ("gancho:plugin/log", "0.1.0"),
-        ("gancho:plugin/types", "0.1.0"),
-        ("gancho:plugin/time", "0.1.3"),
-        ("gancho:plugin/check", "0.1.3"),
-    ];
+const OWN_GRANTED: &[(&str, &str)] = &[
+    ("gancho:plugin/log", "0.1.0"),
+    ("gancho:plugin/types", "0.1.0"),
+    ("gancho:plugin/time", "0.1.3"),
+    ("gancho:plugin/check", "0.1.3"),
+];
 
 /// WASI 0.2 packages whose interfaces are granted (as the table above describes).
 const WASI_GRANTED: &[&str] =
@@ -119,7 +118,9 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<Vec<String
 /// instance of a granted WASI 0.2 package.
 fn is_granted(name: &str, is_instance: bool) -> bool {
     let own = name.split_once('@').is_some_and(|(interface, version)| {
-        OWN_GRANTED.iter().any(|(granted, since)| *granted == interface && own_versions(since).contains(&version))
+        OWN_GRANTED
+            .iter()
+            .any(|(granted, since)| *granted == interface && own_versions(since).contains(&version))
     });
     let wasi = is_instance && name.contains("@0.2.") && WASI_GRANTED.iter().any(|p| name.starts_with(p));
     own || wasi
@@ -127,7 +128,8 @@ fn is_granted(name: &str, is_instance: bool) -> bool {
 
 /// The supported versions from `since` on.
 fn own_versions(since: &str) -> &'static [&'static str] {
-    let first = SUPPORTED_WORLD_VERSIONS.iter().position(|v| *v == since).unwrap_or(SUPPORTED_WORLD_VERSIONS.len());
+    let first =
+        SUPPORTED_WORLD_VERSIONS.iter().position(|v| *v == since).unwrap_or(SUPPORTED_WORLD_VERSIONS.len());
     &SUPPORTED_WORLD_VERSIONS[first..]
 }
 

@@ -22,10 +22,10 @@ impl Host for SandboxState {
 /// `python/gancho_sdk/time.py`).
 pub(crate) fn to_local(instant: &str, zone: &str) -> Result<LocalTime, String> {
     let instant = instant.trim();
-    let timestamp: Timestamp = (instant.len() <= MAX_INPUT_CHARS)
-        .then(|| instant.parse().ok())
-        .flatten()
-        .ok_or_else(|| format!("{instant:?} is not an RFC 3339 instant (such as \"2026-03-29T01:30:00Z\")"))?;
+    let timestamp: Timestamp =
+        (instant.len() <= MAX_INPUT_CHARS).then(|| instant.parse().ok()).flatten().ok_or_else(|| {
+            format!("{instant:?} is not an RFC 3339 instant (such as \"2026-03-29T01:30:00Z\")")
+        })?;
     let zone = zone.trim();
     let time_zone = (zone.len() <= MAX_INPUT_CHARS).then(|| TimeZone::get(zone).ok()).flatten().ok_or_else(|| {
         format!(
@@ -54,20 +54,33 @@ mod tests {
 
     fn local(instant: &str, zone: &str) -> (String, i32, String) {
         let t = to_local(instant, zone).unwrap();
-        let text = format!("{}-{:02}-{:02}T{:02}:{:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute, t.second);
+        let text =
+            format!("{}-{:02}-{:02}T{:02}:{:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute, t.second);
         (text, t.offset_seconds, t.abbreviation)
     }
 
     #[test]
     fn madrid_across_the_spring_change() {
-        assert_eq!(local("2026-03-29T00:59:59Z", "Europe/Madrid"), ("2026-03-29T01:59:59".into(), 3600, "CET".into()));
-        assert_eq!(local("2026-03-29T01:00:00Z", "Europe/Madrid"), ("2026-03-29T03:00:00".into(), 7200, "CEST".into()));
+        assert_eq!(
+            local("2026-03-29T00:59:59Z", "Europe/Madrid"),
+            ("2026-03-29T01:59:59".into(), 3600, "CET".into())
+        );
+        assert_eq!(
+            local("2026-03-29T01:00:00Z", "Europe/Madrid"),
+            ("2026-03-29T03:00:00".into(), 7200, "CEST".into())
+        );
     }
 
     #[test]
     fn santiago_and_buenos_aires() {
-        assert_eq!(local("2026-09-06T03:59:00Z", "America/Santiago"), ("2026-09-05T23:59:00".into(), -14400, "-04".into()));
-        assert_eq!(local("2026-09-06T04:00:00Z", "America/Santiago"), ("2026-09-06T01:00:00".into(), -10800, "-03".into()));
+        assert_eq!(
+            local("2026-09-06T03:59:00Z", "America/Santiago"),
+            ("2026-09-05T23:59:00".into(), -14400, "-04".into())
+        );
+        assert_eq!(
+            local("2026-09-06T04:00:00Z", "America/Santiago"),
+            ("2026-09-06T01:00:00".into(), -10800, "-03".into())
+        );
         assert_eq!(
             local("2026-11-21T14:03:07.5+00:00", "America/Argentina/Buenos_Aires"),
             ("2026-11-21T11:03:07".into(), -10800, "-03".into())

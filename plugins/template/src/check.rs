@@ -64,14 +64,15 @@ mod tests {
         let (field, message) = check(json!({"template": "  "})).unwrap_err();
         assert_eq!(field.as_deref(), Some("template"));
         assert!(message.starts_with("the body is empty"), "{message}");
-        let get = json!({"method": "GET", "url": "https://x.example/?n={{call.from}}", "event_types": ["call.*"]});
+        let get =
+            json!({"method": "GET", "url": "https://x.example/?n={{call.from}}", "event_types": ["call.*"]});
         assert_eq!(check(get), Ok(()));
     }
 
     #[test]
     fn a_variable_the_chosen_events_do_not_have_is_refused_however_deep() {
-        let (field, message) = check(json!({"event_types": ["call.*"], "template": r#"{"f": "{{call.form}}"}"#}))
-            .unwrap_err();
+        let (field, message) =
+            check(json!({"event_types": ["call.*"], "template": r#"{"f": "{{call.form}}"}"#})).unwrap_err();
         assert_eq!(field.as_deref(), Some("template"));
         assert!(message.starts_with("cannot render a call.ended event: unknown template variable {{call.form}}: call.ended events have no \"form\" in \"call\" (it has id, "), "{message}");
         let (_, message) = check(json!({"template": r#"{"f": "{{call.from}}"}"#})).unwrap_err();
@@ -80,10 +81,14 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_json_on_a_sample_is_refused() {
-        let config = json!({"event_types": ["call.ended"], "template": r#"{"duration": {{call.duration_s}} s}"#});
+        let config =
+            json!({"event_types": ["call.ended"], "template": r#"{"duration": {{call.duration_s}} s}"#});
         let (field, message) = check(config).unwrap_err();
         assert_eq!(field.as_deref(), Some("template"));
-        assert!(message.contains("call.ended event: config field \"template\" does not render to valid JSON"), "{message}");
+        assert!(
+            message.contains("call.ended event: config field \"template\" does not render to valid JSON"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -91,7 +96,8 @@ mod tests {
         let (field, message) = check(json!({"template": "{}", "timezone": "Buenos Aires"})).unwrap_err();
         assert_eq!(field.as_deref(), Some("timezone"));
         assert!(message.starts_with("unknown time zone \"Buenos Aires\""), "{message}");
-        let (field, message) = check(json!({"template": "{{call.status | upper}}", "format": "text"})).unwrap_err();
+        let (field, message) =
+            check(json!({"template": "{{call.status | upper}}", "format": "text"})).unwrap_err();
         assert_eq!(field.as_deref(), Some("template"));
         assert!(message.contains("there is no filter \"upper\""), "{message}");
     }
@@ -105,7 +111,9 @@ mod tests {
         let logs = take_logs();
         assert!(
             logs.iter().any(|(level, line)| *level == gancho_sdk::log::Level::Warn
-                && line.starts_with("template variable {{call.form}} is written empty: call.ended events have no")),
+                && line.starts_with(
+                    "template variable {{call.form}} is written empty: call.ended events have no"
+                )),
             "{logs:?}"
         );
     }

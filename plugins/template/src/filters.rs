@@ -69,7 +69,9 @@ pub fn parse(text: &str) -> Result<Filter, String> {
             let (mut pairs, mut otherwise) = (Vec::new(), None);
             for argument in &arguments {
                 let Some((from, to)) = argument.split_once('=') else {
-                    return Err(format!("map takes value=word pairs, as in map: missed=perdida; not {argument:?}"));
+                    return Err(format!(
+                        "map takes value=word pairs, as in map: missed=perdida; not {argument:?}"
+                    ));
                 };
                 match from.trim() {
                     "*" => otherwise = Some(to.trim().to_owned()),
@@ -84,13 +86,11 @@ pub fn parse(text: &str) -> Result<Filter, String> {
         "number" => {
             let decimals = match arguments.first().map(String::as_str) {
                 None | Some("") => None,
-                Some(digits) => Some(
-                    digits
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|d| *d <= 10)
-                        .ok_or_else(|| format!("number takes the decimals first, 0 to 10, as in number: 2, \",\"; not {digits:?}"))?,
-                ),
+                Some(digits) => Some(digits.parse::<usize>().ok().filter(|d| *d <= 10).ok_or_else(|| {
+                    format!(
+                        "number takes the decimals first, 0 to 10, as in number: 2, \",\"; not {digits:?}"
+                    )
+                })?),
             };
             Ok(Filter::Number { decimals, separator: arguments.get(1).cloned() })
         }
@@ -115,7 +115,8 @@ pub fn apply(filter: &Filter, value: Option<&Value>, defaults: Defaults) -> Resu
     match filter {
         Filter::Map { pairs, otherwise } => {
             let given = value.map(text);
-            let mapped = pairs.iter().find(|(from, _)| Some(from) == given.as_ref()).map(|(_, to)| to.clone());
+            let mapped =
+                pairs.iter().find(|(from, _)| Some(from) == given.as_ref()).map(|(_, to)| to.clone());
             Ok(match (mapped, otherwise) {
                 (Some(word), _) => Some(Value::String(word)),
                 (None, Some(word)) => Some(Value::String(word.clone())),
@@ -153,7 +154,10 @@ mod tests {
 
     #[test]
     fn map_gives_her_words_and_passes_the_rest() {
-        assert_eq!(through("map: missed=perdida, answered=atendida", json!("missed")), Ok(Some(json!("perdida"))));
+        assert_eq!(
+            through("map: missed=perdida, answered=atendida", json!("missed")),
+            Ok(Some(json!("perdida")))
+        );
         assert_eq!(through("map: missed=perdida", json!("busy")), Ok(Some(json!("busy"))));
         assert_eq!(through("map: missed=perdida, *=otra", json!("busy")), Ok(Some(json!("otra"))));
         assert_eq!(through("map: true=sí, false=no", json!(true)), Ok(Some(json!("sí"))));
@@ -177,7 +181,10 @@ mod tests {
         assert_eq!(through(madrid, json!("2026-03-29T01:30:00Z")), Ok(Some(json!("29/03/2026 03:30 CEST"))));
         let defaults = Defaults { decimal_separator: None, timezone: Some("America/Argentina/Buenos_Aires") };
         let date = parse("date: '%d/%m/%Y %H:%M'").unwrap();
-        assert_eq!(apply(&date, Some(&json!("2026-11-21T14:02:14Z")), defaults), Ok(Some(json!("21/11/2026 11:02"))));
+        assert_eq!(
+            apply(&date, Some(&json!("2026-11-21T14:02:14Z")), defaults),
+            Ok(Some(json!("21/11/2026 11:02")))
+        );
         assert!(parse(r#"date: "%d", "America/Buenos_Aries""#).unwrap_err().starts_with("unknown time zone"));
         assert!(parse("upper").unwrap_err().contains("there is no filter \"upper\""));
     }

@@ -134,7 +134,10 @@ fn method<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Method, D::Error
 
 impl Config {
     fn defaults(&self) -> filters::Defaults<'_> {
-        filters::Defaults { decimal_separator: self.decimal_separator.as_deref(), timezone: self.timezone.as_deref() }
+        filters::Defaults {
+            decimal_separator: self.decimal_separator.as_deref(),
+            timezone: self.timezone.as_deref(),
+        }
     }
 
     fn sends(&self, event_type: &str) -> bool {
@@ -174,7 +177,8 @@ pub(crate) fn render_request(event: &Event, config: &Config, strict: bool) -> Re
             )));
         }
     };
-    let url = config.url.as_deref().map(|url| render::parse(url, "url")).transpose().map_err(refused("url"))?;
+    let url =
+        config.url.as_deref().map(|url| render::parse(url, "url")).transpose().map_err(refused("url"))?;
     if !config.sends(&event.event_type) {
         return Ok(vec![]);
     }
@@ -183,7 +187,8 @@ pub(crate) fn render_request(event: &Event, config: &Config, strict: bool) -> Re
     let scope = if strict { Scope::strict(event, data) } else { Scope::new(event, data) };
     let mut request = Request::new().method(config.method);
     if let Some(url) = url {
-        let url = render::render(&url, &scope, config.defaults(), Target::Url, "url").map_err(refused("url"))?;
+        let url =
+            render::render(&url, &scope, config.defaults(), Target::Url, "url").map_err(refused("url"))?;
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(refused("url")(PluginError::permanent(format!(
                 "config field \"url\" renders to {url:?}, which is not an http(s) URL; start it with https://"
