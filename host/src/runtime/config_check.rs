@@ -22,7 +22,7 @@ impl Runtime {
         config_json: &str,
         limits: &Limits,
     ) -> Result<(), ConfigCheckError> {
-        block_on(self.check_config_async(plugin, config_json, limits))
+        self.check_config_on_samples(plugin, config_json, &[], limits)
     }
 
     /// [`Runtime::check_config`] as a future: `validate-config` in a fresh store and instance, under
