@@ -68,11 +68,16 @@ fn every_example_plugins_example_config_is_accepted() {
         let path = support::repo_root().join("plugins").join(name).join("config.example.json");
         let config = std::fs::read_to_string(&path).unwrap();
         assert_eq!(runtime.check_config(&plugin, &config, runtime.limits()), Ok(()), "{}", path.display());
-        assert_eq!(
-            runtime.check_config(&plugin, "", runtime.limits()),
-            Ok(()),
-            "{name}: no config is `{{}}`"
-        );
+        let empty = runtime.check_config(&plugin, "", runtime.limits());
+        if *name == "template" {
+            // The template's body is the config: with none, a POST cannot render.
+            assert!(
+                matches!(&empty, Err(ConfigCheckError::Refused { field: Some(f), .. }) if f == "template"),
+                "{empty:?}"
+            );
+        } else {
+            assert_eq!(empty, Ok(()), "{name}: no config is `{{}}`");
+        }
     }
 }
 
@@ -84,7 +89,8 @@ fn a_check_runs_under_the_same_deadline_and_limits_as_transform() {
     let started = std::time::Instant::now();
     let error = runtime.check_config(&plugin, r#"{"behaviour": "check-endless-loop"}"#, &limits).unwrap_err();
     assert_eq!(error, ConfigCheckError::Failed(InvokeError::Timeout { limit_ms: 200 }));
-    assert!(started.elapsed() < std::time::Duration::from_millis(600), "{:?}", started.elapsed());
+    // 200 ms of the plugin's own run: on a loaded machine, more of wall-clock time, but never unbounded.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
     let error = runtime.check_config(&plugin, r#"{"behaviour": "check-panic"}"#, &limits).unwrap_err();
     assert!(
         matches!(&error, ConfigCheckError::Failed(InvokeError::Trap { message }) if message.contains("boom: checking")),

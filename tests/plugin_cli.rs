@@ -253,7 +253,7 @@ fn a_plugin_sleeping_in_a_host_call_ends_with_timeout_at_the_deadline() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("timeout: the plugin ran longer than 100 ms"), "{stderr}");
+    assert!(stderr.contains("timeout: the plugin ran for more than 100 ms"), "{stderr}");
 }
 
 #[test]

@@ -50,6 +50,58 @@ fn an_endless_loop_times_out() {
     assert_eq!(misbehave(&runtime, "endless-loop").unwrap_err(), InvokeError::Timeout { limit_ms });
 }
 
+/// A deadline measures the plugin's own run, never the time its thread waits for a CPU: on a thread at
+/// the lowest priority (as the slow lane's) behind busy threads on every core (a loaded machine), a fast
+/// plugin takes many times its deadline of wall-clock time per run, and still finishes every run. With
+/// a wall-clock deadline (before), these runs timed out.
+#[test]
+fn a_deadline_counts_the_plugins_own_run_not_its_wait_for_a_cpu() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    let runtime = runtime_with_timeout(10);
+    let slack = runtime.load(&support::plugin_bytes("slack")).expect("slack loads");
+    assert!(run(&runtime, &slack, "{}").result.is_ok(), "warm: the first run maps the call");
+    let busy = AtomicBool::new(true);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (results, slowest) = std::thread::scope(|scope| {
+        for _ in 0..2 * cores {
+            scope.spawn(|| {
+                while busy.load(Ordering::Relaxed) {
+                    std::hint::black_box(0u64);
+                }
+            });
+        }
+        let runs = scope.spawn(|| {
+            // SAFETY: setpriority with PRIO_PROCESS and this thread's id changes only this thread.
+            unsafe {
+                let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                assert_eq!(libc::setpriority(libc::PRIO_PROCESS, thread, 19), 0);
+            }
+            let mut slowest = Duration::ZERO;
+            let results: Vec<_> = (0..20)
+                .map(|_| {
+                    let started = Instant::now();
+                    let result = run(&runtime, &slack, "{}").result;
+                    slowest = slowest.max(started.elapsed());
+                    result
+                })
+                .collect();
+            (results, slowest)
+        });
+        let outcome = runs.join().unwrap();
+        busy.store(false, Ordering::Relaxed);
+        outcome
+    });
+    assert!(
+        slowest > Duration::from_millis(10),
+        "the runs were never kept off the CPU ({slowest:?}): no test"
+    );
+    for result in results {
+        assert!(result.is_ok(), "a fast plugin timed out while it waited for a CPU: {result:?}");
+    }
+}
+
 #[test]
 fn a_memory_bomb_hits_the_memory_limit() {
     let runtime = runtime();

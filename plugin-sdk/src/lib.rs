@@ -37,6 +37,8 @@
 //!   (`plugin!(transform, merge = merge)`).
 //! - [`error`]: [`PluginError`], permanent or transient.
 //! - [`log`](mod@log): logging through the host ([`info!`], [`warn!`], …).
+//! - [`time`]: an instant in the customer's IANA time zone ([`time::to_local`]), right across daylight
+//!   saving, from the host's time zone database.
 //! - [`testing`]: run a plugin natively in `cargo test`.
 
 extern crate self as gancho_sdk;
@@ -50,6 +52,7 @@ pub mod merge;
 pub mod request;
 pub mod subscription;
 pub mod testing;
+pub mod time;
 
 pub use error::{ErrorKind, PluginError};
 pub use events::*;
@@ -62,7 +65,7 @@ pub use subscription::{ConfigError, Subscription};
 static ALLOCATOR: arena::Arena = arena::Arena::new();
 
 /// The version of the WIT package (`gancho:plugin`) this SDK builds plugins against.
-pub const WORLD_VERSION: &str = "0.1.2";
+pub const WORLD_VERSION: &str = "0.1.3";
 
 /// The code generated from `wit/`. Plugin authors do not use it directly.
 ///
@@ -92,8 +95,10 @@ pub mod bindings {
             default_bindings_module: "gancho_sdk::bindings::merging",
             runtime_path: "gancho_sdk::__private::wit_bindgen::rt",
             with: {
-                "gancho:plugin/types@0.1.2": crate::bindings::gancho::plugin::types,
-                "gancho:plugin/log@0.1.2": crate::bindings::gancho::plugin::log,
+                "gancho:plugin/types@0.1.3": crate::bindings::gancho::plugin::types,
+                "gancho:plugin/log@0.1.3": crate::bindings::gancho::plugin::log,
+                "gancho:plugin/time@0.1.3": crate::bindings::gancho::plugin::time,
+                "gancho:plugin/check@0.1.3": crate::bindings::gancho::plugin::check,
             },
         });
     }

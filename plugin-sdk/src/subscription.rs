@@ -93,6 +93,29 @@ pub fn parse_config<C: DeserializeOwned>(config_json: &str) -> Result<C, ConfigE
     })
 }
 
+/// While Gancho checks a configuration (a `validate` function given to [`crate::plugin!`]): a sample event
+/// of each event type the subscription receives, from Gancho's catalog, with every field its type can
+/// have, so that the check can try the configuration on them. Empty in any other call, for types the
+/// catalog has no sample of, and with a host older than WIT 0.1.3. In native tests, the samples given to
+/// [`crate::testing::validate`].
+pub fn sample_events() -> Vec<crate::Event> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::gancho::plugin::check::sample_events()
+            .into_iter()
+            .map(|event| crate::Event {
+                id: event.id,
+                event_type: event.event_type,
+                tenant: event.tenant,
+                timestamp: event.timestamp,
+                data_json: event.data,
+            })
+            .collect()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    crate::testing::sample_events()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

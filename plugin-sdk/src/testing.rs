@@ -9,13 +9,15 @@ use serde::de::DeserializeOwned;
 
 use crate::log::Level;
 use crate::merge::MergeFn;
-use crate::{Event, Merged, PluginError, Request, Subscription};
+use crate::subscription::parse_config;
+use crate::{ConfigError, Event, Merged, PluginError, Request, Subscription};
 
 /// The endpoint URL [`run`] gives the subscription.
 pub const TEST_ENDPOINT: &str = "https://receiver.example/hook";
 
 thread_local! {
     static LOGS: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+    static SAMPLE_EVENTS: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `transform` on an event envelope (JSON text, as the platform posts it) with a configuration (JSON
@@ -62,6 +64,30 @@ pub fn merge<C: DeserializeOwned>(
         panic!("merge's answer to {given} requests would be refused by Gancho: {broken}");
     }
     Ok(answer)
+}
+
+/// Checks a configuration (JSON text) as Gancho does when a subscription is saved: it must deserialize
+/// into the `C` that `transform` takes, then pass `validate`, during which
+/// [`crate::subscription::sample_events`] answers `samples` (event envelopes, JSON text: say, the samples
+/// of the types the subscription receives).
+pub fn validate<C: DeserializeOwned>(
+    _transform: fn(Event, Subscription<C>) -> Result<Vec<Request>, PluginError>,
+    validate: fn(&C) -> Result<(), ConfigError>,
+    config_json: &str,
+    samples: &[&str],
+) -> Result<(), ConfigError> {
+    let config: C = parse_config(config_json)?;
+    let samples =
+        samples.iter().map(|json| Event::from_json(json).expect("a sample is an event envelope")).collect();
+    SAMPLE_EVENTS.with(|given| *given.borrow_mut() = samples);
+    let checked = validate(&config);
+    SAMPLE_EVENTS.with(|given| given.borrow_mut().clear());
+    checked
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn sample_events() -> Vec<Event> {
+    SAMPLE_EVENTS.with(|given| given.borrow().clone())
 }
 
 /// Returns and clears the lines logged on this thread.

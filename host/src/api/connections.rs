@@ -135,8 +135,9 @@ fn seal(
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "connections_not_configured",
-            "connections need an encryption key: set connections.keys (GANCHO_CONNECTIONS__KEYS=k1:<32 random bytes \
-             in base64>, made with `openssl rand -base64 32`) and restart",
+            "this service keeps no connections yet: it has no key to encrypt their credentials. Until it does, \
+             put the credential in the subscription's headers; the service's operator can turn connections on \
+             (connections.keys, GANCHO_CONNECTIONS__KEYS=k1:<32 random bytes in base64>, then a restart)",
         )
     })?;
     let plain = serde_json::to_vec(credential).map_err(ApiError::internal)?;

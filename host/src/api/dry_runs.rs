@@ -128,7 +128,15 @@ pub async fn start_dry_run(
         None => subscription.config_json.clone(),
     };
     // A candidate's configuration the subscription would refuse is refused here, with the same answer.
-    check_accepts(&state, &tenant, &candidate_label, &candidate_plugin, &candidate_config).await?;
+    check_accepts(
+        &state,
+        &tenant,
+        &candidate_label,
+        &candidate_plugin,
+        &candidate_config,
+        &subscription.event_types,
+    )
+    .await?;
     let (current_label, current_plugin) =
         plugin_version(&state, &subscription, subscription.plugin_version, "plugin").await?;
     let job = DryRunJob {

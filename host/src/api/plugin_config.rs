@@ -16,6 +16,7 @@ pub(super) async fn check_plugin_accepts(
     tenant: &str,
     plugin: &PluginRef,
     config_json: &str,
+    event_types: &[String],
 ) -> ApiResult<()> {
     let (version, loaded) = state.plugins.resolve(plugin).await.map_err(|error| match error {
         ResolveError::Missing(message) => ApiError::field(StatusCode::NOT_FOUND, "plugin", message),
@@ -25,30 +26,37 @@ pub(super) async fn check_plugin_accepts(
             format!("{message}; try again"),
         ),
     })?;
-    check_accepts(state, tenant, &format!("{}@{version}", plugin.name), &loaded, config_json).await
+    check_accepts(state, tenant, &format!("{}@{version}", plugin.name), &loaded, config_json, event_types)
+        .await
 }
 
 /// Lets the compiled `plugin` (named `label` in messages: `slack@2`, `candidate sha256:…`) check the
-/// configuration, on a plugin thread in the tenant's turn and under its limits: a refusal is a 422 naming
-/// the field (`config.<field>`, or `config`), with the plugin's message. A plugin built without the export
-/// accepts any configuration.
+/// configuration, with the catalog's sample of each of `event_types` to try it on, on a plugin thread in
+/// the tenant's turn and under its limits: a refusal is a 422 naming the field (`config.<field>`, or
+/// `config`), with the plugin's message. A plugin built without the export accepts any configuration.
 pub(super) async fn check_accepts(
     state: &AppState,
     tenant: &str,
     label: &str,
     plugin: &Plugin,
     config_json: &str,
+    event_types: &[String],
 ) -> ApiResult<()> {
     if !plugin.info().validates_config {
         return Ok(());
     }
     let policy = state.policies.get(tenant).await;
     let (runtime, plugin, config) = (state.runtime.clone(), plugin.clone(), config_json.to_owned());
+    let samples: Vec<crate::event::Event> = crate::catalog::samples::for_patterns(event_types, tenant)
+        .iter()
+        .filter_map(|sample| crate::event::Event::parse(sample.to_string().as_bytes()).ok())
+        .collect();
     let checked = state
         .executor
         .submit(tenant, move || {
             let started = std::time::Instant::now();
-            let checked = runtime.check_config(&plugin, &config, &policy.limits);
+            let samples: Vec<_> = samples.iter().map(|sample| sample.as_input()).collect();
+            let checked = runtime.check_config_on_samples(&plugin, &config, &samples, &policy.limits);
             (checked, started.elapsed())
         })
         .await

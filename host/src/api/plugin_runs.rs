@@ -153,8 +153,10 @@ pub async fn run(
         .or_else(|| subscription.as_ref().map(|s| s.endpoint_url.clone()))
         .unwrap_or_else(|| "https://endpoint.example/webhook".to_owned());
     let subscription_id = subscription.as_ref().map_or_else(|| "sub_test".to_owned(), |s| s.id.clone());
-    // A configuration the subscription would refuse is refused here too, with the same answer.
-    check_accepts(&state, &tenant, &label, &plugin, &config_json).await?;
+    // A configuration the subscription would refuse is refused here too, with the same answer (tried on
+    // the samples of its event types; without a subscription, the plugin's own checks only).
+    let event_types = subscription.as_ref().map_or(&[][..], |s| s.event_types.as_slice());
+    check_accepts(&state, &tenant, &label, &plugin, &config_json, event_types).await?;
 
     // On a plugin thread, in the tenant's turn, under the tenant's limits: as the pipeline runs it.
     let (runtime, limits) = (state.runtime.clone(), policy.limits.clone());

@@ -236,8 +236,14 @@ pub async fn start_rollout(
     plugin_version(&state, &subscription, Some(request.candidate_version), "candidate_version").await?;
     let candidate =
         PluginRef { name: subscription.plugin_name.clone(), version: Some(request.candidate_version) };
-    super::plugin_config::check_plugin_accepts(&state, &tenant, &candidate, &subscription.config_json)
-        .await?;
+    super::plugin_config::check_plugin_accepts(
+        &state,
+        &tenant,
+        &candidate,
+        &subscription.config_json,
+        &subscription.event_types,
+    )
+    .await?;
     let now = now_millis();
     let body = RolloutBody {
         plugin: subscription.plugin_name.clone(),

@@ -453,7 +453,7 @@ async fn create_subscription(
     let ordering_key = ordering::check_key(request.ordering_key)?;
     let ordering_max_hold_secs = ordering::check_max_hold(request.ordering_max_hold_secs)?;
     ordering::check_subscription_quota(&state, &tenant).await?;
-    check_plugin_accepts(&state, &tenant, &plugin, &config_json).await?;
+    check_plugin_accepts(&state, &tenant, &plugin, &config_json, &request.event_types).await?;
     let now = now_millis();
     let subscription = Subscription {
         id: crate::ids::new_id("sub"),
@@ -539,8 +539,10 @@ pub async fn update(
     let patch: SubscriptionPatch = parse_json_body(&body)?;
     let mut subscription = find(&state, &tenant, &id).await?;
     let now = now_millis();
-    // The plugin checks its configuration whenever either changes, before anything is stored.
-    let plugin_or_config_changed = patch.plugin.is_some() || patch.config.is_some();
+    // The plugin checks its configuration whenever it, the plugin or the event types (its samples) change,
+    // before anything is stored.
+    let plugin_or_config_changed =
+        patch.plugin.is_some() || patch.config.is_some() || patch.event_types.is_some();
     if let Some(event_types) = patch.event_types {
         check_event_types(&event_types)?;
         super::event_types::check_known(&event_types, patch.custom_event_types)?;
@@ -603,7 +605,8 @@ pub async fn update(
     if plugin_or_config_changed {
         let plugin =
             PluginRef { name: subscription.plugin_name.clone(), version: subscription.plugin_version };
-        check_plugin_accepts(&state, &tenant, &plugin, &subscription.config_json).await?;
+        check_plugin_accepts(&state, &tenant, &plugin, &subscription.config_json, &subscription.event_types)
+            .await?;
     }
     if let Some(max_in_flight) = patch.max_in_flight {
         subscription.max_in_flight = check_limit("max_in_flight", max_in_flight, MAX_IN_FLIGHT)?;

@@ -81,8 +81,9 @@ impl Containment {
     /// The reason stored on a subscription paused after `timeouts` deadline hits of `limit_ms`.
     pub fn reason(timeouts: u32, limit_ms: u64) -> String {
         format!(
-            "its plugin ran into its {limit_ms} ms deadline on {timeouts} events in a row; fix the plugin (or \
-             raise limits.timeout_ms), then resume with PATCH {{\"paused\": false}}"
+            "its plugin ran into its {limit_ms} ms deadline on {timeouts} events in a row; make the plugin \
+             faster (or ask the service's operator to raise your limits.timeout_ms), then resume with PATCH \
+             {{\"paused\": false}}"
         )
     }
 }

@@ -8,7 +8,9 @@ use wasmtime::component::types::{ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
 
 use super::bindings::{VALIDATE_CONFIG, wit};
-use super::{ConfigCheckError, Limits, LoadError, Plugin, Runtime, block_on, settle, within_deadline};
+use super::{
+    ConfigCheckError, EventInput, Limits, LoadError, Plugin, Runtime, block_on, settle, within_deadline,
+};
 
 impl Runtime {
     /// Asks `plugin` whether `config_json` is a configuration it can run with, under the runtime's limits,
@@ -20,7 +22,7 @@ impl Runtime {
         config_json: &str,
         limits: &Limits,
     ) -> Result<(), ConfigCheckError> {
-        block_on(self.check_config_async(plugin, config_json, limits))
+        self.check_config_on_samples(plugin, config_json, &[], limits)
     }
 
     /// [`Runtime::check_config`] as a future: `validate-config` in a fresh store and instance, under
@@ -32,14 +34,39 @@ impl Runtime {
         config_json: &str,
         limits: &Limits,
     ) -> Result<(), ConfigCheckError> {
+        self.check_config_on_samples_async(plugin, config_json, &[], limits).await
+    }
+
+    /// [`Runtime::check_config`] for a subscription that receives the event types of `samples` (one
+    /// sample event of each, from the catalog): the plugin may try the configuration on them (the `check`
+    /// import, 0.1.3), for example render a template on each.
+    pub fn check_config_on_samples(
+        &self,
+        plugin: &Plugin,
+        config_json: &str,
+        samples: &[EventInput<'_>],
+        limits: &Limits,
+    ) -> Result<(), ConfigCheckError> {
+        block_on(self.check_config_on_samples_async(plugin, config_json, samples, limits))
+    }
+
+    /// [`Runtime::check_config_on_samples`] as a future (see [`Runtime::check_config_async`]).
+    pub async fn check_config_on_samples_async(
+        &self,
+        plugin: &Plugin,
+        config_json: &str,
+        samples: &[EventInput<'_>],
+        limits: &Limits,
+    ) -> Result<(), ConfigCheckError> {
         let Some(export) = &plugin.validate_config else {
             return Ok(());
         };
         let limits = &limits.capped_by(&self.limits);
         // There is no event: the plugin's clocks read the time the configuration is set.
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let mut store = self.sandbox_store(limits, now);
-        let called = within_deadline(limits, async {
+        let (mut store, clock) = self.sandbox_store(limits, now);
+        store.data_mut().samples = samples.iter().map(super::to_wit_event).collect();
+        let called = within_deadline(&clock, async {
             let instance = plugin.pre.instance_pre().instantiate_async(&mut store).await?;
             let validate =
                 instance.get_typed_func::<(&str,), (Result<(), wit::ConfigError>,)>(&mut store, export)?;

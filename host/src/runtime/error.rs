@@ -23,7 +23,7 @@ pub enum LoadError {
     #[error(
         "plugin needs {needed} {resource} per instance, and this host allows {allowed} \
          (`plugins.{setting}`); build the plugin with fewer (componentize-py's --stub-wasi makes 38 core \
-         instances instead of 14) or raise the setting"
+         instances instead of 14), or ask the service's operator to raise the setting"
     )]
     OverInstanceBudget { resource: &'static str, needed: u32, allowed: u32, setting: &'static str },
 }
@@ -50,15 +50,21 @@ pub enum ConfigCheckError {
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum InvokeError {
     #[error(
-        "timeout: the plugin ran longer than {limit_ms} ms; raise limits.timeout_ms or make the plugin faster"
+        "timeout: the plugin ran for more than {limit_ms} ms, the limit on one run (`limits.timeout_ms`, which \
+         the service's operator sets for each tenant); make the plugin faster, or ask the operator to raise \
+         your limit"
     )]
     Timeout { limit_ms: u64 },
     #[error(
-        "fuel exhausted: the plugin used more than {limit} units of fuel; raise limits.fuel or make the plugin cheaper"
+        "fuel exhausted: the plugin used more than {limit} units of fuel, the limit on one run (`limits.fuel`, \
+         which the service's operator sets); make the plugin do less work per event, or ask the operator to \
+         raise the limit"
     )]
     FuelExhausted { limit: u64 },
     #[error(
-        "memory limit: the plugin tried to grow its memory beyond {limit_bytes} bytes; raise limits.memory_bytes or use less memory"
+        "memory limit: the plugin tried to grow its memory beyond {limit_bytes} bytes, the limit on one run \
+         (`limits.memory_bytes`, which the service's operator sets for each tenant); make the plugin use less \
+         memory, or ask the operator to raise your limit"
     )]
     MemoryLimit { limit_bytes: usize },
     #[error("stack overflow: the plugin recursed too deeply")]

@@ -10,6 +10,8 @@
 //! |---|---|---|
 //! | `gancho:plugin/log` | appends a line to a capped buffer | no I/O; lines and line lengths capped |
 //! | `gancho:plugin/types` | types only | nothing to call |
+//! | `gancho:plugin/check` (0.1.3) | the sample events a configuration check may try | a copy of a short list made before the call |
+//! | `gancho:plugin/time` (0.1.3) | local time in an IANA zone, from the tz database compiled in | a lookup in memory; inputs over 64 characters refused unread |
 //! | `wasi:clocks/wall-clock`, `monotonic-clock` | clocks frozen at the event's timestamp | `now` reads a constant; `subscribe-duration` / `subscribe-instant` make a pollable whose wait is a tokio sleep, awaited, so the deadline ends it |
 //! | `wasi:io/poll` | `poll` over the plugin's pollables | an async wait, ended by the deadline; a huge list is refused while it is lifted (each entry is a lent handle, counted against wasmtime's handles per store: 3 million entries trap in about 25 ms) |
 //! | `wasi:io/streams` | stdin closed; stdout/stderr captured | reads of stdin answer "closed" at once; writes copy at most [`super::sandbox`]'s capture size and are always ready; `blocking-*` variants are capped at 4 KiB by WASI and await readiness (immediate) |
@@ -42,8 +44,14 @@ pub(crate) const MAX_RANDOM_BYTES: u64 = 64 << 10;
 /// million), so that a plugin cannot use the host's memory by making handles and never dropping them.
 pub(crate) const MAX_RESOURCES: usize = 10_000;
 
-/// Our own interfaces a plugin may import, in each of [`SUPPORTED_WORLD_VERSIONS`].
-const OWN_GRANTED: &[&str] = &["gancho:plugin/log", "gancho:plugin/types"];
+/// Our own interfaces a plugin may import, with the version each appeared in: each is granted in that
+/// version and the later ones of [`SUPPORTED_WORLD_VERSIONS`].
+const OWN_GRANTED: &[(&str, &str)] = &[
+    ("gancho:plugin/log", "0.1.0"),
+    ("gancho:plugin/types", "0.1.0"),
+    ("gancho:plugin/time", "0.1.3"),
+    ("gancho:plugin/check", "0.1.3"),
+];
 
 /// WASI 0.2 packages whose interfaces are granted (as the table above describes).
 const WASI_GRANTED: &[&str] =
@@ -110,17 +118,26 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<Vec<String
 /// instance of a granted WASI 0.2 package.
 fn is_granted(name: &str, is_instance: bool) -> bool {
     let own = name.split_once('@').is_some_and(|(interface, version)| {
-        OWN_GRANTED.contains(&interface) && SUPPORTED_WORLD_VERSIONS.contains(&version)
+        OWN_GRANTED
+            .iter()
+            .any(|(granted, since)| *granted == interface && own_versions(since).contains(&version))
     });
     let wasi = is_instance && name.contains("@0.2.") && WASI_GRANTED.iter().any(|p| name.starts_with(p));
     own || wasi
+}
+
+/// The supported versions from `since` on.
+fn own_versions(since: &str) -> &'static [&'static str] {
+    let first =
+        SUPPORTED_WORLD_VERSIONS.iter().position(|v| *v == since).unwrap_or(SUPPORTED_WORLD_VERSIONS.len());
+    &SUPPORTED_WORLD_VERSIONS[first..]
 }
 
 /// What a plugin may import, for error messages: `gancho:plugin/log@0.1.0, … and WASI 0.2's wasi:cli, …`.
 pub(crate) fn granted_imports() -> String {
     let own: Vec<String> = OWN_GRANTED
         .iter()
-        .flat_map(|interface| SUPPORTED_WORLD_VERSIONS.iter().map(move |v| format!("`{interface}@{v}`")))
+        .flat_map(|(interface, since)| own_versions(since).iter().map(move |v| format!("`{interface}@{v}`")))
         .collect();
     let wasi: Vec<&str> = WASI_GRANTED.iter().map(|p| p.trim_end_matches('/')).collect();
     format!("{}, and the interfaces of WASI 0.2's {} packages", own.join(", "), wasi.join(", "))
@@ -136,6 +153,8 @@ mod tests {
         assert!(is_granted("gancho:plugin/types@0.1.0", true));
         assert!(!is_granted("gancho:plugin/log@9.0.0", true));
         assert!(!is_granted("gancho:plugin/secrets@0.1.0", true));
+        assert!(is_granted("gancho:plugin/time@0.1.3", true));
+        assert!(!is_granted("gancho:plugin/time@0.1.2", true), "time came in 0.1.3");
         assert!(is_granted("wasi:io/streams@0.2.6", true));
         assert!(!is_granted("wasi:io/streams@0.2.6", false));
         assert!(!is_granted("wasi:http/outgoing-handler@0.2.6", true));

@@ -4,7 +4,7 @@
 //! each merged request valid as `transform`'s are. A plugin without the export (or built against 0.1.0
 //! or 0.1.1) is never called: every request stays alone.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use wasmtime::component::types::{ComponentItem, Type};
 use wasmtime::component::{Component, ComponentExportIndex};
@@ -79,14 +79,13 @@ impl Runtime {
                 };
             }
         };
-        let started = Instant::now();
         let limits = &limits.capped_by(&self.limits);
         // There is no event: the plugin's clocks read the time of the merge.
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let mut store = self.sandbox_store(limits, now);
+        let (mut store, clock) = self.sandbox_store(limits, now);
         let wit_requests: Vec<wit::Request> = requests.iter().map(output::to_wit).collect();
         let wit_subscription = to_wit_subscription(subscription);
-        let called = within_deadline(limits, async {
+        let called = within_deadline(&clock, async {
             let instance = plugin.pre.instance_pre().instantiate_async(&mut store).await?;
             let merge = instance.get_typed_func::<
                 (&[wit::Request], &wit::Subscription),
@@ -104,7 +103,7 @@ impl Runtime {
             }),
         });
         let result = super::blame_refused_memory(result, store.data(), limits);
-        let elapsed = started.elapsed();
+        let elapsed = clock.used();
         let (logs, logs_dropped) = store.into_data().into_logs();
         MergeInvocation { result, elapsed, logs, logs_dropped }
     }

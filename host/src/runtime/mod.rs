@@ -5,7 +5,10 @@
 //!
 //! Every invocation ends by its deadline, whatever the plugin does: wasm code is interrupted by the epoch
 //! (ticked every millisecond), and a wait inside a host call is an `.await` that a timer drops (the call is
-//! made with `call_async`). [`grants`] lists each granted import and why none can hold a thread.
+//! made with `call_async`). The deadline measures the plugin's own run, not time spent waiting for a
+//! thread or a CPU ([`deadline`]). [`grants`] lists each granted import and why none can hold a thread.
+//!
+//! From 0.1.3 plugins may convert instants to local time in IANA time zones ([`local_time`]).
 //!
 //! Plugins built against `gancho:plugin` 0.1.0, 0.1.1 and 0.1.2 load alike; a plugin that exports the
 //! optional `validate-config` (0.1.1) can refuse a subscription's configuration when it is set
@@ -16,9 +19,11 @@
 mod bindings;
 mod cache;
 mod config_check;
+mod deadline;
 mod error;
 mod grants;
 mod limits;
+mod local_time;
 mod merge;
 mod output;
 mod pool;
@@ -41,15 +46,16 @@ pub use sandbox::{LogLevelName, LogLine, LoggedLines};
 
 use bindings::{PluginBasePre, wit};
 use cache::PrecompiledCache;
+use deadline::{RunClock, within_deadline};
 use sandbox::SandboxState;
 
 /// The version of the `gancho:plugin` WIT package this host runs (`wit/plugin.wit`).
-pub const WORLD_VERSION: &str = "0.1.2";
+pub const WORLD_VERSION: &str = "0.1.3";
 
 /// The `gancho:plugin` versions whose plugins this host loads (their `log` and `types` imports are
-/// granted). All are 0.1.x: wasmtime's linker satisfies a plugin's `log@0.1.0` or `log@0.1.1` import with
-/// our `log@0.1.2`.
-pub const SUPPORTED_WORLD_VERSIONS: &[&str] = &["0.1.0", "0.1.1", WORLD_VERSION];
+/// granted, and `time` from 0.1.3). All are 0.1.x: wasmtime's linker satisfies a plugin's `log@0.1.0`
+/// import with our `log@0.1.3`.
+pub const SUPPORTED_WORLD_VERSIONS: &[&str] = &["0.1.0", "0.1.1", "0.1.2", WORLD_VERSION];
 
 /// How the runtime is set up; fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -141,7 +147,8 @@ pub struct Invocation {
     pub logs: Vec<LogLine>,
     /// Log lines beyond [`Limits::max_log_lines`] or [`Limits::max_log_bytes`], counted but not kept.
     pub logs_dropped: usize,
-    /// Time from creating the store to having the requests.
+    /// The plugin's own time, from instantiating it to having its answer: the CPU time of its thread
+    /// and its waits inside host calls, not time spent waiting for a CPU (see [`deadline`]).
     pub elapsed: Duration,
 }
 
@@ -277,11 +284,10 @@ impl Runtime {
         subscription: &SubscriptionInput<'_>,
         limits: &Limits,
     ) -> Invocation {
-        let started = Instant::now();
         let limits = &limits.capped_by(&self.limits);
-        let mut store = self.sandbox_store(limits, parse_event_time(event.timestamp));
+        let (mut store, clock) = self.sandbox_store(limits, parse_event_time(event.timestamp));
         let (wit_event, wit_subscription) = to_wit(event, subscription);
-        let called = within_deadline(limits, async {
+        let called = within_deadline(&clock, async {
             let instance = plugin.pre.instantiate_async(&mut store).await?;
             instance.call_transform(&mut store, &wit_event, &wit_subscription).await
         })
@@ -289,38 +295,32 @@ impl Runtime {
         let result = settle(called, &store, limits)
             .and_then(|returned| to_result(returned, subscription.endpoint_url, limits));
         let result = blame_refused_memory(result, store.data(), limits);
-        let elapsed = started.elapsed();
+        let elapsed = clock.used();
         let (logs, logs_dropped) = store.into_data().into_logs();
         Invocation { result, logs, logs_dropped, elapsed }
     }
 
     /// A fresh store for one call into a plugin under `limits` (already capped by the runtime's): its
-    /// clocks read `event_time`; memory, fuel and the epoch deadline are set.
-    fn sandbox_store(&self, limits: &Limits, event_time: Duration) -> Store<SandboxState> {
+    /// clocks read `event_time`; memory, fuel and the epoch deadline are set. The call is to be driven by
+    /// [`within_deadline`] with the [`RunClock`] returned, which counts `limits.timeout_ms` of the plugin's
+    /// own time from the call's first poll.
+    fn sandbox_store(&self, limits: &Limits, event_time: Duration) -> (Store<SandboxState>, RunClock) {
+        let clock = RunClock::new(Duration::from_millis(limits.timeout_ms));
         let mut store = Store::new(
             &self.engine,
             SandboxState::new(event_time, limits.memory_bytes, limits.max_log_lines, limits.max_log_bytes),
         );
         store.limiter(|state| &mut state.limiter);
-        // One epoch tick per millisecond; one extra tick so a deadline never fires early.
-        store.set_epoch_deadline(limits.timeout_ms + 1);
-        store.epoch_deadline_trap();
+        // Epoch ticks are wall-clock milliseconds: when they reach the deadline, the clock moves it by the
+        // plugin time left, so time the thread spent off the CPU is never charged.
+        store.set_epoch_deadline(deadline::ticks(Duration::from_millis(limits.timeout_ms)));
+        let on_deadline = clock.clone();
+        store.epoch_deadline_callback(move |_| on_deadline.extend());
         if let Some(fuel) = limits.fuel {
             store.set_fuel(fuel).expect("fuel is enabled in the engine when limits.fuel is set");
         }
-        store
+        (store, clock)
     }
-}
-
-/// Runs `call` (instantiating a plugin in a [`Runtime::sandbox_store`] and calling one export) until
-/// `limits.timeout_ms`; `None` when the deadline came first. The epoch interrupts wasm code; this timer
-/// ends a wait inside a host call (a sleep, a poll), by dropping the call's future, which unwinds the
-/// plugin's stack.
-async fn within_deadline<T>(
-    limits: &Limits,
-    call: impl Future<Output = wasmtime::Result<T>>,
-) -> Option<wasmtime::Result<T>> {
-    tokio::time::timeout(Duration::from_millis(limits.timeout_ms), call).await.ok()
 }
 
 /// What a call returned, or the typed error for the deadline or the trap that ended it.
@@ -388,7 +388,7 @@ impl Runtime {
         subscription: &SubscriptionInput<'_>,
     ) -> anyhow::Result<Phases> {
         let started = Instant::now();
-        let mut store = self.sandbox_store(&self.limits, parse_event_time(event.timestamp));
+        let (mut store, _) = self.sandbox_store(&self.limits, parse_event_time(event.timestamp));
         let (wit_event, wit_subscription) = to_wit(event, subscription);
         let stored = Instant::now();
         let instance = block_on(plugin.pre.instantiate_async(&mut store))?;
@@ -446,14 +446,17 @@ impl ReusedInstance {
 }
 
 fn to_wit(event: &EventInput<'_>, subscription: &SubscriptionInput<'_>) -> (wit::Event, wit::Subscription) {
-    let event = wit::Event {
+    (to_wit_event(event), to_wit_subscription(subscription))
+}
+
+fn to_wit_event(event: &EventInput<'_>) -> wit::Event {
+    wit::Event {
         id: event.id.to_owned(),
         event_type: event.event_type.to_owned(),
         tenant: event.tenant.to_owned(),
         timestamp: event.timestamp.to_owned(),
         data: event.data_json.to_owned(),
-    };
-    (event, to_wit_subscription(subscription))
+    }
 }
 
 fn to_wit_subscription(subscription: &SubscriptionInput<'_>) -> wit::Subscription {

@@ -13,7 +13,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{LogLevel, gancho};
+use super::bindings::{LogLevel, gancho, wit};
 use super::limits::MemoryLimiter;
 
 /// One line a plugin logged.
@@ -55,6 +55,9 @@ pub(crate) struct SandboxState {
     pub logs: LogBuffer,
     stdout: CapturedOutput,
     stderr: CapturedOutput,
+    /// What the `check` import's `sample-events` answers: the samples a configuration check may try (empty
+    /// outside one).
+    pub samples: Vec<wit::Event>,
 }
 
 impl SandboxState {
@@ -92,6 +95,7 @@ impl SandboxState {
             },
             stdout,
             stderr,
+            samples: Vec::new(),
         }
     }
 
@@ -118,6 +122,12 @@ impl WasiView for SandboxState {
 }
 
 impl gancho::plugin::types::Host for SandboxState {}
+
+impl gancho::plugin::check::Host for SandboxState {
+    fn sample_events(&mut self) -> Vec<wit::Event> {
+        self.samples.clone()
+    }
+}
 
 impl gancho::plugin::log::Host for SandboxState {
     fn log(&mut self, level: LogLevel, message: String) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // gancho-build-js [DIR] [--out FILE] [--wit PATH]: turns a JavaScript plugin directory into a Gancho
-// component with QuickJS (componentize-qjs), importing nothing but `gancho:plugin/log`: WASI is stubbed
+// component with QuickJS (componentize-qjs), importing nothing but `gancho:plugin/log` and `gancho:plugin/time`: WASI is stubbed
 // out and the runtime is the synchronous one (the host has no component-model async). `gancho plugin
 // build` runs this for a directory whose package.json depends on @gancho/plugin-sdk and componentize-qjs.
 //
@@ -95,10 +95,11 @@ async function main() {
   // `merging-plugin`, any other against `plugin` (and is delivered one request at a time).
   const merges = await exportsMerge(main);
   const entry = [
-    `import hostLog from "gancho:plugin/log@0.1.2";`,
+    `import hostLog from "gancho:plugin/log@0.1.3";`,
+    `import hostTime from "gancho:plugin/time@0.1.3";`,
     `import * as plugin from ${JSON.stringify(relative(main))};`,
     `import { exportsFor } from ${JSON.stringify(relative(path.join(SDK_DIR, "src", "entry.js")))};`,
-    `const entry = exportsFor(plugin, hostLog);`,
+    `const entry = exportsFor(plugin, hostLog, hostTime);`,
     `export function transform(event, subscription) { return entry.transform(event, subscription); }`,
     `export function validateConfig(config) { return entry.validateConfig(config); }`,
     ...(merges ? [`export function merge(requests, subscription) { return entry.merge(requests, subscription); }`] : []),

@@ -5,13 +5,18 @@
 import { ConfigError, parseConfig } from "./config.js";
 import { setLogSink } from "./log.js";
 import { Request } from "./request.js";
+import { setTimeSource } from "./time.js";
 
-/** The `transform`, `validateConfig` and `merge` exports for `plugin` (the module the integrator wrote). */
-export function exportsFor(plugin, hostLog) {
+/**
+ * The `transform`, `validateConfig` and `merge` exports for `plugin` (the module the integrator wrote),
+ * with the host's `log` and `time` imports behind the SDK's `log` and `localTime`.
+ */
+export function exportsFor(plugin, hostLog, hostTime) {
   if (typeof plugin.transform !== "function") {
     throw new Error("the plugin module must export a function `transform(event, subscription)`");
   }
   setLogSink((level, message) => hostLog.log(level, message));
+  if (hostTime) setTimeSource((instant, zone) => hostTime.toLocal(instant, zone));
   return {
     transform(event, subscription) {
       return runTransform(plugin, event, subscription);

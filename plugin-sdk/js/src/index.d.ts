@@ -156,3 +156,31 @@ export function mergeBy<K>(
   key: (request: Request) => K | null | undefined,
   combine: (key: K, batch: Request[]) => Request,
 ): Merged[];
+
+/** An instant as the clocks of one IANA time zone read it (from `localTime`). */
+export interface LocalTime {
+  year: number;
+  /** 1 to 12. */
+  month: number;
+  day: number;
+  /** 0 to 23. */
+  hour: number;
+  minute: number;
+  second: number;
+  nanosecond: number;
+  /** Offset from UTC in seconds east (`-10800` is UTC-3). */
+  offsetSeconds: number;
+  /** The time zone database's abbreviation: `CET`, `CEST`, `-03`. */
+  abbreviation: string;
+  /** `-03:00`. */
+  offset: string;
+  /** RFC 3339 in the zone, to the second: `2026-03-29T03:30:00+02:00`. */
+  rfc3339: string;
+}
+
+/**
+ * `instant` (RFC 3339, an event's `timestamp`) in the IANA time zone `zone`, right across daylight-saving
+ * changes; converted by Gancho (QuickJS has no `Intl`), by node's `Intl` in native tests. Throws a
+ * PermanentError naming an unknown zone or a bad instant.
+ */
+export function localTime(instant: string, zone: string): LocalTime;

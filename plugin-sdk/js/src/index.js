@@ -7,3 +7,4 @@ export { ConfigError } from "./config.js";
 export { log } from "./log.js";
 export { isMissed, renderedBody, moneyText } from "./events.js";
 export { mergeBy } from "./merge.js";
+export { localTime } from "./time.js";

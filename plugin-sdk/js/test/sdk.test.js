@@ -2,7 +2,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Request, PermanentError, TransientError, formEncode, isMissed, mergeBy, renderedBody, utf8Length, log } from "../src/index.js";
+import { Request, PermanentError, TransientError, formEncode, isMissed, localTime, mergeBy, renderedBody, utf8Length, log } from "../src/index.js";
 import { merge, run, samples, takeLogs, validate } from "../src/testing.js";
 
 const missed = samples["call.ended.missed.json"];
@@ -104,4 +104,18 @@ test("a merge that breaks the contract fails the test; a thrown error is a plugi
   assert.throws(() => merge(answering(() => [alone(0), alone(0), alone(1)]), requests), /carried twice/);
   assert.throws(() => merge(answering(() => { throw new TransientError("later"); }), requests), { kind: "transient", pluginMessage: "later" });
   assert.throws(() => merge(answering(() => ["nope"]), requests), { kind: "permanent" });
+});
+
+test("localTime follows daylight saving in the customer's zone, as the host does", () => {
+  assert.equal(localTime("2026-03-29T00:59:59Z", "Europe/Madrid").rfc3339, "2026-03-29T01:59:59+01:00");
+  const madrid = localTime("2026-03-29T01:00:00Z", "Europe/Madrid");
+  assert.deepEqual([madrid.hour, madrid.abbreviation, madrid.offsetSeconds], [3, "CEST", 7200]);
+  assert.equal(localTime("2026-09-06T03:59:00Z", "America/Santiago").rfc3339, "2026-09-05T23:59:00-04:00");
+  const santiago = localTime("2026-09-06T04:00:00Z", "America/Santiago");
+  assert.deepEqual([santiago.rfc3339, santiago.abbreviation], ["2026-09-06T01:00:00-03:00", "-03"]);
+  const ba = localTime("2026-11-21T14:03:07.5Z", "America/Argentina/Buenos_Aires");
+  assert.deepEqual([ba.rfc3339, ba.abbreviation, ba.nanosecond], ["2026-11-21T11:03:07-03:00", "-03", 500000000]);
+  assert.throws(() => localTime("2026-03-29T01:00:00Z", "Europe/Madird"), (error) =>
+    error instanceof PermanentError && error.message.startsWith('unknown time zone "Europe/Madird"; name an IANA'));
+  assert.throws(() => localTime("yesterday", "UTC"), /"yesterday" is not an RFC 3339 instant/);
 });

@@ -6,9 +6,11 @@ from types import ModuleType
 import wit_world
 from componentize_py_types import Err
 from wit_world.imports import log as host_log
+from wit_world.imports import time as host_time
 from wit_world.imports import types as wit
 
 from .log import set_sink
+from .time import LocalFields, set_source
 from .entry import ConfigRefusal, PluginFailure, run_merge, run_transform, run_validate
 
 _METHODS = {name.lower(): member for name, member in wit.Method.__members__.items()}
@@ -19,6 +21,7 @@ _KINDS = {"permanent": wit.ErrorKind.PERMANENT, "transient": wit.ErrorKind.TRANS
 def world_for(plugin: ModuleType) -> type:
     """The class componentize-py exports, calling ``plugin``'s functions."""
     set_sink(lambda level, message: host_log.log(_LEVELS[level], message))
+    set_source(_host_local_time)
 
     class WitWorld(wit_world.WitWorld):
         def transform(self, event: wit.Event, subscription: wit.Subscription) -> list[wit.Request]:
@@ -60,3 +63,14 @@ def world_for(plugin: ModuleType) -> type:
             ]
 
     return MergingWitWorld
+
+
+def _host_local_time(instant: str, zone: str) -> LocalFields:
+    """The host's ``time`` import, its error as a ``ValueError``."""
+    try:
+        t = host_time.to_local(instant, zone)
+    except Err as refused:
+        raise ValueError(str(refused.value)) from None
+    return LocalFields(
+        t.year, t.month, t.day, t.hour, t.minute, t.second, t.nanosecond, t.offset_seconds, t.abbreviation
+    )

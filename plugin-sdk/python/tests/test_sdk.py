@@ -4,7 +4,7 @@ import types
 from urllib.parse import parse_qs
 
 import pytest
-from gancho_sdk import Merged, PermanentError, Request, TransientError, form_encode, is_missed, log, merge_by, rendered_body, utf8_length
+from gancho_sdk import Merged, PermanentError, Request, TransientError, form_encode, is_missed, local_time, log, merge_by, rendered_body, utf8_length
 from gancho_sdk.testing import PluginFailure, merge, run, samples, take_logs, validate
 
 MISSED = samples["call.ended.missed.json"]
@@ -170,3 +170,17 @@ def test_running_out_of_memory_is_said_without_a_traceback():
     with pytest.raises(PluginFailure) as failure:
         run(plugin_of(transform), MISSED)
     assert (failure.value.kind, failure.value.message) == ("permanent", "MemoryError: the plugin ran out of memory")
+
+
+def test_local_time_follows_daylight_saving_in_the_customers_zone_as_the_host_does():
+    assert local_time("2026-03-29T00:59:59Z", "Europe/Madrid").isoformat() == "2026-03-29T01:59:59+01:00"
+    madrid = local_time("2026-03-29T01:00:00Z", "Europe/Madrid")
+    assert madrid.strftime("%d/%m/%Y %H:%M %Z %z") == "29/03/2026 03:00 CEST +0200"
+    assert local_time("2026-09-06T03:59:00Z", "America/Santiago").strftime("%Y-%m-%d %H:%M %Z") == "2026-09-05 23:59 -04"
+    assert local_time("2026-09-06T04:00:00Z", "America/Santiago").isoformat() == "2026-09-06T01:00:00-03:00"
+    buenos_aires = local_time("2026-11-21T14:03:07.5Z", "America/Argentina/Buenos_Aires")
+    assert (buenos_aires.isoformat(), buenos_aires.tzname()) == ("2026-11-21T11:03:07.500000-03:00", "-03")
+    with pytest.raises(PermanentError, match=r'^unknown time zone "Europe/Madird"; name an IANA'):
+        local_time("2026-03-29T01:00:00Z", "Europe/Madird")
+    with pytest.raises(PermanentError, match=r'"yesterday" is not an RFC 3339 instant'):
+        local_time("yesterday", "UTC")

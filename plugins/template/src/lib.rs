@@ -13,7 +13,12 @@
 //!   (`{{call.cost}}`) written as a JSON value. The result must be valid JSON.
 //! - `url`: percent-encoded.
 //!
-//! An optional field that is absent or `null` renders as empty text (`null` as a standalone JSON value). A
+//! A variable may go through filters: `{{call.status | map: missed=perdida, answered=atendida}}`,
+//! `{{call.cost.amount | number: 2, ","}}`, `{{event.timestamp | date: "%d/%m/%Y %H:%M"}}` (see
+//! [`filters`]).
+//!
+//! An optional field that is absent or `null` renders as empty text (`null` as a standalone JSON value);
+//! one absent from its object is logged as a warning, so a misspelt `{{call.form}}` shows in a preview. A
 //! variable that cannot exist on the event (its first segment is neither `event` nor a key of the data, or
 //! it goes through a text, number or list without an index) fails the event with an error naming it.
 //!
@@ -23,9 +28,12 @@
 //! ## Layout
 //! - this file: configuration and the request.
 //! - `render`: the template language (parsing, variable lookup, escaping).
+//! - [`filters`]: `map`, `number` and `date` after a variable.
 //! - [`batch`]: batching requests that wait for the receiver, when `batch` asks for it.
 
 pub mod batch;
+pub mod check;
+pub mod filters;
 mod render;
 
 use gancho_sdk::{Event, Method, PluginError, Request, Subscription};
@@ -66,6 +74,13 @@ pub struct Config {
     /// Most events in one batch, 1 to 1000. Default 100.
     #[serde(default = "batch::default_batch_max")]
     pub batch_max: usize,
+    /// The IANA time zone `date` filters write times in when they name none (`America/Argentina/Buenos_Aires`).
+    /// Default UTC.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// The decimal separator `number` filters write when they name none (`,`). Default `.`.
+    #[serde(default)]
+    pub decimal_separator: Option<String>,
 }
 
 /// How a body is written.
@@ -118,6 +133,13 @@ fn method<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Method, D::Error
 }
 
 impl Config {
+    fn defaults(&self) -> filters::Defaults<'_> {
+        filters::Defaults {
+            decimal_separator: self.decimal_separator.as_deref(),
+            timezone: self.timezone.as_deref(),
+        }
+    }
+
     fn sends(&self, event_type: &str) -> bool {
         let Some(types) = &self.event_types else {
             return true;
@@ -131,43 +153,59 @@ impl Config {
 
 /// Renders one request for the event. Public so that benchmarks can call it natively.
 pub fn transform(event: Event, subscription: Subscription<Config>) -> Result<Vec<Request>, PluginError> {
-    let config = &subscription.config;
+    render_request(&event, &subscription.config, false).map_err(|refused| refused.error)
+}
+
+/// Why a config cannot render: the config field at fault and the error.
+pub(crate) struct Refused {
+    pub field: &'static str,
+    pub error: PluginError,
+}
+
+/// The request for `event` (none when `event_types` leaves it out). `strict` for a sample event, on which
+/// a field absent from its object is an error rather than empty text (see [`render::Scope::strict`]).
+pub(crate) fn render_request(event: &Event, config: &Config, strict: bool) -> Result<Vec<Request>, Refused> {
+    let refused = |field| move |error| Refused { field, error };
     // Templates are checked before the filter, so a broken config fails on the first event, not the first match.
     let body = match (&config.template, config.method) {
         (_, Method::Get | Method::Head) => None,
-        (Some(template), _) => Some(render::parse(template, "template")?),
+        (Some(template), _) => Some(render::parse(template, "template").map_err(refused("template"))?),
         (None, _) => {
-            return Err(PluginError::permanent(
+            return Err(refused("template")(PluginError::permanent(
                 "config field \"template\" is missing; set it to the body template, or set \"method\" to GET or \
                  HEAD to send no body",
-            ));
+            )));
         }
     };
-    let url = config.url.as_deref().map(|url| render::parse(url, "url")).transpose()?;
+    let url =
+        config.url.as_deref().map(|url| render::parse(url, "url")).transpose().map_err(refused("url"))?;
     if !config.sends(&event.event_type) {
         return Ok(vec![]);
     }
 
-    let scope = Scope::new(&event, event.data_value()?);
+    let data = event.data_value().map_err(refused("template"))?;
+    let scope = if strict { Scope::strict(event, data) } else { Scope::new(event, data) };
     let mut request = Request::new().method(config.method);
     if let Some(url) = url {
-        let url = render::render(&url, &scope, Target::Url, "url")?;
+        let url =
+            render::render(&url, &scope, config.defaults(), Target::Url, "url").map_err(refused("url"))?;
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(PluginError::permanent(format!(
+            return Err(refused("url")(PluginError::permanent(format!(
                 "config field \"url\" renders to {url:?}, which is not an http(s) URL; start it with https://"
-            )));
+            ))));
         }
         request = request.url(url);
     }
     if let Some(body) = body {
-        let body = render::render(&body, &scope, config.format.target(), "template")?;
+        let body = render::render(&body, &scope, config.defaults(), config.format.target(), "template")
+            .map_err(refused("template"))?;
         let content_type = config.content_type.as_deref().unwrap_or(config.format.content_type());
         request = request.header("content-type", content_type).body(body);
     }
     Ok(vec![request])
 }
 
-gancho_sdk::plugin!(transform, validate = batch::validate, merge = batch::merge);
+gancho_sdk::plugin!(transform, validate = check::validate, merge = batch::merge);
 
 #[cfg(test)]
 mod tests {
@@ -403,6 +441,7 @@ mod tests {
         let body = request.body_json().unwrap();
         assert_eq!(body["from"], "+5491155551234");
         assert_eq!(body["cost"], json!({"amount": "12.50", "currency": "ARS"}));
+        assert_eq!((&body["status"], &body["ended"]), (&json!("atendida"), &json!("21/11/2026 11:02")));
         assert_eq!(run(transform, samples::CHAT_CLOSED, example).unwrap(), [], "filtered out");
     }
 }

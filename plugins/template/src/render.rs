@@ -1,17 +1,27 @@
-//! The template language: literal text with `{{path.to.field}}` variables. [`parse`] splits a template
-//! into parts once; [`Scope::resolve`] finds a variable's value in an event; [`render`] writes the parts
-//! with the escaping of the place they go (a body in some format, or a URL).
+//! The template language: literal text with `{{path.to.field}}` variables, each optionally through
+//! [`filters`](crate::filters) (`{{call.status | map: missed=perdida}}`). [`parse`] splits a template into
+//! parts once; [`Scope::resolve`] finds a variable's value in an event; [`render`] writes the parts with
+//! the escaping of the place they go (a body in some format, or a URL).
 
 use gancho_sdk::{Event, PluginError, percent_encode};
 use serde_json::{Map, Value};
+
+use crate::filters::{self, Defaults, Filter};
 
 /// A piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part<'t> {
     /// Text copied as is.
     Literal(&'t str),
-    /// `{{ path }}`: the path without braces and surrounding whitespace, split on `.`.
-    Variable(Vec<&'t str>),
+    /// `{{ path | filter … }}`.
+    Variable(Variable<'t>),
+}
+
+/// A variable: its path, split on `.`, and the filters its value goes through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable<'t> {
+    pub path: Vec<&'t str>,
+    pub filters: Vec<Filter>,
 }
 
 /// Where rendered text goes, which decides how a variable's value is escaped.
@@ -43,7 +53,9 @@ pub fn parse<'t>(template: &'t str, field: &str) -> Result<Vec<Part<'t>>, Plugin
                 position(template, offset)
             )));
         };
-        let name = rest[open + 2..open + 2 + close].trim();
+        let inside = &rest[open + 2..open + 2 + close];
+        let mut pieces = filters::split_outside_quotes(inside, '|').into_iter();
+        let name = pieces.next().unwrap_or_default().trim();
         let path: Vec<&str> = name.split('.').collect();
         let valid = path.iter().all(|segment| {
             !segment.is_empty() && !segment.contains(|c: char| c.is_whitespace() || c == '{' || c == '}')
@@ -55,7 +67,14 @@ pub fn parse<'t>(template: &'t str, field: &str) -> Result<Vec<Part<'t>>, Plugin
                 position(template, offset)
             )));
         }
-        parts.push(Part::Variable(path));
+        let filters = pieces.map(filters::parse).collect::<Result<Vec<_>, _>>().map_err(|message| {
+            PluginError::permanent(format!(
+                "config field \"{field}\" has a bad filter in {{{{{}}}}} at {}: {message}",
+                inside.trim(),
+                position(template, offset)
+            ))
+        })?;
+        parts.push(Part::Variable(Variable { path, filters }));
         rest = &rest[open + 2 + close + 2..];
     }
     if !rest.is_empty() {
@@ -76,10 +95,25 @@ fn position(text: &str, offset: usize) -> String {
 pub struct Scope {
     envelope: Map<String, Value>,
     data: Map<String, Value>,
+    event_type: String,
+    /// Whether a field absent from its object is an error (checking a config on a sample event, which
+    /// has every field of its type) rather than empty text and a warning in the logs (a live event).
+    strict: bool,
 }
 
 impl Scope {
+    /// For a live event: a field absent from its object is empty, and logged as a warning.
     pub fn new(event: &Event, data: Value) -> Scope {
+        Scope::with_strictness(event, data, false)
+    }
+
+    /// For a sample event of the catalog, which has every field its type can have: a field absent from
+    /// its object is an error naming it and the fields there are.
+    pub fn strict(event: &Event, data: Value) -> Scope {
+        Scope::with_strictness(event, data, true)
+    }
+
+    fn with_strictness(event: &Event, data: Value, strict: bool) -> Scope {
         let envelope = [
             ("id", &event.id),
             ("type", &event.event_type),
@@ -92,6 +126,8 @@ impl Scope {
                 Value::Object(data) => data,
                 _ => Map::new(),
             },
+            event_type: event.event_type.clone(),
+            strict,
         }
     }
 
@@ -135,7 +171,19 @@ impl Scope {
                 Value::Null => return Ok(None),
                 Value::Object(object) => match object.get(*segment) {
                     Some(value) => value,
-                    None => return Ok(None),
+                    None => {
+                        let fields: Vec<&str> = object.keys().map(String::as_str).collect();
+                        let absent = format!(
+                            "{} events have no \"{segment}\" in \"{walked}\" (it has {})",
+                            self.event_type,
+                            fields.join(", ")
+                        );
+                        if self.strict {
+                            return Err(unknown(absent));
+                        }
+                        gancho_sdk::warn!("template variable {{{{{variable}}}}} is written empty: {absent}");
+                        return Ok(None);
+                    }
                 },
                 Value::Array(items) => match segment.parse::<usize>() {
                     Ok(index) => match items.get(index) {
@@ -173,7 +221,13 @@ fn kind(value: &Value) -> &'static str {
 
 /// Renders `parts` for `target`. For [`Target::Json`], `field` names the config field if the result is
 /// not valid JSON.
-pub fn render(parts: &[Part], scope: &Scope, target: Target, field: &str) -> Result<String, PluginError> {
+pub fn render(
+    parts: &[Part],
+    scope: &Scope,
+    defaults: Defaults,
+    target: Target,
+    field: &str,
+) -> Result<String, PluginError> {
     let mut out = String::new();
     let mut json = JsonScan::default();
     for part in parts {
@@ -182,7 +236,18 @@ pub fn render(parts: &[Part], scope: &Scope, target: Target, field: &str) -> Res
                 out.push_str(text);
                 json.scan(text);
             }
-            Part::Variable(path) => write_value(&mut out, scope.resolve(path)?, target, json.in_string),
+            Part::Variable(variable) => {
+                let mut value = scope.resolve(&variable.path)?.cloned();
+                for filter in &variable.filters {
+                    value = filters::apply(filter, value.as_ref(), defaults).map_err(|message| {
+                        PluginError::permanent(format!(
+                            "config field \"{field}\": {{{{{}}}}}: {message}",
+                            variable.path.join(".")
+                        ))
+                    })?;
+                }
+                write_value(&mut out, value.as_ref().filter(|v| !v.is_null()), target, json.in_string)
+            }
         }
     }
     if target == Target::Json
@@ -260,8 +325,8 @@ mod tests {
             parse("a {{ call.from }}{{event.id}} b", "template").unwrap(),
             [
                 Part::Literal("a "),
-                Part::Variable(vec!["call", "from"]),
-                Part::Variable(vec!["event", "id"]),
+                Part::Variable(Variable { path: vec!["call", "from"], filters: vec![] }),
+                Part::Variable(Variable { path: vec!["event", "id"], filters: vec![] }),
                 Part::Literal(" b"),
             ]
         );
@@ -283,7 +348,7 @@ mod tests {
         let template =
             r#"{"q": "he said \"{{call.from}}\"", "n": {{call.duration_s}}, "s": "{{call.duration_s}}"}"#;
         let parts = parse(template, "template").unwrap();
-        let json = render(&parts, &scope(), Target::Json, "template").unwrap();
+        let json = render(&parts, &scope(), Defaults::default(), Target::Json, "template").unwrap();
         assert_eq!(json, r#"{"q": "he said \"say \"hi\"\"", "n": 7, "s": "7"}"#);
         assert_eq!(
             serde_json::from_str::<Value>(&json).unwrap(),
