@@ -174,6 +174,10 @@ pub async fn update_tenant(
                 ),
             ));
         }
+        // Each platform once, in one order: what is stored stays as small as the list of platforms.
+        let mut platforms = platforms;
+        platforms.sort();
+        platforms.dedup();
         if !state.store.set_tenant_platforms(&tenant, &platforms).await? {
             return Err(ApiError::not_found(format!("tenant {tenant}")));
         }
