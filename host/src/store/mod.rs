@@ -9,9 +9,11 @@
 #[cfg(test)]
 mod conformance;
 mod health;
+mod idempotency;
 mod lanes;
 mod pacing;
 mod postgres;
+mod reruns;
 mod rollouts;
 mod sqlite;
 mod throttle;
@@ -20,10 +22,10 @@ mod work;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use health::{
-    FailureChange, Idempotent, LastFailure, Rerun, SubscriptionHealth, rerun_placeholder_error,
-};
+pub use health::{FailureChange, LastFailure, SubscriptionHealth};
+pub use idempotency::Idempotent;
 pub use postgres::PostgresStore;
+pub use reruns::{Rerun, rerun_placeholder_error};
 pub use rollouts::{
     Canary, DryRunRecord, HandBack, Requeued, RolloutEnd, RolloutFailure, RolloutRecord, RolloutState,
     VersionCount,
