@@ -251,9 +251,16 @@ const stories = {
     await page.check('input[value="call.ended"]');
     await page.fill("#endpoint_url", env.RECEIVER_URL + "/empty");
     await page.click("#raw-template summary");
+    await page.locator("#tpl-body").waitFor();
+    // (Opening the text view writes the rows' body into it: let that settle before emptying it.)
+    await page.waitForTimeout(500);
     await page.fill("#tpl-body", "");
+    await page.dispatchEvent("#tpl-body", "change");
+    assert.equal(await page.inputValue("#tpl-body"), "");
     await page.click("#save");
-    await page.waitForSelector("#template-error:not(:empty), #form-error:not(:empty)");
+    // (The live preview may write and clear its own message meanwhile: wait for the refusal itself.)
+    await page.locator("#template-error, #form-error", { hasText: w.emptyBody }).first()
+      .waitFor({ timeout: 10000 }).catch(() => {});
     const said = await page.locator("#template-error").innerText() + await page.locator("#form-error").innerText();
     assert.match(said, w.emptyBody);
     assert.doesNotMatch(said, /config field|template/);
