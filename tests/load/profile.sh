@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Where each microsecond of an event goes: `perf record` samples the whole `gancho serve` process (every
+# thread, kernel included) while wrk posts `call.ended` events through the template plugin to an nginx
+# receiver, as in tests/load/wrk.sh; the CPU time the process used is divided among the stages by their
+# share of the samples (inclusive: a stage counts everything it calls). Prints a table of µs of CPU per
+# delivered event, per stage, and leaves the report in target/profile/.
+#
+#   tests/load/profile.sh [SECONDS] [BACKEND]     (default: 10 s, sqlite; or postgres)
+#
+# GANCHO_BENCH_BINARY: the gancho to profile (default ./target/release/gancho, built here, with line tables
+# for symbols). Needs perf (Debian's linux-perf), wrk, nginx (installed if missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-10}
+backend=${2:-sqlite}
+binary=${GANCHO_BENCH_BINARY:-./target/release/gancho}
+admin_url=${GANCHO_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+plugin=target/wasm32-wasip2/plugin/gancho_plugin_template.wasm
+out=target/profile
+mkdir -p "$out"
+
+install_missing() { # install_missing COMMAND PACKAGE …
+  local missing=()
+  while [ $# -gt 0 ]; do command -v "$1" >/dev/null || missing+=("$2"); shift 2; done
+  [ ${#missing[@]} -eq 0 ] && return
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+install_missing perf linux-perf wrk wrk nginx nginx jq jq psql postgresql-client
+if [ -z "${GANCHO_BENCH_BINARY:-}" ]; then cargo build --release -p gancho --bin gancho; fi
+cargo build -p gancho-plugin-template --target wasm32-wasip2 --profile plugin
+
+work=$(mktemp -d)
+pid=""
+database=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  [ -n "$database" ] && psql "$admin_url" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export GANCHO_OPERATOR_TOKEN=bench-operator-$(openssl rand -hex 16) GANCHO_INGEST_TOKEN=bench-ingest
+export GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_LOG=warn
+
+receiver=127.0.0.1:18400
+mkdir -p "$work/nginx"
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi; uwsgi_temp_path $work/nginx/uwsgi; scgi_temp_path $work/nginx/scgi;
+  keepalive_requests 10000000;
+  server {
+    listen $receiver;
+    location = /status { stub_status; }
+    location / { return 200 "ok\n"; }
+  }
+}
+EOF
+"$(command -v nginx)" -p "$work/nginx" -c "$work/nginx.conf"
+answered() { curl -sf "http://$receiver/status" | awk 'NR == 3 {print $3}'; }
+
+if [ "$backend" = postgres ]; then
+  database=gancho_profile_$$
+  psql "$admin_url" -qc "DROP DATABASE IF EXISTS $database" -c "CREATE DATABASE $database" >/dev/null
+  export GANCHO_DATABASE_URL=${admin_url%/*}/$database
+fi
+GANCHO_LISTEN=127.0.0.1:18410 GANCHO_DATA_DIR=$work/data "$binary" serve 2>"$work/gancho.log" &
+pid=$!
+for _ in $(seq 150); do curl -sf http://127.0.0.1:18410/healthz >/dev/null && break; sleep 0.1; done
+api() {
+  curl -sf "http://127.0.0.1:18410$1" -H "authorization: Bearer $GANCHO_OPERATOR_TOKEN" \
+    -H "content-type: ${3:-application/json}" --data-binary "$2" >/dev/null || { echo "setup failed: $1" >&2; exit 1; }
+}
+api /v1/tenants '{"id": "bench", "name": "profile"}'
+api /v1/plugins/template/versions "@$plugin" application/wasm
+template='{"event_id": "{{event.id}}", "call_id": "{{call.id}}", "from": "{{call.from}}", "to": "{{call.to}}", "status": "{{call.status}}", "duration_s": {{call.duration_s}}, "cost": {{call.cost}}}'
+api /v1/tenants/bench/subscriptions "$(jq -cn --arg t "$template" --arg url "http://$receiver/hook" \
+  '{event_types: ["call.ended"], plugin: "template@1", endpoint_url: $url, config: {format: "json", template: $t}}')"
+
+event=$(jq -c '.tenant = "bench" | .id = "ID"' plugin-sdk/samples/call.ended.json)
+lua_string() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+cat >"$work/events.lua" <<EOF
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) n = 0 end
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.headers["authorization"] = "Bearer $GANCHO_INGEST_TOKEN"
+local event = "$(lua_string "$event")"
+local before, after = event:match('^(.-)"ID"(.*)$')
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/v1/events", nil, before .. '"p-' .. tid .. "-" .. n .. '"' .. after)
+end
+EOF
+
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+base=$(answered)
+ticks_before=$(ticks)
+perf record -F 499 -g --call-graph dwarf,16384 -p "$pid" -o "$out/perf.data" -- sleep $((seconds + 3)) 2>"$work/perf.log" &
+perf_pid=$!
+sleep 0.5
+wrk -t2 -c64 -d"${seconds}s" -s "$work/events.lua" http://127.0.0.1:18410 >"$work/wrk.txt"
+# Let the last deliveries go out before the samples end.
+sleep 2.5
+wait "$perf_pid" || true
+ticks_after=$(ticks)
+delivered=$(( $(answered) - base - 1 ))
+hz=$(getconf CLK_TCK)
+cpu_us_per_event=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" -v d="$delivered" 'BEGIN { printf "%.1f", t / hz * 1e6 / d }')
+echo "delivered $delivered events; gancho used $(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }') s of CPU: $cpu_us_per_event µs per event"
+
+perf report -i "$out/perf.data" --children --no-demangle -g none --percent-limit 0.3 --stdio --sort symbol 2>/dev/null \
+  >"$out/report-mangled.txt" || true
+perf report -i "$out/perf.data" --children -g none --percent-limit 0.2 --stdio --sort symbol 2>/dev/null >"$out/report.txt"
+
+# The stages, each a pattern over demangled symbol names (inclusive share of the samples; the largest match
+# of a stage's patterns stands for it).
+stage() { # stage LABEL PATTERN…
+  local label=$1; shift
+  local best=0
+  for pattern in "$@"; do
+    local share
+    share=$(grep -F -- "$pattern" "$out/report.txt" | awk '{gsub("%", "", $1); if ($1 > m) m = $1} END {print m + 0}')
+    best=$(awk -v a="$best" -v b="$share" 'BEGIN { print (b > a ? b : a) }')
+  done
+  awk -v l="$label" -v s="$best" -v c="$cpu_us_per_event" 'BEGIN { printf "| %-52s | %5.1f%% | %7.1f µs |\n", l, s, s * c / 100 }'
+}
+printf '| %-52s | %6s | %10s |\n' "stage (inclusive)" share "per event"
+printf '|%s|%s|%s|\n' ------------------------------------------------------ -------- ------------
+stage "HTTP server: connections, parsing, routing (all requests)" "hyper::proto::h1::dispatch::Dispatcher<hyper::proto::h1::dispatch::Server"
+stage "  ingest handler: body, envelope check, queue" "gancho::api::events::ingest::{{closure}}"
+stage "  envelope parse and check" "gancho::event::Event::parse"
+stage "  authentication" "gancho::api::auth"
+stage "event commit (SQL, on the writer)" "gancho::store::sqlite::events::insert" "gancho::store::postgres::events::insert"
+stage "event claim (SQL)" "gancho::store::sqlite::events::claim" "gancho::store::postgres::events::claim"
+stage "subscriptions read per claim" "list_subscriptions"
+stage "matching" "gancho::pipeline::matching::subscriptions_for"
+stage "plugin run (wasmtime: instantiate, run, output)" "gancho::runtime::Runtime::invoke_limited"
+stage "deliveries commit (SQL)" "gancho::store::sqlite::events::complete" "gancho::store::postgres::events::complete"
+stage "delivery claim (SQL and plan)" "gancho::store::sqlite::deliveries::claim" "gancho::store::postgres::claims::claim"
+stage "signing" "gancho::delivery::signing::sign"
+stage "destination guard (resolve, check)" "gancho::delivery::guard"
+stage "HTTP client (send, receive)" "gancho::delivery::client::HttpSender::send"
+stage "attempt record (SQL)" "gancho::store::sqlite::deliveries::record_attempts" "gancho::store::postgres::deliveries::record_attempts"
+stage "SQLite commits (fsync waits excluded)" "rusqlite::transaction::Transaction::commit"
+stage "metrics" "gancho::metrics::Metrics"
+stage "logging (tracing)" "tracing_subscriber::fmt"
+stage "allocator (malloc, free)" "malloc" "_int_free" "cfree"
+stage "kernel: network syscalls" "__x64_sys_sendto" "__x64_sys_recvfrom"
+stage "kernel: write, read" "ksys_write" "ksys_read"
+stage "kernel: futex (thread wake-ups)" "__x64_sys_futex"
+stage "kernel: epoll" "__x64_sys_epoll_wait"
+stage "kernel: fsync" "__x64_sys_fdatasync" "__x64_sys_fsync"
+echo "full report: $out/report.txt (perf report --children), wrk: $(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt") posted/s"
