@@ -114,6 +114,82 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn a_platform_that_buffers_posts_a_batch_and_learns_what_became_of_each_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::start(
+        &dir.path().join("data"),
+        &[
+            ("GANCHO_INGEST__MAX_BODY_BYTES", "4096"),
+            ("GANCHO_INGEST__BATCH_MAX_EVENTS", "8"),
+            ("GANCHO_INGEST__BATCH_MAX_BYTES", "32768"),
+        ],
+    );
+    let receiver = Receiver::start();
+    service.subscribe("acme", "slack", &["call.*"], &receiver.url, json!({}));
+    assert_eq!(service.post("/v1/events", INGEST, &missed_call("acme", "evt_before")).0, 202);
+
+    let mut bad_time = missed_call("acme", "evt_b_bad");
+    bad_time["timestamp"] = json!("yesterday");
+    let mut huge = missed_call("acme", "evt_b_huge");
+    huge["data"]["padding"] = json!("x".repeat(5000));
+    let batch = json!([
+        missed_call("acme", "evt_b1"),
+        bad_time,
+        missed_call("acme", "evt_before"),
+        missed_call("nobody", "evt_b_nobody"),
+        huge,
+        missed_call("acme", "evt_b2"),
+        missed_call("acme", "evt_b1"),
+    ]);
+    let (status, body) = service.post("/v1/events", INGEST, &batch);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((&body["accepted"], &body["duplicates"], &body["refused"]), (&json!(2), &json!(2), &json!(3)));
+    let results = body["results"].as_array().unwrap();
+    let summary: Vec<(u64, Option<&str>, Option<&str>)> = results
+        .iter()
+        .map(|item| (item["status"].as_u64().unwrap(), item["id"].as_str(), item["error"]["field"].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (202, Some("evt_b1"), None),
+            (422, None, Some("timestamp")),
+            (200, Some("evt_before"), None),
+            (404, Some("evt_b_nobody"), Some("tenant")),
+            (413, None, None),
+            (202, Some("evt_b2"), None),
+            (200, Some("evt_b1"), None),
+        ],
+        "{body:#}"
+    );
+    assert_eq!(results[4]["error"]["code"], "payload_too_large");
+    assert!(results.iter().enumerate().all(|(index, item)| item["index"] == index));
+
+    // The two accepted events are delivered, once each; nothing of the refused ones is stored.
+    receiver.wait_for(3, WAIT);
+    let deliveries = service.wait_for_deliveries("acme", "", WAIT, |d| succeeded(d, 3));
+    let mut events: Vec<&str> = deliveries.iter().map(|d| d["event_id"].as_str().unwrap()).collect();
+    events.sort();
+    assert_eq!(events, ["evt_b1", "evt_b2", "evt_before"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.received().len(), 3, "each accepted event once");
+
+    // The batch as a whole is bounded before any event in it is read.
+    let nine: Vec<Value> = (0..9).map(|i| missed_call("acme", &format!("evt_n{i}"))).collect();
+    let (status, body) = service.post("/v1/events", INGEST, &json!(nine));
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("batch_too_large")), "{body}");
+    let padding = format!("[{}]", vec![" "; 40_000].concat());
+    let (status, body) = service.post_raw("/v1/events", INGEST, "application/json", padding.as_bytes());
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")), "{body}");
+    let (status, body) = service.post("/v1/events", INGEST, &json!([]));
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("empty_batch")), "{body}");
+    let (status, body) = service.post_raw("/v1/events", INGEST, "application/json", b"[{\"id\": 1},");
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_json")), "{body}");
+    let (_, listed) = service.get("/v1/tenants/acme/deliveries", OPERATOR);
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed:#}");
+}
+
+#[test]
 fn a_receiver_that_fails_then_recovers_gets_everything() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(&dir.path().join("data"), &[]);

@@ -105,6 +105,10 @@ pub struct ConnectionsConfig {
 pub struct IngestConfig {
     pub max_body_bytes: usize,
     pub max_batch: usize,
+    /// Most events in one batch post (a JSON array on `POST /v1/events`).
+    pub batch_max_events: usize,
+    /// Largest batch post, in bytes (each of its events is also held to `max_body_bytes`).
+    pub batch_max_bytes: usize,
 }
 
 /// How plugin runs share the machine; a 0 is resolved from the number of cores by [`PluginsConfig::resolve`].
@@ -233,7 +237,12 @@ impl Default for Config {
 
 impl Default for IngestConfig {
     fn default() -> IngestConfig {
-        IngestConfig { max_body_bytes: 1 << 20, max_batch: 512 }
+        IngestConfig {
+            max_body_bytes: 1 << 20,
+            max_batch: 512,
+            batch_max_events: 1000,
+            batch_max_bytes: 8 << 20,
+        }
     }
 }
 
@@ -313,6 +322,8 @@ impl Config {
         let positive = [
             ("ingest.max_body_bytes", self.ingest.max_body_bytes as u64),
             ("ingest.max_batch", self.ingest.max_batch as u64),
+            ("ingest.batch_max_events", self.ingest.batch_max_events as u64),
+            ("ingest.batch_max_bytes", self.ingest.batch_max_bytes as u64),
             ("limits.memory_bytes", self.limits.memory_bytes as u64),
             ("limits.timeout_ms", self.limits.timeout_ms),
             ("delivery.timeout_secs", self.delivery.timeout_secs),

@@ -251,6 +251,7 @@ pub async fn run(
     let workers_stop = CancellationToken::new();
     let retention_task =
         tokio::spawn(purge_old_work(store.clone(), config.retention.clone(), workers_stop.clone()));
+    let handoff = pipeline.handoff();
     let pipeline_task = tokio::spawn(pipeline.run(workers_stop.clone()));
     // A rollout's runs that chose the candidate before a rollback are committed within the pipeline's lease.
     let rollout_task = tokio::spawn(rollout::watcher::run(store.clone(), lease_ms, workers_stop.clone()));
@@ -259,7 +260,7 @@ pub async fn run(
     let delivery_task = tokio::spawn(worker.run(workers_stop.clone()));
     let notifier_task = tokio::spawn(notifier.run(workers_stop.clone()));
 
-    let ingest = api::IngestQueue::start(store.clone(), config.ingest.max_batch);
+    let ingest = api::IngestQueue::start(store.clone(), config.ingest.max_batch, Some(handoff), wake.clone());
     let state = api::AppState {
         config: config.clone(),
         store,

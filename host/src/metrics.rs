@@ -170,7 +170,7 @@ fn plugin_label(plugin: &str) -> String {
 impl Metrics {
     pub fn events_received(&self, inserted: Inserted) {
         let outcome = match inserted {
-            Inserted::New => "new",
+            Inserted::New { .. } => "new",
             Inserted::Duplicate => "duplicate",
             Inserted::UnknownTenant => "unknown_tenant",
         };

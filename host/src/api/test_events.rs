@@ -154,9 +154,10 @@ async fn send_test(state: AppState, tenant: String, body: &[u8]) -> ApiResult<(S
         data_json: event.data_json,
         received_at: now,
         origin: event.origin,
+        lease_until: 0,
     };
     match state.store.insert_events(&[new_event]).await?.first() {
-        Some(Inserted::New) => {}
+        Some(Inserted::New { .. }) => {}
         _ => return Err(ApiError::not_found(format!("tenant {tenant}"))),
     }
     state.wake.events.notify_one();

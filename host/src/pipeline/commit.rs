@@ -60,6 +60,19 @@ impl InFlight {
         self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Adds one of `tenant`'s items if there is room for it: fewer than `max` in all and than
+    /// `max_per_tenant` of the tenant's.
+    pub fn try_add(&self, tenant: &str, max: usize, max_per_tenant: usize) -> bool {
+        let mut counts = self.counts();
+        let of_tenant = counts.per_tenant.get(tenant).copied().unwrap_or(0);
+        if counts.total >= max || of_tenant >= max_per_tenant {
+            return false;
+        }
+        counts.total += 1;
+        counts.per_tenant.insert(tenant.to_owned(), of_tenant + 1);
+        true
+    }
+
     pub fn add(&self, tenant: &str) {
         let mut counts = self.counts();
         counts.total += 1;
@@ -71,7 +84,7 @@ impl InFlight {
         }
     }
 
-    fn release<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
+    pub fn release<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
         let mut counts = self.counts();
         for tenant in tenants {
             counts.total -= 1;

@@ -9,6 +9,7 @@
 
 mod commit;
 mod containment;
+mod handoff;
 mod jobs;
 mod matching;
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use handoff::Handoff;
 pub use jobs::{event_input, keep_to_allowed_hosts};
 pub use matching::{event_type_matches, subscriptions_for, valid_event_type_pattern};
 
@@ -80,7 +82,10 @@ pub struct Pipeline {
     wake: Wakeups,
     settings: PipelineSettings,
     runs: Arc<RunContext>,
-    in_flight: InFlight,
+    in_flight: Arc<InFlight>,
+    /// How this instance's ingest hands committed events over, and where they arrive (taken by `run`).
+    handoff: Handoff,
+    handed: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<handoff::Handed>>>,
     /// When a claim last found no plugin retry due (`None`: the last one found some).
     retries_last_empty: std::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -108,6 +113,8 @@ impl Pipeline {
             retry_delay_ms: settings.plugin_retry_delay_ms,
             retry_window_ms: settings.plugin_retry_window_ms,
         });
+        let in_flight = Arc::new(InFlight::default());
+        let (handoff, handed) = Handoff::new(in_flight.clone(), executor.clone(), &settings);
         Pipeline {
             store,
             plugins,
@@ -117,15 +124,25 @@ impl Pipeline {
             wake,
             settings,
             runs,
-            in_flight: InFlight::default(),
+            in_flight,
+            handoff,
+            handed: std::sync::Mutex::new(Some(handed)),
             retries_last_empty: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The way for this instance's ingest to hand committed events straight to this pipeline.
+    pub fn handoff(&self) -> Handoff {
+        self.handoff.clone()
     }
 
     /// Claims and runs work until `shutdown`; what was claimed before is run and committed first.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let (finished, to_commit) = tokio::sync::mpsc::unbounded_channel();
         let committer = tokio::spawn(commit::run(self.clone(), to_commit));
+        let handed = self.handed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let taker = handed
+            .map(|handed| tokio::spawn(self.clone().take_handed(handed, finished.clone(), shutdown.clone())));
         while !shutdown.is_cancelled() {
             let claimed = self.claim_and_start(&finished).await.unwrap_or_else(|error| {
                 tracing::error!(%error, "pipeline claim failed; retrying");
@@ -146,9 +163,48 @@ impl Pipeline {
                 }
             }
         }
+        if let Some(taker) = taker {
+            let _ = taker.await;
+        }
         // Runs in progress hold their own senders: the committer ends once the last is committed.
         drop(finished);
         let _ = committer.await;
+    }
+
+    /// Starts the runs of events the ingest hands over, until `shutdown` (those still waiting then are
+    /// leased in the store, and claimed when their lease runs out).
+    async fn take_handed(
+        self: Arc<Self>,
+        mut handed: tokio::sync::mpsc::UnboundedReceiver<handoff::Handed>,
+        finished: UnboundedSender<Finished>,
+        shutdown: CancellationToken,
+    ) {
+        let mut batch = Vec::with_capacity(self.settings.batch_size as usize);
+        loop {
+            tokio::select! {
+                received = handed.recv_many(&mut batch, self.settings.batch_size as usize) => {
+                    if received == 0 {
+                        return;
+                    }
+                }
+                _ = shutdown.cancelled() => return,
+            }
+            let tenants = batch.iter().map(|(event, _)| event.tenant_id.as_str());
+            let subscriptions = match self.subscriptions_of(tenants).await {
+                Ok(subscriptions) => subscriptions,
+                Err(error) => {
+                    // Left leased in the store: claimed again once the lease runs out.
+                    tracing::error!(%error, events = batch.len(), "reading subscriptions failed; the events run later");
+                    let tenants: Vec<String> = batch.drain(..).map(|(event, _)| event.tenant_id).collect();
+                    self.in_flight.release(tenants.iter().map(String::as_str));
+                    continue;
+                }
+            };
+            for (event, leased_at) in batch.drain(..) {
+                let tenant_subscriptions = &subscriptions[&event.tenant_id];
+                self.start_event(event, tenant_subscriptions, leased_at, &finished);
+            }
+        }
     }
 
     fn retries_due(&self) -> bool {
@@ -205,31 +261,13 @@ impl Pipeline {
             return Ok(held_back);
         }
 
-        let mut subscriptions: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
-        for tenant in events.iter().chain(retries.iter().map(|(_, e)| e)).map(|e| &e.tenant_id) {
-            if !subscriptions.contains_key(tenant) {
-                let list = self.store.list_subscriptions(tenant).await?;
-                for subscription in &list {
-                    self.runs.containment.observe(&subscription.id, subscription.paused_reason.is_some());
-                }
-                subscriptions
-                    .insert(tenant.clone(), list.into_iter().filter(|s| s.enabled).map(Arc::new).collect());
-            }
-        }
+        let tenants = events.iter().chain(retries.iter().map(|(_, e)| e)).map(|e| e.tenant_id.as_str());
+        let subscriptions = self.subscriptions_of(tenants).await?;
         let claimed = if events.len() as u32 == event_limit { Claimed::MaybeMore } else { held_back };
         for event in events {
-            let event = Arc::new(event);
-            let matching = matching::subscriptions_for(&event, &subscriptions[&event.tenant_id]);
             self.in_flight.add(&event.tenant_id);
-            if matching.is_empty() {
-                let _ = finished.send(Finished::Event(processed(&event, Vec::new())));
-                continue;
-            }
-            let (pipeline, finished) = (self.clone(), finished.clone());
-            tokio::spawn(async move {
-                let item = pipeline.run_event(event, matching, now).await;
-                let _ = finished.send(item);
-            });
+            let tenant_subscriptions = &subscriptions[&event.tenant_id];
+            self.start_event(event, tenant_subscriptions, now, finished);
         }
         for (delivery_id, event) in retries {
             self.in_flight.add(&event.tenant_id);
@@ -241,6 +279,49 @@ impl Pipeline {
             });
         }
         Ok(claimed)
+    }
+
+    /// The enabled subscriptions of each of these tenants, read once each.
+    async fn subscriptions_of<'a>(
+        &self,
+        tenants: impl Iterator<Item = &'a str>,
+    ) -> Result<HashMap<String, Vec<Arc<Subscription>>>, StoreError> {
+        let mut subscriptions: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
+        for tenant in tenants {
+            if !subscriptions.contains_key(tenant) {
+                let list = self.store.list_subscriptions(tenant).await?;
+                for subscription in &list {
+                    self.runs.containment.observe(&subscription.id, subscription.paused_reason.is_some());
+                }
+                subscriptions.insert(
+                    tenant.to_owned(),
+                    list.into_iter().filter(|s| s.enabled).map(Arc::new).collect(),
+                );
+            }
+        }
+        Ok(subscriptions)
+    }
+
+    /// Starts the runs of an event claimed (or handed over) at `claimed_at`, counted in flight, through
+    /// its tenant's `subscriptions` that match it; it is committed once they end (at once if none match).
+    fn start_event(
+        self: &Arc<Self>,
+        event: ClaimedEvent,
+        subscriptions: &[Arc<Subscription>],
+        claimed_at: Millis,
+        finished: &UnboundedSender<Finished>,
+    ) {
+        let event = Arc::new(event);
+        let matching = matching::subscriptions_for(&event, subscriptions);
+        if matching.is_empty() {
+            let _ = finished.send(Finished::Event(processed(&event, Vec::new())));
+            return;
+        }
+        let (pipeline, finished) = (self.clone(), finished.clone());
+        tokio::spawn(async move {
+            let item = pipeline.run_event(event, matching, claimed_at).await;
+            let _ = finished.send(item);
+        });
     }
 
     /// Tenants whose claimed events should wait in the store for now: at their share of the in-flight

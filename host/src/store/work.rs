@@ -17,13 +17,32 @@ pub struct NewEvent {
     /// A test send by the tenant: `test`, or `test:<subscription id>` through that one only; `None`: the
     /// platform's.
     pub origin: Option<String>,
+    /// Leased until then to this instance's pipeline, which is handed the event in memory once it is
+    /// committed (see `pipeline::handoff`); 0: not leased, for any instance's claim.
+    pub lease_until: Millis,
+}
+
+impl NewEvent {
+    /// The event as its claim would have returned it, once stored as the `seq`-th.
+    pub fn into_claimed(self, seq: i64) -> ClaimedEvent {
+        ClaimedEvent {
+            tenant_id: self.tenant_id,
+            id: self.id,
+            event_type: self.event_type,
+            timestamp: self.timestamp,
+            data_json: self.data_json,
+            received_at: self.received_at,
+            seq,
+            origin: self.origin,
+        }
+    }
 }
 
 /// What happened to one [`NewEvent`] in [`Store::insert_events`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
-    /// Stored now.
-    New,
+    /// Stored now, as the `seq`-th (its acceptance order, [`ClaimedEvent::seq`]).
+    New { seq: i64 },
     /// The same `(tenant, id)` was stored before; nothing changed.
     Duplicate,
     /// The tenant does not exist; nothing stored.

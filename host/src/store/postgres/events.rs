@@ -1,6 +1,6 @@
 //! Events: ingest, the claim that hands them to pipeline workers, their completion, and the queue sizes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::Client;
 
@@ -8,29 +8,33 @@ use super::deliveries::{DeliveryArrays, insert_deliveries, map_insert_error};
 use super::{Param, limit, query};
 use crate::store::{ClaimedEvent, Inserted, Millis, NewEvent, ProcessedEvent, QueueStats, StoreResult};
 
-/// Stores the batch (`$1`–`$7`, one array per column) in order, skipping events of unknown tenants and keys
-/// already stored. Returns one row per stored event (its tenant and id) and one per known tenant (its id,
-/// and no event id).
+/// Stores the batch (`$1`–`$8`, one array per column) in order, skipping events of unknown tenants and keys
+/// already stored. Returns one row per stored event (its tenant, id and seq) and one per known tenant (its
+/// id, and no event id).
 pub(super) const INSERT_SQL: &str = "WITH known AS (SELECT id FROM tenants WHERE id = ANY($1)),
      stored AS (
-         INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at, origin)
-         SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.origin
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
-             WITH ORDINALITY AS e(tenant_id, id, event_type, event_timestamp, data, received_at, origin, n)
+         INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at, origin, lease_until)
+         SELECT e.tenant_id, e.id, e.event_type, e.event_timestamp, e.data, e.received_at, e.origin,
+             e.lease_until
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                 $8::bigint[])
+             WITH ORDINALITY AS e(tenant_id, id, event_type, event_timestamp, data, received_at, origin,
+                 lease_until, n)
          WHERE e.tenant_id IN (SELECT id FROM known)
          ORDER BY e.n
          ON CONFLICT (tenant_id, id) DO NOTHING
-         RETURNING tenant_id, id
+         RETURNING tenant_id, id, seq
      )
-     SELECT tenant_id, id FROM stored
+     SELECT tenant_id, id, seq FROM stored
      UNION ALL
-     SELECT id, NULL FROM known";
+     SELECT id, NULL, NULL FROM known";
 
 /// One statement for the whole batch, committed on its own.
 pub(super) async fn insert(client: &Client, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
     let column = |get: fn(&NewEvent) -> &str| events.iter().map(get).collect::<Vec<_>>();
     let received_at: Vec<Millis> = events.iter().map(|event| event.received_at).collect();
     let origin: Vec<Option<&str>> = events.iter().map(|event| event.origin.as_deref()).collect();
+    let lease_until: Vec<Millis> = events.iter().map(|event| event.lease_until).collect();
     let rows = query(
         client,
         INSERT_SQL,
@@ -42,17 +46,22 @@ pub(super) async fn insert(client: &Client, events: &[NewEvent]) -> StoreResult<
             &column(|e| &e.data_json),
             &received_at,
             &origin,
+            &lease_until,
         ],
     )
     .await?;
     let mut known = HashSet::new();
-    let mut stored = HashSet::new();
+    let mut stored = HashMap::new();
     for row in rows {
         let tenant_id: String = row.try_get(0)?;
         match row.try_get::<_, Option<String>>(1)? {
-            Some(id) => stored.insert((tenant_id, id)),
-            None => known.insert(tenant_id),
-        };
+            Some(id) => {
+                stored.insert((tenant_id, id), row.try_get::<_, i64>(2)?);
+            }
+            None => {
+                known.insert(tenant_id);
+            }
+        }
     }
     // Within the batch, the first of two events with the same key is the one stored.
     Ok(events
@@ -60,8 +69,8 @@ pub(super) async fn insert(client: &Client, events: &[NewEvent]) -> StoreResult<
         .map(|event| {
             if !known.contains(&event.tenant_id) {
                 Inserted::UnknownTenant
-            } else if stored.remove(&(event.tenant_id.clone(), event.id.clone())) {
-                Inserted::New
+            } else if let Some(seq) = stored.remove(&(event.tenant_id.clone(), event.id.clone())) {
+                Inserted::New { seq }
             } else {
                 Inserted::Duplicate
             }

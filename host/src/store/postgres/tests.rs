@@ -96,6 +96,7 @@ fn event(n: usize) -> NewEvent {
         data_json: "{}".to_owned(),
         received_at: T0 + n as i64,
         origin: None,
+        lease_until: 0,
     }
 }
 

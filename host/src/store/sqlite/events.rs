@@ -11,8 +11,8 @@ pub(super) fn insert(conn: &Connection, events: &[NewEvent]) -> StoreResult<Vec<
     // A batch usually comes from one tenant or a few: look each up once.
     let mut tenants: HashMap<&str, bool> = HashMap::new();
     let mut statement = conn.prepare_cached(
-        "INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at, origin)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO events (tenant_id, id, event_type, event_timestamp, data, received_at, origin, lease_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (tenant_id, id) DO NOTHING",
     )?;
     let mut results = Vec::with_capacity(events.len());
@@ -37,8 +37,13 @@ pub(super) fn insert(conn: &Connection, events: &[NewEvent]) -> StoreResult<Vec<
             event.data_json,
             event.received_at,
             event.origin,
+            event.lease_until,
         ])?;
-        results.push(if stored == 1 { Inserted::New } else { Inserted::Duplicate });
+        // The rowid is the event's acceptance order (see `event`).
+        results.push(match stored {
+            1 => Inserted::New { seq: conn.last_insert_rowid() },
+            _ => Inserted::Duplicate,
+        });
     }
     Ok(results)
 }
