@@ -28,16 +28,20 @@ fn connections(service: &Service, tenant: &str) -> Vec<Value> {
 }
 
 /// The bearer token of the last request that reached `path`, once one more than `before` did.
-fn next_bearer(receiver: &Receiver, path: &str, before: usize) -> (usize, String) {
+fn next_bearer(service: &Service, receiver: &Receiver, path: &str, before: usize) -> (usize, String) {
     let started = Instant::now();
     loop {
-        let received: Vec<_> = receiver.received().into_iter().filter(|r| r.uri == path).collect();
+        let received: Vec<_> = receiver.received().into_iter().filter(|r| r.uri.ends_with(path)).collect();
         if received.len() > before {
             let last = received.last().unwrap();
             let authorization = last.headers.get("authorization").cloned().unwrap_or_default();
             return (received.len(), authorization);
         }
-        assert!(started.elapsed() < WAIT, "nothing more reached {path}");
+        if started.elapsed() > WAIT {
+            let tenant = path.rsplit('/').next().unwrap_or_default();
+            let deliveries = service.get(&format!("/v1/tenants/{tenant}/deliveries"), OPERATOR).1;
+            panic!("nothing more reached {path}: {:?}; deliveries: {deliveries:#}", receiver.received());
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -101,7 +105,7 @@ fn a_customer_connects_hubspot_with_a_button_and_reconnects_it_when_it_breaks() 
         );
         assert_eq!(status, 201, "{body}");
         assert_eq!(service.post("/v1/events", INGEST, &missed_call(tenant, &format!("{tenant}_1"))).0, 202);
-        let (seen, bearer) = next_bearer(&receiver, &path, 0);
+        let (seen, bearer) = next_bearer(&service, &receiver, &path, 0);
         let token = bearer.strip_prefix("Bearer ").unwrap_or_else(|| panic!("no bearer token: {bearer:?}"));
         assert!(
             stand_in.provider.access_tokens().contains(&token.to_owned()),
@@ -129,7 +133,7 @@ fn a_customer_connects_hubspot_with_a_button_and_reconnects_it_when_it_breaks() 
         assert_eq!(repaired.len(), 1);
         assert_eq!((&repaired[0]["name"], &repaired[0]["status"]), (&json!("hubspot"), &json!("ok")));
         assert_eq!(service.post("/v1/events", INGEST, &missed_call(tenant, &format!("{tenant}_3"))).0, 202);
-        let (_, bearer) = next_bearer(&receiver, &path, seen);
+        let (_, bearer) = next_bearer(&service, &receiver, &path, seen);
         let token = bearer.strip_prefix("Bearer ").unwrap_or_default().to_owned();
         assert!(
             stand_in.provider.access_tokens()[issued_before..].contains(&token),
