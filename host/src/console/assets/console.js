@@ -197,7 +197,8 @@
       clearErrors(sa);
       const query = new URLSearchParams({ name: $("#sa-name").value.trim(), hosts: $("#sa-hosts").value, scopes: $("#sa-scopes").value });
       const answer = await api("POST", sa.dataset.path + "?" + query, $("#sa-file").files[0], "application/json");
-      if (!answer.ok) { showError(sa, answer, $("#sa-error"), true); return; }
+      // Her words only: the service's own would not name the field.
+      if (!answer.ok) { showError(sa, answer, $("#sa-error"), false); return; }
       status($("#sa-status"), t("saved"));
       setTimeout(() => location.replace(location.pathname), 800);
     });

@@ -245,7 +245,7 @@ async fn service_account(
     let Ok(key) = serde_json::from_slice::<serde_json::Value>(&file) else {
         return ApiError::field(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "key",
+            "credential.key",
             "the file is not JSON; choose the service account's JSON key (IAM → Service accounts → Keys)",
         )
         .into_response();

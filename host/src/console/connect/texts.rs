@@ -56,7 +56,7 @@ pub const CONNECT: &[(&str, &str, &str)] = &[
         "Ese archivo es demasiado grande para ser una clave de cuenta de servicio (16 KiB como máximo). Elija la clave JSON que le dio Google.",
     ),
     (
-        "js.field.key",
+        "js.field.credential.key",
         "That file is not a JSON key. Choose the JSON key Google gave you.",
         "Ese archivo no es una clave JSON. Elija la clave JSON que le dio Google.",
     ),

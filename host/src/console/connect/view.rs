@@ -78,12 +78,13 @@ pub fn service_account_form(ctx: &Ctx, tenant: &str) -> Markup {
                 p.field-error data-error-for="name" {}
                 label for="sa-file" { (t("conn.sa_file")) }
                 input #sa-file type="file" accept=".json,application/json" required;
-                p.field-error data-error-for="key" {}
+                // The key's problems, and the scopes' (all of the credential), under the file.
+                p.field-error data-error-for="credential" {}
                 label for="sa-scopes" { (t("conn.sa_scopes")) }
                 input #sa-scopes type="text" value="https://www.googleapis.com/auth/spreadsheets";
                 label for="sa-hosts" { (t("conn.hosts")) }
                 input #sa-hosts type="text" value="*.googleapis.com";
-                p.field-error data-error-for="credential" {}
+                p.field-error data-error-for="hosts" {}
                 div.form-actions { button.primary type="submit" { (t("conn.sa_submit")) } span.status #sa-status role="status" {} }
                 p.form-error #sa-error role="alert" {}
             }
