@@ -339,3 +339,92 @@ async fn revoke(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {
     }
     StatusCode::OK
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+
+    use super::*;
+
+    fn stand_in() -> Arc<Shared> {
+        OAuthStandIn::new("app", "secret", 60).shared
+    }
+
+    fn encode(pairs: &[(&str, &str)]) -> Bytes {
+        Bytes::from(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish())
+    }
+
+    /// Consents to a request with the challenge of `verifier`; the code the redirect carries.
+    async fn code_for(shared: &Arc<Shared>, verifier: &str) -> String {
+        let consent = encode(&[
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("redirect_uri", "http://127.0.0.1:1/cb"),
+            ("scope", "a"),
+            ("state", "st"),
+            ("code_challenge", &challenge(verifier)),
+            ("code_challenge_method", "S256"),
+            ("decision", "allow"),
+        ]);
+        let answer = decide(State(shared.clone()), consent).await;
+        let location = answer.headers()[header::LOCATION].to_str().unwrap();
+        let back = url::Url::parse(location).unwrap();
+        let query: HashMap<_, _> = back.query_pairs().into_owned().collect();
+        assert_eq!(query["state"], "st");
+        query["code"].clone()
+    }
+
+    async fn redeem(
+        shared: &Arc<Shared>,
+        code: &str,
+        verifier: &str,
+        secret: &str,
+    ) -> (StatusCode, serde_json::Value) {
+        let form = encode(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:1/cb"),
+            ("code_verifier", verifier),
+            ("client_id", "app"),
+            ("client_secret", secret),
+        ]);
+        let answer = token(State(shared.clone()), form).await;
+        let status = answer.status();
+        let body = to_bytes(answer.into_body(), 64 * 1024).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_code_is_redeemed_once_with_its_verifier_and_the_client_secret() {
+        let shared = stand_in();
+        let code = code_for(&shared, "verifier-1").await;
+        let (status, body) = redeem(&shared, &code, "verifier-1", "wrong").await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+        let (status, body) = redeem(&shared, &code, "verifier-1", "secret").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+        let (status, body) = redeem(&shared, &code, "verifier-1", "secret").await;
+        assert_eq!(
+            (status, body["error_description"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("code already used"))
+        );
+        // The replay revoked what the code gave.
+        let refresh = encode(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+            ("client_id", "app"),
+            ("client_secret", "secret"),
+        ]);
+        assert_eq!(token(State(shared.clone()), refresh).await.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_verifier_is_refused() {
+        let shared = stand_in();
+        let code = code_for(&shared, "verifier-1").await;
+        let (status, body) = redeem(&shared, &code, "verifier-2", "secret").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error_description"], "PKCE verification failed");
+        assert!(shared.issued.lock().unwrap().access_tokens.is_empty());
+    }
+}
