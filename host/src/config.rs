@@ -540,6 +540,8 @@ mod tests {
             ("GANCHO_CONNECTIONS__OAUTH__HUBSPOT__CLIENT_SECRET", "secret"),
         ]);
         assert_eq!(Config::load(None, hubspot).unwrap().connections.oauth["hubspot"].client_id, "app");
+        let error = Config::load(None, env(&[("GANCHO_CONSOLE__PUBLIC_URL", "hooks.example")])).unwrap_err();
+        assert!(error.contains("console.public_url"), "{error}");
     }
 
     #[test]

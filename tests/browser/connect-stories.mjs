@@ -9,12 +9,12 @@ import fs from "node:fs";
 const WORDS = {
   es: {
     code: "es", connectHubspot: "Conectar HubSpot", consent: /pide acceso/, connected: /Conectada/,
-    unknown: /ya se usó/, otherSession: /otra sesión/, reconnect: "Reconectar",
+    unknown: /ya se usó/, denied: /no permitió/, otherSession: /otra sesión/, reconnect: "Reconectar",
     tooLarge: /demasiado grande/, noPrivateKey: /private_key/,
   },
   en: {
     code: "en", connectHubspot: "Connect HubSpot", consent: /asks for access/, connected: /Connected/,
-    unknown: /already used/, otherSession: /another session/, reconnect: "Reconnect",
+    unknown: /already used/, denied: /not allowed/, otherSession: /another session/, reconnect: "Reconnect",
     tooLarge: /too large/, noPrivateKey: /private_key/,
   },
 };
@@ -54,6 +54,14 @@ export function connectStories({ browser, page, base, env, shot, text, locale, r
       const button = page.locator('[data-connect="hubspot"]');
       assert.equal((await button.innerText()).trim(), w.connectHubspot);
       await shot(`connections-connect-${w.code}`);
+      // She declines at the provider first: told so, nothing saved.
+      await button.click();
+      await page.waitForURL(/\/authorize\?/);
+      await page.click("#deny");
+      await page.waitForURL(/\/console\/connect\/callback\?error=access_denied/);
+      assert.match(await text(".error-message"), w.denied);
+      await connectionsPage();
+      assert.equal(await page.locator("#connections").count(), 0);
       await button.click();
       const state = await consent(`stand-in-consent-${w.code}`);
       assert.match(await row("hubspot").innerText(), /\bok\b/);

@@ -278,10 +278,13 @@ fn interpret(
     body: &[u8],
     secrets: &[&str],
 ) -> Result<Grant, ConnectionError> {
+    // A sign-in is not retried: the customer starts it again.
+    let next = match flow {
+        Flow::AuthorizationCode => "connect again",
+        Flow::RefreshToken | Flow::ServiceAccount => "it will be retried",
+    };
     let failed = |what: String| {
-        ConnectionError::Failed(format!(
-            "connection `{name}`: token endpoint answered {what} — it will be retried"
-        ))
+        ConnectionError::Failed(format!("connection `{name}`: token endpoint answered {what} — {next}"))
     };
     if (200..300).contains(&status) {
         let answer: TokenAnswer = serde_json::from_slice(body)
