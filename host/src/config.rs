@@ -56,6 +56,9 @@ pub struct ConsoleConfig {
     /// What sessions and portal links are signed with (with the operator token); empty: a random secret
     /// made once and kept in the database, which every instance sharing it uses.
     pub signing_secret: String,
+    /// The console's address as browsers reach it (`https://hooks.example`), for the OAuth redirect URI;
+    /// empty: the request's own `Host`.
+    pub public_url: String,
 }
 
 impl Default for ConsoleConfig {
@@ -66,11 +69,28 @@ impl Default for ConsoleConfig {
             link_max_ttl_secs: 900,
             secure_cookies: false,
             signing_secret: String::new(),
+            public_url: String::new(),
         }
     }
 }
 
 impl ConsoleConfig {
+    /// `public_url` without a trailing `/`, checked; `None` when not set.
+    pub fn public_base(&self) -> Result<Option<String>, String> {
+        if self.public_url.is_empty() {
+            return Ok(None);
+        }
+        match url::Url::parse(&self.public_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Ok(Some(self.public_url.trim_end_matches('/').to_owned()))
+            }
+            _ => Err(format!(
+                "`{}` must be an http or https URL such as https://hooks.example",
+                self.public_url
+            )),
+        }
+    }
+
     /// The origins allowed to frame the portal, checked: `scheme://host[:port]`, http or https.
     pub fn frame_origins(&self) -> Result<Vec<String>, String> {
         self.frame_ancestors
@@ -98,6 +118,8 @@ pub struct ConnectionsConfig {
     pub keys: String,
     /// The key new secrets are sealed with; empty: the first listed.
     pub active_key: String,
+    /// The operator's OAuth apps by provider (`hubspot`), for the portal's *Connect* buttons.
+    pub oauth: std::collections::BTreeMap<String, crate::connections::oauth_apps::OAuthApp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -312,6 +334,8 @@ impl Config {
         self.trusted_proxy_networks().map_err(|e| format!("key `trusted_proxies`: {e}"))?;
         self.delivery.retry.validate().map_err(|e| format!("key `delivery.retry`: {e}"))?;
         self.console.frame_origins().map_err(|e| format!("key `console.frame_ancestors`: {e}"))?;
+        self.console.public_base().map_err(|e| format!("key `console.public_url`: {e}"))?;
+        crate::connections::oauth_apps::providers(&self.connections.oauth)?;
         if self.workers.lease_secs <= self.delivery.timeout_secs {
             return Err(format!(
                 "key `workers.lease_secs` ({}) must be longer than `delivery.timeout_secs` ({}), or a slow \
@@ -519,6 +543,16 @@ mod tests {
         assert!(error.contains("allowed_destinations"), "{error}");
         let error = Config::load(None, env(&[("GANCHO_WORKERS__LEASE_SECS", "10")])).unwrap_err();
         assert!(error.contains("workers.lease_secs"), "{error}");
+        let error =
+            Config::load(None, env(&[("GANCHO_CONNECTIONS__OAUTH__HUBSPOT__CLIENT_ID", "app")])).unwrap_err();
+        assert!(error.contains("connections.oauth.hubspot.client_secret"), "{error}");
+        let hubspot = env(&[
+            ("GANCHO_CONNECTIONS__OAUTH__HUBSPOT__CLIENT_ID", "app"),
+            ("GANCHO_CONNECTIONS__OAUTH__HUBSPOT__CLIENT_SECRET", "secret"),
+        ]);
+        assert_eq!(Config::load(None, hubspot).unwrap().connections.oauth["hubspot"].client_id, "app");
+        let error = Config::load(None, env(&[("GANCHO_CONSOLE__PUBLIC_URL", "hooks.example")])).unwrap_err();
+        assert!(error.contains("console.public_url"), "{error}");
     }
 
     #[test]

@@ -30,8 +30,8 @@
 //! - [`config`]: settings from the default file, a config file and `GANCHO_*` variables.
 //! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
 //!   wall-clock time.
-//! - [`cli`]: the `gancho` command line (`serve`, `receive`, `plugin new`, `plugin build`, `plugin check`,
-//!   `plugin run`, `plugin diff`).
+//! - [`cli`]: the `gancho` command line (`serve`, `receive`, `stand-in oauth`, `plugin new`, `plugin build`,
+//!   `plugin check`, `plugin run`, `plugin diff`).
 //!
 //! [`run`] wires it all together on a listener the caller binds, so tests can use `127.0.0.1:0`.
 
@@ -276,6 +276,7 @@ pub async fn run(
         access: Arc::default(),
         compiling: Arc::default(),
         replays: Arc::default(),
+        oauth_flows: Arc::default(),
     };
     let address = listener.local_addr()?;
     // Said once the database is open and every worker runs: from here on, requests are answered.

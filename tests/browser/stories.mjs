@@ -5,6 +5,7 @@
 
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
+import { connectStories } from "./connect-stories.mjs";
 
 const env = process.env;
 const base = env.GANCHO_URL;
@@ -70,6 +71,7 @@ const WORDS = {
 };
 
 const stories = {
+  ...connectStories({ browser, page, base, env, shot, text, locale, results }),
   // The phone platform's customer builds her four wishes with menus and rows only, in her language:
   // (1) on START a JSON POST with number and name; (2) nothing on TALK; (3) on END a form POST with number,
   // duration, cost and status (saved with a double click: one webhook); (4) missed calls only, a GET.

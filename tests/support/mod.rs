@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod database;
 mod guests;
+pub mod oauth;
 mod plugins;
 pub mod service;
 pub mod smtp;

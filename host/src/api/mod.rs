@@ -67,6 +67,8 @@ pub struct AppState {
     pub access: Arc<Access>,
     /// The replays each tenant started lately (`quotas.max_replays_per_hour`).
     pub replays: Arc<crate::tenancy::ReplayBudget>,
+    /// The portal's *Connect* sign-ins in progress on this instance.
+    pub oauth_flows: Arc<crate::connections::oauth_flow::PendingFlows>,
 }
 
 /// Every route of the API.

@@ -10,6 +10,7 @@ mod precompiled;
 mod receive;
 mod scaffold;
 mod serve;
+pub mod stand_in;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Create, build, check and run plugins locally, as the service would.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Stand-ins for the services a connection signs in at, to try Gancho on one machine.
+    #[command(subcommand)]
+    StandIn(stand_in::StandInCommand),
     /// Manage the keys that seal tenants' connection secrets.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -44,7 +48,9 @@ pub fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GANCHO_LOG").unwrap_or_else(|_| {
             match cli.command {
                 Command::Serve(_) => "info".into(),
-                Command::Plugin(_) | Command::Receive(_) | Command::Keys(_) => "warn".into(),
+                Command::Plugin(_) | Command::Receive(_) | Command::Keys(_) | Command::StandIn(_) => {
+                    "warn".into()
+                }
             }
         }))
         .with_writer(std::io::stderr)
@@ -54,5 +60,6 @@ pub fn main() -> ExitCode {
         Command::Receive(args) => receive::run(args),
         Command::Plugin(command) => plugin::run(command),
         Command::Keys(command) => keys::run(command),
+        Command::StandIn(command) => stand_in::run(command),
     }
 }

@@ -68,6 +68,7 @@ pub(crate) struct TokenEndpoint {
 enum Flow {
     RefreshToken,
     ServiceAccount,
+    AuthorizationCode,
 }
 
 impl TokenEndpoint {
@@ -101,6 +102,31 @@ impl TokenEndpoint {
         };
         let secrets = [client_secret, refresh_token];
         self.exchange(name, Flow::RefreshToken, token_url, form, &secrets).await
+    }
+
+    /// The authorization-code grant with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5): the code the customer's
+    /// browser brought back, exchanged with the verifier only this host knows and the client's credentials.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn authorization_code(
+        &self,
+        name: &str,
+        token_url: &str,
+        client_id: &str,
+        client_secret: &str,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> Result<Grant, ConnectionError> {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", code)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("code_verifier", code_verifier)
+            .append_pair("client_id", client_id)
+            .append_pair("client_secret", client_secret)
+            .finish();
+        let secrets = [client_secret, code, code_verifier];
+        self.exchange(name, Flow::AuthorizationCode, token_url, form, &secrets).await
     }
 
     /// Google's service-account grant: an RS256 JWT signed with the key, exchanged at its `token_uri`.
@@ -252,10 +278,13 @@ fn interpret(
     body: &[u8],
     secrets: &[&str],
 ) -> Result<Grant, ConnectionError> {
+    // A sign-in is not retried: the customer starts it again.
+    let next = match flow {
+        Flow::AuthorizationCode => "connect again",
+        Flow::RefreshToken | Flow::ServiceAccount => "it will be retried",
+    };
     let failed = |what: String| {
-        ConnectionError::Failed(format!(
-            "connection `{name}`: token endpoint answered {what} — it will be retried"
-        ))
+        ConnectionError::Failed(format!("connection `{name}`: token endpoint answered {what} — {next}"))
     };
     if (200..300).contains(&status) {
         let answer: TokenAnswer = serde_json::from_slice(body)
@@ -295,6 +324,12 @@ fn interpret(
         }
         ("invalid_grant" | "invalid_client" | "unauthorized_client", Flow::ServiceAccount) => {
             "check that the service account and its key still exist (PATCH the connection with a new JSON key)"
+        }
+        ("invalid_grant", Flow::AuthorizationCode) => {
+            "the provider refused the sign-in (used, expired, or for another redirect): connect again"
+        }
+        ("invalid_client" | "unauthorized_client", Flow::AuthorizationCode) => {
+            "the operator's OAuth app is misconfigured (connections.oauth: client_id, client_secret)"
         }
         _ => return Err(failed(what)),
     };

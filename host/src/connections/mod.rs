@@ -8,8 +8,10 @@
 //! - [`hosts`]: which hosts a credential, a subscription's headers or a plugin's request may go to.
 //! - [`registry`]: connections as delivery uses them: opened, matched to a request's host, their uses
 //!   (refreshes, failures, revocations, rotated refresh tokens) recorded.
-//! - `endpoint`: the token endpoint requests (refresh-token and JWT-bearer grants) through the destination
-//!   guard, and what their answers mean.
+//! - `endpoint`: the token endpoint requests (refresh-token, JWT-bearer and authorization-code grants)
+//!   through the destination guard, and what their answers mean.
+//! - [`oauth_apps`]: the operator's OAuth apps per provider, for the portal's *Connect* buttons.
+//! - [`oauth_flow`]: the *Connect* flow's PKCE and single-use `state`, bound to the portal session.
 //!
 //! No secret (client secret, refresh or access token, private key, assertion) ever appears in an error or a
 //! log line.
@@ -17,6 +19,8 @@
 pub mod credential;
 mod endpoint;
 pub mod hosts;
+pub mod oauth_apps;
+pub mod oauth_flow;
 pub mod registry;
 pub mod seal;
 pub mod tokens;

@@ -106,6 +106,29 @@ impl Registry {
         self.sealer.as_deref()
     }
 
+    /// Exchanges the *Connect* flow's code for tokens at `provider`'s token endpoint, through the
+    /// destination guard; the answer's refresh token is what the connection will hold.
+    pub(crate) async fn redeem_code(
+        &self,
+        name: &str,
+        provider: &super::oauth_apps::Provider,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> Result<super::endpoint::Grant, ConnectionError> {
+        self.tokens
+            .redeem_code(
+                name,
+                &provider.token_url,
+                &provider.client_id,
+                &provider.client_secret,
+                code,
+                redirect_uri,
+                code_verifier,
+            )
+            .await
+    }
+
     /// Forgets what this instance opened of a connection (after the API changed or deleted it).
     pub fn forget(&self, tenant_id: &str, name: &str) {
         self.opened.lock().expect("connections lock").remove(&(tenant_id.to_owned(), name.to_owned()));

@@ -9,9 +9,11 @@
 //! - [`i18n`]: Spanish and English, from the browser's language or the visitor's choice.
 //! - [`catalog`]: the event catalog in the customer's words (event types, fields, values).
 //! - [`failures`]: what went wrong, in the customer's words.
+//! - [`connect`]: the portal's *Connect* buttons (OAuth with PKCE) and service-account uploads.
 //! - [`layout`], [`portal`], [`editor`], [`deliveries`], [`operator`], [`sign_in`]: the pages.
 
 mod catalog;
+mod connect;
 mod deliveries;
 mod editor;
 mod failures;
@@ -47,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(sign_in::router())
         .merge(links::router())
         .merge(portal::router())
+        .merge(connect::router())
         .merge(deliveries::router())
         .merge(operator::router())
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use maud::{Markup, html};
 use serde_json::json;
 
+use super::connect::view as connect;
 use super::editor::{editor, rollouts_section};
 use super::layout::{Page, render};
 use super::{Ctx, catalog, failures, lanes, layout};
@@ -247,7 +248,17 @@ async fn plugins_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     page(&ctx, &tenant, &here, result)
 }
 
-async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
+/// `?connected=<name>`: the connection a *Connect* sign-in just made or repaired.
+#[derive(serde::Deserialize)]
+struct ConnectionsQuery {
+    connected: Option<String>,
+}
+
+async fn connections_page(
+    ctx: Ctx,
+    Path(tenant): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<ConnectionsQuery>,
+) -> Response {
     let here = path(&tenant, "connections");
     let result = async {
         let t = |key| ctx.lang.t(key);
@@ -258,6 +269,8 @@ async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
         let Json(list) = connections::list(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
         let body = html! {
             p.lead { (t("conn.lead")) }
+            (connect::connected_notice(&ctx, query.connected.as_deref()))
+            (connect::connect_buttons(&ctx, &tenant))
             @if list.is_empty() {
                 p.empty { (t("common.none")) }
             } @else {
@@ -279,6 +292,7 @@ async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                                 }
                                 td { @if let Some(at) = &c.last_used_at { (layout::time(at)) } @else { "—" } }
                                 td.actions {
+                                    (connect::reconnect(&ctx, &tenant, c))
                                     button.link data-replace=(c.name) type="button" { (t("conn.replace")) }
                                     " · "
                                     button.link.danger data-delete-connection=(c.name) type="button" { (t("common.delete")) }
@@ -317,6 +331,7 @@ async fn connections_page(ctx: Ctx, Path(tenant): Path<String>) -> Response {
                     p.form-error #connection-error role="alert" {}
                 }
             }
+            (connect::service_account_form(&ctx, &tenant))
         };
         Ok(Page { title: t("conn.title").to_owned(), current: "connections", body, data: json!({"page": "connections"}) })
     }
