@@ -48,7 +48,7 @@ struct DeliveryFilter {
     /// set by the page's script; absent, a form time is UTC.
     from_tz: Option<i64>,
     to_tz: Option<i64>,
-    /// The charts' window (`1h`, `24h`, `7d`).
+    /// The charts' window (`1h` or `24h`).
     window: Option<String>,
 }
 

@@ -81,7 +81,7 @@ pub const LATENCY_CLASSES_MS: [i64; 15] = [
     86_400_000, 604_800_000,
 ];
 
-/// The four statements, with `?n` parameters (PostgreSQL's `$n` by [`postgres_params`]): `?1` the start,
+/// The four statements (each names every parameter: PostgreSQL types them from their use), with `?n` parameters (PostgreSQL's `$n` by [`postgres_params`]): `?1` the start,
 /// `?2` the bucket length, `?3` the end, then the scope's (`?4` the tenant, `?5` the subscription).
 pub(crate) struct StatsSql {
     pub outcomes: String,
@@ -113,12 +113,13 @@ pub(crate) fn stats_sql(scope: StatsScope<'_>) -> StatsSql {
         ),
         plugin_errors: format!(
             "SELECT d.plugin, COALESCE(d.error_kind, ''), COUNT(*)
-             FROM deliveries d WHERE {window} AND d.status = 'plugin_error' GROUP BY 1, 2"
+             FROM deliveries d WHERE {window} AND d.status = 'plugin_error' AND CAST(?2 AS BIGINT) > 0
+             GROUP BY 1, 2"
         ),
         sent: format!(
-            "SELECT d.destination, {bucket} AS b, COUNT(*)
+            "SELECT d.destination, (a.at - ?1) / ?2 AS b, COUNT(*)
              FROM deliveries d JOIN attempts a ON a.delivery_id = d.id
-             WHERE {window} AND d.destination IS NOT NULL GROUP BY 1, 2"
+             WHERE {window} AND d.destination IS NOT NULL AND a.at >= ?1 GROUP BY 1, 2"
         ),
     }
 }

@@ -13,17 +13,21 @@ use svg::{Bars, Frame, Line};
 
 /// The window a page asked for (`?window=`), for the stats API.
 pub fn query(window: &Option<String>) -> StatsQuery {
-    StatsQuery { window: window.clone().filter(|w| WINDOWS.iter().any(|(known, _, _)| known == w)) }
+    StatsQuery { window: window.clone().filter(|w| WINDOWS.iter().any(|(known, _, _)| *known == w.as_str())) }
 }
 
 /// A latency in the unit that reads best.
 pub fn duration(ms: i64) -> String {
-    match ms {
-        ..1_000 => format!("{ms} ms"),
-        ..60_000 => format!("{} s", trim(ms as f64 / 1_000.0)),
-        ..3_600_000 => format!("{} min", trim(ms as f64 / 60_000.0)),
-        ..86_400_000 => format!("{} h", trim(ms as f64 / 3_600_000.0)),
-        _ => format!("{} d", trim(ms as f64 / 86_400_000.0)),
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{} s", trim(ms as f64 / 1_000.0))
+    } else if ms < 3_600_000 {
+        format!("{} min", trim(ms as f64 / 60_000.0))
+    } else if ms < 86_400_000 {
+        format!("{} h", trim(ms as f64 / 3_600_000.0))
+    } else {
+        format!("{} d", trim(ms as f64 / 86_400_000.0))
     }
 }
 
@@ -196,7 +200,7 @@ fn pacing(
         figure.chart-box.pacing data-destination=(destination.destination) {
             figcaption { (t("chart.pacing")) " " code { (destination.destination) } }
             (svg::stacked_bars(&frame, &series, limit))
-            (svg::legend(&[("sent", t("chart.sent")), ("limit", &budget)]))
+            (svg::legend(&[("sent", t("chart.sent")), ("limit", budget.as_str())]))
         }
     }
 }

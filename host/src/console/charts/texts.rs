@@ -7,7 +7,6 @@ pub const CHARTS: &[(&str, &str, &str)] = &[
     ("chart.window", "Period", "Período"),
     ("chart.window_1h", "last hour", "última hora"),
     ("chart.window_24h", "last 24 hours", "últimas 24 horas"),
-    ("chart.window_7d", "last 7 days", "últimos 7 días"),
     ("chart.deliveries", "Deliveries by outcome", "Entregas por resultado"),
     ("chart.succeeded", "delivered", "entregadas"),
     ("chart.retrying", "retrying", "reintentando"),
