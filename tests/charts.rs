@@ -163,7 +163,12 @@ fn charts_canaries_and_keys_in_the_console() {
     let started = story(
         "canary",
         &service,
-        &[("PORTAL_LINK", portal_link(&service, "acme")), ("SUBSCRIPTION", id.clone()), ("END", String::new())],
+        &[
+            ("PORTAL_LINK", portal_link(&service, "acme")),
+            ("SUBSCRIPTION", id.clone()),
+            ("END", String::new()),
+            ("BROWSER_LOCALE", "es-AR".to_owned()),
+        ],
     );
     let (_, list) = service.get(&rollouts, OPERATOR);
     assert_eq!(list[0]["state"], "running", "{list}");

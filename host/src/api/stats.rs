@@ -62,10 +62,6 @@ impl OutcomeCounts {
         };
         *slot += count;
     }
-
-    pub fn total(&self) -> u64 {
-        self.succeeded + self.retrying + self.failed + self.dead + self.plugin_error + self.other
-    }
 }
 
 /// One time bucket.
@@ -182,15 +178,15 @@ async fn view(state: &AppState, scope: StatsScope<'_>, name: &str, window: Stats
         })
         .collect();
     let mut plugin_errors: BTreeMap<String, PluginErrorsView> = BTreeMap::new();
-    for row in stats.plugin_errors {
+    for row in &stats.plugin_errors {
         let view = plugin_errors.entry(row.plugin.clone()).or_insert_with(|| PluginErrorsView {
-            plugin: row.plugin,
+            plugin: row.plugin.clone(),
             count: 0,
             kinds: BTreeMap::new(),
         });
         view.count += row.count;
-        let kind = if row.kind.is_empty() { "unknown".to_owned() } else { row.kind };
-        *view.kinds.entry(kind).or_default() += row.count;
+        let kind = if row.kind.is_empty() { "unknown" } else { row.kind.as_str() };
+        *view.kinds.entry(kind.to_owned()).or_default() += row.count;
     }
     let mut plugin_errors: Vec<PluginErrorsView> = plugin_errors.into_values().collect();
     plugin_errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.plugin.cmp(&b.plugin)));
