@@ -103,10 +103,12 @@ fn charts_canaries_and_keys_in_the_console() {
     assert_eq!(listed.len(), 6, "{listed:#?}");
 
     // The stats API counts what the list shows.
-    let (status, stats) = service.get(&format!("/v1/tenants/acme/subscriptions/{id}/stats?window=24h"), OPERATOR);
+    let (status, stats) =
+        service.get(&format!("/v1/tenants/acme/subscriptions/{id}/stats?window=24h"), OPERATOR);
     assert_eq!(status, 200, "{stats}");
     let totals = &stats["totals"];
-    let expected = json!({"succeeded": 3, "retrying": 2, "failed": 0, "dead": 0, "plugin_error": 1, "other": 0});
+    let expected =
+        json!({"succeeded": 3, "retrying": 2, "failed": 0, "dead": 0, "plugin_error": 1, "other": 0});
     assert_eq!(totals, &expected, "{stats}");
     assert_eq!(stats["buckets"].as_array().unwrap().len(), 24);
     assert_eq!(stats["plugin_errors"][0]["plugin"], "template@1", "{stats}");
@@ -142,7 +144,10 @@ fn charts_canaries_and_keys_in_the_console() {
             let read = &charts[lang][page];
             assert_eq!(numbers(&read["deliveries"])[..5], outcomes, "{lang} {page}: {read}");
             assert_eq!(numbers(&read["latency"])[0], 3, "{lang} {page}: {read}");
-            assert!(read["plugin_errors"].as_str().unwrap().contains(": template@1 1 ("), "{lang} {page}: {read}");
+            assert!(
+                read["plugin_errors"].as_str().unwrap().contains(": template@1 1 ("),
+                "{lang} {page}: {read}"
+            );
             assert!(read["pacing"][0].as_str().unwrap().contains(" 127.0.0.1, "), "{lang} {page}: {read}");
             assert_eq!(numbers(&read["pacing"][0])[..2], [5, 600], "sent, then the budget: {read}");
         }
@@ -177,10 +182,18 @@ fn charts_canaries_and_keys_in_the_console() {
     story(
         "canary",
         &service,
-        &[("PORTAL_LINK", portal_link(&service, "acme")), ("SUBSCRIPTION", id.clone()), ("END", "rollback".to_owned())],
+        &[
+            ("PORTAL_LINK", portal_link(&service, "acme")),
+            ("SUBSCRIPTION", id.clone()),
+            ("END", "rollback".to_owned()),
+        ],
     );
     let (_, list) = service.get(&rollouts, OPERATOR);
-    assert_eq!((list[0]["state"].as_str(), list[0]["ended_by"].as_str()), (Some("rolled_back"), Some("hand")), "{list}");
+    assert_eq!(
+        (list[0]["state"].as_str(), list[0]["ended_by"].as_str()),
+        (Some("rolled_back"), Some("hand")),
+        "{list}"
+    );
 
     // A key revoked on the operator's keys page no longer reaches the API.
     let (status, made) = service.post("/v1/tenants/acme/keys", OPERATOR, &json!({}));

@@ -153,7 +153,12 @@ pub fn percentile(classes: &[u64], percent: u64) -> Option<i64> {
     None
 }
 
-async fn view(state: &AppState, scope: StatsScope<'_>, name: &str, window: StatsWindow) -> ApiResult<StatsView> {
+async fn view(
+    state: &AppState,
+    scope: StatsScope<'_>,
+    name: &str,
+    window: StatsWindow,
+) -> ApiResult<StatsView> {
     let stats: DeliveryStats = state.store.delivery_stats(scope, window).await?;
     let size = window.buckets as usize;
     let mut buckets: Vec<OutcomeCounts> = vec![OutcomeCounts::default(); size];
@@ -212,8 +217,8 @@ async fn pacing(
 ) -> ApiResult<Vec<PacingView>> {
     let mut sent: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for row in &stats.sent {
-        sent.entry(row.destination.as_str()).or_insert_with(|| vec![0; window.buckets as usize])[row.bucket as usize] +=
-            row.count;
+        sent.entry(row.destination.as_str()).or_insert_with(|| vec![0; window.buckets as usize])
+            [row.bucket as usize] += row.count;
     }
     let mut budgets = BTreeMap::new();
     let tenants: std::collections::BTreeSet<&str> =
@@ -229,7 +234,8 @@ async fn pacing(
         .into_iter()
         .map(|(destination, sent)| {
             let budget = budgets.get(destination).copied().or_else(|| default_budget(destination));
-            let per_bucket = budget.map(|b| (i64::from(b.requests) * window.bucket_ms / b.window_ms.max(1)) as u64);
+            let per_bucket =
+                budget.map(|b| (i64::from(b.requests) * window.bucket_ms / b.window_ms.max(1)) as u64);
             let name = match scope {
                 StatsScope::Service => destination.to_owned(),
                 _ => host_of_destination(destination).to_owned(),

@@ -171,7 +171,8 @@ async fn edit_subscription(
             subscriptions::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
         let query = Query(charts::query(&chart.window));
         let Json(stats) =
-            stats::subscription_stats(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone())), query).await?;
+            stats::subscription_stats(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone())), query)
+                .await?;
         let candidates = canary::candidates(&ctx, &tenant, &subscription).await;
         let Json(mut rollouts) =
             rollouts::list_rollouts(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;

@@ -11,7 +11,10 @@ pub enum StatsScope<'a> {
     /// The whole service (the operator's overview).
     Service,
     Tenant(&'a str),
-    Subscription { tenant_id: &'a str, subscription_id: &'a str },
+    Subscription {
+        tenant_id: &'a str,
+        subscription_id: &'a str,
+    },
 }
 
 /// A window of `buckets` buckets of `bucket_ms` each, starting at `since`; a delivery counts in the bucket
@@ -77,8 +80,21 @@ pub struct DeliveryStats {
 /// The upper bounds of the latency classes, in milliseconds; percentiles are given as the bound of the
 /// class that holds them, so the histogram stays a cheap `GROUP BY` on both backends.
 pub const LATENCY_CLASSES_MS: [i64; 15] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 21_600_000,
-    86_400_000, 604_800_000,
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    30_000,
+    60_000,
+    300_000,
+    900_000,
+    3_600_000,
+    21_600_000,
+    86_400_000,
+    604_800_000,
 ];
 
 /// The four statements (each names every parameter: PostgreSQL types them from their use), with `?n` parameters (PostgreSQL's `$n` by [`postgres_params`]): `?1` the start,

@@ -35,10 +35,15 @@ fn trim(value: f64) -> String {
     format!("{value:.1}").trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// Each bucket's name: how long before the window's end it starts (`−3 h`, `−15 min`).
-fn bucket_names(stats: &StatsView) -> Vec<String> {
+/// Each bucket's name: `now` for the one under way, else how long before it (`−3 h`, `−15 min`).
+fn bucket_names(ctx: &Ctx, stats: &StatsView) -> Vec<String> {
     let count = stats.buckets.len() as i64;
-    (0..count).map(|index| format!("−{}", duration((count - index) * stats.bucket_secs * 1000))).collect()
+    (0..count)
+        .map(|index| match count - 1 - index {
+            0 => ctx.lang.t("chart.now").to_owned(),
+            before => format!("−{}", duration(before * stats.bucket_secs * 1000)),
+        })
+        .collect()
 }
 
 /// The charts' section: a window switch (links to `link` followed by `window=…`: the page's address
@@ -46,7 +51,7 @@ fn bucket_names(stats: &StatsView) -> Vec<String> {
 pub fn section(ctx: &Ctx, stats: &StatsView, link: &str) -> Markup {
     let t = |key: &str| ctx.lang.t(key);
     let window_words = t(&format!("chart.window_{}", stats.window));
-    let names = bucket_names(stats);
+    let names = bucket_names(ctx, stats);
     let tick_every = (names.len() / 6).max(1);
     html! {
         section.card.charts #charts data-window=(stats.window) {
@@ -62,11 +67,13 @@ pub fn section(ctx: &Ctx, stats: &StatsView, link: &str) -> Markup {
                     }
                 }
             }
-            (deliveries(ctx, stats, &names, tick_every, window_words))
-            (latency(ctx, stats, &names, tick_every, window_words))
-            (plugin_errors(ctx, stats, window_words))
-            @for (index, destination) in stats.destinations.iter().enumerate() {
-                (pacing(ctx, stats, destination, index, &names, tick_every, window_words))
+            div.chart-grid {
+                (deliveries(ctx, stats, &names, tick_every, window_words))
+                (latency(ctx, stats, &names, tick_every, window_words))
+                (plugin_errors(ctx, stats, window_words))
+                @for (index, destination) in stats.destinations.iter().enumerate() {
+                    (pacing(ctx, stats, destination, index, &names, tick_every, window_words))
+                }
             }
         }
     }
@@ -96,7 +103,12 @@ fn deliveries(ctx: &Ctx, stats: &StatsView, names: &[String], tick_every: usize,
     let summary = format!(
         "{}, {window}: {}",
         t("chart.deliveries"),
-        columns.iter().zip(figures).map(|((_, label, _), n)| format!("{n} {label}")).collect::<Vec<_>>().join(", ")
+        columns
+            .iter()
+            .zip(figures)
+            .map(|((_, label, _), n)| format!("{n} {label}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let series: Vec<Bars<'_>> =
         columns.iter().map(|(key, label, values)| Bars { key, label, values }).collect();
@@ -128,8 +140,10 @@ fn latency(ctx: &Ctx, stats: &StatsView, names: &[String], tick_every: usize, wi
         ),
         _ => format!("{}, {window}: {}", t("chart.latency"), t("chart.nothing_delivered")),
     };
-    let series =
-        [Line { key: "p50", label: t("chart.p50"), values: &p50 }, Line { key: "p99", label: t("chart.p99"), values: &p99 }];
+    let series = [
+        Line { key: "p50", label: t("chart.p50"), values: &p50 },
+        Line { key: "p99", label: t("chart.p99"), values: &p99 },
+    ];
     let frame = Frame { id: "chart-latency", summary: &summary, buckets: names, tick_every };
     html! {
         figure.chart-box {
@@ -191,11 +205,22 @@ fn pacing(
         ),
         _ => t("chart.no_budget").to_owned(),
     };
-    let summary = format!("{} {}, {window}: {sent} {}; {budget}", t("chart.pacing"), destination.destination, t("chart.sent"));
+    let summary = format!(
+        "{} {}, {window}: {sent} {}; {budget}",
+        t("chart.pacing"),
+        destination.destination,
+        t("chart.sent")
+    );
     let id = format!("chart-pacing-{index}");
     let frame = Frame { id: &id, summary: &summary, buckets: names, tick_every };
     let series = [Bars { key: "sent", label: t("chart.sent"), values: &destination.sent }];
-    let limit = destination.budget_per_bucket.map(|limit| (limit, budget.as_str()));
+    // A budget far above what was sent would flatten the bars: the line is drawn when it is within reach
+    // (the legend and the accessible name say it either way).
+    let most = destination.sent.iter().copied().max().unwrap_or(0);
+    let limit = destination
+        .budget_per_bucket
+        .filter(|limit| *limit <= most.max(1) * 4)
+        .map(|limit| (limit, budget.as_str()));
     html! {
         figure.chart-box.pacing data-destination=(destination.destination) {
             figcaption { (t("chart.pacing")) " " code { (destination.destination) } }

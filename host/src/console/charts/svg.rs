@@ -61,7 +61,7 @@ pub struct Line<'a> {
 }
 
 /// What every chart has: its element id, the sentence with its figures, and the buckets' names (the x
-/// axis shows every `tick_every`th, and the last).
+/// axis shows every `tick_every`th, counted back from the last).
 pub struct Frame<'a> {
     pub id: &'a str,
     pub summary: &'a str,
@@ -93,7 +93,8 @@ fn chart(frame: &Frame<'_>, scale: &Scale, label: &dyn Fn(f64) -> String, plot: 
                     text.y-label x=(LEFT - 4.0) y=(y) dy="4" text-anchor="end" { (label(*tick)) }
                 }
                 @for (index, name) in frame.buckets.iter().enumerate() {
-                    @if index % frame.tick_every.max(1) == 0 || index + 1 == count {
+                    // Counted back from the last bucket (now), which is always named.
+                    @if (count - 1 - index) % frame.tick_every.max(1) == 0 {
                         @let (x, slot) = x_of(frame, index);
                         text.x-label x=(fmt(x + slot / 2.0)) y=(bottom + 16.0) text-anchor="middle" { (name) }
                     }
@@ -107,8 +108,9 @@ fn chart(frame: &Frame<'_>, scale: &Scale, label: &dyn Fn(f64) -> String, plot: 
 
 /// Bars stacked per bucket; `limit` draws a dashed line at that value, named.
 pub fn stacked_bars(frame: &Frame<'_>, series: &[Bars<'_>], limit: Option<(u64, &str)>) -> Markup {
-    let totals: Vec<u64> =
-        (0..frame.buckets.len()).map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or(0)).sum()).collect();
+    let totals: Vec<u64> = (0..frame.buckets.len())
+        .map(|i| series.iter().map(|s| s.values.get(i).copied().unwrap_or(0)).sum())
+        .collect();
     let largest = totals.iter().copied().max().unwrap_or(0).max(limit.map_or(0, |(l, _)| l));
     let scale = Scale::up_to(largest as f64, true);
     // Each bucket's segments, bottom up: (series key, top, height).

@@ -7,6 +7,7 @@ pub const CHARTS: &[(&str, &str, &str)] = &[
     ("chart.window", "Period", "Período"),
     ("chart.window_1h", "last hour", "última hora"),
     ("chart.window_24h", "last 24 hours", "últimas 24 horas"),
+    ("chart.now", "now", "ahora"),
     ("chart.deliveries", "Deliveries by outcome", "Entregas por resultado"),
     ("chart.succeeded", "delivered", "entregadas"),
     ("chart.retrying", "retrying", "reintentando"),

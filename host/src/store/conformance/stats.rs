@@ -10,7 +10,8 @@ const MINUTE: i64 = 60_000;
 pub async fn delivery_stats_count_by_bucket_outcome_and_scope(backend: &impl Backend) {
     let store = acme(backend).await;
     store.create_subscription(&subscription("acme", "sub_2")).await.unwrap();
-    let to_hooks = |d: NewDelivery| NewDelivery { destination: Some("acme hooks.example.com".to_owned()), ..d };
+    let to_hooks =
+        |d: NewDelivery| NewDelivery { destination: Some("acme hooks.example.com".to_owned()), ..d };
     let plugin_error = NewDelivery {
         plugin: "slack@2".to_owned(),
         status: DeliveryStatus::PluginError,

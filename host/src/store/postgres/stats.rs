@@ -5,7 +5,8 @@ use deadpool_postgres::Client;
 use super::{Param, query};
 use crate::store::stats::{postgres_params, stats_sql};
 use crate::store::{
-    DeliveryStats, LatencyCount, OutcomeCount, PluginErrorCount, SentCount, StatsScope, StatsWindow, StoreResult,
+    DeliveryStats, LatencyCount, OutcomeCount, PluginErrorCount, SentCount, StatsScope, StatsWindow,
+    StoreResult,
 };
 
 pub(super) async fn delivery_stats(

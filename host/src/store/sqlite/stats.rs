@@ -5,7 +5,8 @@ use rusqlite::{Connection, params_from_iter};
 
 use crate::store::stats::stats_sql;
 use crate::store::{
-    DeliveryStats, LatencyCount, OutcomeCount, PluginErrorCount, SentCount, StatsScope, StatsWindow, StoreResult,
+    DeliveryStats, LatencyCount, OutcomeCount, PluginErrorCount, SentCount, StatsScope, StatsWindow,
+    StoreResult,
 };
 
 /// The scope, owned, so that it can cross into the blocking thread.
@@ -43,7 +44,8 @@ pub(super) fn delivery_stats(
     window: StatsWindow,
 ) -> StoreResult<DeliveryStats> {
     let sql = stats_sql(scope.scope());
-    let mut params = vec![Value::from(window.since), Value::from(window.bucket_ms), Value::from(window.until())];
+    let mut params =
+        vec![Value::from(window.since), Value::from(window.bucket_ms), Value::from(window.until())];
     match scope {
         OwnedScope::Service => {}
         OwnedScope::Tenant(tenant) => params.push(Value::from(tenant.clone())),
@@ -56,7 +58,11 @@ pub(super) fn delivery_stats(
     let mut stats = DeliveryStats::default();
     let mut outcomes = conn.prepare_cached(&sql.outcomes)?;
     for row in outcomes.query_map(params_from_iter(&params), |row| {
-        Ok(OutcomeCount { bucket: bucket(row.get(0)?), outcome: row.get(1)?, count: row.get::<_, i64>(2)? as u64 })
+        Ok(OutcomeCount {
+            bucket: bucket(row.get(0)?),
+            outcome: row.get(1)?,
+            count: row.get::<_, i64>(2)? as u64,
+        })
     })? {
         stats.outcomes.push(row?);
     }
@@ -78,7 +84,11 @@ pub(super) fn delivery_stats(
     }
     let mut sent = conn.prepare_cached(&sql.sent)?;
     for row in sent.query_map(params_from_iter(&params), |row| {
-        Ok(SentCount { destination: row.get(0)?, bucket: bucket(row.get(1)?), count: row.get::<_, i64>(2)? as u64 })
+        Ok(SentCount {
+            destination: row.get(0)?,
+            bucket: bucket(row.get(1)?),
+            count: row.get::<_, i64>(2)? as u64,
+        })
     })? {
         stats.sent.push(row?);
     }
