@@ -94,7 +94,7 @@ fn chart(frame: &Frame<'_>, scale: &Scale, label: &dyn Fn(f64) -> String, plot: 
                 }
                 @for (index, name) in frame.buckets.iter().enumerate() {
                     // Counted back from the last bucket (now), which is always named.
-                    @if (count - 1 - index) % frame.tick_every.max(1) == 0 {
+                    @if (count - 1 - index).is_multiple_of(frame.tick_every.max(1)) {
                         @let (x, slot) = x_of(frame, index);
                         text.x-label x=(fmt(x + slot / 2.0)) y=(bottom + 16.0) text-anchor="middle" { (name) }
                     }
