@@ -120,6 +120,14 @@ fn charts_canaries_and_keys_in_the_console() {
     assert_eq!(sent, 5, "three successes and two refusals: {stats}");
     let (_, tenant_stats) = service.get("/v1/tenants/acme/stats?window=1h", OPERATOR);
     assert_eq!(tenant_stats["totals"], expected, "{tenant_stats}");
+    let (_, openapi) = service.get("/openapi.json", "");
+    let operation = &openapi["paths"]["/v1/tenants/{tenant}/subscriptions/{id}/stats"]["get"];
+    assert!(operation["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "window"), "{operation}");
+    assert!(
+        openapi["paths"]["/v1/stats"]["get"].is_object()
+            && openapi["paths"]["/v1/tenants/{tenant}/stats"].is_object()
+    );
+    assert!(openapi["components"]["schemas"]["StatsView"]["properties"]["buckets"].is_object());
     let (status, refused) = service.get("/v1/stats?window=1y", OPERATOR);
     assert_eq!((status, refused["error"]["field"].as_str()), (422, Some("window")), "{refused}");
     let (status, made) = service.post("/v1/tenants/acme/keys", OPERATOR, &json!({}));

@@ -158,6 +158,7 @@ async fn deliveries_page(
                     input #f-to type="datetime-local" name="to" value=(filter.to.clone().unwrap_or_default());
                     input type="hidden" name="to_tz" data-tz-for="f-to";
                 }
+                @if let Some(window) = non_empty(&filter.window) { input type="hidden" name="window" value=(window); }
                 div { button type="submit" { (t("common.filter")) } }
             }
             (charts::section(&ctx, &figures, &charts_link))
