@@ -157,7 +157,9 @@ pub fn lines(frame: &Frame<'_>, series: &[Line<'_>], label: &dyn Fn(i64) -> Stri
         (fmt(x + slot / 2.0), fmt(scale.y(value as f64)))
     };
     let plot = html! {
-        @for s in series {
+        // Each series' points are smaller than the one's before, so that equal values show both.
+        @for (order, s) in series.iter().enumerate() {
+            @let radius = fmt((4.5 - 1.5 * order as f64).max(2.0));
             g class={ "line series-" (s.key) } {
                 // One polyline per run of buckets with values: a bucket without is a gap, not a zero.
                 @for run in runs(s.values) {
@@ -166,7 +168,7 @@ pub fn lines(frame: &Frame<'_>, series: &[Line<'_>], label: &dyn Fn(i64) -> Stri
                 @for (index, value) in s.values.iter().enumerate() {
                     @if let Some(value) = value {
                         @let (x, y) = point(index, *value);
-                        circle cx=(x) cy=(y) r="3" { title { (frame.buckets[index]) ": " (s.label) " " (label(*value)) } }
+                        circle cx=(x) cy=(y) r=(radius) { title { (frame.buckets[index]) ": " (s.label) " " (label(*value)) } }
                     }
                 }
             }
