@@ -6,6 +6,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { connectStories } from "./connect-stories.mjs";
+import { chartStories } from "./charts.mjs";
 
 const env = process.env;
 const base = env.GANCHO_URL;
@@ -651,6 +652,9 @@ const stories = {
     assert.match(after.url(), /sign-in/);
   },
 };
+
+// The charts' stories and the controls beside them (canary, keys), in a file of their own.
+Object.assign(stories, chartStories({ page, env, base, shots, results, signIn, text }));
 
 try {
   await stories[story]();

@@ -38,7 +38,7 @@ impl BudgetSetting {
         Ok(Budget { requests: self.requests, window_ms: i64::from(self.per_secs) * 1000 })
     }
 
-    fn of(budget: Budget) -> BudgetSetting {
+    pub(super) fn of(budget: Budget) -> BudgetSetting {
         BudgetSetting { requests: budget.requests, per_secs: (budget.window_ms / 1000).max(1) as u32 }
     }
 }

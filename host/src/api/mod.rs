@@ -18,6 +18,7 @@ mod plugin_config;
 pub(crate) mod plugin_runs;
 pub(crate) mod plugins;
 pub(crate) mod rollouts;
+pub(crate) mod stats;
 pub(crate) mod subscriptions;
 pub(crate) mod tenants;
 pub(crate) mod test_events;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dry_runs::router())
         .merge(deliveries::router())
         .merge(destinations::router())
+        .merge(stats::router())
         .merge(ops::router())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)

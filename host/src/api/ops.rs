@@ -164,7 +164,8 @@ impl utoipa::Modify for CommonResponses {
         super::connections::update, super::connections::remove, super::destinations::list,
         super::dry_runs::start_dry_run, super::dry_runs::read_dry_run, super::rollouts::start_rollout,
         super::rollouts::list_rollouts, super::rollouts::read_rollout, super::rollouts::promote,
-        super::rollouts::roll_back,
+        super::rollouts::roll_back, super::stats::subscription_stats, super::stats::tenant_stats,
+        super::stats::service_stats,
     )
 )]
 pub struct ApiDoc;

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use super::layout::{Page, or_dash, time};
 use super::portal::{display_name, page, path, state};
-use super::{Ctx, catalog, editor, failures};
+use super::{Ctx, catalog, charts, editor, failures};
 use crate::api::deliveries::{DeliveryView, ListQuery};
 use crate::api::subscriptions::SubscriptionView;
-use crate::api::{ApiResult, AppState, deliveries, subscriptions};
+use crate::api::{ApiResult, AppState, deliveries, stats, subscriptions};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -48,6 +48,8 @@ struct DeliveryFilter {
     /// set by the page's script; absent, a form time is UTC.
     from_tz: Option<i64>,
     to_tz: Option<i64>,
+    /// The charts' window (`1h` or `24h`).
+    window: Option<String>,
 }
 
 fn non_empty(value: &Option<String>) -> Option<String> {
@@ -108,6 +110,16 @@ async fn deliveries_page(
         let Json(list) =
             deliveries::list(state(&ctx), ctx.caller(), Path(tenant.clone()), Query(query)).await?;
         let Json(subs) = subscriptions::list(state(&ctx), ctx.caller(), Path(tenant.clone())).await?;
+        // The charts follow the webhook filter: one subscription's, else the whole portal's.
+        let window = Query(charts::query(&filter.window));
+        let Json(figures) = match non_empty(&filter.subscription_id) {
+            Some(id) => stats::subscription_stats(state(&ctx), ctx.caller(), Path((tenant.clone(), id)), window).await?,
+            None => stats::tenant_stats(state(&ctx), ctx.caller(), Path(tenant.clone()), window).await?,
+        };
+        let charts_link = match non_empty(&filter.subscription_id) {
+            Some(id) => format!("{here}?subscription_id={}&", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()),
+            None => format!("{here}?"),
+        };
         let within = |d: &DeliveryView| {
             let at = crate::api::parse_rfc3339("created_at", &d.created_at).unwrap_or(0);
             from.is_none_or(|from| at >= from) && to.is_none_or(|to| at < to)
@@ -146,8 +158,10 @@ async fn deliveries_page(
                     input #f-to type="datetime-local" name="to" value=(filter.to.clone().unwrap_or_default());
                     input type="hidden" name="to_tz" data-tz-for="f-to";
                 }
+                @if let Some(window) = non_empty(&filter.window) { input type="hidden" name="window" value=(window); }
                 div { button type="submit" { (t("common.filter")) } }
             }
+            (charts::section(&ctx, &figures, &charts_link))
             @if let Some(event_id) = non_empty(&filter.event_id) {
                 p.hint { (t("dl.event")) ": " code { (event_id) } " · " a href=(here) { (t("dl.all")) } }
             }

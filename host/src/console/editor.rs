@@ -253,8 +253,8 @@ pub(super) async fn recent_events(ctx: &Ctx, tenant: &str) -> ApiResult<Vec<Stri
     Ok(ids)
 }
 
-/// Behind "Advanced" on a saved subscription: dry runs of another version, and its canary rollouts.
-pub(super) fn rollouts_section(ctx: &Ctx, rollouts: &[RolloutView]) -> Markup {
+/// Behind "Advanced" on a saved subscription: the advanced tools: a dry run, `canary` (starting one, or the one running), and the rollouts so far.
+pub(super) fn rollouts_section(ctx: &Ctx, rollouts: &[RolloutView], canary: Markup) -> Markup {
     let t = |key| ctx.lang.t(key);
     html! {
         details.advanced #advanced-tools {
@@ -280,6 +280,7 @@ pub(super) fn rollouts_section(ctx: &Ctx, rollouts: &[RolloutView]) -> Markup {
                 p.form-error #dry-run-error role="alert" {}
                 pre.preview #dry-run-report hidden {}
             }
+            (canary)
             section.card #rollouts {
                 h2 { (t("ro.title")) }
                 @if rollouts.is_empty() {

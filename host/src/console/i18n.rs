@@ -95,7 +95,11 @@ pub async fn switch(Query(switch): Query<Switch>) -> Response {
 
 /// Every text: the console's below, the portal's words in [`super::texts`].
 fn all_texts() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    TEXTS.iter().chain(super::texts::PORTAL.iter()).chain(super::connect::texts::CONNECT.iter())
+    TEXTS
+        .iter()
+        .chain(super::texts::PORTAL.iter())
+        .chain(super::connect::texts::CONNECT.iter())
+        .chain(super::charts::texts::CHARTS.iter())
 }
 
 /// (key, English, Spanish).

@@ -105,6 +105,7 @@ pub fn render(ctx: &Ctx, tenant: Option<&str>, here: &str, page: Page) -> Respon
                 script src="/console/assets/editor.js" defer {}
                 script src="/console/assets/deliveries.js" defer {}
                 script src="/console/assets/webhook.js" defer {}
+                script src="/console/assets/controls.js" defer {}
                 script src="/console/assets/console.js" defer {}
             }
             body data-csrf=(ctx.session.csrf) {

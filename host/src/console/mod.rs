@@ -10,14 +10,18 @@
 //! - [`catalog`]: the event catalog in the customer's words (event types, fields, values).
 //! - [`failures`]: what went wrong, in the customer's words.
 //! - [`connect`]: the portal's *Connect* buttons (OAuth with PKCE) and service-account uploads.
-//! - [`layout`], [`portal`], [`editor`], [`deliveries`], [`operator`], [`sign_in`]: the pages.
+//! - [`charts`]: charts of a window's deliveries, drawn as inline SVG.
+//! - [`layout`], [`portal`], [`editor`], [`deliveries`], [`operator`], [`keys`], [`canary`], [`sign_in`]: the pages.
 
+mod canary;
 mod catalog;
+mod charts;
 mod connect;
 mod deliveries;
 mod editor;
 mod failures;
 pub mod i18n;
+mod keys;
 mod lanes;
 mod layout;
 pub mod links;
@@ -52,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(connect::router())
         .merge(deliveries::router())
         .merge(operator::router())
+        .merge(keys::router())
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state.clone());
     console
@@ -113,6 +118,7 @@ const JS: &str = include_str!("assets/console.js");
 const EDITOR_JS: &str = include_str!("assets/editor.js");
 const DELIVERIES_JS: &str = include_str!("assets/deliveries.js");
 const WEBHOOK_JS: &str = include_str!("assets/webhook.js");
+const CONTROLS_JS: &str = include_str!("assets/controls.js");
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     let (content_type, body) = match file.as_str() {
@@ -121,6 +127,7 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         "editor.js" => ("text/javascript; charset=utf-8", EDITOR_JS),
         "deliveries.js" => ("text/javascript; charset=utf-8", DELIVERIES_JS),
         "webhook.js" => ("text/javascript; charset=utf-8", WEBHOOK_JS),
+        "controls.js" => ("text/javascript; charset=utf-8", CONTROLS_JS),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::html;
 use serde_json::json;
 
-use super::Ctx;
 use super::layout::{Page, render};
-use crate::api::{ApiResult, AppState, ops, plugins, tenants};
+use super::{Ctx, charts};
+use crate::api::{ApiResult, AppState, ops, plugins, stats, tenants};
 use crate::catalog::samples;
 
 pub fn router() -> Router<AppState> {
@@ -55,9 +55,17 @@ fn parse_metrics(text: &str) -> BTreeMap<String, Vec<Series>> {
     metrics
 }
 
-async fn overview(ctx: Ctx) -> Response {
+/// A page's `?window=` for its charts.
+#[derive(serde::Deserialize)]
+pub(super) struct ChartWindow {
+    pub window: Option<String>,
+}
+
+async fn overview(ctx: Ctx, Query(chart): Query<ChartWindow>) -> Response {
     let result = async {
         ctx.caller().require_operator()?;
+        let Json(stats) =
+            stats::service_stats(State(ctx.state.clone()), ctx.caller(), Query(charts::query(&chart.window))).await?;
         let metrics = parse_metrics(&ops::metrics_text(&ctx.state).await);
         let t = |key| ctx.lang.t(key);
         let series = |name: &str| metrics.get(name).map(Vec::as_slice).unwrap_or_default();
@@ -96,6 +104,7 @@ async fn overview(ctx: Ctx) -> Response {
                     ], true))
                 }
             }
+            (charts::section(&ctx, &stats, "/console/operator?"))
         };
         Ok(Page { title: t("op.overview").to_owned(), current: "overview", body, data: json!({"page": "overview"}) })
     }
@@ -139,6 +148,8 @@ async fn tenants_page(ctx: Ctx) -> Response {
                                 td { (tenant.created_at) }
                                 td.actions {
                                     a href=(super::portal::path(&tenant.id, "subscriptions")) { (t("op.open_portal")) }
+                                    " · "
+                                    a href=(super::keys::path(&tenant.id)) { (t("keys.link")) }
                                     " · "
                                     button.link type="button" data-new-key=(tenant.id) { (t("op.new_key")) }
                                     " · "

@@ -3,7 +3,7 @@
 //! through the API's handlers with the session's caller, so a tenant's session reaches exactly what its
 //! API key would, and another tenant's pages answer 404 as the API does.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,9 +13,10 @@ use serde_json::json;
 use super::connect::view as connect;
 use super::editor::{editor, rollouts_section};
 use super::layout::{Page, render};
-use super::{Ctx, catalog, failures, lanes, layout};
+use super::operator::ChartWindow;
+use super::{Ctx, canary, catalog, charts, failures, lanes, layout};
 use crate::api::subscriptions::SubscriptionView;
-use crate::api::{ApiResult, AppState, connections, plugins, rollouts, subscriptions};
+use crate::api::{ApiResult, AppState, connections, plugins, rollouts, stats, subscriptions};
 use crate::store::RolloutState;
 
 pub fn router() -> Router<AppState> {
@@ -160,11 +161,20 @@ async fn new_subscription(ctx: Ctx, Path(tenant): Path<String>) -> Response {
     page(&ctx, &tenant, &here, result)
 }
 
-async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>) -> Response {
+async fn edit_subscription(
+    ctx: Ctx,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(chart): Query<ChartWindow>,
+) -> Response {
     let here = path(&tenant, &format!("subscriptions/{id}"));
     let result = async {
         let Json(subscription) =
             subscriptions::read(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
+        let query = Query(charts::query(&chart.window));
+        let Json(stats) =
+            stats::subscription_stats(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone())), query)
+                .await?;
+        let candidates = canary::candidates(&ctx, &tenant, &subscription).await;
         let Json(mut rollouts) =
             rollouts::list_rollouts(state(&ctx), ctx.caller(), Path((tenant.clone(), id.clone()))).await?;
         // A rolled-back candidate's failures, kept with its rollout after its deliveries were re-run.
@@ -174,8 +184,10 @@ async fn edit_subscription(ctx: Ctx, Path((tenant, id)): Path<(String, String)>)
             rollout.failures = read.failures;
         }
         let lanes = lanes::lanes_section(&ctx, &tenant, &subscription);
+        let canary = canary::section(&ctx, &rollouts, &candidates);
         let mut page = editor(&ctx, &tenant, Some(subscription)).await?;
-        page.body = html! { (page.body) (lanes) (rollouts_section(&ctx, &rollouts)) };
+        let charts = charts::section(&ctx, &stats, &format!("{here}?"));
+        page.body = html! { (page.body) (charts) (lanes) (rollouts_section(&ctx, &rollouts, canary)) };
         Ok(page)
     }
     .await;

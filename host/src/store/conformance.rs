@@ -20,6 +20,7 @@ mod customer;
 mod deliveries;
 mod lanes;
 mod rollouts;
+mod stats;
 mod tenancy;
 pub use budgets::*;
 pub use concurrency::*;
@@ -28,6 +29,7 @@ pub use customer::*;
 pub use deliveries::*;
 pub use lanes::*;
 pub use rollouts::*;
+pub use stats::*;
 pub use tenancy::*;
 
 /// A database to run one behaviour against.
@@ -100,6 +102,7 @@ macro_rules! conformance_tests {
             health_counts_failures_and_each_change_is_told_once,
             idempotency_keys_answer_once_per_request,
             test_sends_platforms_and_filters_are_kept,
+            delivery_stats_count_by_bucket_outcome_and_scope,
         );
     };
     (@each $backend:ty; $($behaviour:ident),* $(,)?) => {

@@ -16,6 +16,7 @@ mod postgres;
 mod reruns;
 mod rollouts;
 mod sqlite;
+mod stats;
 mod throttle;
 mod work;
 
@@ -31,6 +32,10 @@ pub use rollouts::{
     VersionCount,
 };
 pub use sqlite::SqliteStore;
+pub use stats::{
+    DeliveryStats, LATENCY_CLASSES_MS, LatencyCount, OutcomeCount, PluginErrorCount, SentCount, StatsScope,
+    StatsWindow,
+};
 pub use work::*;
 
 /// Unix milliseconds.
@@ -531,6 +536,9 @@ pub trait Store: Send + Sync + 'static {
     /// before it. Returns the rows deleted; call again until it returns 0. Each call is short, so it never
     /// holds locks for long.
     async fn purge(&self, older_than: Millis, batch: u32) -> StoreResult<u64>;
+
+    /// The deliveries made in `window` by `scope`, counted for the charts (see [`stats`]).
+    async fn delivery_stats(&self, scope: StatsScope<'_>, window: StatsWindow) -> StoreResult<DeliveryStats>;
 
     /// Queue sizes and the oldest waiting item's age.
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats>;

@@ -251,12 +251,13 @@
   // What the pages' scripts in other files use.
   const helpers = { data, texts, t, tenant, tenantPath, api, status, clearErrors, showError, reveal, words, templateWords, localToRfc3339, zone, $, $$ };
   const pages = {
-    subscription: () => window.GanchoWebhook.editor(helpers),
+    subscription: () => { window.GanchoWebhook.editor(helpers); window.GanchoControls.canary(helpers); },
     delivery: () => window.GanchoDeliveries.deliveryPage(helpers),
     deliveries: () => window.GanchoDeliveries.deliveriesPage(helpers),
     plugins: uploadForm,
     connections: connectionsPage,
     tenants: tenantsPage,
+    keys: () => window.GanchoControls.keys(helpers),
   };
   document.addEventListener("DOMContentLoaded", () => {
     localTimes();

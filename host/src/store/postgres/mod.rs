@@ -19,6 +19,7 @@ mod lanes;
 mod reruns;
 mod retention;
 mod rollouts;
+mod stats;
 mod tls;
 
 use std::str::FromStr;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_access.sql"),
     include_str!("migrations/011_customer.sql"),
     include_str!("migrations/012_rollout_failures.sql"),
+    include_str!("migrations/015_stats.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.
@@ -621,6 +623,14 @@ impl Store for PostgresStore {
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         events::queue_stats(&self.client().await?, now).await
+    }
+
+    async fn delivery_stats(
+        &self,
+        scope: super::StatsScope<'_>,
+        window: super::StatsWindow,
+    ) -> StoreResult<super::DeliveryStats> {
+        stats::delivery_stats(&self.client().await?, scope, window).await
     }
 
     async fn subscription_events(

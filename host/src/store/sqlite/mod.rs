@@ -16,6 +16,7 @@ mod lanes;
 mod reruns;
 mod retention;
 mod rollouts;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -50,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_access.sql"),
     include_str!("migrations/011_customer.sql"),
     include_str!("migrations/012_rollout_failures.sql"),
+    include_str!("migrations/015_stats.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
@@ -673,6 +675,15 @@ impl Store for SqliteStore {
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         self.read(move |tx| events::queue_stats(tx, now)).await
+    }
+
+    async fn delivery_stats(
+        &self,
+        scope: super::StatsScope<'_>,
+        window: super::StatsWindow,
+    ) -> StoreResult<super::DeliveryStats> {
+        let scope = stats::OwnedScope::of(scope);
+        self.read(move |tx| stats::delivery_stats(tx, &scope, window)).await
     }
 
     async fn subscription_events(
