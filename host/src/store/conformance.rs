@@ -21,6 +21,7 @@ mod deliveries;
 mod lanes;
 mod rollouts;
 mod tenancy;
+mod trace_context;
 pub use budgets::*;
 pub use concurrency::*;
 pub use connections::*;
@@ -29,6 +30,7 @@ pub use deliveries::*;
 pub use lanes::*;
 pub use rollouts::*;
 pub use tenancy::*;
+pub use trace_context::*;
 
 /// A database to run one behaviour against.
 #[async_trait]
@@ -99,6 +101,7 @@ macro_rules! conformance_tests {
             health_counts_failures_and_each_change_is_told_once,
             idempotency_keys_answer_once_per_request,
             test_sends_platforms_and_filters_are_kept,
+            trace_context_is_kept_and_claimed_deliveries_carry_it,
         );
     };
     (@each $backend:ty; $($behaviour:ident),* $(,)?) => {
@@ -158,6 +161,7 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         name: None,
         filter: None,
         notify: None,
+        trace_context: false,
     }
 }
 

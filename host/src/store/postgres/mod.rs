@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_access.sql"),
     include_str!("migrations/011_customer.sql"),
     include_str!("migrations/012_rollout_failures.sql"),
+    include_str!("migrations/013_trace_context.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.

@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_access.sql"),
     include_str!("migrations/011_customer.sql"),
     include_str!("migrations/012_rollout_failures.sql"),
+    include_str!("migrations/013_trace_context.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
