@@ -66,7 +66,8 @@ impl Collector {
                     let mut kept = kept.lock().unwrap();
                     for resource_spans in request.resource_spans {
                         let resource = resource_spans.resource.unwrap_or_default();
-                        let service_name = attribute(&resource.attributes, "service.name").unwrap_or_default();
+                        let service_name =
+                            attribute(&resource.attributes, "service.name").unwrap_or_default();
                         for scope_spans in resource_spans.scope_spans {
                             for span in scope_spans.spans {
                                 kept.push(Exported { service_name: service_name.clone(), span });
@@ -154,10 +155,8 @@ fn an_events_journey_is_one_trace_from_ingest_through_its_plugin_runs_to_each_de
     let got_plain = plain_receiver.wait_for(1, WAIT);
     assert!(!got_plain[0].headers.contains_key("traceparent"), "not asked for: {:?}", got_plain[0].headers);
 
-    let spans = collector.wait_for(
-        "evt_traced_1",
-        &[("ingest", 1), ("plugin run", 2), ("delivery attempt", 2)],
-    );
+    let spans =
+        collector.wait_for("evt_traced_1", &[("ingest", 1), ("plugin run", 2), ("delivery attempt", 2)]);
     assert_eq!(spans.len(), 5, "one ingest, a run and an attempt per subscription: {spans:#?}");
     assert!(spans.iter().all(|s| s.service_name == "gancho-story"), "{spans:#?}");
     let trace_id = &spans[0].span.trace_id;
@@ -189,7 +188,8 @@ fn an_events_journey_is_one_trace_from_ingest_through_its_plugin_runs_to_each_de
         assert_eq!(attempt.attribute("gancho.outcome").as_deref(), Some("succeeded"));
         assert_eq!(attempt.attribute("gancho.delivery.attempt").as_deref(), Some("1"));
         assert_eq!(attempt.attribute("http.response.status_code").as_deref(), Some("200"));
-        let delivery_id = if id == traced["id"] { &got_traced[0].webhook_id } else { &got_plain[0].webhook_id };
+        let delivery_id =
+            if id == traced["id"] { &got_traced[0].webhook_id } else { &got_plain[0].webhook_id };
         assert_eq!(attempt.attribute("gancho.delivery.id").as_ref(), Some(delivery_id));
 
         if id == traced["id"] {

@@ -38,16 +38,21 @@ fn one_event(event: &Event) {
 fn main() {
     let event = sample();
     let mut criterion = Criterion::default().configure_from_args();
-    criterion.bench_function("telemetry hooks per event, tracing off", |b| b.iter(|| one_event(black_box(&event))));
+    criterion.bench_function("telemetry hooks per event, tracing off", |b| {
+        b.iter(|| one_event(black_box(&event)))
+    });
     let asking = ClaimedDelivery { trace_context: true, ..event.delivery.clone() };
-    criterion.bench_function("traceparent header, subscription asks", |b| b.iter(|| trace_header(black_box(&asking))));
+    criterion.bench_function("traceparent header, subscription asks", |b| {
+        b.iter(|| trace_header(black_box(&asking)))
+    });
 
     // SAFETY: set before any other thread of this process reads the environment.
     unsafe { std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9") };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let started = runtime.block_on(async { gancho::telemetry::start_from_env() });
     assert_eq!(started, Ok(true));
-    criterion.bench_function("telemetry hooks per event, exporting", |b| b.iter(|| one_event(black_box(&event))));
+    criterion
+        .bench_function("telemetry hooks per event, exporting", |b| b.iter(|| one_event(black_box(&event))));
     criterion.final_summary();
 }
 

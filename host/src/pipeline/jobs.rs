@@ -58,7 +58,8 @@ impl RunContext {
         let span = crate::telemetry::spans::PluginRunSpan::begin(&job.event);
         let ran = self.run(job);
         if let Outcome::Done { deliveries, .. } = &ran.0 {
-            let plugin = job.plugin.as_ref().map_or(job.subscription.plugin_name.as_str(), |(l, _)| l.as_str());
+            let plugin =
+                job.plugin.as_ref().map_or(job.subscription.plugin_name.as_str(), |(l, _)| l.as_str());
             span.end(&job.event, &job.subscription, plugin, deliveries);
         }
         ran

@@ -64,8 +64,9 @@ pub fn traceparent(trace_id: &TraceId, span_id: &SpanId, sampled: bool) -> Strin
 pub fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, bool)> {
     let mut fields = value.trim().split('-');
     let (version, trace, span, flags) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
-    let lowercase_hex =
-        |text: &str, len: usize| text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let lowercase_hex = |text: &str, len: usize| {
+        text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
     if version != "00" || fields.next().is_some() {
         return None;
     }
@@ -118,7 +119,10 @@ mod tests {
         assert_eq!(
             parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"),
             Some((
-                [0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c],
+                [
+                    0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31,
+                    0x9c
+                ],
                 [0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31],
                 false
             ))

@@ -127,7 +127,9 @@ pub fn start_from_env() -> Result<bool, String> {
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
         .with_http_client(client)
         .build()
-        .map_err(|error| format!("cannot export traces as the OTEL_EXPORTER_OTLP_* variables say: {error}"))?;
+        .map_err(|error| {
+            format!("cannot export traces as the OTEL_EXPORTER_OTLP_* variables say: {error}")
+        })?;
     let mut resource = opentelemetry_sdk::Resource::builder();
     if let Some(name) = settings.default_service_name {
         resource = resource.with_service_name(name);
@@ -242,10 +244,18 @@ mod tests {
         assert_eq!(off.sampler, Sampler::AlwaysOff);
         assert!(settings(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).unwrap().is_some());
         let grpc = settings(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).unwrap_err();
-        assert!(grpc.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc") && grpc.contains("http/protobuf"), "{grpc}");
-        let bad = settings(&[endpoint, ("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "2")]);
+        assert!(
+            grpc.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc") && grpc.contains("http/protobuf"),
+            "{grpc}"
+        );
+        let bad =
+            settings(&[endpoint, ("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "2")]);
         assert!(bad.unwrap_err().contains("OTEL_TRACES_SAMPLER_ARG=2"));
-        assert!(settings(&[endpoint, ("OTEL_TRACES_SAMPLER", "xray")]).unwrap_err().contains("OTEL_TRACES_SAMPLER"));
+        assert!(
+            settings(&[endpoint, ("OTEL_TRACES_SAMPLER", "xray")])
+                .unwrap_err()
+                .contains("OTEL_TRACES_SAMPLER")
+        );
     }
 
     #[test]

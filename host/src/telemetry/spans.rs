@@ -9,14 +9,15 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceFlags, TraceState};
 use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceFlags, TraceState};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 use super::ids::{self, SpanId, TraceId};
 use super::{enabled, export, sampled};
 use crate::store::{
-    AttemptRecord, ClaimedDelivery, ClaimedEvent, DeliveryStatus, Inserted, NewDelivery, NewEvent, Subscription,
+    AttemptRecord, ClaimedDelivery, ClaimedEvent, DeliveryStatus, Inserted, NewDelivery, NewEvent,
+    Subscription,
 };
 
 /// An event's ingest, begun before its commit.
@@ -97,7 +98,13 @@ impl PluginRunSpan {
 
     /// Ends it with the run's deliveries (`plugin`: the `name@version` that ran). A run that made none was
     /// not one (its event was left for later).
-    pub fn end(self, event: &ClaimedEvent, subscription: &Subscription, plugin: &str, deliveries: &[NewDelivery]) {
+    pub fn end(
+        self,
+        event: &ClaimedEvent,
+        subscription: &Subscription,
+        plugin: &str,
+        deliveries: &[NewDelivery],
+    ) {
         let Some(begun) = self.0 else { return };
         let Some(first) = deliveries.first() else { return };
         if !sampled(&begun.trace) {
@@ -170,8 +177,12 @@ impl AttemptSpan {
             attributes.push(KeyValue::new("gancho.paced", true));
         }
         let failed = !matches!(record.new_status, DeliveryStatus::Succeeded) || record.paced;
-        let parent =
-            ids::run_span_id(&delivery.tenant_id, &delivery.event_id, &delivery.subscription_id, delivery.created_at);
+        let parent = ids::run_span_id(
+            &delivery.tenant_id,
+            &delivery.event_id,
+            &delivery.subscription_id,
+            delivery.created_at,
+        );
         finish(Ended {
             trace,
             span: ids::attempt_span_id(&delivery.id, attempt),
@@ -180,7 +191,8 @@ impl AttemptSpan {
             name: "delivery attempt",
             start,
             attributes,
-            error: failed.then(|| record.error.clone().unwrap_or_else(|| record.new_status.as_str().to_owned())),
+            error: failed
+                .then(|| record.error.clone().unwrap_or_else(|| record.new_status.as_str().to_owned())),
         });
     }
 }
@@ -236,7 +248,9 @@ fn finish(ended: Ended) {
     };
     export(SpanData {
         span_context,
-        parent_span_id: ended.parent.map_or(opentelemetry::trace::SpanId::INVALID, opentelemetry::trace::SpanId::from_bytes),
+        parent_span_id: ended
+            .parent
+            .map_or(opentelemetry::trace::SpanId::INVALID, opentelemetry::trace::SpanId::from_bytes),
         // The parent may have ended on another instance.
         parent_span_is_remote: ended.parent.is_some(),
         span_kind: ended.kind,
@@ -251,4 +265,3 @@ fn finish(ended: Ended) {
         instrumentation_scope: Default::default(),
     });
 }
-

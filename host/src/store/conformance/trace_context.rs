@@ -12,7 +12,10 @@ pub async fn trace_context_is_kept_and_claimed_deliveries_carry_it(backend: &imp
     seed(
         &*store,
         "evt_1",
-        vec![pending("dlv_1", "acme", "evt_1", "sub_1", T0), pending("dlv_2", "acme", "evt_1", "sub_traced", T0 + 1)],
+        vec![
+            pending("dlv_1", "acme", "evt_1", "sub_1", T0),
+            pending("dlv_2", "acme", "evt_1", "sub_traced", T0 + 1),
+        ],
     )
     .await;
 
