@@ -148,6 +148,14 @@ fn an_events_journey_is_one_trace_from_ingest_through_its_plugin_runs_to_each_de
     let (traced_receiver, plain_receiver) = (Receiver::start(), Receiver::start());
     let traced = subscribe(&service, "acme", &traced_receiver, true);
     let plain = subscribe(&service, "acme", &plain_receiver, false);
+    // A third subscription's plugin fails on the event: its run is in the trace, with why.
+    let failing = service.subscribe(
+        "acme",
+        "misbehaving",
+        &["call.*"],
+        &plain_receiver.url,
+        json!({"behaviour": "panic"}),
+    );
 
     let (status, body) = service.post("/v1/events", INGEST, &missed_call("acme", "evt_traced_1"));
     assert_eq!(status, 202, "{body}");
@@ -156,8 +164,8 @@ fn an_events_journey_is_one_trace_from_ingest_through_its_plugin_runs_to_each_de
     assert!(!got_plain[0].headers.contains_key("traceparent"), "not asked for: {:?}", got_plain[0].headers);
 
     let spans =
-        collector.wait_for("evt_traced_1", &[("ingest", 1), ("plugin run", 2), ("delivery attempt", 2)]);
-    assert_eq!(spans.len(), 5, "one ingest, a run and an attempt per subscription: {spans:#?}");
+        collector.wait_for("evt_traced_1", &[("ingest", 1), ("plugin run", 3), ("delivery attempt", 2)]);
+    assert_eq!(spans.len(), 6, "one ingest, a run per subscription, an attempt per delivery: {spans:#?}");
     assert!(spans.iter().all(|s| s.service_name == "gancho-story"), "{spans:#?}");
     let trace_id = &spans[0].span.trace_id;
     assert!(spans.iter().all(|s| &s.span.trace_id == trace_id), "one trace: {spans:#?}");
@@ -171,10 +179,21 @@ fn an_events_journey_is_one_trace_from_ingest_through_its_plugin_runs_to_each_de
 
     let runs = named("plugin run");
     let attempts = named("delivery attempt");
+    let run_of =
+        |id: &Value| runs.iter().find(|s| s.attribute("gancho.subscription.id").as_deref() == id.as_str());
+    let failed = run_of(&failing["id"]).unwrap_or_else(|| panic!("no run of the failing plugin: {runs:#?}"));
+    assert_eq!(failed.span.parent_span_id, ingest.span.span_id);
+    assert_eq!(failed.attribute("gancho.plugin").as_deref(), Some("misbehaving@1"));
+    assert_eq!(failed.attribute("gancho.outcome").as_deref(), Some("plugin_error"));
+    assert_eq!(failed.attribute("gancho.plugin.error_kind").as_deref(), Some("trap"));
+    // Its log line carries the trace id.
+    let log = std::fs::read_to_string(dir.path().join("data.log")).unwrap();
+    let line = log.lines().find(|line| line.contains("plugin failed")).unwrap_or_else(|| panic!("{log}"));
+    // (`event{trace_id=…}: … plugin failed`, with colours when the terminal would show them)
+    assert!(line.contains("trace_id") && line.contains(&hex(trace_id)), "{line}");
     for subscription in [&traced, &plain] {
         let id = subscription["id"].as_str().unwrap();
-        let run = runs.iter().find(|s| s.attribute("gancho.subscription.id").as_deref() == Some(id));
-        let run = run.unwrap_or_else(|| panic!("no plugin run of {id}: {runs:#?}"));
+        let run = run_of(&subscription["id"]).unwrap_or_else(|| panic!("no plugin run of {id}: {runs:#?}"));
         assert_eq!(run.span.parent_span_id, ingest.span.span_id, "a child of the ingest: {run:#?}");
         assert_eq!(run.attribute("gancho.tenant").as_deref(), Some("acme"));
         assert_eq!(run.attribute("gancho.plugin").as_deref(), Some("slack@1"));
