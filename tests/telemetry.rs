@@ -253,3 +253,27 @@ fn without_the_otel_variables_nothing_is_exported_and_only_subscriptions_that_as
         assert_eq!(collector.spans().len(), 0, "{case}: nothing is exported: {:#?}", collector.spans());
     }
 }
+
+#[test]
+fn a_clean_stop_exports_the_spans_still_waiting_for_their_batch() {
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = Service::start(
+        &dir.path().join("data"),
+        // A batch would wait a minute: only the stop sends it.
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint), ("OTEL_BSP_SCHEDULE_DELAY", "60000")],
+    );
+    let receiver = Receiver::start();
+    subscribe(&service, "acme", &receiver, false);
+    assert_eq!(service.post("/v1/events", INGEST, &missed_call("acme", "evt_stop_1")).0, 202);
+    receiver.wait_for(1, WAIT);
+    service.wait_for_deliveries("acme", "&event_id=evt_stop_1", WAIT, |d| {
+        d.iter().any(|d| d["status"] == "succeeded")
+    });
+    assert!(collector.spans().is_empty(), "not yet: {:#?}", collector.spans());
+
+    assert!(service.terminate(), "gancho serve stops cleanly");
+    let spans =
+        collector.wait_for("evt_stop_1", &[("ingest", 1), ("plugin run", 1), ("delivery attempt", 1)]);
+    assert!(spans.iter().all(|s| s.service_name == "gancho"), "the default service.name: {spans:#?}");
+}
