@@ -4,6 +4,11 @@
 //! and their export fails in the background off the measured thread).
 //!
 //! `cargo bench -p gancho --bench telemetry_hooks`
+//!
+//! Measured on the shared 2-core machine (gancho and opentelemetry at opt-level 3, sha2 unoptimised, with
+//! `--profile dev --config 'profile.dev.package.gancho.opt-level=3'` and the same for `opentelemetry` and
+//! `opentelemetry_sdk`): off 14 ns per event for all five hooks; exporting 1.8 µs per event (three spans
+//! made and queued); a `traceparent` header 0.55 µs.
 
 use std::hint::black_box;
 
