@@ -29,7 +29,7 @@
 //!   the platforms send, their fields and samples; [`conditions`]: a subscription's "only when" filter.
 //! - [`config`]: settings from the default file, a config file and `GANCHO_*` variables.
 //! - [`metrics`], [`wake`], [`ids`], [`clock`]: Prometheus metrics, wake-ups between stages, identifiers,
-//!   wall-clock time.
+//!   wall-clock time; [`telemetry`]: OpenTelemetry traces of each event's journey (off unless configured).
 //! - [`cli`]: the `gancho` command line (`serve`, `receive`, `stand-in oauth`, `plugin new`, `plugin build`,
 //!   `plugin check`, `plugin run`, `plugin diff`).
 //!
@@ -54,6 +54,7 @@ pub mod plugins;
 pub mod rollout;
 pub mod runtime;
 pub mod store;
+pub mod telemetry;
 pub mod tenancy;
 pub mod wake;
 

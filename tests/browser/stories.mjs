@@ -405,6 +405,9 @@ const stories = {
     await page.click("#advanced summary");
     assert.match(await text("#ordering-hint"), /call\.id/);
     await page.selectOption("#ordering_key", "call.id");
+    // Trace context for the receiver's own tracing: off until asked for.
+    assert.equal(await page.isChecked("#trace-context"), false);
+    await page.check("#trace-context");
 
     // Saved, the webhook's own page shows its signing secret once.
     await page.click("#save");
@@ -419,6 +422,8 @@ const stories = {
     assert.match(await text("#rollouts"), /Despliegues canario/);
     await page.click("#advanced summary");
     assert.equal(await page.inputValue("#ordering_key"), "call.id");
+    assert.equal(await page.isChecked("#trace-context"), true);
+    await shot("portal-editor-advanced-es");
     assert.match(await text("#lanes"), /call\.id/);
     assert.match(await text("#lanes-state"), /todo fluye/);
 

@@ -36,9 +36,20 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        match crate::telemetry::start_from_env() {
+            Ok(true) => tracing::info!("exporting traces as the OTEL_* variables say"),
+            Ok(false) => {}
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        }
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        match crate::run(config, listener, shutdown).await {
+        let ran = crate::run(config, listener, shutdown).await;
+        // The last spans go out before the runtime they are sent on stops.
+        let _ = tokio::task::spawn_blocking(crate::telemetry::shutdown).await;
+        match ran {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error:#}");

@@ -176,6 +176,10 @@ pub(super) async fn editor(ctx: &Ctx, tenant: &str, existing: Option<Subscriptio
                             (t("adv.custom_types"))
                         }
                         (lanes::ordering_field(ctx, existing.as_ref()))
+                        label.check {
+                            input #trace-context type="checkbox" checked[existing.as_ref().is_some_and(|s| s.trace_context)];
+                            (t("adv.trace_context"))
+                        }
                         @if existing.is_some() {
                             h3 { (t("adv.secret")) }
                             p.hint { (t("adv.secret_what")) }

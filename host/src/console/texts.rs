@@ -67,6 +67,11 @@ pub const PORTAL: &[(&str, &str, &str)] = &[
         "My platform sends event types that are not in the list",
         "Mi plataforma envía tipos de evento que no están en la lista",
     ),
+    (
+        "adv.trace_context",
+        "Send a W3C traceparent header with each delivery (for tracing on the receiving end)",
+        "Enviar una cabecera traceparent de W3C con cada entrega (para trazar del lado receptor)",
+    ),
     ("adv.secret", "Signing secret", "Secreto de firma"),
     (
         "adv.secret_what",

@@ -53,6 +53,18 @@ pub(super) enum Outcome {
 }
 
 impl RunContext {
+    /// [`RunContext::run`], in a span of the event's trace while tracing is on.
+    pub fn run_traced(&self, job: &Job) -> (Outcome, Duration) {
+        let span = crate::telemetry::spans::PluginRunSpan::begin(&job.event);
+        let ran = self.run(job);
+        if let Outcome::Done { deliveries, .. } = &ran.0 {
+            let plugin =
+                job.plugin.as_ref().map_or(job.subscription.plugin_name.as_str(), |(l, _)| l.as_str());
+            span.end(&job.event, &job.subscription, plugin, deliveries);
+        }
+        ran
+    }
+
     /// Runs the job (on the calling plugin thread) and returns its outcome and the plugin time it used.
     pub fn run(&self, job: &Job) -> (Outcome, Duration) {
         let now = now_millis();

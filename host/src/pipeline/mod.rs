@@ -436,7 +436,7 @@ impl Pipeline {
             Err(jobs::paused_delivery(&job, now_millis()))
         } else {
             let (runs, tenant) = (self.runs.clone(), job.event.tenant_id.clone());
-            Ok(self.executor.submit(&tenant, move || runs.run(&job)))
+            Ok(self.executor.submit(&tenant, move || runs.run_traced(&job)))
         };
         async move {
             match queued {

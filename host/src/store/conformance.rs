@@ -22,6 +22,7 @@ mod lanes;
 mod rollouts;
 mod stats;
 mod tenancy;
+mod trace_context;
 pub use budgets::*;
 pub use concurrency::*;
 pub use connections::*;
@@ -31,6 +32,7 @@ pub use lanes::*;
 pub use rollouts::*;
 pub use stats::*;
 pub use tenancy::*;
+pub use trace_context::*;
 
 /// A database to run one behaviour against.
 #[async_trait]
@@ -103,6 +105,7 @@ macro_rules! conformance_tests {
             idempotency_keys_answer_once_per_request,
             test_sends_platforms_and_filters_are_kept,
             delivery_stats_count_by_bucket_outcome_and_scope,
+            trace_context_is_kept_and_claimed_deliveries_carry_it,
         );
     };
     (@each $backend:ty; $($behaviour:ident),* $(,)?) => {
@@ -162,6 +165,7 @@ fn subscription(tenant_id: &str, id: &str) -> Subscription {
         name: None,
         filter: None,
         notify: None,
+        trace_context: false,
     }
 }
 

@@ -201,6 +201,8 @@ pub struct Subscription {
     pub filter: Option<crate::conditions::Filter>,
     /// Who is told when it starts failing and when it recovers.
     pub notify: Option<crate::notifications::Notify>,
+    /// Its deliveries carry a W3C `traceparent` header: each attempt's span in the event's trace.
+    pub trace_context: bool,
 }
 
 /// A tenant's credential for a destination, sealed: its secret part is only ever in `sealed`, encrypted

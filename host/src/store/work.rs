@@ -248,6 +248,10 @@ pub struct ClaimedDelivery {
     /// Leased to go out in one request with others, merged by its plugin: the id of the first of them (its
     /// own id for the first).
     pub batch_leader: Option<String>,
+    /// When the plugin run that made it ran: names that run's span in the event's trace.
+    pub created_at: Millis,
+    /// Its subscription asks for a `traceparent` header on its requests.
+    pub trace_context: bool,
 }
 
 /// The outcome of one attempt, to record.

@@ -14,6 +14,7 @@ use crate::api::error::ErrorDetail;
 use crate::api::{ApiError, ApiResult, AppState, now_millis};
 use crate::event::Event;
 use crate::store::Inserted;
+use crate::telemetry::spans::IngestSpan;
 
 /// What a batch's events became.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -116,6 +117,7 @@ pub(super) async fn ingest(state: &AppState, body: &[u8]) -> ApiResult<Response>
 
     let (indexes, events): (Vec<usize>, Vec<_>) = valid.into_iter().unzip();
     let tenants: Vec<String> = events.iter().map(|event| event.tenant_id.clone()).collect();
+    let spans: Vec<IngestSpan> = events.iter().map(IngestSpan::begin).collect();
     let inserted = if events.is_empty() {
         Vec::new()
     } else {
@@ -123,7 +125,8 @@ pub(super) async fn ingest(state: &AppState, body: &[u8]) -> ApiResult<Response>
         let queue = state.ingest.clone();
         tokio::spawn(async move { queue.submit_all(events).await }).await.map_err(ApiError::internal)??
     };
-    for ((index, tenant), inserted) in indexes.into_iter().zip(tenants).zip(inserted) {
+    for (((index, tenant), inserted), span) in indexes.into_iter().zip(tenants).zip(inserted).zip(spans) {
+        span.end(&inserted);
         state.metrics.events_received(inserted);
         let item = &mut results[index];
         match inserted {

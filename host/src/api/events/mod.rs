@@ -100,8 +100,10 @@ pub async fn ingest(
     // Committed in a task of its own: if the client hangs up now, the commit still completes (and the
     // event is then delivered, since the stored record drives delivery), rather than being cut off halfway.
     let queue = state.ingest.clone();
+    let span = crate::telemetry::spans::IngestSpan::begin(&new_event);
     let inserted =
         tokio::spawn(async move { queue.submit(new_event).await }).await.map_err(ApiError::internal)??;
+    span.end(&inserted);
     state.metrics.events_received(inserted);
     match inserted {
         Inserted::New { .. } => {

@@ -86,6 +86,10 @@ pub struct NewSubscription {
     /// unchecked). Otherwise an unknown type is refused.
     #[serde(default)]
     pub custom_event_types: bool,
+    /// Send a W3C `traceparent` header with each delivery attempt: its span in the event's trace (see
+    /// "OpenTelemetry" in the README). Off by default.
+    #[serde(default)]
+    pub trace_context: bool,
 }
 
 fn enabled_by_default() -> bool {
@@ -146,6 +150,8 @@ pub struct SubscriptionPatch {
     /// As on create: accept event types outside the catalog for this change.
     #[serde(default)]
     pub custom_event_types: bool,
+    /// Whether its deliveries carry a `traceparent` header.
+    pub trace_context: Option<bool>,
 }
 
 /// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
@@ -207,6 +213,8 @@ pub struct SubscriptionView {
     pub filter: Option<crate::conditions::Filter>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify: Option<crate::notifications::Notify>,
+    /// Its deliveries carry a W3C `traceparent` header.
+    pub trace_context: bool,
     /// How it is doing: healthy, failing or idle, the last error, the last day's failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<super::health::HealthView>,
@@ -260,6 +268,7 @@ fn view(subscription: Subscription, with_secret: bool) -> SubscriptionView {
         name: subscription.name,
         filter: subscription.filter,
         notify: subscription.notify,
+        trace_context: subscription.trace_context,
         health: None,
     }
 }
@@ -337,6 +346,7 @@ async fn create_subscription(
         name,
         filter,
         notify,
+        trace_context: request.trace_context,
     };
     state.store.create_subscription(&subscription).await?;
     Ok((StatusCode::CREATED, Json(shown(&state, subscription, true).await?)))
@@ -419,6 +429,9 @@ pub async fn update(
     }
     if let Some(name) = patch.name {
         subscription.name = check_name(name)?;
+    }
+    if let Some(trace_context) = patch.trace_context {
+        subscription.trace_context = trace_context;
     }
     if let Some(notify) = patch.notify {
         subscription.notify = check_notify(notify)?;

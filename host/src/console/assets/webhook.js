@@ -341,6 +341,7 @@ window.GanchoWebhook = (function () {
         endpoint_url: endpoint.value.trim(),
         config: c,
         enabled: $("#enabled").checked,
+        trace_context: $("#trace-context").checked,
       };
       const name = $("#sub-name").value.trim();
       if (name || (existing && existing.name)) request.name = name || null;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::budgets::{self, pause};
 use super::client::{HttpSender, SendOutcome, SendRequest};
@@ -161,7 +162,10 @@ impl DeliveryWorker {
         tokio::spawn(async move {
             let sends = batch.len();
             match batch.len() {
-                1 => shared.deliver(batch.remove(0), leased_until).await,
+                1 => {
+                    let log_scope = crate::telemetry::spans::log_scope(&tenant, &batch[0].event_id);
+                    shared.deliver(batch.remove(0), leased_until).instrument(log_scope).await
+                }
                 _ => shared.deliver_batch(batch, leased_until).await,
             }
             for _ in 0..sends {
@@ -194,6 +198,7 @@ fn batches(claimed: Vec<ClaimedDelivery>) -> Vec<Vec<ClaimedDelivery>> {
 impl Shared {
     async fn deliver(&self, delivery: ClaimedDelivery, leased_until: Millis) {
         let worker = &self.worker;
+        let span = crate::telemetry::spans::AttemptSpan::begin();
         let outcome = match self.credentials(&delivery).await {
             Err(message) => failed_before_sending(message),
             Ok(credentials) => {
@@ -213,6 +218,7 @@ impl Shared {
             }
         };
         let record = self.judge(&delivery, outcome).await;
+        span.end(&delivery, &record);
         worker.metrics.attempt(record.new_status.as_str(), record.latency_ms as f64 / 1000.0);
         if let (Some(destination), Some(merger)) = (&delivery.destination, &worker.merger) {
             worker.metrics.destination_request(budgets::host_of_destination(destination), 1);
@@ -450,6 +456,10 @@ fn request_headers(
         };
         headers.extend(layer.iter().filter(|(name, _)| !overridden(name)).cloned());
     }
+    if let Some(traceparent) = crate::telemetry::spans::trace_header(delivery) {
+        headers.retain(|(name, _)| !name.eq_ignore_ascii_case(&traceparent.0));
+        headers.push(traceparent);
+    }
     headers.push(("webhook-id".to_owned(), delivery.id.clone()));
     headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
     headers.push(("webhook-signature".to_owned(), signature));
@@ -532,6 +542,8 @@ mod tests {
             plugin: "slack@1".into(),
             destination: None,
             batch_leader: None,
+            created_at: 0,
+            trace_context: false,
         }
     }
 

@@ -276,7 +276,7 @@ macro_rules! subscription_columns {
         "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, config_json, headers, secret, \
          previous_secret, previous_secret_expires_at, enabled, disabled_reason, failing_since, created_at, \
          updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts, \
-         ordering_key, ordering_max_hold_secs, name, filter, notify"
+         ordering_key, ordering_max_hold_secs, name, filter, notify, trace_context"
     };
 }
 const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
@@ -313,11 +313,12 @@ fn subscription(row: &Row) -> StoreResult<Subscription> {
         name: row.try_get(24)?,
         filter: row.try_get::<_, Option<&str>>(25)?.map(from_json).transpose()?,
         notify: row.try_get::<_, Option<&str>>(26)?.map(from_json).transpose()?,
-        canary: match row.try_get::<_, Option<String>>(27)? {
+        trace_context: row.try_get(27)?,
+        canary: match row.try_get::<_, Option<String>>(28)? {
             Some(rollout_id) => Some(Canary {
                 rollout_id,
-                version: row.try_get::<_, i32>(28)? as u32,
-                percent: row.try_get::<_, i32>(29)? as u8,
+                version: row.try_get::<_, i32>(29)? as u32,
+                percent: row.try_get::<_, i32>(30)? as u8,
             }),
             None => None,
         },
@@ -334,7 +335,7 @@ pub(super) async fn create_subscription(client: &Client, s: &Subscription) -> St
              SELECT $1::text, $2::text, $3::text[], $4::text, $5::integer, $6::text, $7::text, $8::text,
                  $9::text, $10::text, $11::bigint, $12::boolean, $13::text, $14::bigint, $15::bigint,
                  $16::bigint, $17::integer, $18::integer, $19::text, $20::bigint, $21::text, $22::text,
-                 $23::text, $24::integer, $25::text, $26::text, $27::text
+                 $23::text, $24::integer, $25::text, $26::text, $27::text, $28::boolean
              WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)"
         ),
         s,
@@ -394,7 +395,8 @@ pub(super) async fn update_subscription(client: &Client, s: &Subscription) -> St
              previous_secret_expires_at = $11, enabled = $12, disabled_reason = $13, failing_since = $14,
              created_at = $15, updated_at = $16, max_in_flight = $17, rate_limit = $18,
              paused_reason = $19, paused_at = $20, connections = $21, allowed_hosts = $22,
-             ordering_key = $23, ordering_max_hold_secs = $24, name = $25, filter = $26, notify = $27
+             ordering_key = $23, ordering_max_hold_secs = $24, name = $25, filter = $26, notify = $27,
+             trace_context = $28
          WHERE id = $1 AND tenant_id = $2",
         s,
     )
@@ -419,7 +421,7 @@ pub(super) async fn pause_subscription(
     Ok(changed == 1)
 }
 
-/// Runs `statement` with a subscription's columns as `$1`…`$27`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `$1`…`$28`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is PostgreSQL's.
 async fn execute_subscription(
     client: &Client,
@@ -466,6 +468,7 @@ async fn execute_subscription(
             &s.name,
             &filter,
             &notify,
+            &s.trace_context,
         ],
     )
     .await)

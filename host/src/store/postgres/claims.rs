@@ -107,7 +107,8 @@ pub(super) const LEASE_SQL: &str = "WITH deferred AS (
      RETURNING d.id, d.tenant_id, d.event_id, d.subscription_id, d.request_method, d.request_url,
          d.request_headers, d.request_body, d.attempts, d.next_attempt_at,
          s.secret, s.previous_secret, s.previous_secret_expires_at, s.headers, s.endpoint_url, s.connections,
-         d.ordering_key, d.first_attempt_at, s.ordering_max_hold_secs, d.plugin, d.destination";
+         d.ordering_key, d.first_attempt_at, s.ordering_max_hold_secs, d.plugin, d.destination, d.created_at,
+         s.trace_context";
 
 /// One transaction under the claim lock: read the candidates, plan, write the plan.
 pub(super) async fn claim(
@@ -267,6 +268,8 @@ fn claimed_deliveries(rows: &[Row], now: Millis) -> StoreResult<Vec<ClaimedDeliv
                 plugin: row.try_get(19)?,
                 destination: row.try_get(20)?,
                 batch_leader: None,
+                created_at: row.try_get(21)?,
+                trace_context: row.try_get(22)?,
             };
             Ok((due, delivery))
         })

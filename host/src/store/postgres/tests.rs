@@ -217,6 +217,7 @@ async fn record_attempts_batches_match_sqlite() {
         name: None,
         filter: None,
         notify: None,
+        trace_context: false,
     };
     let delivery = |n: usize, subscription_id: &str| NewDelivery {
         id: format!("dlv_{n}"),

@@ -254,7 +254,7 @@ macro_rules! subscription_columns {
         "id, tenant_id, event_types, plugin_name, plugin_version, endpoint_url, config_json, headers, secret, \
          previous_secret, previous_secret_expires_at, enabled, disabled_reason, failing_since, created_at, \
          updated_at, max_in_flight, rate_limit, paused_reason, paused_at, connections, allowed_hosts, \
-         ordering_key, ordering_max_hold_secs, name, filter, notify"
+         ordering_key, ordering_max_hold_secs, name, filter, notify, trace_context"
     };
 }
 const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
@@ -291,8 +291,9 @@ fn subscription(row: &Row<'_>) -> rusqlite::Result<Subscription> {
         name: row.get(24)?,
         filter: optional_json_column(row, 25)?,
         notify: optional_json_column(row, 26)?,
-        canary: match row.get::<_, Option<String>>(27)? {
-            Some(rollout_id) => Some(Canary { rollout_id, version: row.get(28)?, percent: row.get(29)? }),
+        trace_context: row.get(27)?,
+        canary: match row.get::<_, Option<String>>(28)? {
+            Some(rollout_id) => Some(Canary { rollout_id, version: row.get(29)?, percent: row.get(30)? }),
             None => None,
         },
     })
@@ -303,13 +304,13 @@ pub(super) fn create_subscription(conn: &Connection, s: &Subscription) -> StoreR
     let mut statement = conn.prepare_cached(&format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-             ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+             ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
     ))?;
     execute_subscription(&mut statement, s)?.map_err(conflict_as(|| format!("subscription {}", s.id)))?;
     Ok(())
 }
 
-/// Runs `statement` with a subscription's columns as `?1`…`?27`, in `SUBSCRIPTION_COLUMNS` order (shared
+/// Runs `statement` with a subscription's columns as `?1`…`?28`, in `SUBSCRIPTION_COLUMNS` order (shared
 /// by insert and update). The outer error is encoding a column; the inner one is SQLite's.
 fn execute_subscription(
     statement: &mut rusqlite::CachedStatement<'_>,
@@ -348,6 +349,7 @@ fn execute_subscription(
         s.name,
         filter,
         notify,
+        s.trace_context,
     ]))
 }
 
@@ -389,7 +391,8 @@ pub(super) fn update_subscription(conn: &Connection, s: &Subscription) -> StoreR
              previous_secret_expires_at = ?11, enabled = ?12, disabled_reason = ?13, failing_since = ?14,
              created_at = ?15, updated_at = ?16, max_in_flight = ?17, rate_limit = ?18,
              paused_reason = ?19, paused_at = ?20, connections = ?21, allowed_hosts = ?22,
-             ordering_key = ?23, ordering_max_hold_secs = ?24, name = ?25, filter = ?26, notify = ?27
+             ordering_key = ?23, ordering_max_hold_secs = ?24, name = ?25, filter = ?26, notify = ?27,
+             trace_context = ?28
          WHERE id = ?1 AND tenant_id = ?2",
     )?;
     let changed = execute_subscription(&mut statement, s)??;

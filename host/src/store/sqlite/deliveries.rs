@@ -86,7 +86,7 @@ pub(super) const CLAIM_SQL: &str = "WITH busy AS MATERIALIZED (
          d.rate_slot, COALESCE(b.in_flight, 0), COALESCE(s.max_in_flight, ?3), s.rate_limit, r.next_slot_at,
          s.endpoint_url, s.connections, d.ordering_key, d.first_attempt_at, s.ordering_max_hold_secs,
          COALESCE(t.in_flight, 0), d.plugin, d.destination, d.batch_limit, g.requests, g.window_ms,
-         g.next_slot_at
+         g.next_slot_at, d.created_at, s.trace_context
      FROM deliveries AS d CROSS JOIN subscriptions AS s ON s.id = d.subscription_id
          LEFT JOIN busy AS b ON b.subscription_id = d.subscription_id
          LEFT JOIN busy_tenants AS t ON t.tenant_id = d.tenant_id
@@ -166,6 +166,8 @@ pub(super) fn claim(
                     plugin: row.get(25)?,
                     destination: row.get(26)?,
                     batch_leader: None,
+                    created_at: row.get(31)?,
+                    trace_context: row.get(32)?,
                 };
                 let destination = match &delivery.destination {
                     None => None,

@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_access.sql"),
     include_str!("migrations/011_customer.sql"),
     include_str!("migrations/012_rollout_failures.sql"),
+    include_str!("migrations/013_trace_context.sql"),
     include_str!("migrations/015_stats.sql"),
 ];
 
