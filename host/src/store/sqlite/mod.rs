@@ -2,7 +2,9 @@
 //!
 //! rusqlite is synchronous, so every call runs on tokio's blocking pool. Every write (claims included) goes
 //! through the single writer connection in one `BEGIN IMMEDIATE` transaction: a claim's select-then-lease
-//! is atomic without row locks, and a batch shares one disk sync. WAL lets the readers run meanwhile.
+//! is atomic without row locks, and a batch shares one disk sync. WAL lets the readers run meanwhile. The
+//! workers' leases and attempt records commit without waiting for the disk (see [`Synced`]); everything
+//! else, accepted events first, is on disk when its call returns.
 
 mod access;
 mod budgets;
@@ -62,6 +64,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Room for every distinct statement (listing builds a few variants), so none is ever re-prepared.
 const STATEMENT_CACHE: usize = 64;
 
+/// When a write transaction's commit is on disk.
+#[derive(Debug, Clone, Copy)]
+enum Synced {
+    /// When the commit returns (the WAL is synced): what the API acknowledges, accepted events first.
+    OnDisk,
+    /// With the next commit that is (or the next checkpoint): a process crash loses nothing (the WAL is in
+    /// the operating system's hands), and a power loss may forget it, never a later commit without it.
+    /// For leases and attempt records, whose loss means at most a delivery sent again with its own id —
+    /// what at-least-once delivery allows anyway — and never an accepted event lost or a new delivery made.
+    WithTheNext,
+}
+
 /// The SQLite implementation of [`Store`]. Cloning is cheap and shares the connections.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -111,8 +125,27 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `work` in one immediate transaction on the writer connection, on the blocking pool.
+    /// Runs `work` in one immediate transaction on the writer connection, on the blocking pool; on disk
+    /// when it returns.
     async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.write_synced(Synced::OnDisk, work).await
+    }
+
+    /// As [`SqliteStore::write`], for the workers' own bookkeeping — leases and attempt records — whose
+    /// commit need not wait for the disk (see [`Synced::WithTheNext`]).
+    async fn write_bookkeeping<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.write_synced(Synced::WithTheNext, work).await
+    }
+
+    async fn write_synced<T, F>(&self, synced: Synced, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
@@ -120,6 +153,11 @@ impl SqliteStore {
         let inner = self.inner.clone();
         blocking(move || {
             let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let mode = match synced {
+                Synced::OnDisk => "FULL",
+                Synced::WithTheNext => "NORMAL",
+            };
+            conn.pragma_update(None, "synchronous", mode)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
             tx.commit()?;
@@ -490,7 +528,7 @@ impl Store for SqliteStore {
         exclude_tenants: &[String],
     ) -> StoreResult<Vec<ClaimedEvent>> {
         let excluded = json_array(exclude_tenants);
-        self.write(move |tx| events::claim(tx, limit, lease_ms, now, &excluded)).await
+        self.write_bookkeeping(move |tx| events::claim(tx, limit, lease_ms, now, &excluded)).await
     }
 
     async fn get_event(&self, tenant_id: &str, id: &str) -> StoreResult<Option<ClaimedEvent>> {
@@ -511,7 +549,7 @@ impl Store for SqliteStore {
         let sent = json_array(claim.sent);
         let merging = claim.merging_plugins.to_vec();
         let claim = DeliveryClaim { sent: &[], merging_plugins: &[], ..claim };
-        self.write(move |tx| {
+        self.write_bookkeeping(move |tx| {
             deliveries::claim(tx, &DeliveryClaim { merging_plugins: &merging, ..claim }, &sent)
         })
         .await
@@ -525,7 +563,8 @@ impl Store for SqliteStore {
         exclude_tenants: &[String],
     ) -> StoreResult<Vec<(String, ClaimedEvent)>> {
         let excluded = json_array(exclude_tenants);
-        self.write(move |tx| deliveries::claim_plugin_retries(tx, limit, lease_ms, now, &excluded)).await
+        self.write_bookkeeping(move |tx| deliveries::claim_plugin_retries(tx, limit, lease_ms, now, &excluded))
+            .await
     }
 
     async fn replace_plugin_retry(&self, delivery_id: &str, new: &[NewDelivery]) -> StoreResult<()> {
@@ -538,7 +577,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let records = records.to_vec();
-        self.write(move |tx| deliveries::record_attempts(tx, &records)).await
+        self.write_bookkeeping(move |tx| deliveries::record_attempts(tx, &records)).await
     }
 
     async fn subscription_health(
