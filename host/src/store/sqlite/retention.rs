@@ -1,14 +1,14 @@
 //! The retention purge for SQLite: finished deliveries older than the cut-off, their attempts, and the
 //! processed events left without deliveries, a bounded batch per transaction so no lock is held long.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::store::{Millis, StoreResult};
 
 /// Deletes up to `batch` finished deliveries (and their attempts) last updated before `older_than`, then up
 /// to `batch` processed events received before it that have no delivery left, dry runs last updated
 /// before it, and rolled-back candidates' failures kept before it. Returns the rows deleted.
-pub(super) fn purge(tx: &Transaction<'_>, older_than: Millis, batch: u32) -> StoreResult<u64> {
+pub(super) fn purge(tx: &Connection, older_than: Millis, batch: u32) -> StoreResult<u64> {
     tx.execute("CREATE TEMP TABLE IF NOT EXISTS purge_batch (id TEXT PRIMARY KEY) WITHOUT ROWID", [])?;
     tx.execute("DELETE FROM purge_batch", [])?;
     tx.prepare_cached(
