@@ -11,6 +11,8 @@
 # GANCHO_BENCH_RUNS: which runs (default "sqlite pg1 pg2": SQLite; PostgreSQL with one and two instances).
 # GANCHO_BENCH_BINARY: the gancho to measure (default ./target/release/gancho, built here);
 # GANCHO_BENCH_BEFORE: another build, run before it in each round (interleaved, to compare two builds).
+# GANCHO_BENCH_BATCH: events per post (default 1); above 1, each post is a JSON array of that many events
+# (the batch form of `POST /v1/events`, for a platform that buffers).
 # GANCHO_BENCH_DATABASE_URL: PostgreSQL (default postgres://postgres@127.0.0.1:5432/test); the script makes
 # and drops a database of its own there. wrk, nginx and psql come from Debian's packages, installed if
 # missing (apt-get, as root or through sudo).
@@ -21,6 +23,7 @@ rounds=${2:-1}
 runs=${GANCHO_BENCH_RUNS:-sqlite pg1 pg2}
 binary=${GANCHO_BENCH_BINARY:-./target/release/gancho}
 before=${GANCHO_BENCH_BEFORE:-}
+batch=${GANCHO_BENCH_BATCH:-1}
 admin_url=${GANCHO_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 plugin=target/wasm32-wasip2/plugin/gancho_plugin_template.wasm
 
@@ -84,9 +87,18 @@ wrk.headers["content-type"] = "application/json"
 wrk.headers["authorization"] = "Bearer $GANCHO_INGEST_TOKEN"
 local event = "$(lua_string "$event")"
 local before, after = event:match('^(.-)"ID"(.*)$')
+local batch = $batch
 request = function()
-  n = n + 1
-  return wrk.format(nil, "/v1/events", nil, before .. '"' .. run .. "-" .. tid .. "-" .. n .. '"' .. after)
+  if batch == 1 then
+    n = n + 1
+    return wrk.format(nil, "/v1/events", nil, before .. '"' .. run .. "-" .. tid .. "-" .. n .. '"' .. after)
+  end
+  local events = {}
+  for i = 1, batch do
+    n = n + 1
+    events[i] = before .. '"' .. run .. "-" .. tid .. "-" .. n .. '"' .. after
+  end
+  return wrk.format(nil, "/v1/events", nil, "[" .. table.concat(events, ",") .. "]")
 end
 EOF
 cat >"$work/ceiling.lua" <<EOF
@@ -150,7 +162,7 @@ run() { # run LABEL BINARY KIND → one table row
     refused=$((refused + $(awk '/Non-2xx/ {print $NF}' "$work/wrk-$port.txt" | tail -1 || echo 0) + 0))
     p99="${p99:+$p99/}$(p99_ms <"$work/wrk-$port.txt")"
   done
-  local accepted=$((posted - refused))
+  local accepted=$(((posted - refused) * batch))
   # Delivered: what nginx answered (less this script's own status reads) until every accepted event's
   # delivery arrived, or nothing more arrived for 5 s.
   local delivered=0 last_change; last_change=$(date +%s.%N)
@@ -176,6 +188,7 @@ printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------------- ---------- ------
 for round in $(seq "$rounds"); do
   for kind in $runs; do
     case $kind in sqlite) name="SQLite" ;; pg1) name="PostgreSQL, 1 instance" ;; *) name="PostgreSQL, ${kind#pg} instances" ;; esac
+    [ "$batch" -gt 1 ] && name="$name, ${batch}/post"
     [ -n "$before" ] && run "$name (before)" "$before" "$kind"
     run "$name" "$binary" "$kind"
   done

@@ -18,9 +18,12 @@ mod lanes;
 mod reruns;
 mod retention;
 mod rollouts;
+mod writer;
 mod stats;
 
 use std::path::{Path, PathBuf};
+
+use writer::{Synced, Writer};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -64,54 +67,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Room for every distinct statement (listing builds a few variants), so none is ever re-prepared.
 const STATEMENT_CACHE: usize = 64;
 
-/// The connection that writes, and the sync mode it is in.
-struct Writer {
-    conn: Connection,
-    synced: Synced,
-}
-
-impl Writer {
-    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed as `synced` says; rolled back if it
-    /// fails. BEGIN and COMMIT are cached statements (rusqlite's `Transaction` parses them anew each
-    /// time, which showed in the profile); the sync mode is a pragma applied when parsed, so it is set
-    /// only when it changes.
-    fn transaction<T>(
-        &mut self,
-        synced: Synced,
-        work: impl FnOnce(&Connection) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        if self.synced != synced {
-            let mode = match synced {
-                Synced::OnDisk => "FULL",
-                Synced::WithTheNext => "NORMAL",
-            };
-            self.conn.pragma_update(None, "synchronous", mode)?;
-            self.synced = synced;
-        }
-        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        let done = work(&self.conn).and_then(|value| {
-            self.conn.prepare_cached("COMMIT")?.execute([])?;
-            Ok(value)
-        });
-        if done.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        done
-    }
-}
-
-/// When a write transaction's commit is on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Synced {
-    /// When the commit returns (the WAL is synced): what the API acknowledges, accepted events first.
-    OnDisk,
-    /// With the next commit that is (or the next checkpoint): a process crash loses nothing (the WAL is in
-    /// the operating system's hands), and a power loss may forget it, never a later commit without it.
-    /// For leases and attempt records, whose loss means at most a delivery sent again with its own id —
-    /// what at-least-once delivery allows anyway — and never an accepted event lost or a new delivery made.
-    WithTheNext,
-}
-
 /// The SQLite implementation of [`Store`]. Cloning is cheap and shares the connections.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -152,13 +107,17 @@ impl SqliteStore {
         writer.pragma_update(None, "synchronous", "FULL")?;
         migrate(&mut writer)?;
         tracing::debug!(path = %path.display(), "opened sqlite store");
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                path: path.to_owned(),
-                writer: Mutex::new(Writer { conn: writer, synced: Synced::OnDisk }),
-                readers: Mutex::new(Vec::new()),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path: path.to_owned(),
+            writer: Mutex::new(Writer::new(writer)),
+            readers: Mutex::new(Vec::new()),
+        });
+        // Checkpoints run on a thread of their own (see `writer`), not inside the writer's commits.
+        if writer::start_checkpoints(Arc::downgrade(&inner), open_connection(path)?) {
+            let writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            writer.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
+        Ok(SqliteStore { inner })
     }
 
     /// Runs `work` in one immediate transaction on the writer connection, on the blocking pool; on disk
