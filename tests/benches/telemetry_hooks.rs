@@ -31,7 +31,7 @@ struct Event {
 
 fn one_event(event: &Event) {
     let ingest = IngestSpan::begin(&event.new);
-    ingest.end(&Inserted::New);
+    ingest.end(&Inserted::New { seq: 1 });
     let run = PluginRunSpan::begin(&event.claimed);
     run.end(&event.claimed, &event.subscription, "slack@1", &event.deliveries);
     black_box(log_scope(&event.delivery.tenant_id, &event.delivery.event_id));
@@ -71,6 +71,7 @@ fn sample() -> Event {
         data_json: "{}".into(),
         received_at: 1,
         origin: None,
+        lease_until: 0,
     };
     let claimed = ClaimedEvent {
         tenant_id: tenant.into(),

@@ -18,14 +18,14 @@ mod lanes;
 mod reruns;
 mod retention;
 mod rollouts;
-mod writer;
 mod stats;
+mod writer;
 
 use std::path::{Path, PathBuf};
 
-use writer::{Synced, Writer};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use writer::{Synced, Writer};
 
 use async_trait::async_trait;
 use rusqlite::types::Type;
@@ -550,8 +550,10 @@ impl Store for SqliteStore {
         exclude_tenants: &[String],
     ) -> StoreResult<Vec<(String, ClaimedEvent)>> {
         let excluded = json_array(exclude_tenants);
-        self.write_bookkeeping(move |tx| deliveries::claim_plugin_retries(tx, limit, lease_ms, now, &excluded))
-            .await
+        self.write_bookkeeping(move |tx| {
+            deliveries::claim_plugin_retries(tx, limit, lease_ms, now, &excluded)
+        })
+        .await
     }
 
     async fn replace_plugin_retry(&self, delivery_id: &str, new: &[NewDelivery]) -> StoreResult<()> {
