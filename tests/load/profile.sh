@@ -11,6 +11,8 @@
 # for symbols). Needs perf (Debian's linux-perf), wrk, nginx (installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/load/nginx.sh
+source tests/load/nginx.sh
 seconds=${1:-10}
 backend=${2:-sqlite}
 binary=${GANCHO_BENCH_BINARY:-./target/release/gancho}
@@ -19,13 +21,6 @@ plugin=target/wasm32-wasip2/plugin/gancho_plugin_template.wasm
 out=target/profile
 mkdir -p "$out"
 
-install_missing() { # install_missing COMMAND PACKAGE …
-  local missing=()
-  while [ $# -gt 0 ]; do command -v "$1" >/dev/null || missing+=("$2"); shift 2; done
-  [ ${#missing[@]} -eq 0 ] && return
-  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-}
 install_missing perf linux-perf wrk wrk nginx nginx jq jq psql postgresql-client
 if [ -z "${GANCHO_BENCH_BINARY:-}" ]; then cargo build --release -p gancho --bin gancho; fi
 cargo build -p gancho-plugin-template --target wasm32-wasip2 --profile plugin
@@ -35,7 +30,7 @@ pid=""
 database=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  stop_nginx "$work"
   [ -n "$database" ] && psql "$admin_url" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null
   rm -rf "$work"
 }
@@ -44,26 +39,7 @@ export GANCHO_OPERATOR_TOKEN=bench-operator-$(openssl rand -hex 16) GANCHO_INGES
 export GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_LOG=warn
 
 receiver=127.0.0.1:18400
-mkdir -p "$work/nginx"
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi; uwsgi_temp_path $work/nginx/uwsgi; scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 10000000;
-  server {
-    listen $receiver;
-    location = /status { stub_status; }
-    location / { return 200 "ok\n"; }
-  }
-}
-EOF
-"$(command -v nginx)" -p "$work/nginx" -c "$work/nginx.conf"
-answered() { curl -sf "http://$receiver/status" | awk 'NR == 3 {print $3}'; }
+start_nginx "$receiver" "$work"
 
 if [ "$backend" = postgres ]; then
   database=gancho_profile_$$
@@ -83,8 +59,7 @@ template='{"event_id": "{{event.id}}", "call_id": "{{call.id}}", "from": "{{call
 api /v1/tenants/bench/subscriptions "$(jq -cn --arg t "$template" --arg url "http://$receiver/hook" \
   '{event_types: ["call.ended"], plugin: "template@1", endpoint_url: $url, config: {format: "json", template: $t}}')"
 
-event=$(jq -c '.tenant = "bench" | .id = "ID"' plugin-sdk/samples/call.ended.json)
-lua_string() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+event=$(bench_event)
 cat >"$work/events.lua" <<EOF
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
@@ -101,7 +76,7 @@ end
 EOF
 
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-base=$(answered)
+base=$(answered "$receiver")
 ticks_before=$(ticks)
 perf record -F 499 -g --call-graph dwarf,16384 -p "$pid" -o "$out/perf.data" -- sleep $((seconds + 3)) 2>"$work/perf.log" &
 perf_pid=$!
@@ -111,7 +86,7 @@ wrk -t2 -c64 -d"${seconds}s" -s "$work/events.lua" http://127.0.0.1:18410 >"$wor
 sleep 2.5
 wait "$perf_pid" || true
 ticks_after=$(ticks)
-delivered=$(( $(answered) - base - 1 ))
+delivered=$(( $(answered "$receiver") - base - 1 ))
 hz=$(getconf CLK_TCK)
 cpu_us_per_event=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" -v d="$delivered" 'BEGIN { printf "%.1f", t / hz * 1e6 / d }')
 echo "delivered $delivered events; gancho used $(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }') s of CPU: $cpu_us_per_event µs per event"

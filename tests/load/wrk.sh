@@ -18,6 +18,8 @@
 # missing (apt-get, as root or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/load/nginx.sh
+source tests/load/nginx.sh
 seconds=${1:-10}
 rounds=${2:-1}
 runs=${GANCHO_BENCH_RUNS:-sqlite pg1 pg2}
@@ -27,16 +29,7 @@ batch=${GANCHO_BENCH_BATCH:-1}
 admin_url=${GANCHO_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 plugin=target/wasm32-wasip2/plugin/gancho_plugin_template.wasm
 
-install_missing() { # install_missing COMMAND PACKAGE …
-  local missing=()
-  while [ $# -gt 0 ]; do command -v "$1" >/dev/null || missing+=("$2"); shift 2; done
-  [ ${#missing[@]} -eq 0 ] && return
-  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-  echo "installing ${missing[*]} (Debian packages)" >&2
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-}
 install_missing wrk wrk nginx nginx psql postgresql-client jq jq
-nginx_bin=$(command -v nginx)
 
 if [ -z "${GANCHO_BENCH_BINARY:-}" ]; then cargo build --release -p gancho --bin gancho; fi
 cargo build -p gancho-plugin-template --target wasm32-wasip2 --profile plugin
@@ -45,7 +38,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  stop_nginx "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,30 +47,10 @@ export GANCHO_ALLOWED_DESTINATIONS=127.0.0.0/8 GANCHO_LOG=warn
 
 # The receiver: nginx answering 200 to anything, `stub_status` counting what it answered.
 receiver=127.0.0.1:18300
-mkdir -p "$work/nginx"
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body; proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi; uwsgi_temp_path $work/nginx/uwsgi; scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 10000000;
-  server {
-    listen $receiver reuseport;
-    location = /status { stub_status; }
-    location / { return 200 "ok\n"; }
-  }
-}
-EOF
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx.conf"
-answered() { curl -sf "http://$receiver/status" | awk 'NR == 3 {print $3}'; }
+start_nginx "$receiver" "$work"
 
 # The event: the catalog's `call.ended` sample, compact (about 600 bytes), its id made unique per request.
-event=$(jq -c '.tenant = "bench" | .id = "ID"' plugin-sdk/samples/call.ended.json)
-lua_string() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+event=$(bench_event)
 cat >"$work/events.lua" <<EOF
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
@@ -146,7 +119,7 @@ run() { # run LABEL BINARY KIND → one table row
       done ;;
   esac
   setup_tenant "${ports[0]}"
-  local base; base=$(answered)
+  local base; base=$(answered "$receiver")
   local started; started=$(date +%s.%N)
   # Two instances: one wrk each, half the connections each.
   local threads=$((2 / ${#ports[@]})) connections=$((64 / ${#ports[@]})) outs=()
@@ -168,7 +141,7 @@ run() { # run LABEL BINARY KIND → one table row
   local delivered=0 last_change; last_change=$(date +%s.%N)
   local finished=$last_change polls=0
   while :; do
-    local now count; count=$(answered); polls=$((polls + 1)); now=$(date +%s.%N)
+    local now count; count=$(answered "$receiver"); polls=$((polls + 1)); now=$(date +%s.%N)
     count=$((count - base - polls))
     if [ "$count" -gt "$delivered" ]; then delivered=$count; finished=$now; last_change=$now; fi
     [ "$delivered" -ge "$accepted" ] && break

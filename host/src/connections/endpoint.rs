@@ -27,6 +27,20 @@ const LIFETIME_WITHOUT_EXPIRY: Duration = Duration::from_secs(600);
 const ASSERTION_LIFETIME_SECS: i64 = 3600;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
+/// What the *Connect* flow's callback exchanges at a provider's token endpoint.
+#[derive(Clone, Copy)]
+pub(crate) struct CodeExchange<'a> {
+    pub token_url: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+    /// The one-time code the customer's browser brought back.
+    pub code: &'a str,
+    /// The redirect URI the code was issued for (the provider checks it is the same).
+    pub redirect_uri: &'a str,
+    /// The PKCE verifier only this host knows.
+    pub code_verifier: &'a str,
+}
+
 /// A token the endpoint issued.
 pub(crate) struct Grant {
     pub access_token: String,
@@ -106,17 +120,13 @@ impl TokenEndpoint {
 
     /// The authorization-code grant with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5): the code the customer's
     /// browser brought back, exchanged with the verifier only this host knows and the client's credentials.
-    #[allow(clippy::too_many_arguments)]
     pub async fn authorization_code(
         &self,
         name: &str,
-        token_url: &str,
-        client_id: &str,
-        client_secret: &str,
-        code: &str,
-        redirect_uri: &str,
-        code_verifier: &str,
+        exchange: &CodeExchange<'_>,
     ) -> Result<Grant, ConnectionError> {
+        let CodeExchange { token_url, client_id, client_secret, code, redirect_uri, code_verifier } =
+            *exchange;
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "authorization_code")
             .append_pair("code", code)

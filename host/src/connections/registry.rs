@@ -116,17 +116,15 @@ impl Registry {
         redirect_uri: &str,
         code_verifier: &str,
     ) -> Result<super::endpoint::Grant, ConnectionError> {
-        self.tokens
-            .redeem_code(
-                name,
-                &provider.token_url,
-                &provider.client_id,
-                &provider.client_secret,
-                code,
-                redirect_uri,
-                code_verifier,
-            )
-            .await
+        let exchange = super::endpoint::CodeExchange {
+            token_url: &provider.token_url,
+            client_id: &provider.client_id,
+            client_secret: &provider.client_secret,
+            code,
+            redirect_uri,
+            code_verifier,
+        };
+        self.tokens.redeem_code(name, &exchange).await
     }
 
     /// Forgets what this instance opened of a connection (after the API changed or deleted it).

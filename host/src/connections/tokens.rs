@@ -115,20 +115,12 @@ impl TokenService {
 
     /// Exchanges an authorization code (the *Connect* flow's callback) for tokens; see
     /// [`TokenEndpoint::authorization_code`].
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn redeem_code(
         &self,
         name: &str,
-        token_url: &str,
-        client_id: &str,
-        client_secret: &str,
-        code: &str,
-        redirect_uri: &str,
-        code_verifier: &str,
+        exchange: &super::endpoint::CodeExchange<'_>,
     ) -> Result<Grant, ConnectionError> {
-        self.endpoint
-            .authorization_code(name, token_url, client_id, client_secret, code, redirect_uri, code_verifier)
-            .await
+        self.endpoint.authorization_code(name, exchange).await
     }
 
     /// Forgets the cached token (the destination answered 401): the next [`TokenService::authorize`] refreshes.
