@@ -17,11 +17,6 @@ use crate::store::{Budget, ClaimedDelivery, DeliveryClaim, Millis, StoreResult, 
 const CLAIM_LOCK_SQL: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('gancho delivery claims ' || current_schema(), 0))";
 
-/// A claim's commit does not wait for PostgreSQL to flush its WAL: a crash of the server may forget the
-/// leases it wrote (the deliveries are then claimed again, and one in flight may be sent twice with its own
-/// id, as at-least-once delivery allows), never an accepted event nor a later commit that did wait.
-const ASYNC_COMMIT_SQL: &str = "SET LOCAL synchronous_commit TO off";
-
 /// Up to `$2` due (at `$1`), unleased deliveries of enabled subscriptions whose endpoint has a free
 /// concurrency slot and whose tenant is under its share (`$5`), oldest due first, locked, each with its
 /// subscription's limits and state for [`throttle::plan`] (`$3`: the default concurrency bound; `$4`: the
@@ -136,11 +131,8 @@ pub(super) async fn claim(
     // Sent together: the candidates statement runs (with a fresh snapshot) once the lock is held.
     let max = limit(max);
     let parameters: [Param<'_>; 5] = [&now, &max, &default_max_in_flight, &sent, &per_tenant];
-    let (_, _, rows) = tokio::try_join!(
-        query(&tx, ASYNC_COMMIT_SQL, &[]),
-        query(&tx, CLAIM_LOCK_SQL, &[]),
-        query(&tx, CANDIDATES_SQL, &parameters)
-    )?;
+    let (_, rows) =
+        tokio::try_join!(query(&tx, CLAIM_LOCK_SQL, &[]), query(&tx, CANDIDATES_SQL, &parameters))?;
     let mut candidates = rows
         .iter()
         .map(|row| {
