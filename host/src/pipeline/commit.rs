@@ -55,6 +55,19 @@ struct Counts {
     per_tenant: HashMap<String, usize>,
 }
 
+impl Counts {
+    /// One more item of `tenant`'s (its name is copied only for its first).
+    fn count_in(&mut self, tenant: &str) {
+        self.total += 1;
+        match self.per_tenant.get_mut(tenant) {
+            Some(count) => *count += 1,
+            None => {
+                self.per_tenant.insert(tenant.to_owned(), 1);
+            }
+        }
+    }
+}
+
 impl InFlight {
     fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
         self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -68,20 +81,12 @@ impl InFlight {
         if counts.total >= max || of_tenant >= max_per_tenant {
             return false;
         }
-        counts.total += 1;
-        counts.per_tenant.insert(tenant.to_owned(), of_tenant + 1);
+        counts.count_in(tenant);
         true
     }
 
     pub fn add(&self, tenant: &str) {
-        let mut counts = self.counts();
-        counts.total += 1;
-        match counts.per_tenant.get_mut(tenant) {
-            Some(count) => *count += 1,
-            None => {
-                counts.per_tenant.insert(tenant.to_owned(), 1);
-            }
-        }
+        self.counts().count_in(tenant);
     }
 
     pub fn release<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
