@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::Inner;
+use super::database::Inner;
 use crate::store::StoreResult;
 
 /// The connection that writes, and the sync mode it is in.
