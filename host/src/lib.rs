@@ -192,6 +192,11 @@ pub async fn run(
     let lease_ms = (config.workers.lease_secs * 1000) as i64;
     let poll_interval = Duration::from_millis(config.workers.poll_interval_ms);
     let retry_window_ms = config.delivery.retry.delays_secs.iter().sum::<u64>() as i64 * 1000;
+    let send_capacity = Arc::new(delivery::capacity::SendCapacity::new(
+        config.delivery.max_in_flight,
+        lease_ms,
+        config.delivery.max_in_flight_per_endpoint,
+    ));
     let parts = PipelineParts {
         store: store.clone(),
         runtime: runtime.clone(),
@@ -200,6 +205,7 @@ pub async fn run(
         executor: executor.clone(),
         metrics: metrics.clone(),
         wake: wake.clone(),
+        deliveries: send_capacity.clone(),
     };
     let pipeline = Arc::new(Pipeline::new(
         parts,
@@ -235,11 +241,10 @@ pub async fn run(
         batch_size: config.workers.batch_size,
         lease_ms,
         poll_interval,
-        max_in_flight: config.delivery.max_in_flight,
+        capacity: send_capacity,
         max_in_flight_per_endpoint: config.delivery.max_in_flight_per_endpoint,
         disable_after_failing_ms: (config.delivery.disable_after_failing_secs * 1000) as i64,
         ordering_max_hold_secs: config.delivery.ordering_max_hold_secs,
-        shares: delivery::lanes::TenantShares::new(config.delivery.max_in_flight),
         merger: Some(Arc::new(delivery::budgets::batch::Merger::new(
             store.clone(),
             plugins.clone(),

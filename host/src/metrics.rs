@@ -1,5 +1,6 @@
 //! Prometheus metrics: events in, plugin runs and their duration, plugin failures by plugin version and
-//! kind, paused subscriptions, plugin runs waiting for a thread, items per pipeline commit, deliveries by
+//! kind, paused subscriptions, plugin runs waiting for a thread, items per pipeline commit, deliveries handed
+//! over by their commit, deliveries by
 //! outcome, attempts and their latency, queue depth and the oldest pending item's age, and requests,
 //! merges and pauses per destination host.
 
@@ -25,6 +26,7 @@ pub struct Metrics {
     subscriptions_paused: Counter,
     plugin_runs_waiting: Gauge,
     commit_group: Histogram,
+    deliveries_handed: Counter,
     deliveries: Family<Labels, Counter>,
     attempt_seconds: Histogram,
     events_pending: Gauge,
@@ -80,6 +82,12 @@ impl Default for Metrics {
             "pipeline_commit_items",
             "Events and plugin retries committed together in one pipeline commit",
             commit_group.clone(),
+        );
+        let deliveries_handed = Counter::default();
+        registry.register(
+            "deliveries_handed",
+            "Deliveries handed to this instance's delivery worker by the commit that stored them, not claimed",
+            deliveries_handed.clone(),
         );
         let deliveries = Family::<Labels, Counter>::default();
         registry.register(
@@ -146,6 +154,7 @@ impl Default for Metrics {
             subscriptions_paused,
             plugin_runs_waiting,
             commit_group,
+            deliveries_handed,
             deliveries,
             attempt_seconds,
             events_pending,
@@ -199,6 +208,10 @@ impl Metrics {
 
     pub fn pipeline_commit(&self, items: usize) {
         self.commit_group.observe(items as f64);
+    }
+
+    pub fn deliveries_handed(&self, deliveries: usize) {
+        self.deliveries_handed.inc_by(deliveries as u64);
     }
 
     pub fn attempt(&self, status: &'static str, seconds: f64) {

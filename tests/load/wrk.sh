@@ -148,12 +148,19 @@ run() { # run LABEL BINARY KIND → one table row
     awk -v a="$now" -v b="$last_change" 'BEGIN { exit !(a - b > 5) }' && break
     sleep 0.05
   done
+  # How the deliveries reached the delivery worker: handed over by their commit, or claimed.
+  local handed=0
+  for port in "${ports[@]}"; do
+    handed=$((handed + $(curl -sf "http://127.0.0.1:$port/metrics" -H "authorization: Bearer $GANCHO_OPERATOR_TOKEN" \
+      | awk '/^gancho_deliveries_handed_total/ {printf "%d", $2}' || true) + 0))
+  done
   stop_gancho
   [ -n "$database" ] && psql "$admin_url" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null
   local rate; rate=$(awk -v d="$delivered" -v s="$started" -v f="$finished" 'BEGIN { printf "%.0f", d / (f - s) }')
   printf '| %-26s | %8s | %6s of %-6s | %9s | %7s | %5.1f%% | %9s ms |\n' "$label" "$rate" "$delivered" \
     "$accepted" "$ceiling" "$refused" "$(awk -v r="$rate" -v c="$ceiling" 'BEGIN { print 100 * r / c }')" "$p99"
   [ "$delivered" -ge "$accepted" ] || echo "   ^ $((accepted - delivered)) accepted events were not delivered" >&2
+  echo "   ^ deliveries handed over by their commit (not claimed): $handed" >&2
 }
 
 printf '| %-26s | %8s | %15s | %9s | %7s | %6s | %12s |\n' run "events/s" "delivered" "ceiling/s" refused "ratio" "ingest p99"

@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use super::Pipeline;
-use crate::store::{NewDelivery, ProcessedEvent};
+use crate::clock::now_millis;
+use crate::store::{HandOffTerms, NewDelivery, ProcessedEvent};
 
 /// Longest a finished item waits for others to share its commit, under load.
 const LINGER: Duration = Duration::from_millis(3);
@@ -151,10 +152,26 @@ async fn commit(pipeline: &Pipeline, group: Vec<Finished>) {
     }
     let mut stored_any = false;
     if !events.is_empty() {
-        match pipeline.store.complete_events(&events).await {
-            Ok(()) => stored_any = true,
+        // Deliveries to send now go straight to the delivery worker when it has room (see
+        // `delivery::capacity`); only those the store leaves unleased need its claim.
+        let sendable =
+            events.iter().flat_map(|event| &event.deliveries).filter(|d| d.request.is_some()).count();
+        let reservation = pipeline.deliveries.reserve(sendable, now_millis());
+        let terms = match &reservation {
+            Some(reservation) => reservation.terms.clone(),
+            None => HandOffTerms::none(now_millis()),
+        };
+        let count = events.len();
+        match pipeline.store.complete_events_handing_off(events, terms).await {
+            Ok(handed) => {
+                stored_any = handed.len() < sendable;
+                pipeline.deliveries.left_for_claim(sendable - handed.len());
+                if let Some(reservation) = reservation {
+                    pipeline.deliveries.hand(reservation, handed);
+                }
+            }
             Err(error) => {
-                tracing::error!(%error, events = events.len(), "committing processed events failed")
+                tracing::error!(%error, events = count, "committing processed events failed")
             }
         }
     }

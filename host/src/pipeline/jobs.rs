@@ -212,7 +212,7 @@ pub(super) fn paused_delivery(job: &Job, now: Millis) -> NewDelivery {
 /// A delivery of `job`'s event and subscription, completed by one of [`DeliveryDraft`]'s methods.
 fn delivery(job: &Job, plugin: &str, status: DeliveryStatus, now: Millis) -> DeliveryDraft {
     DeliveryDraft(NewDelivery {
-        id: crate::ids::new_id("dlv"),
+        id: crate::ids::new_time_ordered_id("dlv"),
         tenant_id: job.event.tenant_id.clone(),
         event_id: job.event.id.clone(),
         subscription_id: job.subscription.id.clone(),

@@ -30,6 +30,7 @@ use containment::Containment;
 use jobs::{Job, Outcome, RunContext};
 
 use crate::clock::now_millis;
+use crate::delivery::capacity::SendCapacity;
 use crate::executor::PluginExecutor;
 use crate::metrics::Metrics;
 use crate::plugins::{PluginCache, PluginRef};
@@ -80,6 +81,7 @@ pub struct Pipeline {
     executor: Arc<PluginExecutor>,
     metrics: Arc<Metrics>,
     wake: Wakeups,
+    deliveries: Arc<SendCapacity>,
     settings: PipelineSettings,
     runs: Arc<RunContext>,
     in_flight: Arc<InFlight>,
@@ -100,11 +102,14 @@ pub struct PipelineParts {
     pub executor: Arc<PluginExecutor>,
     pub metrics: Arc<Metrics>,
     pub wake: Wakeups,
+    /// This instance's delivery worker's send capacity: committed deliveries go straight into it when
+    /// they may.
+    pub deliveries: Arc<SendCapacity>,
 }
 
 impl Pipeline {
     pub fn new(parts: PipelineParts, settings: PipelineSettings) -> Pipeline {
-        let PipelineParts { store, runtime, plugins, policies, executor, metrics, wake } = parts;
+        let PipelineParts { store, runtime, plugins, policies, executor, metrics, wake, deliveries } = parts;
         let runs = Arc::new(RunContext {
             runtime,
             metrics: metrics.clone(),
@@ -122,6 +127,7 @@ impl Pipeline {
             executor,
             metrics,
             wake,
+            deliveries,
             settings,
             runs,
             in_flight,

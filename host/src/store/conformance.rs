@@ -8,9 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    ApiKeyInfo, AttemptRecord, DeliveryClaim, DeliveryFilter, DeliveryStatus, Inserted, LaneStatus, Millis,
-    NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginVersion, ProcessedEvent, QueueStats, Store,
-    StoreError, StoreResult, StoredRequest, Subscription, Tenant,
+    ApiKeyInfo, AttemptRecord, DeliveryClaim, DeliveryFilter, DeliveryStatus, Inserted, LanePlace,
+    LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginVersion, ProcessedEvent,
+    QueueStats, Store, StoreError, StoreResult, StoredRequest, Subscription, Tenant,
 };
 
 mod budgets;
@@ -18,6 +18,7 @@ mod concurrency;
 mod connections;
 mod customer;
 mod deliveries;
+mod handoff;
 mod lanes;
 mod rollouts;
 mod stats;
@@ -28,6 +29,7 @@ pub use concurrency::*;
 pub use connections::*;
 pub use customer::*;
 pub use deliveries::*;
+pub use handoff::*;
 pub use lanes::*;
 pub use rollouts::*;
 pub use stats::*;
@@ -41,6 +43,8 @@ pub trait Backend: Send + Sync + Sized + 'static {
     async fn new() -> Self;
     /// A store on this database. Opening another after dropping the first must find what it wrote.
     async fn open(&self) -> Arc<dyn Store>;
+    /// Its store's commits hand deliveries over to the committing worker (see `store::handoff`).
+    const HANDS_OVER: bool = false;
 }
 
 /// `conformance_tests!(MyBackend)`: one test per behaviour, for that backend.
@@ -69,6 +73,7 @@ macro_rules! conformance_tests {
             claim_events_leases,
             claims_skip_excluded_tenants,
             complete_events_stores_deliveries_once,
+            a_commit_hands_over_only_what_the_claim_would_take_at_once,
             claim_deliveries_only_due_enabled_unleased,
             claim_deliveries_skips_deleted_subscriptions,
             claims_keep_each_endpoints_concurrency_bound,

@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 mod conformance;
+mod handoff;
 mod health;
 mod idempotency;
 mod lanes;
@@ -23,6 +24,7 @@ mod work;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use handoff::HandOffTerms;
 pub use health::{FailureChange, LastFailure, SubscriptionHealth};
 pub use idempotency::Idempotent;
 pub use postgres::PostgresStore;
@@ -366,6 +368,15 @@ pub trait Store: Send + Sync + 'static {
     /// event already processed (its lease expired and another worker finished it) is left alone and its
     /// deliveries are not stored again.
     async fn complete_events(&self, processed: &[ProcessedEvent]) -> StoreResult<()>;
+    /// As [`Store::complete_events`], and in the same transaction hands over to the committing instance's
+    /// delivery worker up to `terms.room` of the new deliveries that the claim would take at once with
+    /// nothing to decide but room: they are stored leased until `now + lease_ms` and returned as claimed
+    /// (see `handoff`). The others are stored for the claim.
+    async fn complete_events_handing_off(
+        &self,
+        processed: Vec<ProcessedEvent>,
+        terms: HandOffTerms,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
 
     // Deliveries.
     /// Claims up to `limit` deliveries that are `pending` or `failed` with `next_attempt_at <= now` and

@@ -8,17 +8,18 @@
 mod batches;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::budgets::{self, pause};
+use super::capacity::{Handed, SendCapacity};
 use super::client::{HttpSender, SendOutcome, SendRequest};
-use super::lanes::{HoldBound, HoldVerdict, TenantShares};
+use super::lanes::{HoldBound, HoldVerdict};
 use super::retry::RetrySchedule;
 use super::signing;
 use crate::clock::{now_millis, rfc3339};
@@ -38,16 +39,14 @@ pub struct DeliveryWorker {
     pub batch_size: u32,
     pub lease_ms: i64,
     pub poll_interval: Duration,
-    /// Sends in flight from this instance.
-    pub max_in_flight: usize,
+    /// This instance's send slots and tenant shares, and the deliveries commits hand over into them.
+    pub capacity: Arc<SendCapacity>,
     /// Deliveries in flight to one subscription's endpoint across all instances, unless it sets its own.
     pub max_in_flight_per_endpoint: u32,
     /// A subscription whose endpoint has failed without a success for this long is disabled.
     pub disable_after_failing_ms: i64,
     /// How long a failing head may hold its ordering key, when its subscription does not say.
     pub ordering_max_hold_secs: u32,
-    /// This instance's sends in flight per tenant: each tenant's share of `max_in_flight`.
-    pub shares: TenantShares,
     /// Merges what waits on a destination's budget with the plugin that made it; `None`: never merge.
     pub merger: Option<Arc<budgets::batch::Merger>>,
 }
@@ -56,7 +55,6 @@ pub struct DeliveryWorker {
 struct Shared {
     worker: Arc<DeliveryWorker>,
     records: mpsc::Sender<AttemptRecord>,
-    sent: Arc<Mutex<SentUnrecorded>>,
     /// Sends finished since the last claim.
     finished_since_claim: AtomicUsize,
 }
@@ -65,30 +63,23 @@ struct Shared {
 /// wake-up, or the poll).
 const CLAIM_AFTER_SENDS: usize = 16;
 
-/// Deliveries sent whose attempts are not recorded yet: no longer in flight, though still leased. By
-/// delivery id: when its lease runs out.
-type SentUnrecorded = HashMap<String, Millis>;
-
-/// The sent deliveries whose leases (ours) still run at `now`, for the claim: one whose lease ran out may
-/// be another claimer's now.
-fn still_ours(sent: &SentUnrecorded, now: Millis) -> Vec<String> {
-    sent.iter().filter(|(_, lease_until)| **lease_until > now).map(|(id, _)| id.clone()).collect()
-}
-
 impl DeliveryWorker {
     /// Sends due deliveries until `shutdown`; then finishes the sends in flight and records them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let (records, receiver) = mpsc::channel(4096);
-        let sent = Arc::new(Mutex::new(SentUnrecorded::new()));
-        let recorder =
-            tokio::spawn(record_attempts(self.store.clone(), receiver, sent.clone(), self.wake.clone()));
-        let shared = Arc::new(Shared {
-            worker: self.clone(),
-            records,
-            sent,
-            finished_since_claim: AtomicUsize::new(0),
-        });
-        let in_flight = Arc::new(Semaphore::new(self.max_in_flight));
+        let recorder = tokio::spawn(record_attempts(
+            self.store.clone(),
+            receiver,
+            self.capacity.clone(),
+            self.wake.clone(),
+        ));
+        let shared =
+            Arc::new(Shared { worker: self.clone(), records, finished_since_claim: AtomicUsize::new(0) });
+        let in_flight = self.capacity.slots().clone();
+        let arrivals = self
+            .capacity
+            .take_arrivals()
+            .map(|arrivals| tokio::spawn(send_handed(shared.clone(), arrivals, shutdown.clone())));
         while !shutdown.is_cancelled() {
             let room = in_flight.available_permits().min(self.batch_size as usize) as u32;
             let now = now_millis();
@@ -96,7 +87,7 @@ impl DeliveryWorker {
             let claimed = if room == 0 {
                 Ok(Vec::new())
             } else {
-                let sent = still_ours(&shared.sent.lock().expect("sent set lock"), now);
+                let sent = self.capacity.sent_still_ours(now);
                 let merging = self.merger.as_ref().map(|merger| merger.merging()).unwrap_or_default();
                 self.store
                     .claim_deliveries(DeliveryClaim {
@@ -105,14 +96,19 @@ impl DeliveryWorker {
                         now,
                         default_max_in_flight: self.max_in_flight_per_endpoint,
                         sent: &sent,
-                        max_in_flight_per_tenant: self.shares.per_tenant(),
+                        max_in_flight_per_tenant: self.capacity.shares.per_tenant(),
                         merging_plugins: &merging,
                         default_budget: budgets::known::default_budget,
                     })
                     .await
             };
             let claimed = match claimed {
-                Ok(claimed) => claimed,
+                Ok(claimed) => {
+                    if room > 0 {
+                        self.capacity.claimed(claimed.len());
+                    }
+                    claimed
+                }
                 Err(error) => {
                     tracing::error!(%error, "claiming deliveries failed; retrying");
                     Vec::new()
@@ -134,8 +130,13 @@ impl DeliveryWorker {
                 }
             }
         }
-        // Finish what is in flight (each send is bounded by the delivery timeout), then flush the records.
-        let _ = in_flight.acquire_many(self.max_in_flight as u32).await;
+        // Take no more handed deliveries (those not taken keep their leases, and are claimed again when
+        // they run out); finish what is in flight (each send is bounded by the delivery timeout), then
+        // flush the records.
+        if let Some(arrivals) = arrivals {
+            let _ = arrivals.await;
+        }
+        let _ = in_flight.acquire_many(self.capacity.max_in_flight() as u32).await;
         drop(shared);
         let _ = recorder.await;
     }
@@ -146,34 +147,75 @@ impl DeliveryWorker {
         &self,
         shared: &Arc<Shared>,
         in_flight: &Arc<Semaphore>,
-        mut batch: Vec<ClaimedDelivery>,
+        batch: Vec<ClaimedDelivery>,
         claimed_at: Millis,
     ) {
-        // The store leased them until exactly this.
-        let leased_until = claimed_at.saturating_add(self.lease_ms);
-        let permits = batch.len().min(self.max_in_flight) as u32;
+        let permits = batch.len().min(self.capacity.max_in_flight()) as u32;
         let permit =
             in_flight.clone().acquire_many_owned(permits).await.expect("the semaphore is never closed");
-        let shared = shared.clone();
-        let tenant = batch[0].tenant_id.clone();
-        for _ in 0..batch.len() {
-            self.shares.start(&tenant);
-        }
-        tokio::spawn(async move {
-            let sends = batch.len();
-            match batch.len() {
-                1 => {
-                    let log_scope = crate::telemetry::spans::log_scope(&tenant, &batch[0].event_id);
-                    shared.deliver(batch.remove(0), leased_until).instrument(log_scope).await
-                }
-                _ => shared.deliver_batch(batch, leased_until).await,
-            }
-            for _ in 0..sends {
-                shared.worker.shares.finish(&tenant);
-            }
-            drop(permit);
-        });
+        start_send(shared, permit, batch, claimed_at);
     }
+}
+
+/// Sends the deliveries commits hand over (see `capacity`), each with the slot reserved for it, until
+/// `shutdown`; what is left in the channel then is dropped, slots and all.
+async fn send_handed(
+    shared: Arc<Shared>,
+    mut arrivals: mpsc::UnboundedReceiver<Handed>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let handed = tokio::select! {
+            handed = arrivals.recv() => handed,
+            _ = shutdown.cancelled() => None,
+        };
+        let Some(Handed { deliveries, mut slots, leased_at }) = handed else { return };
+        shared.worker.metrics.deliveries_handed(deliveries.len());
+        for delivery in deliveries {
+            let slot = match slots.num_permits() {
+                1 => None,
+                _ => slots.split(1),
+            };
+            match slot {
+                Some(slot) => start_send(&shared, slot, vec![delivery], leased_at),
+                None => {
+                    start_send(&shared, slots, vec![delivery], leased_at);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Sends a delivery (or a batch of them, merged) leased at `claimed_at` in a task of its own, holding the
+/// in-flight `permit` until it is done.
+fn start_send(
+    shared: &Arc<Shared>,
+    permit: OwnedSemaphorePermit,
+    mut batch: Vec<ClaimedDelivery>,
+    claimed_at: Millis,
+) {
+    // The store leased them until exactly this.
+    let leased_until = claimed_at.saturating_add(shared.worker.lease_ms);
+    let shared = shared.clone();
+    let tenant = batch[0].tenant_id.clone();
+    for _ in 0..batch.len() {
+        shared.worker.capacity.shares.start(&tenant);
+    }
+    tokio::spawn(async move {
+        let sends = batch.len();
+        match batch.len() {
+            1 => {
+                let log_scope = crate::telemetry::spans::log_scope(&tenant, &batch[0].event_id);
+                shared.deliver(batch.remove(0), leased_until).instrument(log_scope).await
+            }
+            _ => shared.deliver_batch(batch, leased_until).await,
+        }
+        for _ in 0..sends {
+            shared.worker.capacity.shares.finish(&tenant);
+        }
+        drop(permit);
+    });
 }
 
 /// The claimed deliveries as they go out: one by one, or a batch's together (in claim order).
@@ -231,8 +273,11 @@ impl Shared {
     /// Hands a finished send's record to the recorder.
     async fn finished(&self, record: AttemptRecord, leased_until: Millis) {
         // Its endpoint has a free slot now, before the attempt is recorded.
-        self.sent.lock().expect("sent set lock").insert(record.delivery_id.clone(), leased_until);
-        if self.finished_since_claim.fetch_add(1, Ordering::Relaxed) + 1 == CLAIM_AFTER_SENDS {
+        let sent = &self.worker.capacity.sent;
+        sent.lock().expect("sent set lock").insert(record.delivery_id.clone(), leased_until);
+        if self.finished_since_claim.fetch_add(1, Ordering::Relaxed) + 1 == CLAIM_AFTER_SENDS
+            && self.worker.capacity.claim_may_find_more()
+        {
             self.worker.wake.deliveries.notify_one();
         }
         let _ = self.records.send(record).await;
@@ -470,7 +515,7 @@ fn request_headers(
 async fn record_attempts(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<AttemptRecord>,
-    sent: Arc<Mutex<SentUnrecorded>>,
+    capacity: Arc<SendCapacity>,
     wake: Wakeups,
 ) {
     let mut batch = Vec::with_capacity(512);
@@ -489,12 +534,15 @@ async fn record_attempts(
             }
         }
         // Recorded (or, if that kept failing, left to their leases running out): no longer ours.
-        let mut sent = sent.lock().expect("sent set lock");
+        let mut sent = capacity.sent.lock().expect("sent set lock");
         for record in batch.drain(..) {
             sent.remove(&record.delivery_id);
         }
-        // Slots have freed up since the last claim (at least these): claim again.
-        wake.deliveries.notify_one();
+        drop(sent);
+        // Slots have freed up since the last claim (at least these): claim again, if it may find some.
+        if capacity.claim_may_find_more() {
+            wake.deliveries.notify_one();
+        }
     }
 }
 

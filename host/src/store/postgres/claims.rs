@@ -14,7 +14,7 @@ use crate::store::{Budget, ClaimedDelivery, DeliveryClaim, Millis, StoreResult, 
 /// Serializes delivery claims (per schema) from reading the candidates to writing the leases, so that the
 /// in-flight counts and rate-limit slots a claim reads cannot change under it. A claim holds it for two
 /// short statements.
-const CLAIM_LOCK_SQL: &str =
+pub(super) const CLAIM_LOCK_SQL: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('gancho delivery claims ' || current_schema(), 0))";
 
 /// Up to `$2` due (at `$1`), unleased deliveries of enabled subscriptions whose endpoint has a free

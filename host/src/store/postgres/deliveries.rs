@@ -24,18 +24,20 @@ macro_rules! insert_deliveries {
     () => {
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
              request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
-             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination, test, rerun_of)
+             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination, test, rerun_of,
+             lease_until)
          SELECT d.id, d.tenant_id, d.event_id, d.subscription_id, d.plugin, d.status, d.request_method,
              d.request_url, d.request_headers, d.request_body, d.error, d.next_attempt_at, d.created_at,
              d.created_at, d.error_kind, d.logs, d.ordering_key, d.ordering_seq, d.ordering_index, d.destination,
-             d.test, d.rerun_of
+             d.test, d.rerun_of, d.lease_until
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
              $8::text[], $9::text[], $10::bytea[], $11::text[], $12::bigint[], $13::bigint[], $14::text[],
-             $15::text[], $16::text[], $17::bigint[], $18::integer[], $19::text[], $20::boolean[], $21::text[])
+             $15::text[], $16::text[], $17::bigint[], $18::integer[], $19::text[], $20::boolean[], $21::text[],
+             $22::bigint[])
              WITH ORDINALITY
              AS d(id, tenant_id, event_id, subscription_id, plugin, status, request_method, request_url,
                  request_headers, request_body, error, next_attempt_at, created_at, error_kind, logs,
-                 ordering_key, ordering_seq, ordering_index, destination, test, rerun_of, k)"
+                 ordering_key, ordering_seq, ordering_index, destination, test, rerun_of, lease_until, k)"
     };
 }
 pub(super) use insert_deliveries;
@@ -64,6 +66,8 @@ pub(super) struct DeliveryArrays<'a> {
     destination: Vec<Option<&'a str>>,
     test: Vec<bool>,
     rerun_of: Vec<Option<&'a str>>,
+    /// 0: not leased (see [`DeliveryArrays::leased`]).
+    lease_until: Vec<Millis>,
 }
 
 impl<'a> DeliveryArrays<'a> {
@@ -90,6 +94,7 @@ impl<'a> DeliveryArrays<'a> {
             destination: Vec::new(),
             test: Vec::new(),
             rerun_of: Vec::new(),
+            lease_until: Vec::new(),
         };
         for delivery in deliveries {
             let request = delivery.request.as_ref();
@@ -115,11 +120,18 @@ impl<'a> DeliveryArrays<'a> {
             arrays.destination.push(delivery.destination.as_deref());
             arrays.test.push(delivery.test);
             arrays.rerun_of.push(delivery.rerun_of.as_deref());
+            arrays.lease_until.push(0);
         }
         Ok(arrays)
     }
 
-    /// `$1`–`$21`, for a statement to append its own to.
+    /// The same deliveries, each stored leased until its entry of `leases` (0: not leased).
+    pub(super) fn leased(self, leases: Vec<Millis>) -> Self {
+        debug_assert_eq!(leases.len(), self.id.len());
+        DeliveryArrays { lease_until: leases, ..self }
+    }
+
+    /// `$1`–`$22`, for a statement to append its own to.
     pub(super) fn params(&self) -> Vec<Param<'_>> {
         vec![
             &self.id,
@@ -143,6 +155,7 @@ impl<'a> DeliveryArrays<'a> {
             &self.destination,
             &self.test,
             &self.rerun_of,
+            &self.lease_until,
         ]
     }
 }
@@ -209,11 +222,11 @@ pub(super) async fn claim_plugin_retries(
     Ok(claimed.into_iter().map(|(_, id, event)| (id, event)).collect())
 }
 
-/// Replaces the plugin error `$22` with the new run's deliveries. If it is no longer there (another
+/// Replaces the plugin error `$23` with the new run's deliveries. If it is no longer there (another
 /// worker's claim, after this one's lease ran out, replaced it first), nothing is stored: that run's
 /// deliveries are.
 pub(super) const REPLACE_PLUGIN_RETRY_SQL: &str = concat!(
-    "WITH removed AS (DELETE FROM deliveries WHERE id = $22 AND status = 'plugin_error' RETURNING id), ",
+    "WITH removed AS (DELETE FROM deliveries WHERE id = $23 AND status = 'plugin_error' RETURNING id), ",
     // A rolled-back candidate's delivery may have had attempts: they go with it.
     "removed_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM removed)) ",
     insert_deliveries!(),

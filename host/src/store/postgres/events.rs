@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
 
 use super::deliveries::{DeliveryArrays, insert_deliveries, map_insert_error};
 use super::{Param, limit, query};
@@ -114,16 +114,39 @@ pub(super) async fn claim(
 pub(super) const COMPLETE_SQL: &str = concat!(
     "WITH done AS (
          UPDATE events AS e SET processed = TRUE, lease_until = 0
-         FROM UNNEST($22::text[], $23::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
+         FROM UNNEST($23::text[], $24::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
          WHERE e.tenant_id = p.tenant_id AND e.id = p.id AND NOT e.processed
          RETURNING p.n
      ) ",
     insert_deliveries!(),
-    " WHERE ($24::bigint[])[d.k] IN (SELECT n FROM done)"
+    " WHERE ($25::bigint[])[d.k] IN (SELECT n FROM done)"
+);
+
+/// [`COMPLETE_SQL`], returning the ids of the deliveries stored (those of events not processed before).
+pub(super) const COMPLETE_RETURNING_SQL: &str = concat!(
+    "WITH done AS (
+         UPDATE events AS e SET processed = TRUE, lease_until = 0
+         FROM UNNEST($23::text[], $24::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
+         WHERE e.tenant_id = p.tenant_id AND e.id = p.id AND NOT e.processed
+         RETURNING p.n
+     ) ",
+    insert_deliveries!(),
+    " WHERE ($25::bigint[])[d.k] IN (SELECT n FROM done) RETURNING id"
 );
 
 /// One statement for the whole batch, committed on its own.
 pub(super) async fn complete(client: &Client, processed: &[ProcessedEvent]) -> StoreResult<()> {
+    complete_leased(client, processed, None).await?;
+    Ok(())
+}
+
+/// Completes the batch with `client` (a connection, or a transaction), each delivery stored leased until
+/// its entry of `leases` (`None`: none leased); with leases, returns the ids of the deliveries stored.
+pub(super) async fn complete_leased(
+    client: &impl GenericClient,
+    processed: &[ProcessedEvent],
+    leases: Option<Vec<Millis>>,
+) -> StoreResult<Vec<String>> {
     let tenants: Vec<&str> = processed.iter().map(|event| event.tenant_id.as_str()).collect();
     let ids: Vec<&str> = processed.iter().map(|event| event.event_id.as_str()).collect();
     let owners: Vec<i64> = processed
@@ -131,11 +154,18 @@ pub(super) async fn complete(client: &Client, processed: &[ProcessedEvent]) -> S
         .enumerate()
         .flat_map(|(index, event)| std::iter::repeat_n(index as i64 + 1, event.deliveries.len()))
         .collect();
-    let deliveries = DeliveryArrays::new(processed.iter().flat_map(|event| &event.deliveries))?;
+    let mut deliveries = DeliveryArrays::new(processed.iter().flat_map(|event| &event.deliveries))?;
+    let sql = match leases {
+        Some(leases) => {
+            deliveries = deliveries.leased(leases);
+            COMPLETE_RETURNING_SQL
+        }
+        None => COMPLETE_SQL,
+    };
     let mut params = deliveries.params();
     params.extend([&tenants as Param, &ids, &owners]);
-    query(client, COMPLETE_SQL, &params).await.map_err(map_insert_error)?;
-    Ok(())
+    let rows = query(client, sql, &params).await.map_err(map_insert_error)?;
+    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
 }
 
 /// Counts over the partial indexes only. A delivery waits from when it is due, not from when it was made: a

@@ -13,6 +13,7 @@ mod claims;
 mod connections;
 mod deliveries;
 mod events;
+mod handoff;
 mod health;
 mod idempotency;
 mod lanes;
@@ -33,9 +34,10 @@ use tokio_postgres::error::SqlState;
 use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, Connection, ConnectionUse,
     Delivery, DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, HandBack,
-    Idempotent, Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope,
-    PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutFailure,
-    RolloutRecord, Store, StoreError, StoreResult, Subscription, SubscriptionHealth, Tenant, VersionCount,
+    HandOffTerms, Idempotent, Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion,
+    PluginScope, PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd,
+    RolloutFailure, RolloutRecord, Store, StoreError, StoreResult, Subscription, SubscriptionHealth, Tenant,
+    VersionCount,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `schema_migrations`. A released
@@ -468,6 +470,17 @@ impl Store for PostgresStore {
             return Ok(());
         }
         events::complete(&self.client().await?, processed).await
+    }
+
+    async fn complete_events_handing_off(
+        &self,
+        processed: Vec<ProcessedEvent>,
+        terms: HandOffTerms,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        if processed.is_empty() {
+            return Ok(Vec::new());
+        }
+        handoff::complete_handing_off(&mut self.client().await?, &processed, &terms).await
     }
 
     async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {

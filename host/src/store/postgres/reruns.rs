@@ -34,7 +34,7 @@ async fn rerun_in(tx: &impl GenericClient, tenant_id: &str, id: &str, now: Milli
         &[&id, &now],
     )
     .await?;
-    let placeholder = crate::ids::new_id("dlv");
+    let placeholder = crate::ids::new_time_ordered_id("dlv");
     tx.execute(
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, error, error_kind,
              next_attempt_at, created_at, updated_at, test, rerun_of)

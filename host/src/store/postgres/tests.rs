@@ -42,6 +42,8 @@ struct PostgresBackend {
 
 #[async_trait::async_trait]
 impl Backend for PostgresBackend {
+    const HANDS_OVER: bool = true;
+
     async fn new() -> Self {
         PostgresBackend { schema: unique_schema() }
     }

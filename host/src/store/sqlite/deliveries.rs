@@ -20,14 +20,24 @@ const DEFAULT_LIST: u32 = 100;
 const MAX_LIST: u32 = 1000;
 
 pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<()> {
+    insert_leased(conn, delivery, 0)
+}
+
+/// Stores `delivery` leased until `lease_until` (0: not leased).
+pub(super) fn insert_leased(
+    conn: &Connection,
+    delivery: &NewDelivery,
+    lease_until: Millis,
+) -> StoreResult<()> {
     let request = delivery.request.as_ref();
     let headers = request.map(|request| to_json(&request.headers)).transpose()?;
     conn.prepare_cached(
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, request_method,
              request_url, request_headers, request_body, error, next_attempt_at, created_at, updated_at,
-             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination, test, rerun_of)
+             error_kind, logs, ordering_key, ordering_seq, ordering_index, destination, test, rerun_of,
+             lease_until)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-             ?20, ?21)",
+             ?20, ?21, ?22)",
     )?
     .execute(params![
         delivery.id,
@@ -51,6 +61,7 @@ pub(super) fn insert(conn: &Connection, delivery: &NewDelivery) -> StoreResult<(
         delivery.destination,
         delivery.test,
         delivery.rerun_of,
+        lease_until,
     ])
     .map_err(super::conflict_as(|| format!("delivery {}", delivery.id)))?;
     Ok(())

@@ -4,8 +4,12 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{catalog, deliveries, limit};
-use crate::store::{ClaimedEvent, Inserted, Millis, NewEvent, ProcessedEvent, QueueStats, StoreResult};
+use super::{catalog, deliveries, handoff, limit};
+use crate::store::handoff::HandOff;
+use crate::store::{
+    ClaimedDelivery, ClaimedEvent, HandOffTerms, Inserted, Millis, NewEvent, ProcessedEvent, QueueStats,
+    StoreResult,
+};
 
 pub(super) fn insert(conn: &Connection, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
     // A batch usually comes from one tenant or a few: look each up once.
@@ -78,6 +82,18 @@ pub(super) fn claim(
 }
 
 pub(super) fn complete(conn: &Connection, processed: &[ProcessedEvent]) -> StoreResult<()> {
+    complete_handing_off(conn, processed, &HandOffTerms::none(0))?;
+    Ok(())
+}
+
+/// Completes the events, handing over what `terms` allow (see `store::handoff`): returns those leased.
+pub(super) fn complete_handing_off(
+    conn: &Connection,
+    processed: &[ProcessedEvent],
+    terms: &HandOffTerms,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let facts = handoff::facts(conn, &HandOff::wanted(processed, terms), terms)?;
+    let mut handoff = HandOff::new(terms, facts);
     let mut mark = conn.prepare_cached(
         "UPDATE events SET processed = 1, lease_until = 0 WHERE tenant_id = ?1 AND id = ?2 AND processed = 0",
     )?;
@@ -85,11 +101,11 @@ pub(super) fn complete(conn: &Connection, processed: &[ProcessedEvent]) -> Store
         // Zero rows: another worker completed it after this one's lease ran out; its deliveries are stored.
         if mark.execute([&event.tenant_id, &event.event_id])? == 1 {
             for delivery in &event.deliveries {
-                deliveries::insert(conn, delivery)?;
+                deliveries::insert_leased(conn, delivery, handoff.lease_for(delivery))?;
             }
         }
     }
-    Ok(())
+    Ok(handoff.into_handed())
 }
 
 /// Counts over the partial indexes only. A delivery waits from when it is due, not from when it was made: a

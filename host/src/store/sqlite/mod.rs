@@ -13,6 +13,7 @@ mod connections;
 mod database;
 mod deliveries;
 mod events;
+mod handoff;
 mod health;
 mod idempotency;
 mod lanes;
@@ -32,10 +33,10 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ApiKeyInfo, AttemptRecord, Budget, Canary, ClaimedDelivery, ClaimedEvent, ConnectionUse, Delivery,
-    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, HandBack, Idempotent,
-    Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope, PluginUsage,
-    PluginVersion, ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutFailure, RolloutRecord,
-    Store, StoreError, StoreResult, Subscription, SubscriptionHealth, Tenant, VersionCount,
+    DeliveryClaim, DeliveryFilter, DestinationState, DryRunRecord, FailureChange, HandBack, HandOffTerms,
+    Idempotent, Inserted, LaneStatus, Millis, NewDelivery, NewEvent, NewPluginVersion, PluginScope,
+    PluginUsage, PluginVersion, ProcessedEvent, QueueStats, Requeued, Rerun, RolloutEnd, RolloutFailure,
+    RolloutRecord, Store, StoreError, StoreResult, Subscription, SubscriptionHealth, Tenant, VersionCount,
 };
 
 impl From<rusqlite::Error> for StoreError {
@@ -340,6 +341,17 @@ impl Store for SqliteStore {
         }
         let processed = processed.to_vec();
         self.write(move |tx| events::complete(tx, &processed)).await
+    }
+
+    async fn complete_events_handing_off(
+        &self,
+        processed: Vec<ProcessedEvent>,
+        terms: HandOffTerms,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        if processed.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |tx| events::complete_handing_off(tx, &processed, &terms)).await
     }
 
     async fn claim_deliveries(&self, claim: DeliveryClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
@@ -657,6 +669,8 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Backend for SqliteBackend {
+        const HANDS_OVER: bool = true;
+
         async fn new() -> Self {
             SqliteBackend { dir: tempfile::tempdir().expect("failed to create a temporary directory") }
         }

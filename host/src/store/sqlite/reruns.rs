@@ -41,7 +41,7 @@ pub(super) fn rerun(conn: &Connection, tenant_id: &str, id: &str, now: Millis) -
          WHERE id = ?1 AND status IN ('pending', 'failed', 'dead', 'plugin_error')",
     )?
     .execute(params![id, now])?;
-    let placeholder = crate::ids::new_id("dlv");
+    let placeholder = crate::ids::new_time_ordered_id("dlv");
     conn.prepare_cached(
         "INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, plugin, status, error, error_kind,
              next_attempt_at, created_at, updated_at, test, rerun_of)
