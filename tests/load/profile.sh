@@ -2,8 +2,9 @@
 # Where each microsecond of an event goes: `perf record` samples the whole `gancho serve` process (every
 # thread, kernel included) while wrk posts `call.ended` events through the template plugin to an nginx
 # receiver, as in tests/load/wrk.sh; the CPU time the process used is divided among the stages by their
-# share of the samples (inclusive: a stage counts everything it calls). Prints a table of µs of CPU per
-# delivered event, per stage, and leaves the report in target/profile/.
+# share of the samples (inclusive: a stage counts everything it calls). The samples end once every
+# accepted event has been delivered. Prints a table of µs of CPU per delivered event, per stage (on
+# PostgreSQL also the database's own CPU per event), and leaves the report in target/profile/.
 #
 #   tests/load/profile.sh [SECONDS] [BACKEND]     (default: 10 s, sqlite; or postgres)
 #
@@ -76,20 +77,47 @@ end
 EOF
 
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# PostgreSQL's own CPU (every `postgres` process: the connections' backends, the WAL writer, the
+# checkpointer), which runs on the same two cores.
+pg_ticks() { # sums over the processes named postgres; 0 when there are none
+  local total=0
+  for stat in /proc/[0-9]*/stat; do
+    read -r _ comm rest <"$stat" 2>/dev/null || continue
+    [ "$comm" = "(postgres)" ] && total=$((total + $(awk '{print $14 + $15}' "$stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 base=$(answered "$receiver")
 ticks_before=$(ticks)
-perf record -F 499 -g --call-graph dwarf,16384 -p "$pid" -o "$out/perf.data" -- sleep $((seconds + 3)) 2>"$work/perf.log" &
+pg_before=$(pg_ticks)
+perf record -F 499 -g --call-graph dwarf,16384 -p "$pid" -o "$out/perf.data" 2>"$work/perf.log" &
 perf_pid=$!
 sleep 0.5
 wrk -t2 -c64 -d"${seconds}s" -s "$work/events.lua" http://127.0.0.1:18410 >"$work/wrk.txt"
-# Let the last deliveries go out before the samples end.
-sleep 2.5
+# The samples and the CPU count end once every accepted event's delivery has arrived (or nothing more
+# arrived for 3 s), so what a backlog left to deliver is not counted to fewer events than it cost.
+refused=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.txt" | tail -1)
+accepted=$(( $(awk '/requests in/ {print $1}' "$work/wrk.txt") - ${refused:-0} ))
+last=0 still=0 polls=0
+while [ "$still" -lt 60 ]; do
+  polls=$((polls + 1))
+  now=$(( $(answered "$receiver") - base - polls ))
+  [ "$now" -ge "$accepted" ] && break
+  if [ "$now" -gt "$last" ]; then last=$now still=0; else still=$((still + 1)); fi
+  sleep 0.05
+done
+kill -INT "$perf_pid" 2>/dev/null || true
 wait "$perf_pid" || true
 ticks_after=$(ticks)
-delivered=$(( $(answered "$receiver") - base - 1 ))
+pg_after=$(pg_ticks)
+delivered=$(( $(answered "$receiver") - base - polls - 1 ))
 hz=$(getconf CLK_TCK)
 cpu_us_per_event=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" -v d="$delivered" 'BEGIN { printf "%.1f", t / hz * 1e6 / d }')
 echo "delivered $delivered events; gancho used $(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }') s of CPU: $cpu_us_per_event µs per event"
+if [ "$backend" = postgres ]; then
+  awk -v t=$((pg_after - pg_before)) -v hz="$hz" -v d="$delivered" \
+    'BEGIN { printf "PostgreSQL used %.2f s of CPU: %.1f µs per event (not in the table below)\n", t / hz, t / hz * 1e6 / d }'
+fi
 
 # --no-demangle keeps perf report quick; the inlined frames it prints are readable anyway.
 perf report -i "$out/perf.data" --children --no-demangle -g none --percent-limit 0.1 --stdio --sort symbol 2>/dev/null |
@@ -111,18 +139,22 @@ printf '| %-46s | %6s | %9s |\n' "stage (inclusive)" share "per event"
 printf '|%s|%s|%s|\n' ------------------------------------------------ -------- -----------
 stage "HTTP server: connections, parsing, handlers" "dispatch::Server<"
 stage "  ingest handler (envelope check, queue)" "api::events::ingest::{async_fn" "events4ingest"
-stage "event commit (SQL + commit)" "insert_events::{async_block"
-stage "event claim (SQL + commit)" "claim_events::{async_block"
-stage "subscriptions read" "list_subscriptions::{async_block"
+# The store's stages: SQLite runs them on its writer thread (`…::{async_block`), PostgreSQL in the async
+# store methods (`Store>::name`, mangled with the name's length) and the driver's connection task.
+stage "event commit (SQL + commit)" "insert_events::{async_block" 'Store$GT$13insert_events'
+stage "event claim (SQL + commit)" "claim_events::{async_block" 'Store$GT$12claim_events'
+stage "subscriptions read" "list_subscriptions::{async_block" 'Store$GT$18list_subscriptions'
 stage "plugin run (wasmtime)" "invoke_limited (inlined)" "invoke_limited_async"
-stage "deliveries commit (SQL + commit, hand-off)" "complete_events::{async_block" "complete_events_handing_off::{async_block"
-stage "delivery claim (SQL + plan + commit)" "claim_deliveries::{async_block"
+stage "deliveries commit (SQL + commit, hand-off)" "complete_events::{async_block" "complete_events_handing_off::{async_block" \
+  'Store$GT$27complete_events_handing_off'
+stage "delivery claim (SQL + plan + commit)" "claim_deliveries::{async_block" 'Store$GT$16claim_deliveries'
 stage "signing" "delivery7signing4sign" "delivery::signing::sign"
 stage "HTTP client (connection task)" "dispatch::Client<"
-stage "attempt record (SQL + commit)" "record_attempts::{async_block"
+stage "attempt record (SQL + commit)" "record_attempts::{async_block" 'Store$GT$15record_attempts'
 stage "  of the SQL above: commits (WAL writes, syncs)" "sqlite3VdbeHalt" "execute_batch (inlined)"
 stage "  of the SQL above: WAL page writes" "sqlite3WalFrames"
 stage "  of the SQL above: fsync" "do_fsync"
+stage "  PostgreSQL driver (its connection task)" 'tokio_postgres..connection..Connection$LT$S$C$T$GT$$u20$as$u20$core..future..future..Future$GT$4poll'
 stage "metrics" "gancho7metrics7Metrics" "gancho::metrics::Metrics"
 stage "logging" "tracing_subscriber"
 stage "allocator" "__GI___libc_malloc" "mi_malloc" "_mi_malloc_generic"
