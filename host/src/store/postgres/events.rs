@@ -107,23 +107,11 @@ pub(super) async fn claim(
     Ok(claimed)
 }
 
-/// Marks the events `$22`/`$23` (tenants, ids) processed and stores the deliveries (`$1`–`$21`) of those
-/// that were not already: `$24` says which event, by position, each delivery belongs to. An event already
-/// processed (another worker finished it after this one's lease ran out) is left alone: that worker stored
-/// its deliveries.
+/// Marks the events `$23`/`$24` (tenants, ids) processed and stores the deliveries (`$1`–`$22`) of those
+/// that were not already, returning their ids: `$25` says which event, by position, each delivery belongs
+/// to. An event already processed (another worker finished it after this one's lease ran out) is left
+/// alone: that worker stored its deliveries.
 pub(super) const COMPLETE_SQL: &str = concat!(
-    "WITH done AS (
-         UPDATE events AS e SET processed = TRUE, lease_until = 0
-         FROM UNNEST($23::text[], $24::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
-         WHERE e.tenant_id = p.tenant_id AND e.id = p.id AND NOT e.processed
-         RETURNING p.n
-     ) ",
-    insert_deliveries!(),
-    " WHERE ($25::bigint[])[d.k] IN (SELECT n FROM done)"
-);
-
-/// [`COMPLETE_SQL`], returning the ids of the deliveries stored (those of events not processed before).
-pub(super) const COMPLETE_RETURNING_SQL: &str = concat!(
     "WITH done AS (
          UPDATE events AS e SET processed = TRUE, lease_until = 0
          FROM UNNEST($23::text[], $24::text[]) WITH ORDINALITY AS p(tenant_id, id, n)
@@ -141,7 +129,7 @@ pub(super) async fn complete(client: &Client, processed: &[ProcessedEvent]) -> S
 }
 
 /// Completes the batch with `client` (a connection, or a transaction), each delivery stored leased until
-/// its entry of `leases` (`None`: none leased); with leases, returns the ids of the deliveries stored.
+/// its entry of `leases` (`None`: none leased); returns the ids of the deliveries stored.
 pub(super) async fn complete_leased(
     client: &impl GenericClient,
     processed: &[ProcessedEvent],
@@ -155,16 +143,12 @@ pub(super) async fn complete_leased(
         .flat_map(|(index, event)| std::iter::repeat_n(index as i64 + 1, event.deliveries.len()))
         .collect();
     let mut deliveries = DeliveryArrays::new(processed.iter().flat_map(|event| &event.deliveries))?;
-    let sql = match leases {
-        Some(leases) => {
-            deliveries = deliveries.leased(leases);
-            COMPLETE_RETURNING_SQL
-        }
-        None => COMPLETE_SQL,
-    };
+    if let Some(leases) = leases {
+        deliveries = deliveries.leased(leases);
+    }
     let mut params = deliveries.params();
     params.extend([&tenants as Param, &ids, &owners]);
-    let rows = query(client, sql, &params).await.map_err(map_insert_error)?;
+    let rows = query(client, COMPLETE_SQL, &params).await.map_err(map_insert_error)?;
     rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
 }
 
