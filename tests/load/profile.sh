@@ -154,6 +154,7 @@ stage "attempt record (SQL + commit)" "record_attempts::{async_block" 'Store$GT$
 stage "  of the SQL above: commits (WAL writes, syncs)" "sqlite3VdbeHalt" "execute_batch (inlined)"
 stage "  of the SQL above: WAL page writes" "sqlite3WalFrames"
 stage "  of the SQL above: fsync" "do_fsync"
+stage "WAL checkpoints (SQLite: their own thread)" "sqlite3WalCheckpoint"
 stage "  PostgreSQL driver (its connection task)" 'tokio_postgres..connection..Connection$LT$S$C$T$GT$$u20$as$u20$core..future..future..Future$GT$4poll'
 stage "metrics" "gancho7metrics7Metrics" "gancho::metrics::Metrics"
 stage "logging" "tracing_subscriber"
