@@ -4,7 +4,11 @@
 # answered its delivery. Every run first measures the box's raw HTTP ceiling — the same wrk against the same
 # nginx alone — so that the share of it Gancho reaches survives this box's noise. Prints a table:
 #
-#   | run | events/s delivered | raw ceiling req/s | % of ceiling | ingest p99 |
+#   | run | events/s delivered | raw ceiling req/s | % of ceiling | ingest p99 | Gancho's CPU per event |
+#
+# The last column is the CPU time the gancho processes used (user and kernel, every thread) from the first
+# post until the last delivery, per delivered event: what a change to the hot path moves even when this
+# box's speed drifts the throughput more.
 #
 #   tests/load/wrk.sh [SECONDS] [ROUNDS]        (default: 10 s, 1 round)
 #
@@ -90,6 +94,8 @@ start_gancho() { # start_gancho BINARY NAME PORT [DATABASE_URL]
   for _ in $(seq 150); do curl -sf "http://127.0.0.1:$3/healthz" >/dev/null && return; sleep 0.1; done
   echo "gancho ($2) did not start: $(cat "$work/$2.log")" >&2; exit 1
 }
+# The CPU time (clock ticks, user and kernel) the running gancho processes have used.
+cpu_ticks() { local pid total=0; for pid in "${pids[@]}"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 stop_gancho() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; pids=(); }
 api() { # api PORT PATH BODY [CONTENT-TYPE]
   curl -sf "http://127.0.0.1:$1$2" -H "authorization: Bearer $GANCHO_OPERATOR_TOKEN" \
@@ -121,6 +127,7 @@ run() { # run LABEL BINARY KIND → one table row
   setup_tenant "${ports[0]}"
   local base; base=$(answered "$receiver")
   local started; started=$(date +%s.%N)
+  local ticks_before; ticks_before=$(cpu_ticks)
   # Two instances: one wrk each, half the connections each.
   local threads=$((2 / ${#ports[@]})) connections=$((64 / ${#ports[@]})) outs=()
   for port in "${ports[@]}"; do
@@ -148,6 +155,7 @@ run() { # run LABEL BINARY KIND → one table row
     awk -v a="$now" -v b="$last_change" 'BEGIN { exit !(a - b > 5) }' && break
     sleep 0.05
   done
+  local ticks=$(($(cpu_ticks) - ticks_before))
   # How the deliveries reached the delivery worker: handed over by their commit, or claimed.
   local handed=0
   for port in "${ports[@]}"; do
@@ -157,14 +165,15 @@ run() { # run LABEL BINARY KIND → one table row
   stop_gancho
   [ -n "$database" ] && psql "$admin_url" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null
   local rate; rate=$(awk -v d="$delivered" -v s="$started" -v f="$finished" 'BEGIN { printf "%.0f", d / (f - s) }')
-  printf '| %-26s | %8s | %6s of %-6s | %9s | %7s | %5.1f%% | %9s ms |\n' "$label" "$rate" "$delivered" \
-    "$accepted" "$ceiling" "$refused" "$(awk -v r="$rate" -v c="$ceiling" 'BEGIN { print 100 * r / c }')" "$p99"
+  local cpu; cpu=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v d="$delivered" 'BEGIN { printf "%.1f", d ? 1e6 * t / hz / d : 0 }')
+  printf '| %-26s | %8s | %6s of %-6s | %9s | %7s | %5.1f%% | %9s ms | %7s µs |\n' "$label" "$rate" "$delivered" \
+    "$accepted" "$ceiling" "$refused" "$(awk -v r="$rate" -v c="$ceiling" 'BEGIN { print 100 * r / c }')" "$p99" "$cpu"
   [ "$delivered" -ge "$accepted" ] || echo "   ^ $((accepted - delivered)) accepted events were not delivered" >&2
   echo "   ^ deliveries handed over by their commit (not claimed): $handed" >&2
 }
 
-printf '| %-26s | %8s | %15s | %9s | %7s | %6s | %12s |\n' run "events/s" "delivered" "ceiling/s" refused "ratio" "ingest p99"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------------- ---------- ----------------- ----------- --------- -------- --------------
+printf '| %-26s | %8s | %15s | %9s | %7s | %6s | %12s | %10s |\n' run "events/s" "delivered" "ceiling/s" refused "ratio" "ingest p99" "CPU/event"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ---------------------------- ---------- ----------------- ----------- --------- -------- -------------- ------------
 for round in $(seq "$rounds"); do
   for kind in $runs; do
     case $kind in sqlite) name="SQLite" ;; pg1) name="PostgreSQL, 1 instance" ;; *) name="PostgreSQL, ${kind#pg} instances" ;; esac

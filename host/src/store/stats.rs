@@ -108,7 +108,9 @@ pub(crate) struct StatsSql {
 
 pub(crate) fn stats_sql(scope: StatsScope<'_>) -> StatsSql {
     let scope = match scope {
-        StatsScope::Service => "",
+        // The whole service's, tenant by tenant through `deliveries_by_tenant` (tenants are never deleted,
+        // so every delivery is under one): no index of deliveries by age alone to write with each of them.
+        StatsScope::Service => "d.tenant_id IN (SELECT id FROM tenants) AND ",
         StatsScope::Tenant(_) => "d.tenant_id = ?4 AND ",
         StatsScope::Subscription { .. } => "d.tenant_id = ?4 AND d.subscription_id = ?5 AND ",
     };

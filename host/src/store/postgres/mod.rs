@@ -57,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/012_rollout_failures.sql"),
     include_str!("migrations/013_trace_context.sql"),
     include_str!("migrations/015_stats.sql"),
+    include_str!("migrations/016_charts_and_retention_by_tenant.sql"),
 ];
 
 /// Connections per instance: enough for the API, the pipeline and the delivery worker to overlap.

@@ -3,6 +3,23 @@
 
 use crate::store::{Millis, StoreResult};
 
+/// Deletes a batch of finished deliveries (`$1` the cut-off, `$2` the batch size) and their attempts,
+/// returning how many rows went. It finds them tenant by tenant through `deliveries_by_tenant` (a delivery
+/// last updated before the cut-off was made before it); the lateral join keeps that walk in the generic
+/// plan too, where a plain `tenant_id IN (SELECT id FROM tenants)` gets a sequential scan of every delivery.
+pub(super) const PURGE_DELIVERIES_SQL: &str = "WITH doomed AS (
+         SELECT d.id FROM tenants t CROSS JOIN LATERAL (
+             SELECT id FROM deliveries
+             WHERE tenant_id = t.id AND created_at < $1
+               AND (status IN ('succeeded', 'skipped', 'dead', 'superseded')
+                OR (status = 'plugin_error' AND next_attempt_at IS NULL))
+               AND updated_at < $1
+             LIMIT $2 FOR UPDATE SKIP LOCKED) d
+         LIMIT $2),
+     gone_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM doomed) RETURNING 1),
+     gone_deliveries AS (DELETE FROM deliveries WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+     SELECT (SELECT count(*) FROM gone_attempts) + (SELECT count(*) FROM gone_deliveries)";
+
 /// Deletes up to `batch` finished deliveries (and their attempts) last updated before `older_than`, then up
 /// to `batch` processed events received before it that have no delivery left, dry runs last updated
 /// before it, and rolled-back candidates' failures kept before it. Returns the rows deleted.
@@ -11,19 +28,7 @@ pub(super) async fn purge(
     older_than: Millis,
     batch: u32,
 ) -> StoreResult<u64> {
-    let deliveries = client
-        .prepare_cached(
-            "WITH doomed AS (
-                 SELECT id FROM deliveries
-                 WHERE (status IN ('succeeded', 'skipped', 'dead', 'superseded')
-                    OR (status = 'plugin_error' AND next_attempt_at IS NULL))
-                   AND updated_at < $1
-                 LIMIT $2 FOR UPDATE SKIP LOCKED),
-             gone_attempts AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM doomed) RETURNING 1),
-             gone_deliveries AS (DELETE FROM deliveries WHERE id IN (SELECT id FROM doomed) RETURNING 1)
-             SELECT (SELECT count(*) FROM gone_attempts) + (SELECT count(*) FROM gone_deliveries)",
-        )
-        .await?;
+    let deliveries = client.prepare_cached(PURGE_DELIVERIES_SQL).await?;
     let deleted: i64 = client.query_one(&deliveries, &[&older_than, &i64::from(batch)]).await?.get(0);
     let deleted = deleted as u64;
     let events = client

@@ -411,6 +411,26 @@ async fn plans_use_indexes_whatever_the_statistics() {
                 assert!(!sorts_the_walk, "{name} on {context} should not sort what it walks:\n{plan}");
             }
         }
+        // The charts and the retention purge find the whole service's deliveries tenant by tenant: there is
+        // no index of deliveries by age alone.
+        let charts = crate::store::stats::stats_sql(crate::store::StatsScope::Service);
+        let walks = [
+            ("chart_outcomes", charts.outcomes),
+            ("chart_sent", charts.sent),
+            ("purge", super::retention::PURGE_DELIVERIES_SQL.to_owned()),
+        ];
+        for (name, sql) in walks {
+            let plan = generic_plan(&client, name, &crate::store::stats::postgres_params(&sql)).await;
+            let context = if filled { "a full table" } else { "an empty table" };
+            assert!(
+                plan.contains("deliveries_by_tenant"),
+                "{name} on {context} should walk tenants:\n{plan}"
+            );
+            assert!(
+                !plan.contains("Seq Scan on deliveries"),
+                "{name} on {context} reads every delivery:\n{plan}"
+            );
+        }
     }
 }
 

@@ -30,6 +30,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/012_rollout_failures.sql"),
     include_str!("migrations/013_trace_context.sql"),
     include_str!("migrations/015_stats.sql"),
+    include_str!("migrations/016_charts_and_retention_by_tenant.sql"),
 ];
 
 /// Reader connections kept open; more are opened when all are busy, and closed after use.
