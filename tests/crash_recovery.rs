@@ -89,7 +89,8 @@ fn a_client_that_hangs_up_after_posting_still_gets_its_event_delivered() {
     .unwrap();
     stream.flush().unwrap();
     // Hang up without reading the answer, once the request has had a moment to reach the service: the
-    // commit it started runs to the end in a task of its own, and the stored record drives delivery.
+    // ingest queue commits what was queued whether or not the request still waits, and the stored record
+    // drives delivery.
     std::thread::sleep(std::time::Duration::from_millis(50));
     drop(stream);
 

@@ -121,9 +121,8 @@ pub(super) async fn ingest(state: &AppState, body: &[u8]) -> ApiResult<Response>
     let inserted = if events.is_empty() {
         Vec::new()
     } else {
-        // As for one event: the commit completes even if the client hangs up meanwhile.
-        let queue = state.ingest.clone();
-        tokio::spawn(async move { queue.submit_all(events).await }).await.map_err(ApiError::internal)??
+        // As for one event: once queued, the commit completes even if the client hangs up meanwhile.
+        state.ingest.submit_all(events).await?
     };
     for (((index, tenant), inserted), span) in indexes.into_iter().zip(tenants).zip(inserted).zip(spans) {
         span.end(&inserted);

@@ -97,12 +97,10 @@ pub async fn ingest(
     let event = Event::parse(&bytes).map_err(refusal)?;
     let (id, tenant) = (event.id.clone(), event.tenant.clone());
     let new_event = new_event(event, now_millis());
-    // Committed in a task of its own: if the client hangs up now, the commit still completes (and the
-    // event is then delivered, since the stored record drives delivery), rather than being cut off halfway.
-    let queue = state.ingest.clone();
+    // Committed by the ingest queue's own task: if the client hangs up once the event is queued, the commit
+    // still completes (and the event is then delivered, since the stored record drives delivery).
     let span = crate::telemetry::spans::IngestSpan::begin(&new_event);
-    let inserted =
-        tokio::spawn(async move { queue.submit(new_event).await }).await.map_err(ApiError::internal)??;
+    let inserted = state.ingest.submit(new_event).await?;
     span.end(&inserted);
     state.metrics.events_received(inserted);
     match inserted {

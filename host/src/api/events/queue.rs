@@ -58,7 +58,8 @@ impl IngestQueue {
     }
 
     /// Commits these events in one transaction (with whatever else is queued) and says what became of each,
-    /// in order.
+    /// in order. Once queued they are the committing task's: if the caller stops waiting (its client hung
+    /// up), they are committed all the same; a caller dropped before they were queued leaves nothing behind.
     pub async fn submit_all(&self, events: Vec<NewEvent>) -> ApiResult<Vec<Inserted>> {
         let (reply, answer) = oneshot::channel();
         let unavailable = || {
