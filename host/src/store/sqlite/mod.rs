@@ -23,6 +23,9 @@ mod rollouts;
 mod stats;
 mod writer;
 
+#[cfg(test)]
+mod plans;
+
 pub use database::SqliteStore;
 
 use async_trait::async_trait;
@@ -696,60 +699,5 @@ mod tests {
         assert_eq!(version, super::database::MIGRATIONS.len());
         let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
         assert_eq!(mode, "wal");
-    }
-
-    #[test]
-    fn charts_and_retention_find_the_services_deliveries_tenant_by_tenant() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("gancho.db")).unwrap();
-        let writer = store.inner.writer.lock().unwrap();
-        let conn = &writer.conn;
-        conn.execute("CREATE TEMP TABLE purge_batch (id TEXT PRIMARY KEY) WITHOUT ROWID", []).unwrap();
-        let charts = crate::store::stats::stats_sql(crate::store::StatsScope::Service);
-        for sql in [
-            charts.outcomes.as_str(),
-            &charts.latencies,
-            &charts.plugin_errors,
-            &charts.sent,
-            super::retention::PURGE_BATCH_SQL,
-        ] {
-            let plan = query_plan(conn, sql);
-            assert!(
-                plan.contains("USING INDEX deliveries_by_tenant"),
-                "{sql}\nshould walk tenants, plan:\n{plan}"
-            );
-            let scans_deliveries =
-                plan.lines().any(|line| line.starts_with("SCAN d") || line.contains("SCAN deliveries"));
-            assert!(!scans_deliveries, "{sql}\nshould not read every delivery, plan:\n{plan}");
-        }
-    }
-
-    /// The plan SQLite runs `sql` with (every parameter 0), a step per line.
-    fn query_plan(conn: &rusqlite::Connection, sql: &str) -> String {
-        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let parameters = statement.parameter_count();
-        let plan: Vec<String> = statement
-            .query_map(rusqlite::params_from_iter(std::iter::repeat_n(0, parameters)), |row| row.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        plan.join("\n")
-    }
-
-    #[test]
-    fn claims_use_their_indexes() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("gancho.db")).unwrap();
-        let writer = store.inner.writer.lock().unwrap();
-        let conn = &writer.conn;
-        for (sql, index) in [
-            (super::events::CLAIM_SQL, "events_unprocessed"),
-            (super::deliveries::CLAIM_SQL, "deliveries_due"),
-            (super::deliveries::CLAIM_PLUGIN_RETRIES_SQL, "deliveries_plugin_retries"),
-        ] {
-            let plan = query_plan(conn, sql);
-            assert!(plan.contains(index), "{sql}\nshould use {index}, plan:\n{plan}");
-            assert!(!plan.contains("TEMP B-TREE"), "{sql}\nshould not sort, plan:\n{plan}");
-        }
     }
 }
