@@ -12,6 +12,11 @@ install_missing() { # install_missing COMMAND PACKAGE …: apt-get installs the 
 
 start_nginx() { # start_nginx ADDRESS DIR: nginx answering 200 to anything at ADDRESS, `/status` counting
   local address=$1 dir=$2
+  # `reuseport` would let a receiver left behind by an interrupted run share the port and half the counts.
+  if curl -s -o /dev/null --max-time 1 "http://$address/"; then
+    echo "something already answers at $address (a receiver left by an interrupted run? \`ss -ltnp\` names it): stop it first" >&2
+    return 1
+  fi
   mkdir -p "$dir/nginx"
   cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
