@@ -182,7 +182,7 @@ const stories = {
     const w = WORDS[env.WORDS || "es"];
     await page.goto(env.PORTAL_LINK);
     await page.click("nav >> text=" + w.deliveries);
-    await page.waitForSelector("#deliveries tbody tr");
+    await page.waitForSelector("body[data-ready] #deliveries tbody tr");
     assert.match(await text("#deliveries"), new RegExp(w.sheetName));
     // The destination is named; times are in her zone (not UTC ISO strings).
     assert.match(await page.locator("#deliveries td.destination").first().innerText(), /127\.0\.0\.1/);
@@ -194,7 +194,7 @@ const stories = {
     await page.click("#send-test");
     await page.waitForSelector("#test-status a");
     await page.click("#test-status a");
-    await page.waitForSelector("#deliveries tbody tr");
+    await page.waitForSelector("body[data-ready] #deliveries tbody tr");
     assert.ok(await page.locator('#deliveries tr[data-test="true"]').count() > 0, "test deliveries are marked");
     assert.match(await text("#deliveries"), w.testBadge);
     await shot(`deliveries-test-${w.code}`);
