@@ -1,5 +1,11 @@
 # Shared by the wrk-method scripts (wrk.sh, profile.sh), sourced: installing what they need from Debian's
-# packages, the nginx receiver, and the event wrk posts.
+# packages, the nginx receiver, the event wrk posts, and the CPU time processes used.
+
+process_ticks() { # process_ticks PID …: the clock ticks (user and kernel, every thread) these processes used
+  local pid total=0
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
 
 install_missing() { # install_missing COMMAND PACKAGE …: apt-get installs the packages whose command is missing
   local missing=()

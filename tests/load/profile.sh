@@ -76,7 +76,6 @@ request = function()
 end
 EOF
 
-ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 # PostgreSQL's own CPU (every `postgres` process: the connections' backends, the WAL writer, the
 # checkpointer), which runs on the same two cores.
 pg_ticks() { # sums over the processes named postgres; 0 when there are none
@@ -88,7 +87,7 @@ pg_ticks() { # sums over the processes named postgres; 0 when there are none
   echo "$total"
 }
 base=$(answered "$receiver")
-ticks_before=$(ticks)
+ticks_before=$(process_ticks "$pid")
 pg_before=$(pg_ticks)
 perf record -F 499 -g --call-graph dwarf,16384 -p "$pid" -o "$out/perf.data" 2>"$work/perf.log" &
 perf_pid=$!
@@ -108,7 +107,7 @@ while [ "$still" -lt 60 ]; do
 done
 kill -INT "$perf_pid" 2>/dev/null || true
 wait "$perf_pid" || true
-ticks_after=$(ticks)
+ticks_after=$(process_ticks "$pid")
 pg_after=$(pg_ticks)
 delivered=$(( $(answered "$receiver") - base - polls - 1 ))
 hz=$(getconf CLK_TCK)

@@ -94,8 +94,6 @@ start_gancho() { # start_gancho BINARY NAME PORT [DATABASE_URL]
   for _ in $(seq 150); do curl -sf "http://127.0.0.1:$3/healthz" >/dev/null && return; sleep 0.1; done
   echo "gancho ($2) did not start: $(cat "$work/$2.log")" >&2; exit 1
 }
-# The CPU time (clock ticks, user and kernel) the running gancho processes have used.
-cpu_ticks() { local pid total=0; for pid in "${pids[@]}"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 stop_gancho() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; pids=(); }
 api() { # api PORT PATH BODY [CONTENT-TYPE]
   curl -sf "http://127.0.0.1:$1$2" -H "authorization: Bearer $GANCHO_OPERATOR_TOKEN" \
@@ -127,7 +125,7 @@ run() { # run LABEL BINARY KIND → one table row
   setup_tenant "${ports[0]}"
   local base; base=$(answered "$receiver")
   local started; started=$(date +%s.%N)
-  local ticks_before; ticks_before=$(cpu_ticks)
+  local ticks_before; ticks_before=$(process_ticks "${pids[@]}")
   # Two instances: one wrk each, half the connections each.
   local threads=$((2 / ${#ports[@]})) connections=$((64 / ${#ports[@]})) outs=()
   for port in "${ports[@]}"; do
@@ -155,7 +153,7 @@ run() { # run LABEL BINARY KIND → one table row
     awk -v a="$now" -v b="$last_change" 'BEGIN { exit !(a - b > 5) }' && break
     sleep 0.05
   done
-  local ticks=$(($(cpu_ticks) - ticks_before))
+  local ticks=$(($(process_ticks "${pids[@]}") - ticks_before))
   # How the deliveries reached the delivery worker: handed over by their commit, or claimed.
   local handed=0
   for port in "${ports[@]}"; do
