@@ -1,13 +1,13 @@
 //! The database and its connections: opening it (WAL, the schema's migrations), the writer every write goes
-//! through, and the pool of readers; each call on the blocking pool.
+//! through (on its own thread), and the pool of readers (each read on the blocking pool).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::writer::{self, Synced, Writer};
+use super::writer::{self, Synced, WriteJob, Writer};
 use crate::store::{StoreError, StoreResult};
 
 /// The writer's page cache, in KiB (a negative `cache_size` counts KiB): 64 MiB.
@@ -49,8 +49,9 @@ pub struct SqliteStore {
 pub(super) struct Inner {
     /// Where the database is, to open more readers.
     pub(super) path: PathBuf,
-    /// The only connection that writes: serialising writes here is what makes claims atomic.
-    pub(super) writer: Mutex<Writer>,
+    /// The writer's thread, which owns the only connection that writes: serialising writes there is what
+    /// makes claims atomic.
+    writes: mpsc::Sender<WriteJob>,
     /// Idle reader connections.
     pub(super) readers: Mutex<Vec<Connection>>,
 }
@@ -83,20 +84,22 @@ impl SqliteStore {
         writer.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
         tracing::debug!(path = %path.display(), "opened sqlite store");
-        let inner = Arc::new(Inner {
-            path: path.to_owned(),
-            writer: Mutex::new(Writer::new(writer)),
-            readers: Mutex::new(Vec::new()),
-        });
-        // Checkpoints run on a thread of their own (see `writer`), not inside the writer's commits.
-        if writer::start_checkpoints(Arc::downgrade(&inner), open_connection(path)?) {
-            let writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            writer.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Checkpoints run on a thread of their own (see `writer`), not inside the writer's commits; if that
+        // thread cannot start, the writer checkpoints as it commits (SQLite's default, every 1,000 pages).
+        let checkpoints = open_connection(path)?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let writes = writer::start_writer(Writer::new(writer))
+            .map_err(|e| StoreError::Database(format!("cannot start the sqlite writer thread: {e}")))?;
+        let inner = Arc::new(Inner { path: path.to_owned(), writes, readers: Mutex::new(Vec::new()) });
+        if !writer::start_checkpoints(Arc::downgrade(&inner), checkpoints) {
+            let _ = inner.writes.send(Box::new(|writer: &mut Writer| {
+                let _ = writer.conn.pragma_update(None, "wal_autocheckpoint", 1000);
+            }));
         }
         Ok(SqliteStore { inner })
     }
 
-    /// Runs `work` in one immediate transaction on the writer connection, on the blocking pool; on disk
+    /// Runs `work` in one immediate transaction on the writer connection, on the writer's thread; on disk
     /// when it returns.
     pub(super) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
@@ -121,12 +124,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        blocking(move || {
-            let mut writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            writer.transaction(synced, work)
-        })
-        .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |writer: &mut Writer| {
+            let _ = answer.send(writer.transaction(synced, work));
+        });
+        self.inner.writes.send(job).map_err(|_| {
+            StoreError::Database("the sqlite writer thread has stopped; restart gancho".to_owned())
+        })?;
+        answered.await.map_err(|_| {
+            StoreError::Database("storage task failed: the write panicked (rolled back)".to_owned())
+        })?
     }
 
     /// Runs `work` in one read transaction (a consistent snapshot) on a reader connection.

@@ -4,18 +4,20 @@
 
 use super::SqliteStore;
 
-/// An open store in a temporary directory, and the directory (kept while the store is open).
-fn open_store() -> (tempfile::TempDir, SqliteStore) {
+/// A connection to a store's database, with the schema brought up to date by opening the store, in a
+/// temporary directory (kept while the connection is used).
+fn open_schema() -> (tempfile::TempDir, rusqlite::Connection) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("gancho.db")).unwrap();
-    (dir, store)
+    let path = dir.path().join("gancho.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    (dir, conn)
 }
 
 #[test]
 fn charts_and_retention_find_the_services_deliveries_tenant_by_tenant() {
-    let (_dir, store) = open_store();
-    let writer = store.inner.writer.lock().unwrap();
-    let conn = &writer.conn;
+    let (_dir, conn) = open_schema();
+    let conn = &conn;
     conn.execute("CREATE TEMP TABLE purge_batch (id TEXT PRIMARY KEY) WITHOUT ROWID", []).unwrap();
     let charts = crate::store::stats::stats_sql(crate::store::StatsScope::Service);
     for sql in [
@@ -38,9 +40,8 @@ fn charts_and_retention_find_the_services_deliveries_tenant_by_tenant() {
 
 #[test]
 fn claims_use_their_indexes() {
-    let (_dir, store) = open_store();
-    let writer = store.inner.writer.lock().unwrap();
-    let conn = &writer.conn;
+    let (_dir, conn) = open_schema();
+    let conn = &conn;
     for (sql, index) in [
         (super::events::CLAIM_SQL, "events_unprocessed"),
         (super::deliveries::CLAIM_SQL, "deliveries_due"),
