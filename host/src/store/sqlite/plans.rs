@@ -17,7 +17,6 @@ fn open_schema() -> (tempfile::TempDir, rusqlite::Connection) {
 #[test]
 fn charts_and_retention_find_the_services_deliveries_tenant_by_tenant() {
     let (_dir, conn) = open_schema();
-    let conn = &conn;
     conn.execute("CREATE TEMP TABLE purge_batch (id TEXT PRIMARY KEY) WITHOUT ROWID", []).unwrap();
     let charts = crate::store::stats::stats_sql(crate::store::StatsScope::Service);
     for sql in [
@@ -27,7 +26,7 @@ fn charts_and_retention_find_the_services_deliveries_tenant_by_tenant() {
         &charts.sent,
         super::retention::PURGE_BATCH_SQL,
     ] {
-        let plan = query_plan(conn, sql);
+        let plan = query_plan(&conn, sql);
         assert!(
             plan.contains("USING INDEX deliveries_by_tenant"),
             "{sql}\nshould walk tenants, plan:\n{plan}"
@@ -41,13 +40,12 @@ fn charts_and_retention_find_the_services_deliveries_tenant_by_tenant() {
 #[test]
 fn claims_use_their_indexes() {
     let (_dir, conn) = open_schema();
-    let conn = &conn;
     for (sql, index) in [
         (super::events::CLAIM_SQL, "events_unprocessed"),
         (super::deliveries::CLAIM_SQL, "deliveries_due"),
         (super::deliveries::CLAIM_PLUGIN_RETRIES_SQL, "deliveries_plugin_retries"),
     ] {
-        let plan = query_plan(conn, sql);
+        let plan = query_plan(&conn, sql);
         assert!(plan.contains(index), "{sql}\nshould use {index}, plan:\n{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{sql}\nshould not sort, plan:\n{plan}");
     }
