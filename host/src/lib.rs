@@ -267,7 +267,8 @@ pub async fn run(
     let notifier_task = tokio::spawn(notifier.run(workers_stop.clone()));
 
     let ingest = api::IngestQueue::start(store.clone(), config.ingest.max_batch, Some(handoff), wake.clone());
-    let state = api::AppState {
+    let state = api::AppState::new(api::Services {
+        tokens: api::ServiceTokens::new(&config),
         config: config.clone(),
         store,
         runtime,
@@ -283,7 +284,7 @@ pub async fn run(
         compiling: Arc::default(),
         replays: Arc::default(),
         oauth_flows: Arc::default(),
-    };
+    });
     let address = listener.local_addr()?;
     // Said once the database is open and every worker runs: from here on, requests are answered.
     eprintln!("gancho: listening on http://{address}");

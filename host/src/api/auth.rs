@@ -46,8 +46,40 @@ pub(crate) async fn tenant_of_key(state: &AppState, digest: &str) -> Result<Opti
 
 /// Compares two secrets in time that does not depend on where they differ.
 pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    same_digest(&Sha256::digest(a.as_bytes()).into(), &Sha256::digest(b.as_bytes()).into())
+}
+
+/// Compares two SHA-256 digests in time that does not depend on where they differ.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The SHA-256 of the operator and ingest tokens, made once at start-up: a request's bearer token is hashed
+/// once and compared with both (rather than hashing all four strings on every post).
+pub struct ServiceTokens {
+    operator: [u8; 32],
+    ingest: [u8; 32],
+}
+
+impl ServiceTokens {
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            operator: Sha256::digest(config.operator_token.as_bytes()).into(),
+            ingest: Sha256::digest(config.ingest_token.as_bytes()).into(),
+        }
+    }
+
+    /// The role a bearer token gives by being one of the service's two tokens, if it is one.
+    fn role_of(&self, token: &str) -> Option<Caller> {
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if same_digest(&presented, &self.operator) {
+            Some(Caller::Operator)
+        } else if same_digest(&presented, &self.ingest) {
+            Some(Caller::Ingest)
+        } else {
+            None
+        }
+    }
 }
 
 /// The token of `Authorization: Bearer <token>`, if the request has one.
@@ -71,11 +103,8 @@ impl FromRequestParts<AppState> for Caller {
         let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         let client = super::access::client(state, parts);
         state.access.check(client)?;
-        if same_secret(token, &state.config.operator_token) {
-            return Ok(Caller::Operator);
-        }
-        if same_secret(token, &state.config.ingest_token) {
-            return Ok(Caller::Ingest);
+        if let Some(role) = state.tokens.role_of(token) {
+            return Ok(role);
         }
         if token.starts_with(super::tenants::API_KEY_PREFIX) {
             let digest = crate::ids::key_digest(token);
@@ -86,5 +115,25 @@ impl FromRequestParts<AppState> for Caller {
         }
         state.access.failed(client);
         Err(ApiError::unauthorized())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_token_is_the_operators_the_platforms_or_neither() {
+        let config = crate::config::Config {
+            operator_token: "operator-secret-0123456789abcdef".into(),
+            ingest_token: "ingest-secret".into(),
+            ..Default::default()
+        };
+        let tokens = ServiceTokens::new(&config);
+        assert_eq!(tokens.role_of("operator-secret-0123456789abcdef"), Some(Caller::Operator));
+        assert_eq!(tokens.role_of("ingest-secret"), Some(Caller::Ingest));
+        assert_eq!(tokens.role_of("ingest-secreT"), None);
+        assert_eq!(tokens.role_of("operator-secret-0123456789abcde"), None, "a prefix is not the token");
+        assert_eq!(tokens.role_of(""), None);
     }
 }
